@@ -1,0 +1,439 @@
+r"""The LSTM layer: torch.nn.LSTM's interface, with the memory cell written out and its gates visible.
+
+For each layer and direction, with :math:`x_t` the input and :math:`h_{t-1}, c_{t-1}` the state::
+
+    i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate: how much of g_t to add
+    f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate: how much of c_{t-1} to keep
+    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   candidate values
+    o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate: how much of tanh(c_t) to show
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t                    cell state: the long-term memory
+    h_t = o_t ⊙ tanh(c_t)                               hidden state and output
+
+With ``proj_size > 0``, ``h_t = W_hr (o_t ⊙ tanh(c_t))``. Variants (explicit backend):
+``peephole`` adds ``w_ci ⊙ c_{t-1}`` to i, ``w_cf ⊙ c_{t-1}`` to f and ``w_co ⊙ c_t`` to o;
+``layer_norm`` normalises ``W_i· x_t`` and ``W_h· h_{t-1}`` (each over all 4H gate rows) and
+``c_t`` before its tanh; ``recurrent_dropout`` multiplies ``h_{t-1}`` by one mask per sequence
+before ``W_h·``; ``zoneout`` keeps each unit of ``c_t`` and ``h_t`` at its previous value with
+probability p; ``weight_drop`` applies DropConnect to ``W_h·``.
+
+Legend: B batch, T time, I input_size, H hidden_size, P proj_size or H, L num_layers,
+D directions (2 if bidirectional else 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, _VF, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from lstmkit.nn.recurrence import LSTMRecurrence
+from lstmkit.nn.validation import check_input, check_lengths, check_state, check_unit_interval
+
+BACKENDS = ("auto", "fused", "explicit")
+LN_EPS = 1e-5
+
+
+class GateTrace(NamedTuple):
+    """The memory cell's internals, each shaped (L*D, B, T, H) (``h``: (L*D, B, T, P)).
+
+    Index ``layer * D + direction`` as in ``h_n``. Zero at padded steps; batch-major whatever
+    ``batch_first`` is; detached from the autograd graph.
+    """
+
+    i: Tensor
+    f: Tensor
+    g: Tensor
+    o: Tensor
+    c: Tensor
+    h: Tensor
+
+
+def _gate_perm(hidden_size: int, device: torch.device | None = None) -> Tensor:
+    """Row order that turns torch's (i, f, g, o) gate blocks into the explicit backend's (o, i, f, g)."""
+    H = hidden_size
+    return torch.cat([torch.arange(3 * H, 4 * H), torch.arange(0, 3 * H)]).to(device)
+
+
+class LSTM(nn.LSTM):
+    """A multi-layer LSTM with torch.nn.LSTM's arguments, parameters and outputs, plus gate traces.
+
+    Two backends compute the same function: ``"fused"`` is torch's own kernel (oneDNN on CPU,
+    cuDNN on GPU); ``"explicit"`` is lstmkit's hand-written recurrence, which can return the gate
+    trace and runs the variants. ``"auto"`` takes fused whenever nothing needs the explicit cell.
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size:
+            as torch.nn.LSTM.
+        backend: ``"auto"``, ``"fused"`` or ``"explicit"``.
+        forget_bias: if set, the forget gate's bias starts at this value (``bias_ih``; ``bias_hh``
+            at 0), as Jozefowicz et al. (2015) recommend (1.0).
+        layer_norm: layer-normalised gates and cell (Ba et al. 2016).
+        peephole: peephole connections from the cell to the gates (Gers & Schmidhuber 2000).
+        recurrent_dropout: probability of dropping a unit of h_{t-1}, one mask per sequence
+            (Gal & Ghahramani 2016); training only.
+        zoneout: probability of a unit of c_t and h_t keeping its previous value
+            (Krueger et al. 2017); in eval the expectation is used.
+        weight_drop: DropConnect probability on the recurrent weights (Merity et al. 2018);
+            training only; works with both backends.
+
+    Example:
+        >>> lstm = LSTM(8, 16, batch_first=True)
+        >>> out, (h, c), trace = lstm(torch.randn(2, 5, 8), lengths=[5, 3], return_gates=True)
+        >>> out.shape, trace.f.shape
+        (torch.Size([2, 5, 16]), torch.Size([1, 2, 5, 16]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        backend: str = "auto",
+        forget_bias: float | None = None,
+        layer_norm: bool = False,
+        peephole: bool = False,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        weight_drop: float = 0.0,
+        device=None,
+        dtype=None,
+    ) -> None:
+        _check_constructor(input_size, hidden_size, num_layers, dropout, proj_size)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+        check_unit_interval("recurrent_dropout", recurrent_dropout, closed=False)
+        check_unit_interval("zoneout", zoneout, closed=False)
+        check_unit_interval("weight_drop", weight_drop, closed=False)
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+            proj_size, device=device, dtype=dtype,
+        )  # fmt: skip
+        self.backend = backend
+        self.forget_bias = forget_bias
+        self.layer_norm = layer_norm
+        self.peephole = peephole
+        self.recurrent_dropout = recurrent_dropout
+        self.zoneout = zoneout
+        self.weight_drop = weight_drop
+        if backend == "fused" and self._needs_explicit(training=True):
+            raise ValueError(
+                "backend: 'fused' cannot run layer_norm, peephole, zoneout or recurrent_dropout; "
+                "use backend='explicit' or 'auto'"
+            )
+        self._add_variant_parameters(device, dtype)
+        self._reset_variants()
+
+    # ---------------------------------------------------------------- parameters
+    def _suffixes(self) -> list[str]:
+        dirs = ["", "_reverse"] if self.bidirectional else [""]
+        return [f"_l{layer}{d}" for layer in range(self.num_layers) for d in dirs]
+
+    def _add_variant_parameters(self, device, dtype) -> None:
+        kw = {"device": device, "dtype": dtype}
+        H = self.hidden_size
+        for sfx in self._suffixes():
+            if self.peephole:
+                # rows (i, f, o): w_ci, w_cf act on c_{t-1}; w_co on c_t
+                setattr(self, f"weight_ch{sfx}", nn.Parameter(torch.empty(3, H, **kw)))
+            if self.layer_norm:
+                for name, size in (("ih", 4 * H), ("hh", 4 * H), ("c", H)):
+                    setattr(self, f"ln_{name}_weight{sfx}", nn.Parameter(torch.empty(size, **kw)))
+                    setattr(self, f"ln_{name}_bias{sfx}", nn.Parameter(torch.empty(size, **kw)))
+
+    def _reset_variants(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        H = self.hidden_size
+        with torch.no_grad():
+            for sfx in self._suffixes():
+                if self.peephole:
+                    getattr(self, f"weight_ch{sfx}").uniform_(-bound, bound)
+                if self.layer_norm:
+                    for name in ("ih", "hh", "c"):
+                        getattr(self, f"ln_{name}_weight{sfx}").fill_(1.0)
+                        getattr(self, f"ln_{name}_bias{sfx}").zero_()
+                if self.forget_bias is not None and self.bias:
+                    getattr(self, f"bias_ih{sfx}")[H : 2 * H].fill_(self.forget_bias)
+                    getattr(self, f"bias_hh{sfx}")[H : 2 * H].zero_()
+
+    def reset_parameters(self) -> None:
+        """Re-initialise as torch.nn.LSTM does, then the variants and the forget-gate bias."""
+        super().reset_parameters()
+        if hasattr(self, "forget_bias"):  # nn.LSTM.__init__ calls this before our attributes exist
+            self._reset_variants()
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr() + f", backend={self.backend!r}"
+        for name in ("layer_norm", "peephole"):
+            if getattr(self, name):
+                text += f", {name}=True"
+        for name in ("forget_bias", "recurrent_dropout", "zoneout", "weight_drop"):
+            if getattr(self, name):
+                text += f", {name}={getattr(self, name)}"
+        return text
+
+    # ---------------------------------------------------------------- backend choice
+    def _needs_explicit(self, training: bool) -> bool:
+        return bool(
+            self.layer_norm
+            or self.peephole
+            or self.zoneout > 0
+            or (self.recurrent_dropout > 0 and training)
+        )
+
+    def resolve_backend(self, return_gates: bool = False) -> str:
+        """The backend a forward call would use now: ``"fused"`` or ``"explicit"``."""
+        if self.backend == "fused":
+            if return_gates:
+                raise ValueError(
+                    "return_gates: the fused backend cannot return the gate trace; "
+                    "use backend='explicit' or 'auto'"
+                )
+            return "fused"
+        if self.backend == "explicit" or return_gates or self._needs_explicit(self.training):
+            return "explicit"
+        return "fused"
+
+    # ---------------------------------------------------------------- forward
+    def forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: tuple[Tensor, Tensor] | None = None,
+        lengths: Tensor | Sequence[int] | None = None,
+        return_gates: bool = False,
+    ):
+        """Run the LSTM over a batch of sequences.
+
+        Args:
+            input: (T, B, I), or (B, T, I) if ``batch_first``, or unbatched (T, I), or a
+                PackedSequence.
+            hx: optional initial ``(h_0, c_0)``, shaped (L*D, B, P) and (L*D, B, H); zeros if None.
+            lengths: optional (B,) true lengths of a padded batch, in [1, T], any order.
+            return_gates: also return the :class:`GateTrace` (uses the explicit backend).
+
+        Returns:
+            ``(output, (h_n, c_n))``, or ``(output, (h_n, c_n), trace)`` with ``return_gates``;
+            output is (T, B, D*P) (batch_first: (B, T, D*P)), zero at padded positions; h_n and
+            c_n are taken at each sequence's own last step.
+
+        Raises:
+            ValueError: naming ``input``, ``hx`` or ``lengths`` when a shape or value is wrong.
+        """
+        backend = self.resolve_backend(return_gates)
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError("lengths: must be None when input is a PackedSequence")
+            return self._forward_packed(input, hx, backend, return_gates)
+        check_input(input, self.input_size, self._weight_dtype())
+        unbatched = input.dim() == 2
+        x = input.unsqueeze(0) if unbatched else (input if self.batch_first else input.transpose(0, 1))
+        B, T = x.shape[:2]  # x is (B, T, I)
+        lengths = check_lengths(lengths, B, T)
+        hx = self._initial_state(hx, x, unbatched)
+        if backend == "fused":
+            out, h_n, c_n = self._run_fused(x, hx, lengths)
+            trace = None
+        else:
+            out, h_n, c_n, trace = self._run_explicit(x, hx, lengths, return_gates)
+        if unbatched:
+            out, h_n, c_n = out.squeeze(0), h_n.squeeze(1), c_n.squeeze(1)
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        return (out, (h_n, c_n), trace) if return_gates else (out, (h_n, c_n))
+
+    def _weight_dtype(self) -> torch.dtype:
+        return self.weight_ih_l0.dtype
+
+    def _initial_state(self, hx, x: Tensor, unbatched: bool) -> tuple[Tensor, Tensor]:
+        B = x.shape[0]
+        LD = self.num_layers * (2 if self.bidirectional else 1)
+        P = self.proj_size or self.hidden_size
+        if hx is None:
+            zeros = x.new_zeros
+            return zeros(LD, B, P), zeros(LD, B, self.hidden_size)
+        h0, c0 = check_state(hx, (LD, B, P), (LD, B, self.hidden_size), unbatched)
+        return (h0.unsqueeze(1), c0.unsqueeze(1)) if unbatched else (h0, c0)
+
+    def _forward_packed(self, packed: PackedSequence, hx, backend: str, return_gates: bool):
+        x, lengths = pad_packed_sequence(packed, batch_first=True)
+        hx = self._initial_state(hx, x, unbatched=False)
+        if backend == "fused":
+            # torch's kernel reads packed data as it is; hx follows the caller's batch order.
+            if packed.sorted_indices is not None:
+                hx = (hx[0][:, packed.sorted_indices], hx[1][:, packed.sorted_indices])
+            data, h_n, c_n = _VF.lstm(
+                packed.data, packed.batch_sizes, hx, self._weights(), self.bias,
+                self.num_layers, self.dropout, self.training, self.bidirectional,
+            )  # fmt: skip
+            if packed.unsorted_indices is not None:
+                h_n, c_n = h_n[:, packed.unsorted_indices], c_n[:, packed.unsorted_indices]
+            out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+            return out, (h_n, c_n)
+        out, h_n, c_n, trace = self._run_explicit(x, hx, lengths.tolist(), return_gates)
+        order = packed.sorted_indices
+        sorted_out = out if order is None else out[order]
+        sorted_len = lengths if order is None else lengths[order]
+        data = pack_padded_sequence(sorted_out, sorted_len, batch_first=True).data
+        out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        return (out, (h_n, c_n), trace) if return_gates else (out, (h_n, c_n))
+
+    def _recurrent_weight(self, sfx: str) -> Tensor:
+        """``weight_hh`` of one layer and direction, with DropConnect applied in training."""
+        w = getattr(self, f"weight_hh{sfx}")
+        if self.weight_drop > 0 and self.training:
+            keep = 1.0 - self.weight_drop
+            w = w * torch.empty_like(w).bernoulli_(keep).div_(keep)
+        return w
+
+    def _weights(self) -> list[Tensor]:
+        """The flat weight list torch's kernel takes, weight-drop applied."""
+        return [
+            self._recurrent_weight(name[len("weight_hh") :]) if name.startswith("weight_hh") else getattr(self, name)
+            for name in self._flat_weights_names
+        ]
+
+    def _run_fused(self, x: Tensor, hx, lengths: list[int] | None):
+        """torch's own kernel on (B, T, I); returns output (B, T, D*P), h_n, c_n."""
+        if lengths is None:
+            out, h_n, c_n = _VF.lstm(
+                x, hx, self._weights(), self.bias, self.num_layers, self.dropout,
+                self.training, self.bidirectional, True,
+            )  # fmt: skip
+            return out, h_n, c_n
+        packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+        out, (h_n, c_n) = self._forward_packed(packed, hx, "fused", False)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return out, h_n, c_n
+
+    def _run_explicit(self, x: Tensor, hx, lengths: list[int] | None, return_gates: bool):
+        """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace."""
+        B, T = x.shape[:2]
+        h0, c0 = hx
+        order = batch_sizes = None
+        steps = T
+        if lengths is not None:
+            steps = max(lengths)
+            sorted_len, order = torch.sort(torch.tensor(lengths), descending=True, stable=True)
+            batch_sizes = [int((sorted_len > t).sum()) for t in range(steps)]
+            if torch.equal(order, torch.arange(B)):
+                order = None
+            else:
+                x, h0, c0 = x[order], h0[:, order], c0[:, order]
+            lengths = sorted_len.tolist()
+        layer_in = x[:, :steps].transpose(0, 1)  # (T, B, I), time-major, sorted by length
+        flip = _ReverseWithinLengths(lengths, steps, B, x.device)
+        D = 2 if self.bidirectional else 1
+        h_n, c_n, traces = [], [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                idx = layer * D + d
+                inp = flip(layer_in) if d else layer_in
+                out, hn, cn, act, cs = self._layer(inp, h0[idx], c0[idx], idx, batch_sizes)
+                outs.append(flip(out) if d else out)
+                h_n.append(hn)
+                c_n.append(cn)
+                if return_gates:
+                    traces.append([flip(t) if d else t for t in (act, cs, out)])
+            layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
+            if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
+                layer_in = F.dropout(layer_in, self.dropout, training=True)
+        out = layer_in.transpose(0, 1)  # (B, T', D*P)
+        h_n, c_n = torch.stack(h_n), torch.stack(c_n)
+        trace = self._assemble_trace(traces) if return_gates else None
+        if order is not None:
+            inverse = torch.argsort(order)
+            out, h_n, c_n = out[inverse], h_n[:, inverse], c_n[:, inverse]
+            trace = GateTrace(*(t[:, inverse] for t in trace)) if trace is not None else None
+        if steps < T:
+            out = F.pad(out, (0, 0, 0, T - steps))
+            trace = GateTrace(*(F.pad(t, (0, 0, 0, T - steps)) for t in trace)) if trace else None
+        return out, h_n, c_n, trace
+
+    def _layer(self, inp: Tensor, h0: Tensor, c0: Tensor, idx: int, batch_sizes):
+        """One layer and direction through :class:`LSTMRecurrence`; inp is (T, B, I_l)."""
+        D = 2 if self.bidirectional else 1
+        sfx = f"_l{idx // D}" + ("_reverse" if idx % D else "")
+        H, P = self.hidden_size, self.proj_size or self.hidden_size
+        T, B = inp.shape[:2]
+        perm = _gate_perm(H, inp.device)
+        w_ih = getattr(self, f"weight_ih{sfx}")[perm]
+        w_hh = self._recurrent_weight(sfx)[perm]
+        xw = torch.mm(inp.reshape(T * B, -1), w_ih.t()).view(T, B, 4 * H)
+        if self.layer_norm:
+            ln_w, ln_b = getattr(self, f"ln_ih_weight{sfx}"), getattr(self, f"ln_ih_bias{sfx}")
+            xw = F.layer_norm(xw, (4 * H,), ln_w[perm], ln_b[perm], LN_EPS)
+        if self.bias:
+            xw = xw + (getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}"))[perm]
+        w_hr = getattr(self, f"weight_hr{sfx}") if self.proj_size else None
+        w_peep = getattr(self, f"weight_ch{sfx}")[[2, 0, 1]] if self.peephole else None
+        ln = (None,) * 4
+        if self.layer_norm:
+            ln = (
+                getattr(self, f"ln_hh_weight{sfx}")[perm],
+                getattr(self, f"ln_hh_bias{sfx}")[perm],
+                getattr(self, f"ln_c_weight{sfx}"),
+                getattr(self, f"ln_c_bias{sfx}"),
+            )
+        mask_h = zone_c = zone_h = None
+        if self.recurrent_dropout > 0 and self.training:
+            keep = 1.0 - self.recurrent_dropout
+            mask_h = h0.new_empty(B, P).bernoulli_(keep).div_(keep)
+        if self.zoneout > 0:
+            if self.training:
+                zone_c = h0.new_empty(T, B, H).bernoulli_(self.zoneout)
+                zone_h = h0.new_empty(T, B, P).bernoulli_(self.zoneout)
+            else:
+                zone_c = h0.new_full((1, 1, 1), self.zoneout).expand(T, B, H)
+                zone_h = h0.new_full((1, 1, 1), self.zoneout).expand(T, B, P)
+        return LSTMRecurrence.apply(
+            xw, h0, c0, w_hh, w_hr, w_peep, *ln, mask_h, zone_c, zone_h, batch_sizes, LN_EPS
+        )
+
+    def _assemble_trace(self, traces: list[list[Tensor]]) -> GateTrace:
+        """Per layer-direction (act (T,B,4H) in (o,i,f,g) order, c, h) → GateTrace of (L*D,B,T,·)."""
+        H = self.hidden_size
+        act = torch.stack([t[0] for t in traces]).transpose(1, 2)  # (L*D, B, T, 4H)
+        o, i, f, g = act.split(H, dim=-1)
+        c = torch.stack([t[1] for t in traces]).transpose(1, 2)
+        h = torch.stack([t[2].detach() for t in traces]).transpose(1, 2)
+        return GateTrace(*(t.contiguous() for t in (i, f, g, o, c, h)))
+
+
+class _ReverseWithinLengths:
+    """Reverses each sequence of a time-major (T, B, ·) batch within its own length (an involution)."""
+
+    def __init__(self, lengths: list[int] | None, steps: int, batch: int, device) -> None:
+        self.index = None
+        if lengths is not None and min(lengths) < steps:
+            t = torch.arange(steps).unsqueeze(1)  # (T, 1)
+            n = torch.tensor(lengths).unsqueeze(0)  # (1, B)
+            src = torch.where(t < n, n - 1 - t, t)  # (T, B)
+            self.index = (src * batch + torch.arange(batch)).reshape(-1).to(device)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if self.index is None:
+            return x.flip(0)
+        T, B = x.shape[:2]
+        return x.reshape(T * B, -1).index_select(0, self.index).view(T, B, -1)
+
+
+def _check_constructor(input_size, hidden_size, num_layers, dropout, proj_size) -> None:
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    check_unit_interval("dropout", dropout, closed=True)
+    if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 0 <= proj_size < hidden_size:
+        raise ValueError(
+            f"proj_size: expected an integer in [0, hidden_size={hidden_size}), got {proj_size!r}"
+        )
