@@ -195,10 +195,15 @@ def test_packed_sequence_input(backend, enforce_sorted):
     lengths = [6, 4, 3, 1] if enforce_sorted else [3, 6, 1, 4]
     h_0 = torch.randn(4, BATCH, 2, requires_grad=True)
     c_0 = torch.randn(4, BATCH, HIDDEN_SIZE, requires_grad=True)
-    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=enforce_sorted)
-
-    out, (h_n, c_n) = ours(packed, (h_0, c_0))
-    ref_out, (ref_h, ref_c) = ref(packed, (h_0, c_0))
+    # Pack twice: one packing graph per backward pass below.
+    out, (h_n, c_n) = ours(
+        pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=enforce_sorted),
+        (h_0, c_0),
+    )
+    ref_out, (ref_h, ref_c) = ref(
+        pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=enforce_sorted),
+        (h_0, c_0),
+    )
     assert isinstance(out, PackedSequence)
     assert torch.equal(out.batch_sizes, ref_out.batch_sizes)
     for ours_idx, ref_idx in [

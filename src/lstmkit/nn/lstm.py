@@ -1,4 +1,4 @@
-r"""The LSTM layer: torch.nn.LSTM's interface, with the memory cell written out and its gates visible.
+r"""The LSTM layer: torch.nn.LSTM's interface, the memory cell written out, its gates visible.
 
 For each layer and direction, with :math:`x_t` the input and :math:`h_{t-1}, c_{t-1}` the state::
 
@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, _VF, nn
+from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from lstmkit.nn.recurrence import LSTMRecurrence
@@ -54,7 +54,7 @@ class GateTrace(NamedTuple):
 
 
 def _gate_perm(hidden_size: int, device: torch.device | None = None) -> Tensor:
-    """Row order that turns torch's (i, f, g, o) gate blocks into the explicit backend's (o, i, f, g)."""
+    """Row order turning torch's (i, f, g, o) gate blocks into the explicit (o, i, f, g)."""
     H = hidden_size
     return torch.cat([torch.arange(3 * H, 4 * H), torch.arange(0, 3 * H)]).to(device)
 
@@ -236,7 +236,11 @@ class LSTM(nn.LSTM):
             return self._forward_packed(input, hx, backend, return_gates)
         check_input(input, self.input_size, self._weight_dtype())
         unbatched = input.dim() == 2
-        x = input.unsqueeze(0) if unbatched else (input if self.batch_first else input.transpose(0, 1))
+        x = (
+            input.unsqueeze(0)
+            if unbatched
+            else (input if self.batch_first else input.transpose(0, 1))
+        )
         B, T = x.shape[:2]  # x is (B, T, I)
         lengths = check_lengths(lengths, B, T)
         hx = self._initial_state(hx, x, unbatched)
@@ -277,14 +281,18 @@ class LSTM(nn.LSTM):
             )  # fmt: skip
             if packed.unsorted_indices is not None:
                 h_n, c_n = h_n[:, packed.unsorted_indices], c_n[:, packed.unsorted_indices]
-            out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+            out = PackedSequence(
+                data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+            )
             return out, (h_n, c_n)
         out, h_n, c_n, trace = self._run_explicit(x, hx, lengths.tolist(), return_gates)
         order = packed.sorted_indices
         sorted_out = out if order is None else out[order]
         sorted_len = lengths if order is None else lengths[order]
         data = pack_padded_sequence(sorted_out, sorted_len, batch_first=True).data
-        out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        out = PackedSequence(
+            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+        )
         return (out, (h_n, c_n), trace) if return_gates else (out, (h_n, c_n))
 
     def _recurrent_weight(self, sfx: str) -> Tensor:
@@ -298,7 +306,9 @@ class LSTM(nn.LSTM):
     def _weights(self) -> list[Tensor]:
         """The flat weight list torch's kernel takes, weight-drop applied."""
         return [
-            self._recurrent_weight(name[len("weight_hh") :]) if name.startswith("weight_hh") else getattr(self, name)
+            self._recurrent_weight(name[len("weight_hh") :])
+            if name.startswith("weight_hh")
+            else getattr(self, name)
             for name in self._flat_weights_names
         ]
 
@@ -310,130 +320,151 @@ class LSTM(nn.LSTM):
                 self.training, self.bidirectional, True,
             )  # fmt: skip
             return out, h_n, c_n
-        packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(
+            x, torch.tensor(lengths), batch_first=True, enforce_sorted=False
+        )
         out, (h_n, c_n) = self._forward_packed(packed, hx, "fused", False)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return out, h_n, c_n
 
     def _run_explicit(self, x: Tensor, hx, lengths: list[int] | None, return_gates: bool):
         """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace."""
-        B, T = x.shape[:2]
-        h0, c0 = hx
-        order = batch_sizes = None
-        steps = T
-        if lengths is not None:
-            steps = max(lengths)
-            sorted_len, order = torch.sort(torch.tensor(lengths), descending=True, stable=True)
-            batch_sizes = [int((sorted_len > t).sum()) for t in range(steps)]
-            if torch.equal(order, torch.arange(B)):
-                order = None
-            else:
-                x, h0, c0 = x[order], h0[:, order], c0[:, order]
-            lengths = sorted_len.tolist()
-        layer_in = x[:, :steps].transpose(0, 1)  # (T, B, I), time-major, sorted by length
-        flip = _ReverseWithinLengths(lengths, steps, B, x.device)
+        T = x.shape[1]
+        steps = max(lengths) if lengths is not None else T
+        layer_in = x[:, :steps].permute(1, 2, 0)  # (T, I, B): the recurrence is feature-major
+        seqs = _Lengths(lengths, steps, x.device)
+        if seqs.pad is not None:  # padded steps may hold anything, NaN included: make them 0
+            layer_in = layer_in.masked_fill(seqs.pad, 0)
         D = 2 if self.bidirectional else 1
         h_n, c_n, traces = [], [], []
         for layer in range(self.num_layers):
             outs = []
             for d in range(D):
                 idx = layer * D + d
-                inp = flip(layer_in) if d else layer_in
-                out, hn, cn, act, cs = self._layer(inp, h0[idx], c0[idx], idx, batch_sizes)
-                outs.append(flip(out) if d else out)
-                h_n.append(hn)
-                c_n.append(cn)
+                inp = seqs.reverse(layer_in) if d else layer_in
+                h0, c0 = (s[idx].t().contiguous() for s in hx)  # (P, B), (H, B)
+                out, cs, act = self._layer(inp, h0, c0, idx)
+                h_n.append(seqs.last(out).t())
+                c_n.append(seqs.last(cs).t())
+                if d:
+                    out, cs, act = (seqs.reverse(t) for t in (out, cs, act))
+                outs.append(seqs.zero_padding(out))
                 if return_gates:
-                    traces.append([flip(t) if d else t for t in (act, cs, out)])
-            layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
+                    traces.append([seqs.zero_padding(t.detach()) for t in (act, cs, outs[-1])])
+            layer_in = torch.cat(outs, 1) if D == 2 else outs[0]
             if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
                 layer_in = F.dropout(layer_in, self.dropout, training=True)
-        out = layer_in.transpose(0, 1)  # (B, T', D*P)
-        h_n, c_n = torch.stack(h_n), torch.stack(c_n)
+        out = layer_in.permute(2, 0, 1)  # (B, T', D*P)
         trace = self._assemble_trace(traces) if return_gates else None
-        if order is not None:
-            inverse = torch.argsort(order)
-            out, h_n, c_n = out[inverse], h_n[:, inverse], c_n[:, inverse]
-            trace = GateTrace(*(t[:, inverse] for t in trace)) if trace is not None else None
         if steps < T:
             out = F.pad(out, (0, 0, 0, T - steps))
             trace = GateTrace(*(F.pad(t, (0, 0, 0, T - steps)) for t in trace)) if trace else None
-        return out, h_n, c_n, trace
+        return out.contiguous(), torch.stack(h_n), torch.stack(c_n), trace
 
-    def _layer(self, inp: Tensor, h0: Tensor, c0: Tensor, idx: int, batch_sizes):
-        """One layer and direction through :class:`LSTMRecurrence`; inp is (T, B, I_l)."""
+    def _layer(self, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
+        """One layer and direction through :class:`LSTMRecurrence`; inp is (T, I_l, B)."""
         D = 2 if self.bidirectional else 1
         sfx = f"_l{idx // D}" + ("_reverse" if idx % D else "")
-        H, P = self.hidden_size, self.proj_size or self.hidden_size
-        T, B = inp.shape[:2]
+        H = self.hidden_size
+        T, _, B = inp.shape
         perm = _gate_perm(H, inp.device)
         w_ih = getattr(self, f"weight_ih{sfx}")[perm]
         w_hh = self._recurrent_weight(sfx)[perm]
-        xw = torch.mm(inp.reshape(T * B, -1), w_ih.t()).view(T, B, 4 * H)
+        rows = inp.transpose(1, 2).reshape(T * B, -1)  # (T*B, I_l)
+        # The input projection of all steps: one matrix product.
+        xw = torch.mm(rows, w_ih.t())  # (T*B, 4H)
         if self.layer_norm:
             ln_w, ln_b = getattr(self, f"ln_ih_weight{sfx}"), getattr(self, f"ln_ih_bias{sfx}")
             xw = F.layer_norm(xw, (4 * H,), ln_w[perm], ln_b[perm], LN_EPS)
         if self.bias:
             xw = xw + (getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}"))[perm]
+        xw = xw.view(T, B, 4 * H).transpose(1, 2).contiguous()  # (T, 4H, B)
         w_hr = getattr(self, f"weight_hr{sfx}") if self.proj_size else None
-        w_peep = getattr(self, f"weight_ch{sfx}")[[2, 0, 1]] if self.peephole else None
+        w_peep = (
+            getattr(self, f"weight_ch{sfx}")[[2, 0, 1]].unsqueeze(-1) if self.peephole else None
+        )
         ln = (None,) * 4
         if self.layer_norm:
-            ln = (
-                getattr(self, f"ln_hh_weight{sfx}")[perm],
-                getattr(self, f"ln_hh_bias{sfx}")[perm],
-                getattr(self, f"ln_c_weight{sfx}"),
-                getattr(self, f"ln_c_bias{sfx}"),
+            ln = tuple(
+                t.unsqueeze(-1)
+                for t in (
+                    getattr(self, f"ln_hh_weight{sfx}")[perm],
+                    getattr(self, f"ln_hh_bias{sfx}")[perm],
+                    getattr(self, f"ln_c_weight{sfx}"),
+                    getattr(self, f"ln_c_bias{sfx}"),
+                )
             )
+        mask_h, zone_c, zone_h = self._masks(T, B, h0)
+        return LSTMRecurrence.apply(
+            xw, h0, c0, w_hh, w_hr, w_peep, *ln, mask_h, zone_c, zone_h, LN_EPS
+        )
+
+    def _masks(self, T: int, B: int, like: Tensor):
+        """Recurrent-dropout mask (P, B) and zoneout weights (T, H, B), (T, P, B), or None."""
+        H, P = self.hidden_size, self.proj_size or self.hidden_size
         mask_h = zone_c = zone_h = None
         if self.recurrent_dropout > 0 and self.training:
             keep = 1.0 - self.recurrent_dropout
-            mask_h = h0.new_empty(B, P).bernoulli_(keep).div_(keep)
-        if self.zoneout > 0:
-            if self.training:
-                zone_c = h0.new_empty(T, B, H).bernoulli_(self.zoneout)
-                zone_h = h0.new_empty(T, B, P).bernoulli_(self.zoneout)
-            else:
-                zone_c = h0.new_full((1, 1, 1), self.zoneout).expand(T, B, H)
-                zone_h = h0.new_full((1, 1, 1), self.zoneout).expand(T, B, P)
-        return LSTMRecurrence.apply(
-            xw, h0, c0, w_hh, w_hr, w_peep, *ln, mask_h, zone_c, zone_h, batch_sizes, LN_EPS
-        )
+            mask_h = like.new_empty(P, B).bernoulli_(keep).div_(keep)
+        if self.zoneout > 0 and self.training:
+            zone_c = like.new_empty(T, H, B).bernoulli_(self.zoneout)
+            zone_h = like.new_empty(T, P, B).bernoulli_(self.zoneout)
+        elif self.zoneout > 0:  # eval: the expectation
+            zone_c = like.new_full((1, 1, 1), self.zoneout).expand(T, H, B)
+            zone_h = like.new_full((1, 1, 1), self.zoneout).expand(T, P, B)
+        return mask_h, zone_c, zone_h
 
     def _assemble_trace(self, traces: list[list[Tensor]]) -> GateTrace:
-        """Per layer-direction (act (T,B,4H) in (o,i,f,g) order, c, h) → GateTrace of (L*D,B,T,·)."""
+        """Per layer-direction (act (T,4H,B) in (o,i,f,g) order, c, h) → GateTrace (L*D,B,T,·)."""
         H = self.hidden_size
-        act = torch.stack([t[0] for t in traces]).transpose(1, 2)  # (L*D, B, T, 4H)
+        act, c, h = (torch.stack([t[j] for t in traces]).permute(0, 3, 1, 2) for j in range(3))
         o, i, f, g = act.split(H, dim=-1)
-        c = torch.stack([t[1] for t in traces]).transpose(1, 2)
-        h = torch.stack([t[2].detach() for t in traces]).transpose(1, 2)
         return GateTrace(*(t.contiguous() for t in (i, f, g, o, c, h)))
 
 
-class _ReverseWithinLengths:
-    """Reverses each sequence of a time-major (T, B, ·) batch within its own length (an involution)."""
+class _Lengths:
+    """Padding bookkeeping for a time-major, feature-major (T, F, B) batch of given lengths."""
 
-    def __init__(self, lengths: list[int] | None, steps: int, batch: int, device) -> None:
-        self.index = None
-        if lengths is not None and min(lengths) < steps:
-            t = torch.arange(steps).unsqueeze(1)  # (T, 1)
-            n = torch.tensor(lengths).unsqueeze(0)  # (1, B)
-            src = torch.where(t < n, n - 1 - t, t)  # (T, B)
-            self.index = (src * batch + torch.arange(batch)).reshape(-1).to(device)
+    def __init__(self, lengths: list[int] | None, steps: int, device) -> None:
+        self.pad = self.index = self.last_step = None
+        if lengths is None or min(lengths) == steps:
+            return
+        t = torch.arange(steps, device=device).unsqueeze(1)  # (T, 1)
+        n = torch.tensor(lengths, device=device).unsqueeze(0)  # (1, B)
+        self.pad = (t >= n).unsqueeze(1)  # (T, 1, B): True at padded steps
+        self.index = torch.where(t < n, n - 1 - t, t).unsqueeze(1)  # (T, 1, B)
+        self.last_step = (n - 1).unsqueeze(0)  # (1, 1, B)
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def reverse(self, x: Tensor) -> Tensor:
+        """Each sequence reversed within its own length (an involution); padding stays put."""
         if self.index is None:
             return x.flip(0)
-        T, B = x.shape[:2]
-        return x.reshape(T * B, -1).index_select(0, self.index).view(T, B, -1)
+        return x.gather(0, self.index.expand(-1, x.shape[1], -1))
+
+    def last(self, x: Tensor) -> Tensor:
+        """(F, B): each sequence's value at its own last step."""
+        if self.last_step is None:
+            return x[-1]
+        return x.gather(0, self.last_step.expand(1, x.shape[1], -1)).squeeze(0)
+
+    def zero_padding(self, x: Tensor) -> Tensor:
+        return x if self.pad is None else x.masked_fill(self.pad, 0)
 
 
 def _check_constructor(input_size, hidden_size, num_layers, dropout, proj_size) -> None:
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+    for name, value in (
+        ("input_size", input_size),
+        ("hidden_size", hidden_size),
+        ("num_layers", num_layers),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     check_unit_interval("dropout", dropout, closed=True)
-    if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 0 <= proj_size < hidden_size:
+    if (
+        isinstance(proj_size, bool)
+        or not isinstance(proj_size, int)
+        or not 0 <= proj_size < hidden_size
+    ):
         raise ValueError(
             f"proj_size: expected an integer in [0, hidden_size={hidden_size}), got {proj_size!r}"
         )

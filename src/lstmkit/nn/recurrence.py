@@ -3,19 +3,21 @@
 `LSTMRecurrence` is a `torch.autograd.Function`. Its forward runs the time loop with one recurrent
 matrix product and a handful of in-place gate operations per step, writing into preallocated
 buffers; its backward runs the loop in reverse with the derivatives written out, and forms the
-recurrent weight gradients as single matrix products after the loop. The input projection
-`W_ih x + b` of all steps is computed by the caller in one matrix product (autograd handles it), so
-this function starts from the projected inputs.
+weight gradients as single matrix products (or reductions) after the loop. The input projection
+`W_ih x + b` of all steps is one matrix product made by the caller (autograd differentiates it),
+so this function starts from the projected inputs.
 
-Internal gate order. torch stores gates as (i, f, g, o); here they are permuted to (o, i, f, g) so
-that the three sigmoid gates of the plain cell (o, i, f) are one contiguous block and (i, f, g) —
-the gates whose derivatives depend on the cell gradient — are another. The caller permutes weights
-in and gradients flow back through that permutation.
+Layout. Tensors here are feature-major — a step's gates are (4H, B), its state (H, B) — so that
+each gate of a step is one contiguous block: elementwise kernels on strided slices cost two to four
+times as much, which at small sizes is most of a step.
 
-Variable lengths. The batch is sorted by decreasing length and `batch_sizes[k]` rows are active at
-step k (the PackedSequence convention), so step k only touches rows `[:batch_sizes[k]]`. A sequence
-that ended keeps its last state; the reverse direction is handled by the caller, which reverses
-each sequence within its own length.
+Gate order. torch stores gates as (i, f, g, o); here they are permuted to (o, i, f, g) so that the
+three sigmoid gates of the plain cell (o, i, f) are one block and (i, f, g) — the gates whose
+derivatives scale the cell gradient — are another. The caller permutes the weights.
+
+Padded batches. Every sequence runs for all T steps; the caller zeroes padded inputs, takes the
+final state at each sequence's own last step (so padded steps get no gradient) and zeroes padded
+outputs, and reverses each sequence within its length for the reverse direction.
 
 Legend: T time, B batch, H hidden, P output size (proj_size or H).
 """
@@ -26,250 +28,227 @@ import torch
 from torch import Tensor
 
 
-def _layer_norm_backward(dy: Tensor, y_hat: Tensor, rstd: Tensor) -> Tensor:
-    """Gradient of a layer norm's input given the gradient of its normalised output `y_hat`."""
-    mean_dy = dy.mean(-1, keepdim=True)
-    mean_dy_y = (dy * y_hat).mean(-1, keepdim=True)
-    return (dy - mean_dy - y_hat * mean_dy_y) * rstd
-
-
 def _layer_norm(y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-    """Normalise the last dimension; returns (y_hat, rstd)."""
-    var, mean = torch.var_mean(y, -1, keepdim=True, correction=0)
+    """Normalise over dim 0 (the features); returns (y_hat, rstd)."""
+    var, mean = torch.var_mean(y, 0, keepdim=True, correction=0)
     rstd = (var + eps).rsqrt()
     return (y - mean) * rstd, rstd
 
 
+def _layer_norm_backward(dy: Tensor, y_hat: Tensor, rstd: Tensor) -> Tensor:
+    """Gradient of a layer norm's input (over dim 0) given the gradient of its normalised output."""
+    mean_dy = dy.mean(0, keepdim=True)
+    mean_dy_y = (dy * y_hat).mean(0, keepdim=True)
+    return (dy - mean_dy - y_hat * mean_dy_y) * rstd
+
+
 class LSTMRecurrence(torch.autograd.Function):
-    """One LSTM layer and direction over a time-major, length-sorted batch.
+    """One LSTM layer and direction over a time-major, feature-major batch.
 
     Inputs (None where a variant is off):
-        xw: (T, B, 4H) projected inputs `W_ih x_t + b`, gates in (o, i, f, g) order.
-        h0: (B, P), c0: (B, H) initial state.
+        xw: (T, 4H, B) projected inputs `W_ih x_t + b`, gates in (o, i, f, g) order.
+        h0: (P, B), c0: (H, B) initial state.
         w_hh: (4H, P) recurrent weights, (o, i, f, g) order.
         w_hr: (P, H) projection, or None.
-        w_peep: (3, H) peephole weights for (o, i, f), or None.
-        ln_hh_w, ln_hh_b: (4H,) layer norm of `W_hh h`; ln_c_w, ln_c_b: (H,) layer norm of `c`.
-        mask_h: (B, P) recurrent dropout mask (already scaled), or None.
-        zone_c: (T, B, H), zone_h: (T, B, P) zoneout keep-previous weights, or None.
-        batch_sizes: list of T non-increasing ints (active rows per step), or None for all B.
+        w_peep: (3, H, 1) peephole weights for (o, i, f), or None.
+        ln_hh_w, ln_hh_b: (4H, 1) layer norm of `W_hh h`; ln_c_w, ln_c_b: (H, 1) of `c`.
+        mask_h: (P, B) recurrent dropout mask (already scaled), or None.
+        zone_c: (T, H, B), zone_h: (T, P, B) zoneout keep-previous weights, or None.
         eps: layer-norm epsilon.
 
     Returns:
-        out (T, B, P) h_t; h_n (B, P); c_n (B, H); and, not differentiable, the gate activations
-        act (T, B, 4H) in (o, i, f, g) order and the cell states c (T, B, H), for the gate trace.
+        out (T, P, B) the outputs h_t; c (T, H, B) the cell states c_t; and, not differentiable,
+        act (T, 4H, B) the gate activations in (o, i, f, g) order, for the gate trace.
     """
 
     @staticmethod
     def forward(
-        ctx,
-        xw,
-        h0,
-        c0,
-        w_hh,
-        w_hr,
-        w_peep,
-        ln_hh_w,
-        ln_hh_b,
-        ln_c_w,
-        ln_c_b,
-        mask_h,
-        zone_c,
-        zone_h,
-        batch_sizes,
-        eps,
-    ):
-        steps, batch, gates = xw.shape
-        H, P = gates // 4, h0.shape[-1]
-        padded = batch_sizes is not None
-        sizes = batch_sizes if padded else [batch] * steps
-        # Padded rows must read as zero in the outputs and the trace, so they are zero-filled.
-        alloc = xw.new_zeros if padded else xw.new_empty
+        ctx, xw, h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b,
+        mask_h, zone_c, zone_h, eps,
+    ):  # fmt: skip
+        steps, gates, batch = xw.shape
+        H, P = gates // 4, h0.shape[0]
+        new = xw.new_empty
         act, cs, tc, out = (
-            alloc(steps, batch, gates),
-            alloc(steps, batch, H),
-            alloc(steps, batch, H),
-            alloc(steps, batch, P),
+            new(steps, gates, batch),
+            new(steps, H, batch),
+            new(steps, H, batch),
+            new(steps, P, batch),
         )
-        hh = alloc(steps, batch, H) if w_hr is not None else None
-        ln_h = ln_hh_w is not None
-        ln_c = ln_c_w is not None
-        rhat = alloc(steps, batch, gates) if ln_h else None
-        rstd = alloc(steps, batch, 1) if ln_h else None
-        chat = alloc(steps, batch, H) if ln_c else None
-        cstd = alloc(steps, batch, 1) if ln_c else None
-        w_hh_t = w_hh.t()
-        w_hr_t = w_hr.t() if w_hr is not None else None
+        hh = new(steps, H, batch) if w_hr is not None else None
+        ln_h, ln_c = ln_hh_w is not None, ln_c_w is not None
+        rhat = new(steps, gates, batch) if ln_h else None
+        rstd = new(steps, 1, batch) if ln_h else None
+        chat = new(steps, H, batch) if ln_c else None
+        cstd = new(steps, 1, batch) if ln_c else None
         sig = slice(H, 3 * H) if w_peep is not None else slice(0, 3 * H)
+        # Views of every step made up front, in one call per buffer: a view costs about as much
+        # as a small kernel.
+        A, XW, C, TC, OUT = (t.unbind(0) for t in (act, xw, cs, tc, out))
+        A_sig, A_o, A_i, A_f, A_g = (
+            act[:, s].unbind(0)
+            for s in (sig, slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H), slice(3 * H, None))
+        )
+        HH = hh.unbind(0) if hh is not None else None
 
         h_prev, c_prev = h0, c0
         for k in range(steps):
-            n = sizes[k]
-            a, c, t = act[k, :n], cs[k, :n], tc[k, :n]
-            hp, cp = h_prev[:n], c_prev[:n]
-            hr = hp * mask_h[:n] if mask_h is not None else hp
+            a, c, t, h = A[k], C[k], TC[k], OUT[k]
+            hr = h_prev * mask_h if mask_h is not None else h_prev
             if ln_h:
-                r_hat, r_std = _layer_norm(torch.mm(hr, w_hh_t), eps)
-                rhat[k, :n], rstd[k, :n] = r_hat, r_std
-                torch.addcmul(xw[k, :n], r_hat, ln_hh_w, out=a).add_(ln_hh_b)
+                rhat[k], rstd[k] = _layer_norm(torch.mm(w_hh, hr), eps)
+                torch.addcmul(XW[k], rhat[k], ln_hh_w, out=a).add_(ln_hh_b)
             else:
-                torch.addmm(xw[k, :n], hr, w_hh_t, out=a)
+                torch.addmm(XW[k], w_hh, hr, out=a)
             if w_peep is not None:
-                a[:, H : 3 * H].view(n, 2, H).addcmul_(w_peep[1:], cp.unsqueeze(1))
-            a[:, sig].sigmoid_()
-            a[:, 3 * H :].tanh_()
-            torch.mul(a[:, 2 * H : 3 * H], cp, out=c).addcmul_(a[:, H : 2 * H], a[:, 3 * H :])
+                a[H:].view(3, H, batch)[:2].addcmul_(w_peep[1:], c_prev)
+            A_sig[k].sigmoid_()
+            A_g[k].tanh_()
+            torch.mul(A_f[k], c_prev, out=c).addcmul_(A_i[k], A_g[k])
             if zone_c is not None:
-                c.addcmul_(zone_c[k, :n], cp - c)
+                c.addcmul_(zone_c[k], c_prev - c)
             if w_peep is not None:
-                a[:, :H].addcmul_(w_peep[0], c).sigmoid_()
+                A_o[k].addcmul_(w_peep[0], c).sigmoid_()
             if ln_c:
-                c_hat, c_std = _layer_norm(c, eps)
-                chat[k, :n], cstd[k, :n] = c_hat, c_std
-                torch.addcmul(ln_c_b, c_hat, ln_c_w, out=t).tanh_()
+                chat[k], cstd[k] = _layer_norm(c, eps)
+                torch.addcmul(ln_c_b, chat[k], ln_c_w, out=t).tanh_()
             else:
                 torch.tanh(c, out=t)
-            h = out[k, :n]
             if w_hr is not None:
-                torch.mm(torch.mul(a[:, :H], t, out=hh[k, :n]), w_hr_t, out=h)
+                torch.mm(w_hr, torch.mul(A_o[k], t, out=HH[k]), out=h)
             else:
-                torch.mul(a[:, :H], t, out=h)
+                torch.mul(A_o[k], t, out=h)
             if zone_h is not None:
-                h.addcmul_(zone_h[k, :n], hp - h)
-            h_prev, c_prev = out[k], cs[k]
+                h.addcmul_(zone_h[k], h_prev - h)
+            h_prev, c_prev = h, c
 
-        h_n, c_n = _final_states(out, cs, sizes)
-        ctx.mark_non_differentiable(act, cs)
+        ctx.mark_non_differentiable(act)
         ctx.set_materialize_grads(False)
-        ctx.sizes, ctx.eps, ctx.padded = sizes, eps, padded
+        ctx.eps = eps
         ctx.save_for_backward(
             h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_c_w, mask_h, zone_c, zone_h,
             act, cs, tc, out, hh, rhat, rstd, chat, cstd,
         )  # fmt: skip
-        return out, h_n, c_n, act, cs
+        return out, cs, act
 
     @staticmethod
-    def backward(ctx, d_out, d_hn, d_cn, _d_act, _d_cs):
+    def backward(ctx, d_out, d_cs, _d_act):
         (
             h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_c_w, mask_h, zone_c, zone_h,
-            act, cs, tc, out, hh, rhat, rstd, chat, cstd,
+            act, cs, tc, _out, _hh, rhat, rstd, chat, cstd,
         ) = ctx.saved_tensors  # fmt: skip
-        sizes = ctx.sizes
-        steps, batch, gates = act.shape
-        H, P = gates // 4, h0.shape[-1]
-        alloc = act.new_zeros if ctx.padded else act.new_empty
+        steps, gates, batch = act.shape
+        H, P = gates // 4, h0.shape[0]
 
         # Everything that does not depend on the running gradient, for all steps at once.
-        o, i, f, g = act.split(H, dim=-1)
+        o, i, f, g = act.split(H, dim=1)
         c_prev = torch.cat([c0.unsqueeze(0), cs[:-1]])
-        sig_d = act[..., : 3 * H] * (1 - act[..., : 3 * H])  # σ' for o, i, f
-        d_o = tc * sig_d[..., :H]  # ∂h̃/∂o_pre per unit of ∂h̃
+        sig_d = act[:, : 3 * H] * (1 - act[:, : 3 * H])  # σ' of (o, i, f)
+        d_o = tc * sig_d[:, :H]  # ∂h̃/∂o_pre per unit of ∂h̃
         d_tc = o * (1 - tc * tc)  # ∂h̃/∂(tanh input)
         # ∂c̃/∂(i, f, g)_pre per unit of ∂c̃, laid out like the (i, f, g) block of the gates.
-        d_ifg = torch.cat([g * sig_d[..., H : 2 * H], c_prev * sig_d[..., 2 * H :], i * (1 - g * g)], -1)
+        d_ifg = torch.cat([g * sig_d[:, H : 2 * H], c_prev * sig_d[:, 2 * H :], i * (1 - g * g)], 1)
 
-        d_gates = alloc(steps, batch, gates)  # ∂loss/∂(gate pre-activations) = ∂loss/∂xw
-        d_r = alloc(steps, batch, gates) if rhat is not None else None  # ∂loss/∂(W_hh h)
-        d_hproj = alloc(steps, batch, P) if w_hr is not None else None  # ∂loss/∂h̃ before W_hr
-        d_lnc = alloc(steps, batch, H) if chat is not None else None  # ∂loss/∂(tanh input)
-        dh = act.new_zeros(batch, P)
-        dc = act.new_zeros(batch, H)
+        new = act.new_empty
+        d_gates = new(steps, gates, batch)  # ∂loss/∂(gate pre-activations) = ∂loss/∂xw
+        d_r = new(steps, gates, batch) if rhat is not None else None  # ∂loss/∂(W_hh h)
+        d_hproj = new(steps, P, batch) if w_hr is not None else None  # ∂loss/∂h̃ before W_hr
+        d_lnc = new(steps, H, batch) if chat is not None else None  # ∂loss/∂(tanh input)
+        DG, DG_o, D_O, D_TC, F_ = (t.unbind(0) for t in (d_gates, d_gates[:, :H], d_o, d_tc, f))
+        DG_ifg = d_gates[:, H:].view(steps, 3, H, batch).unbind(0)
+        D_IFG = d_ifg.view(steps, 3, H, batch).unbind(0)
+        D_OUT = d_out.unbind(0) if d_out is not None else None
+        # Cell-state gradients arrive only where a final state c_n was taken.
+        cs_steps = set()
+        if d_cs is not None:
+            cs_steps = set(d_cs.ne(0).any(2).any(1).nonzero().flatten().tolist())
+        w_hh_t = w_hh.t().contiguous()
+        plain = mask_h is None and zone_h is None and d_out is not None
+
+        dh = D_OUT[-1].clone() if d_out is not None else act.new_zeros(P, batch)
+        dc = act.new_zeros(H, batch)
         for k in range(steps - 1, -1, -1):
-            n = sizes[k]
-            n_end = sizes[k + 1] if k + 1 < steps else 0
-            if n_end < n:  # rows whose last step is k receive the final-state gradients
-                if d_hn is not None:
-                    dh[n_end:n] += d_hn[n_end:n]
-                if d_cn is not None:
-                    dc[n_end:n] += d_cn[n_end:n]
-            dhk, dck, dg = dh[:n], dc[:n], d_gates[k, :n]
-            if d_out is not None:
-                dhk += d_out[k, :n]
+            dhk = dh  # ∂loss/∂h_k
+            if k in cs_steps:
+                dc += d_cs[k]
             if zone_h is not None:
-                dh_keep = dhk * zone_h[k, :n]
-                dhk = dhk - dh_keep
+                dh_keep = dh * zone_h[k]
+                dhk = dh - dh_keep
             if w_hr is not None:
-                d_hproj[k, :n] = dhk
-                dhk = torch.mm(dhk, w_hr)
-            torch.mul(dhk, d_o[k, :n], out=dg[:, :H])
+                d_hproj[k] = dhk
+                dhk = torch.mm(w_hr.t(), dhk)
+            torch.mul(dhk, D_O[k], out=DG_o[k])
             if d_lnc is not None:
-                dpre = torch.mul(dhk, d_tc[k, :n], out=d_lnc[k, :n])
-                dck += _layer_norm_backward(dpre * ln_c_w, chat[k, :n], cstd[k, :n])
+                dpre = torch.mul(dhk, D_TC[k], out=d_lnc[k])
+                dc += _layer_norm_backward(dpre * ln_c_w, chat[k], cstd[k])
             else:
-                dck.addcmul_(dhk, d_tc[k, :n])
+                dc.addcmul_(dhk, D_TC[k])
             if w_peep is not None:
-                dck.addcmul_(dg[:, :H], w_peep[0])
+                dc.addcmul_(DG_o[k], w_peep[0])
             if zone_c is not None:
-                dc_keep = dck * zone_c[k, :n]
-                dck -= dc_keep
-            torch.mul(dck.unsqueeze(1), d_ifg[k, :n].view(n, 3, H), out=dg[:, H:].view(n, 3, H))
-            dck.mul_(f[k, :n])
+                dc_keep = dc * zone_c[k]
+                dc -= dc_keep
+            torch.mul(dc, D_IFG[k], out=DG_ifg[k])
+            dc.mul_(F_[k])  # now ∂loss/∂c_{k-1}
             if w_peep is not None:
-                dck.addcmul_(dg[:, H : 2 * H], w_peep[1]).addcmul_(dg[:, 2 * H : 3 * H], w_peep[2])
+                dc.addcmul_(DG_ifg[k][0], w_peep[1]).addcmul_(DG_ifg[k][1], w_peep[2])
             if zone_c is not None:
-                dck += dc_keep
+                dc += dc_keep
+            dgr = DG[k]
             if d_r is not None:
-                dgr = _layer_norm_backward(dg * ln_hh_w, rhat[k, :n], rstd[k, :n])
-                d_r[k, :n] = dgr
-            else:
-                dgr = dg
-            dh_prev = torch.mm(dgr, w_hh)
+                dgr = _layer_norm_backward(dgr * ln_hh_w, rhat[k], rstd[k])
+                d_r[k] = dgr
+            # ∂loss/∂h_{k-1}: the recurrent path plus the output gradient of step k-1.
+            if plain and k > 0:
+                dh = torch.addmm(D_OUT[k - 1], w_hh_t, dgr)
+                continue
+            dh = torch.mm(w_hh_t, dgr)
             if mask_h is not None:
-                dh_prev.mul_(mask_h[:n])
+                dh.mul_(mask_h)
             if zone_h is not None:
-                dh_prev += dh_keep
-            dh[:n] = dh_prev
+                dh += dh_keep
+            if d_out is not None and k > 0:
+                dh += D_OUT[k - 1]
 
         return _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh, dc, c_prev)
 
 
-def _final_states(out: Tensor, cs: Tensor, sizes: list[int]) -> tuple[Tensor, Tensor]:
-    """(h_n, c_n) taken at each row's own last step: rows [sizes[k+1]:sizes[k]] end at step k."""
-    steps, batch = out.shape[:2]
-    if sizes[-1] == batch:
-        return out[-1].clone(), cs[-1].clone()
-    h_n, c_n = out.new_empty(batch, out.shape[-1]), cs.new_empty(batch, cs.shape[-1])
-    for k in range(steps):
-        lo, hi = sizes[k + 1] if k + 1 < steps else 0, sizes[k]
-        if lo < hi:
-            h_n[lo:hi], c_n[lo:hi] = out[k, lo:hi], cs[k, lo:hi]
-    return h_n, c_n
+def _time_flat(t: Tensor) -> Tensor:
+    """(T, F, B) → (F, T*B), so that a sum over steps and batch is one matrix product."""
+    return t.transpose(0, 1).reshape(t.shape[1], -1)
 
 
 def _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh0, dc0, c_prev):
     """Weight gradients as one matrix product (or one reduction) each, after the time loop."""
     (
-        h0, _c0, w_hh, w_hr, w_peep, ln_hh_w, ln_c_w, mask_h, _zone_c, _zone_h,
+        h0, _c0, _w_hh, w_hr, w_peep, ln_hh_w, ln_c_w, mask_h, _zone_c, _zone_h,
         act, cs, _tc, out, hh, rhat, _rstd, chat, _cstd,
     ) = ctx.saved_tensors  # fmt: skip
     needs = ctx.needs_input_grad
-    gates, H, P = act.shape[-1], act.shape[-1] // 4, h0.shape[-1]
-    flat = d_gates.view(-1, gates)
+    H = act.shape[1] // 4
     grads = dict.fromkeys(
         ["xw", "h0", "c0", "w_hh", "w_hr", "w_peep", "ln_hh_w", "ln_hh_b", "ln_c_w", "ln_c_b"]
     )
     grads.update(xw=d_gates, h0=dh0, c0=dc0)
     if needs[3]:
-        h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])  # (T, B, P)
+        h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])  # (T, P, B)
         if mask_h is not None:
             h_prev = h_prev * mask_h
-        d_rec = d_r.view(-1, gates) if d_r is not None else flat
-        grads["w_hh"] = d_rec.t().mm(h_prev.view(-1, P))
+        grads["w_hh"] = _time_flat(d_r if d_r is not None else d_gates).mm(_time_flat(h_prev).t())
     if w_hr is not None and needs[4]:
-        grads["w_hr"] = d_hproj.view(-1, P).t().mm(hh.view(-1, H))
+        grads["w_hr"] = _time_flat(d_hproj).mm(_time_flat(hh).t())
     if w_peep is not None and needs[5]:
-        grads["w_peep"] = torch.stack(
-            [
-                (d_gates[..., :H] * cs).sum((0, 1)),
-                (d_gates[..., H : 2 * H] * c_prev).sum((0, 1)),
-                (d_gates[..., 2 * H : 3 * H] * c_prev).sum((0, 1)),
-            ]
-        )
+        sums = [
+            (d_gates[:, :H] * cs).sum((0, 2)),
+            (d_gates[:, H : 2 * H] * c_prev).sum((0, 2)),
+            (d_gates[:, 2 * H : 3 * H] * c_prev).sum((0, 2)),
+        ]
+        grads["w_peep"] = torch.stack(sums).unsqueeze(-1)
     if ln_hh_w is not None:
-        grads["ln_hh_w"] = (flat * rhat.view(-1, gates)).sum(0)
-        grads["ln_hh_b"] = flat.sum(0)
+        grads["ln_hh_w"] = (d_gates * rhat).sum((0, 2)).unsqueeze(-1)
+        grads["ln_hh_b"] = d_gates.sum((0, 2)).unsqueeze(-1)
     if ln_c_w is not None:
-        grads["ln_c_w"] = (d_lnc * chat).sum((0, 1))
-        grads["ln_c_b"] = d_lnc.sum((0, 1))
-    # One gradient per forward input: the masks, batch_sizes and eps get None.
-    return (*grads.values(), None, None, None, None, None)
+        grads["ln_c_w"] = (d_lnc * chat).sum((0, 2)).unsqueeze(-1)
+        grads["ln_c_b"] = d_lnc.sum((0, 2)).unsqueeze(-1)
+    # One gradient per forward input: the masks and eps get None.
+    return (*grads.values(), None, None, None, None)

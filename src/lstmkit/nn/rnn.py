@@ -40,8 +40,14 @@ class _LengthsMixin:
             return super().forward(input, hx)
         check_input(input, self.input_size, self.weight_ih_l0.dtype)
         if input.dim() != 3:
-            raise ValueError(f"input: expected a 3-D padded batch with lengths, got {input.dim()}-D")
-        B, T = (input.shape[0], input.shape[1]) if self.batch_first else (input.shape[1], input.shape[0])
+            raise ValueError(
+                f"input: expected a 3-D padded batch with lengths, got {input.dim()}-D"
+            )
+        B, T = (
+            (input.shape[0], input.shape[1])
+            if self.batch_first
+            else (input.shape[1], input.shape[0])
+        )
         values = check_lengths(lengths, B, T)
         packed = pack_padded_sequence(
             input, torch.tensor(values), batch_first=self.batch_first, enforce_sorted=False

@@ -25,7 +25,9 @@ def check_unit_interval(name: str, value: float, closed: bool) -> None:
 def check_input(x: Tensor, input_size: int, dtype: torch.dtype) -> None:
     """A padded batch: 3-D (or unbatched 2-D), floating point, last dimension ``input_size``."""
     if not isinstance(x, Tensor):
-        raise ValueError(f"input: expected a torch.Tensor or PackedSequence, got {type(x).__name__}")
+        raise ValueError(
+            f"input: expected a torch.Tensor or PackedSequence, got {type(x).__name__}"
+        )
     if x.dim() not in (2, 3):
         raise ValueError(
             f"input: expected a 3-D tensor (T, B, input_size) or (B, T, input_size), "
@@ -40,10 +42,14 @@ def check_input(x: Tensor, input_size: int, dtype: torch.dtype) -> None:
             f"input: expected last dimension input_size={input_size}, got shape {_shape(x)}"
         )
     if x.dim() == 3 and 0 in x.shape[:2]:
-        raise ValueError(f"input: expected at least one sequence and one step, got shape {_shape(x)}")
+        raise ValueError(
+            f"input: expected at least one sequence and one step, got shape {_shape(x)}"
+        )
 
 
-def check_lengths(lengths: Tensor | Sequence[int] | None, batch: int, steps: int) -> list[int] | None:
+def check_lengths(
+    lengths: Tensor | Sequence[int] | None, batch: int, steps: int
+) -> list[int] | None:
     """Lengths of a padded batch as a list of ints in [1, steps], one per sequence."""
     if lengths is None:
         return None
