@@ -331,7 +331,7 @@ class LSTM(nn.LSTM):
         """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace."""
         T = x.shape[1]
         steps = max(lengths) if lengths is not None else T
-        layer_in = x[:, :steps].permute(1, 2, 0)  # (T, I, B): the recurrence is feature-major
+        layer_in = x[:, :steps].transpose(0, 1)  # (T, B, I): the recurrence is time-major
         seqs = _Lengths(lengths, steps, x.device)
         if seqs.pad is not None:  # padded steps may hold anything, NaN included: make them 0
             layer_in = layer_in.masked_fill(seqs.pad, 0)
@@ -342,19 +342,18 @@ class LSTM(nn.LSTM):
             for d in range(D):
                 idx = layer * D + d
                 inp = seqs.reverse(layer_in) if d else layer_in
-                h0, c0 = (s[idx].t().contiguous() for s in hx)  # (P, B), (H, B)
-                out, cs, act = self._layer(inp, h0, c0, idx)
-                h_n.append(seqs.last(out).t())
-                c_n.append(seqs.last(cs).t())
+                out, cs, act = self._layer(inp, hx[0][idx], hx[1][idx], idx)
+                h_n.append(seqs.last(out))
+                c_n.append(seqs.last(cs))
                 if d:
                     out, cs, act = (seqs.reverse(t) for t in (out, cs, act))
                 outs.append(seqs.zero_padding(out))
                 if return_gates:
                     traces.append([seqs.zero_padding(t.detach()) for t in (act, cs, outs[-1])])
-            layer_in = torch.cat(outs, 1) if D == 2 else outs[0]
+            layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
             if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
                 layer_in = F.dropout(layer_in, self.dropout, training=True)
-        out = layer_in.permute(2, 0, 1)  # (B, T', D*P)
+        out = layer_in.transpose(0, 1)  # (B, T', D*P)
         trace = self._assemble_trace(traces) if return_gates else None
         if steps < T:
             out = F.pad(out, (0, 0, 0, T - steps))
@@ -362,37 +361,39 @@ class LSTM(nn.LSTM):
         return out.contiguous(), torch.stack(h_n), torch.stack(c_n), trace
 
     def _layer(self, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
-        """One layer and direction through :class:`LSTMRecurrence`; inp is (T, I_l, B)."""
+        """One layer and direction through :class:`LSTMRecurrence`; inp is (T, B, I_l)."""
         D = 2 if self.bidirectional else 1
         sfx = f"_l{idx // D}" + ("_reverse" if idx % D else "")
         H = self.hidden_size
-        T, _, B = inp.shape
+        T, B = inp.shape[:2]
         perm = _gate_perm(H, inp.device)
         w_ih = getattr(self, f"weight_ih{sfx}")[perm]
         w_hh = self._recurrent_weight(sfx)[perm]
-        rows = inp.transpose(1, 2).reshape(T * B, -1)  # (T*B, I_l)
+        rows = inp.reshape(T * B, -1)  # (T*B, I_l)
+        bias = (
+            (getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}"))[perm]
+            if self.bias
+            else None
+        )
         # The input projection of all steps: one matrix product.
-        xw = torch.mm(rows, w_ih.t())  # (T*B, 4H)
         if self.layer_norm:
             ln_w, ln_b = getattr(self, f"ln_ih_weight{sfx}"), getattr(self, f"ln_ih_bias{sfx}")
-            xw = F.layer_norm(xw, (4 * H,), ln_w[perm], ln_b[perm], LN_EPS)
-        if self.bias:
-            xw = xw + (getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}"))[perm]
-        xw = xw.view(T, B, 4 * H).transpose(1, 2).contiguous()  # (T, 4H, B)
+            xw = F.layer_norm(torch.mm(rows, w_ih.t()), (4 * H,), ln_w[perm], ln_b[perm], LN_EPS)
+            xw = xw + bias if bias is not None else xw
+        elif bias is not None:
+            xw = torch.addmm(bias, rows, w_ih.t())
+        else:
+            xw = torch.mm(rows, w_ih.t())
+        xw = xw.view(T, B, 4 * H)
         w_hr = getattr(self, f"weight_hr{sfx}") if self.proj_size else None
-        w_peep = (
-            getattr(self, f"weight_ch{sfx}")[[2, 0, 1]].unsqueeze(-1) if self.peephole else None
-        )
+        w_peep = getattr(self, f"weight_ch{sfx}")[[2, 0, 1]] if self.peephole else None
         ln = (None,) * 4
         if self.layer_norm:
-            ln = tuple(
-                t.unsqueeze(-1)
-                for t in (
-                    getattr(self, f"ln_hh_weight{sfx}")[perm],
-                    getattr(self, f"ln_hh_bias{sfx}")[perm],
-                    getattr(self, f"ln_c_weight{sfx}"),
-                    getattr(self, f"ln_c_bias{sfx}"),
-                )
+            ln = (
+                getattr(self, f"ln_hh_weight{sfx}")[perm],
+                getattr(self, f"ln_hh_bias{sfx}")[perm],
+                getattr(self, f"ln_c_weight{sfx}"),
+                getattr(self, f"ln_c_bias{sfx}"),
             )
         mask_h, zone_c, zone_h = self._masks(T, B, h0)
         return LSTMRecurrence.apply(
@@ -400,30 +401,38 @@ class LSTM(nn.LSTM):
         )
 
     def _masks(self, T: int, B: int, like: Tensor):
-        """Recurrent-dropout mask (P, B) and zoneout weights (T, H, B), (T, P, B), or None."""
+        """Recurrent-dropout mask (B, P) and zoneout weights (T, B, H), (T, B, P), or None."""
         H, P = self.hidden_size, self.proj_size or self.hidden_size
         mask_h = zone_c = zone_h = None
         if self.recurrent_dropout > 0 and self.training:
             keep = 1.0 - self.recurrent_dropout
-            mask_h = like.new_empty(P, B).bernoulli_(keep).div_(keep)
+            mask_h = like.new_empty(B, P).bernoulli_(keep).div_(keep)
         if self.zoneout > 0 and self.training:
-            zone_c = like.new_empty(T, H, B).bernoulli_(self.zoneout)
-            zone_h = like.new_empty(T, P, B).bernoulli_(self.zoneout)
+            zone_c = like.new_empty(T, B, H).bernoulli_(self.zoneout)
+            zone_h = like.new_empty(T, B, P).bernoulli_(self.zoneout)
         elif self.zoneout > 0:  # eval: the expectation
-            zone_c = like.new_full((1, 1, 1), self.zoneout).expand(T, H, B)
-            zone_h = like.new_full((1, 1, 1), self.zoneout).expand(T, P, B)
+            zone_c = like.new_full((1, 1, 1), self.zoneout).expand(T, B, H)
+            zone_h = like.new_full((1, 1, 1), self.zoneout).expand(T, B, P)
         return mask_h, zone_c, zone_h
 
     def _assemble_trace(self, traces: list[list[Tensor]]) -> GateTrace:
-        """Per layer-direction (act (T,4H,B) in (o,i,f,g) order, c, h) → GateTrace (L*D,B,T,·)."""
+        """Per layer-direction (act (T,B,4H) in (o,i,f,g) order, c, h) → GateTrace (L*D,B,T,·)."""
         H = self.hidden_size
-        act, c, h = (torch.stack([t[j] for t in traces]).permute(0, 3, 1, 2) for j in range(3))
-        o, i, f, g = act.split(H, dim=-1)
-        return GateTrace(*(t.contiguous() for t in (i, f, g, o, c, h)))
+        parts = {"o": (0, slice(0, H)), "i": (0, slice(H, 2 * H)), "f": (0, slice(2 * H, 3 * H))}
+        parts.update(g=(0, slice(3 * H, None)), c=(1, slice(None)), h=(2, slice(None)))
+
+        def batch_major(j: int, cols: slice) -> Tensor:  # one copy into (L*D, B, T, ·)
+            first = traces[0][j][..., cols]
+            out = first.new_empty(len(traces), first.shape[1], first.shape[0], first.shape[2])
+            for k, t in enumerate(traces):
+                out[k].copy_(t[j][..., cols].transpose(0, 1))
+            return out
+
+        return GateTrace(**{name: batch_major(*parts[name]) for name in GateTrace._fields})
 
 
 class _Lengths:
-    """Padding bookkeeping for a time-major, feature-major (T, F, B) batch of given lengths."""
+    """Padding bookkeeping for a time-major (T, B, F) batch of given lengths."""
 
     def __init__(self, lengths: list[int] | None, steps: int, device) -> None:
         self.pad = self.index = self.last_step = None
@@ -431,21 +440,21 @@ class _Lengths:
             return
         t = torch.arange(steps, device=device).unsqueeze(1)  # (T, 1)
         n = torch.tensor(lengths, device=device).unsqueeze(0)  # (1, B)
-        self.pad = (t >= n).unsqueeze(1)  # (T, 1, B): True at padded steps
-        self.index = torch.where(t < n, n - 1 - t, t).unsqueeze(1)  # (T, 1, B)
-        self.last_step = (n - 1).unsqueeze(0)  # (1, 1, B)
+        self.pad = (t >= n).unsqueeze(-1)  # (T, B, 1): True at padded steps
+        self.index = torch.where(t < n, n - 1 - t, t).unsqueeze(-1)  # (T, B, 1)
+        self.last_step = (n - 1).unsqueeze(-1)  # (1, B, 1)
 
     def reverse(self, x: Tensor) -> Tensor:
         """Each sequence reversed within its own length (an involution); padding stays put."""
         if self.index is None:
             return x.flip(0)
-        return x.gather(0, self.index.expand(-1, x.shape[1], -1))
+        return x.gather(0, self.index.expand(-1, -1, x.shape[-1]))
 
     def last(self, x: Tensor) -> Tensor:
-        """(F, B): each sequence's value at its own last step."""
+        """(B, F): each sequence's value at its own last step."""
         if self.last_step is None:
             return x[-1]
-        return x.gather(0, self.last_step.expand(1, x.shape[1], -1)).squeeze(0)
+        return x.gather(0, self.last_step.expand(-1, -1, x.shape[-1])).squeeze(0)
 
     def zero_padding(self, x: Tensor) -> Tensor:
         return x if self.pad is None else x.masked_fill(self.pad, 0)

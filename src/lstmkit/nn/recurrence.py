@@ -7,9 +7,9 @@ weight gradients as single matrix products (or reductions) after the loop. The i
 `W_ih x + b` of all steps is one matrix product made by the caller (autograd differentiates it),
 so this function starts from the projected inputs.
 
-Layout. Tensors here are feature-major — a step's gates are (4H, B), its state (H, B) — so that
-each gate of a step is one contiguous block: elementwise kernels on strided slices cost two to four
-times as much, which at small sizes is most of a step.
+Layout. Tensors are time-major (T, B, features) like torch's own kernel: the input projection,
+its gradients and the weight gradients are then plain matrix products over (T*B) rows, with no
+transposing copies (a transposed copy of the (T, B, 4H) gates costs more than the products).
 
 Gate order. torch stores gates as (i, f, g, o); here they are permuted to (o, i, f, g) so that the
 three sigmoid gates of the plain cell (o, i, f) are one block and (i, f, g) — the gates whose
@@ -29,36 +29,36 @@ from torch import Tensor
 
 
 def _layer_norm(y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-    """Normalise over dim 0 (the features); returns (y_hat, rstd)."""
-    var, mean = torch.var_mean(y, 0, keepdim=True, correction=0)
+    """Normalise over the last dimension (the features); returns (y_hat, rstd)."""
+    var, mean = torch.var_mean(y, -1, keepdim=True, correction=0)
     rstd = (var + eps).rsqrt()
     return (y - mean) * rstd, rstd
 
 
 def _layer_norm_backward(dy: Tensor, y_hat: Tensor, rstd: Tensor) -> Tensor:
-    """Gradient of a layer norm's input (over dim 0) given the gradient of its normalised output."""
-    mean_dy = dy.mean(0, keepdim=True)
-    mean_dy_y = (dy * y_hat).mean(0, keepdim=True)
+    """Gradient of a layer norm's input given the gradient of its normalised output."""
+    mean_dy = dy.mean(-1, keepdim=True)
+    mean_dy_y = (dy * y_hat).mean(-1, keepdim=True)
     return (dy - mean_dy - y_hat * mean_dy_y) * rstd
 
 
 class LSTMRecurrence(torch.autograd.Function):
-    """One LSTM layer and direction over a time-major, feature-major batch.
+    """One LSTM layer and direction over a time-major batch.
 
     Inputs (None where a variant is off):
-        xw: (T, 4H, B) projected inputs `W_ih x_t + b`, gates in (o, i, f, g) order.
-        h0: (P, B), c0: (H, B) initial state.
+        xw: (T, B, 4H) projected inputs `W_ih x_t + b`, gates in (o, i, f, g) order.
+        h0: (B, P), c0: (B, H) initial state.
         w_hh: (4H, P) recurrent weights, (o, i, f, g) order.
         w_hr: (P, H) projection, or None.
-        w_peep: (3, H, 1) peephole weights for (o, i, f), or None.
-        ln_hh_w, ln_hh_b: (4H, 1) layer norm of `W_hh h`; ln_c_w, ln_c_b: (H, 1) of `c`.
-        mask_h: (P, B) recurrent dropout mask (already scaled), or None.
-        zone_c: (T, H, B), zone_h: (T, P, B) zoneout keep-previous weights, or None.
+        w_peep: (3, H) peephole weights for (o, i, f), or None.
+        ln_hh_w, ln_hh_b: (4H,) layer norm of `W_hh h`; ln_c_w, ln_c_b: (H,) layer norm of `c`.
+        mask_h: (B, P) recurrent dropout mask (already scaled), or None.
+        zone_c: (T, B, H), zone_h: (T, B, P) zoneout keep-previous weights, or None.
         eps: layer-norm epsilon.
 
     Returns:
-        out (T, P, B) the outputs h_t; c (T, H, B) the cell states c_t; and, not differentiable,
-        act (T, 4H, B) the gate activations in (o, i, f, g) order, for the gate trace.
+        out (T, B, P) the outputs h_t; c (T, B, H) the cell states c_t; and, not differentiable,
+        act (T, B, 4H) the gate activations in (o, i, f, g) order, for the gate trace.
     """
 
     @staticmethod
@@ -66,27 +66,30 @@ class LSTMRecurrence(torch.autograd.Function):
         ctx, xw, h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b,
         mask_h, zone_c, zone_h, eps,
     ):  # fmt: skip
-        steps, gates, batch = xw.shape
-        H, P = gates // 4, h0.shape[0]
+        steps, batch, gates = xw.shape
+        H, P = gates // 4, h0.shape[1]
         new = xw.new_empty
         act, cs, tc, out = (
-            new(steps, gates, batch),
-            new(steps, H, batch),
-            new(steps, H, batch),
-            new(steps, P, batch),
+            new(steps, batch, gates),
+            new(steps, batch, H),
+            new(steps, batch, H),
+            new(steps, batch, P),
         )
-        hh = new(steps, H, batch) if w_hr is not None else None
+        hh = new(steps, batch, H) if w_hr is not None else None
         ln_h, ln_c = ln_hh_w is not None, ln_c_w is not None
-        rhat = new(steps, gates, batch) if ln_h else None
-        rstd = new(steps, 1, batch) if ln_h else None
-        chat = new(steps, H, batch) if ln_c else None
-        cstd = new(steps, 1, batch) if ln_c else None
+        rhat = new(steps, batch, gates) if ln_h else None
+        rstd = new(steps, batch, 1) if ln_h else None
+        chat = new(steps, batch, H) if ln_c else None
+        cstd = new(steps, batch, 1) if ln_c else None
         sig = slice(H, 3 * H) if w_peep is not None else slice(0, 3 * H)
+        # A transposed right operand sends addmm(out=...) down a slow path: transpose once here.
+        w_hh_t = w_hh.t().contiguous()
+        w_hr_t = w_hr.t().contiguous() if w_hr is not None else None
         # Views of every step made up front, in one call per buffer: a view costs about as much
         # as a small kernel.
         A, XW, C, TC, OUT = (t.unbind(0) for t in (act, xw, cs, tc, out))
         A_sig, A_o, A_i, A_f, A_g = (
-            act[:, s].unbind(0)
+            act[..., s].unbind(0)
             for s in (sig, slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H), slice(3 * H, None))
         )
         HH = hh.unbind(0) if hh is not None else None
@@ -96,12 +99,12 @@ class LSTMRecurrence(torch.autograd.Function):
             a, c, t, h = A[k], C[k], TC[k], OUT[k]
             hr = h_prev * mask_h if mask_h is not None else h_prev
             if ln_h:
-                rhat[k], rstd[k] = _layer_norm(torch.mm(w_hh, hr), eps)
+                rhat[k], rstd[k] = _layer_norm(torch.mm(hr, w_hh_t), eps)
                 torch.addcmul(XW[k], rhat[k], ln_hh_w, out=a).add_(ln_hh_b)
             else:
-                torch.addmm(XW[k], w_hh, hr, out=a)
+                torch.addmm(XW[k], hr, w_hh_t, out=a)
             if w_peep is not None:
-                a[H:].view(3, H, batch)[:2].addcmul_(w_peep[1:], c_prev)
+                a[:, H : 3 * H].view(batch, 2, H).addcmul_(w_peep[1:], c_prev.unsqueeze(1))
             A_sig[k].sigmoid_()
             A_g[k].tanh_()
             torch.mul(A_f[k], c_prev, out=c).addcmul_(A_i[k], A_g[k])
@@ -115,7 +118,7 @@ class LSTMRecurrence(torch.autograd.Function):
             else:
                 torch.tanh(c, out=t)
             if w_hr is not None:
-                torch.mm(w_hr, torch.mul(A_o[k], t, out=HH[k]), out=h)
+                torch.mm(torch.mul(A_o[k], t, out=HH[k]), w_hr_t, out=h)
             else:
                 torch.mul(A_o[k], t, out=h)
             if zone_h is not None:
@@ -137,36 +140,37 @@ class LSTMRecurrence(torch.autograd.Function):
             h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_c_w, mask_h, zone_c, zone_h,
             act, cs, tc, _out, _hh, rhat, rstd, chat, cstd,
         ) = ctx.saved_tensors  # fmt: skip
-        steps, gates, batch = act.shape
-        H, P = gates // 4, h0.shape[0]
+        steps, batch, gates = act.shape
+        H, P = gates // 4, h0.shape[1]
 
         # Everything that does not depend on the running gradient, for all steps at once.
-        o, i, f, g = act.split(H, dim=1)
+        o, i, f, g = act.split(H, dim=-1)
         c_prev = torch.cat([c0.unsqueeze(0), cs[:-1]])
-        sig_d = act[:, : 3 * H] * (1 - act[:, : 3 * H])  # σ' of (o, i, f)
-        d_o = tc * sig_d[:, :H]  # ∂h̃/∂o_pre per unit of ∂h̃
+        sig_d = act[..., : 3 * H] * (1 - act[..., : 3 * H])  # σ' of (o, i, f)
+        d_o = tc * sig_d[..., :H]  # ∂h̃/∂o_pre per unit of ∂h̃
         d_tc = o * (1 - tc * tc)  # ∂h̃/∂(tanh input)
         # ∂c̃/∂(i, f, g)_pre per unit of ∂c̃, laid out like the (i, f, g) block of the gates.
-        d_ifg = torch.cat([g * sig_d[:, H : 2 * H], c_prev * sig_d[:, 2 * H :], i * (1 - g * g)], 1)
+        d_ifg = torch.cat(
+            [g * sig_d[..., H : 2 * H], c_prev * sig_d[..., 2 * H :], i * (1 - g * g)], -1
+        )
 
         new = act.new_empty
-        d_gates = new(steps, gates, batch)  # ∂loss/∂(gate pre-activations) = ∂loss/∂xw
-        d_r = new(steps, gates, batch) if rhat is not None else None  # ∂loss/∂(W_hh h)
-        d_hproj = new(steps, P, batch) if w_hr is not None else None  # ∂loss/∂h̃ before W_hr
-        d_lnc = new(steps, H, batch) if chat is not None else None  # ∂loss/∂(tanh input)
-        DG, DG_o, D_O, D_TC, F_ = (t.unbind(0) for t in (d_gates, d_gates[:, :H], d_o, d_tc, f))
-        DG_ifg = d_gates[:, H:].view(steps, 3, H, batch).unbind(0)
-        D_IFG = d_ifg.view(steps, 3, H, batch).unbind(0)
+        d_gates = new(steps, batch, gates)  # ∂loss/∂(gate pre-activations) = ∂loss/∂xw
+        d_r = new(steps, batch, gates) if rhat is not None else None  # ∂loss/∂(W_hh h)
+        d_hproj = new(steps, batch, P) if w_hr is not None else None  # ∂loss/∂h̃ before W_hr
+        d_lnc = new(steps, batch, H) if chat is not None else None  # ∂loss/∂(tanh input)
+        DG, DG_o, D_O, D_TC, F_ = (t.unbind(0) for t in (d_gates, d_gates[..., :H], d_o, d_tc, f))
+        DG_ifg = d_gates[..., H:].view(steps, batch, 3, H).unbind(0)
+        D_IFG = d_ifg.view(steps, batch, 3, H).unbind(0)
         D_OUT = d_out.unbind(0) if d_out is not None else None
         # Cell-state gradients arrive only where a final state c_n was taken.
         cs_steps = set()
         if d_cs is not None:
             cs_steps = set(d_cs.ne(0).any(2).any(1).nonzero().flatten().tolist())
-        w_hh_t = w_hh.t().contiguous()
         plain = mask_h is None and zone_h is None and d_out is not None
 
-        dh = D_OUT[-1].clone() if d_out is not None else act.new_zeros(P, batch)
-        dc = act.new_zeros(H, batch)
+        dh = D_OUT[-1].clone() if d_out is not None else act.new_zeros(batch, P)
+        dc = act.new_zeros(batch, H)
         for k in range(steps - 1, -1, -1):
             dhk = dh  # ∂loss/∂h_k
             if k in cs_steps:
@@ -176,7 +180,7 @@ class LSTMRecurrence(torch.autograd.Function):
                 dhk = dh - dh_keep
             if w_hr is not None:
                 d_hproj[k] = dhk
-                dhk = torch.mm(w_hr.t(), dhk)
+                dhk = torch.mm(dhk, w_hr)
             torch.mul(dhk, D_O[k], out=DG_o[k])
             if d_lnc is not None:
                 dpre = torch.mul(dhk, D_TC[k], out=d_lnc[k])
@@ -188,10 +192,10 @@ class LSTMRecurrence(torch.autograd.Function):
             if zone_c is not None:
                 dc_keep = dc * zone_c[k]
                 dc -= dc_keep
-            torch.mul(dc, D_IFG[k], out=DG_ifg[k])
+            torch.mul(dc.unsqueeze(1), D_IFG[k], out=DG_ifg[k])
             dc.mul_(F_[k])  # now ∂loss/∂c_{k-1}
             if w_peep is not None:
-                dc.addcmul_(DG_ifg[k][0], w_peep[1]).addcmul_(DG_ifg[k][1], w_peep[2])
+                dc.addcmul_(DG_ifg[k][:, 0], w_peep[1]).addcmul_(DG_ifg[k][:, 1], w_peep[2])
             if zone_c is not None:
                 dc += dc_keep
             dgr = DG[k]
@@ -200,9 +204,9 @@ class LSTMRecurrence(torch.autograd.Function):
                 d_r[k] = dgr
             # ∂loss/∂h_{k-1}: the recurrent path plus the output gradient of step k-1.
             if plain and k > 0:
-                dh = torch.addmm(D_OUT[k - 1], w_hh_t, dgr)
+                dh = torch.addmm(D_OUT[k - 1], dgr, w_hh)
                 continue
-            dh = torch.mm(w_hh_t, dgr)
+            dh = torch.mm(dgr, w_hh)
             if mask_h is not None:
                 dh.mul_(mask_h)
             if zone_h is not None:
@@ -213,11 +217,6 @@ class LSTMRecurrence(torch.autograd.Function):
         return _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh, dc, c_prev)
 
 
-def _time_flat(t: Tensor) -> Tensor:
-    """(T, F, B) → (F, T*B), so that a sum over steps and batch is one matrix product."""
-    return t.transpose(0, 1).reshape(t.shape[1], -1)
-
-
 def _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh0, dc0, c_prev):
     """Weight gradients as one matrix product (or one reduction) each, after the time loop."""
     (
@@ -225,30 +224,31 @@ def _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh0, dc0, c_prev):
         act, cs, _tc, out, hh, rhat, _rstd, chat, _cstd,
     ) = ctx.saved_tensors  # fmt: skip
     needs = ctx.needs_input_grad
-    H = act.shape[1] // 4
+    H = act.shape[-1] // 4
     grads = dict.fromkeys(
         ["xw", "h0", "c0", "w_hh", "w_hr", "w_peep", "ln_hh_w", "ln_hh_b", "ln_c_w", "ln_c_b"]
     )
     grads.update(xw=d_gates, h0=dh0, c0=dc0)
     if needs[3]:
-        h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])  # (T, P, B)
+        h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])  # (T, B, P)
         if mask_h is not None:
             h_prev = h_prev * mask_h
-        grads["w_hh"] = _time_flat(d_r if d_r is not None else d_gates).mm(_time_flat(h_prev).t())
+        d_rec = d_r if d_r is not None else d_gates
+        grads["w_hh"] = d_rec.flatten(0, 1).t().mm(h_prev.flatten(0, 1))
     if w_hr is not None and needs[4]:
-        grads["w_hr"] = _time_flat(d_hproj).mm(_time_flat(hh).t())
+        grads["w_hr"] = d_hproj.flatten(0, 1).t().mm(hh.flatten(0, 1))
     if w_peep is not None and needs[5]:
         sums = [
-            (d_gates[:, :H] * cs).sum((0, 2)),
-            (d_gates[:, H : 2 * H] * c_prev).sum((0, 2)),
-            (d_gates[:, 2 * H : 3 * H] * c_prev).sum((0, 2)),
+            (d_gates[..., :H] * cs).sum((0, 1)),
+            (d_gates[..., H : 2 * H] * c_prev).sum((0, 1)),
+            (d_gates[..., 2 * H : 3 * H] * c_prev).sum((0, 1)),
         ]
-        grads["w_peep"] = torch.stack(sums).unsqueeze(-1)
+        grads["w_peep"] = torch.stack(sums)
     if ln_hh_w is not None:
-        grads["ln_hh_w"] = (d_gates * rhat).sum((0, 2)).unsqueeze(-1)
-        grads["ln_hh_b"] = d_gates.sum((0, 2)).unsqueeze(-1)
+        grads["ln_hh_w"] = (d_gates * rhat).sum((0, 1))
+        grads["ln_hh_b"] = d_gates.sum((0, 1))
     if ln_c_w is not None:
-        grads["ln_c_w"] = (d_lnc * chat).sum((0, 2)).unsqueeze(-1)
-        grads["ln_c_b"] = d_lnc.sum((0, 2)).unsqueeze(-1)
+        grads["ln_c_w"] = (d_lnc * chat).sum((0, 1))
+        grads["ln_c_b"] = d_lnc.sum((0, 1))
     # One gradient per forward input: the masks and eps get None.
     return (*grads.values(), None, None, None, None)
