@@ -69,8 +69,10 @@ class LSTMRecurrence(torch.autograd.Function):
         steps, batch, gates = xw.shape
         H, P = gates // 4, h0.shape[1]
         new = xw.new_empty
+        # The gates are computed in place on a copy of the projected inputs: addmm_ then adds the
+        # recurrent product without first copying its bias operand, as addmm(out=...) would.
         act, cs, tc, out = (
-            new(steps, batch, gates),
+            xw.clone(memory_format=torch.contiguous_format),
             new(steps, batch, H),
             new(steps, batch, H),
             new(steps, batch, P),
@@ -87,7 +89,7 @@ class LSTMRecurrence(torch.autograd.Function):
         w_hr_t = w_hr.t().contiguous() if w_hr is not None else None
         # Views of every step made up front, in one call per buffer: a view costs about as much
         # as a small kernel.
-        A, XW, C, TC, OUT = (t.unbind(0) for t in (act, xw, cs, tc, out))
+        A, C, TC, OUT = (t.unbind(0) for t in (act, cs, tc, out))
         A_sig, A_o, A_i, A_f, A_g = (
             act[..., s].unbind(0)
             for s in (sig, slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H), slice(3 * H, None))
@@ -100,9 +102,9 @@ class LSTMRecurrence(torch.autograd.Function):
             hr = h_prev * mask_h if mask_h is not None else h_prev
             if ln_h:
                 rhat[k], rstd[k] = _layer_norm(torch.mm(hr, w_hh_t), eps)
-                torch.addcmul(XW[k], rhat[k], ln_hh_w, out=a).add_(ln_hh_b)
+                a.addcmul_(rhat[k], ln_hh_w).add_(ln_hh_b)
             else:
-                torch.addmm(XW[k], hr, w_hh_t, out=a)
+                a.addmm_(hr, w_hh_t)
             if w_peep is not None:
                 a[:, H : 3 * H].view(batch, 2, H).addcmul_(w_peep[1:], c_prev.unsqueeze(1))
             A_sig[k].sigmoid_()
@@ -170,7 +172,8 @@ class LSTMRecurrence(torch.autograd.Function):
         plain = mask_h is None and zone_h is None and d_out is not None
 
         dh = D_OUT[-1].clone() if d_out is not None else act.new_zeros(batch, P)
-        dc = act.new_zeros(batch, H)
+        dc = act.new_zeros(batch, H)  # updated in place only, so dc_cols stays a view of it
+        dc_cols = dc.unsqueeze(1)  # (B, 1, H), against the (B, 3, H) block of (i, f, g)
         for k in range(steps - 1, -1, -1):
             dhk = dh  # ∂loss/∂h_k
             if k in cs_steps:
@@ -192,7 +195,7 @@ class LSTMRecurrence(torch.autograd.Function):
             if zone_c is not None:
                 dc_keep = dc * zone_c[k]
                 dc -= dc_keep
-            torch.mul(dc.unsqueeze(1), D_IFG[k], out=DG_ifg[k])
+            torch.mul(dc_cols, D_IFG[k], out=DG_ifg[k])
             dc.mul_(F_[k])  # now ∂loss/∂c_{k-1}
             if w_peep is not None:
                 dc.addcmul_(DG_ifg[k][:, 0], w_peep[1]).addcmul_(DG_ifg[k][:, 1], w_peep[2])
