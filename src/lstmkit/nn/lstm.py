@@ -31,8 +31,15 @@ import torch.nn.functional as F
 from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from lstmkit.nn.padding import Lengths
 from lstmkit.nn.recurrence import LSTMRecurrence
-from lstmkit.nn.validation import check_input, check_lengths, check_state, check_unit_interval
+from lstmkit.nn.validation import (
+    check_constructor,
+    check_input,
+    check_lengths,
+    check_state,
+    check_unit_interval,
+)
 
 BACKENDS = ("auto", "fused", "explicit")
 LN_EPS = 1e-5
@@ -109,7 +116,7 @@ class LSTM(nn.LSTM):
         device=None,
         dtype=None,
     ) -> None:
-        _check_constructor(input_size, hidden_size, num_layers, dropout, proj_size)
+        check_constructor(input_size, hidden_size, num_layers, dropout, proj_size)
         if backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
         check_unit_interval("recurrent_dropout", recurrent_dropout, closed=False)
@@ -332,7 +339,7 @@ class LSTM(nn.LSTM):
         T = x.shape[1]
         steps = max(lengths) if lengths is not None else T
         layer_in = x[:, :steps].transpose(0, 1)  # (T, B, I): the recurrence is time-major
-        seqs = _Lengths(lengths, steps, x.device)
+        seqs = Lengths(lengths, steps, x.device)
         if seqs.pad is not None:  # padded steps may hold anything, NaN included: make them 0
             layer_in = layer_in.masked_fill(seqs.pad, 0)
         D = 2 if self.bidirectional else 1
@@ -358,7 +365,7 @@ class LSTM(nn.LSTM):
         if steps < T:
             out = F.pad(out, (0, 0, 0, T - steps))
             trace = GateTrace(*(F.pad(t, (0, 0, 0, T - steps)) for t in trace)) if trace else None
-        return out.contiguous(), torch.stack(h_n), torch.stack(c_n), trace
+        return out, torch.stack(h_n), torch.stack(c_n), trace
 
     def _layer(self, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
         """One layer and direction through :class:`LSTMRecurrence`; inp is (T, B, I_l)."""
@@ -429,51 +436,3 @@ class LSTM(nn.LSTM):
             return out
 
         return GateTrace(**{name: batch_major(*parts[name]) for name in GateTrace._fields})
-
-
-class _Lengths:
-    """Padding bookkeeping for a time-major (T, B, F) batch of given lengths."""
-
-    def __init__(self, lengths: list[int] | None, steps: int, device) -> None:
-        self.pad = self.index = self.last_step = None
-        if lengths is None or min(lengths) == steps:
-            return
-        t = torch.arange(steps, device=device).unsqueeze(1)  # (T, 1)
-        n = torch.tensor(lengths, device=device).unsqueeze(0)  # (1, B)
-        self.pad = (t >= n).unsqueeze(-1)  # (T, B, 1): True at padded steps
-        self.index = torch.where(t < n, n - 1 - t, t).unsqueeze(-1)  # (T, B, 1)
-        self.last_step = (n - 1).unsqueeze(-1)  # (1, B, 1)
-
-    def reverse(self, x: Tensor) -> Tensor:
-        """Each sequence reversed within its own length (an involution); padding stays put."""
-        if self.index is None:
-            return x.flip(0)
-        return x.gather(0, self.index.expand(-1, -1, x.shape[-1]))
-
-    def last(self, x: Tensor) -> Tensor:
-        """(B, F): each sequence's value at its own last step."""
-        if self.last_step is None:
-            return x[-1]
-        return x.gather(0, self.last_step.expand(-1, -1, x.shape[-1])).squeeze(0)
-
-    def zero_padding(self, x: Tensor) -> Tensor:
-        return x if self.pad is None else x.masked_fill(self.pad, 0)
-
-
-def _check_constructor(input_size, hidden_size, num_layers, dropout, proj_size) -> None:
-    for name, value in (
-        ("input_size", input_size),
-        ("hidden_size", hidden_size),
-        ("num_layers", num_layers),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    check_unit_interval("dropout", dropout, closed=True)
-    if (
-        isinstance(proj_size, bool)
-        or not isinstance(proj_size, int)
-        or not 0 <= proj_size < hidden_size
-    ):
-        raise ValueError(
-            f"proj_size: expected an integer in [0, hidden_size={hidden_size}), got {proj_size!r}"
-        )

@@ -85,3 +85,23 @@ def check_state(hx, h_shape: tuple, c_shape: tuple, unbatched: bool) -> tuple[Te
             raise ValueError(f"hx: expected {name} of shape {want}, got {got}")
         out.append(t)
     return out[0], out[1]
+
+
+def check_constructor(input_size, hidden_size, num_layers, dropout, proj_size) -> None:
+    """The size, depth, dropout and projection arguments of a recurrent layer."""
+    for name, value in (
+        ("input_size", input_size),
+        ("hidden_size", hidden_size),
+        ("num_layers", num_layers),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    check_unit_interval("dropout", dropout, closed=True)
+    if (
+        isinstance(proj_size, bool)
+        or not isinstance(proj_size, int)
+        or not 0 <= proj_size < hidden_size
+    ):
+        raise ValueError(
+            f"proj_size: expected an integer in [0, hidden_size={hidden_size}), got {proj_size!r}"
+        )
