@@ -137,9 +137,18 @@ def explain(model: KeywordModel) -> None:
         f"{second[unit]:+.2f} on the second"
     )
     print("  word       c      forget  input")
-    for k in range(change - 2, change + 3):
+    window = range(change - 4, change + 3)
+    for k in window:
         f, i = trace.f[0, 0, k, unit], trace.i[0, 0, k, unit]
         print(f"  {text[k]:<9} {c[k, unit]:+.2f}   {f:.2f}    {i:.2f}")
+    # Wiped where the forget gate drops the most memory: |c_{t-1}| (1 - f_t).
+    wiped = max(window, key=lambda k: c[k - 1, unit].abs() * (1 - trace.f[0, 0, k, unit]))
+    written = max(window, key=lambda k: trace.i[0, 0, k, unit] * trace.g[0, 0, k, unit].abs())
+    print(
+        f"the forget gate wipes the old keyword at {text[wiped]!r} "
+        f"(f = {trace.f[0, 0, wiped, unit]:.2f}); the input gate writes the new one at "
+        f"{text[written]!r} (i = {trace.i[0, 0, written, unit]:.2f})"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
