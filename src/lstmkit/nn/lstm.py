@@ -391,7 +391,7 @@ class LSTM(nn.LSTM):
             xw = torch.addmm(bias, rows, w_ih.t())
         else:
             xw = torch.mm(rows, w_ih.t())
-        xw = xw.view(T, B, 4 * H)
+        xw = xw.view(T, B, 4 * H)  # LSTMRecurrence overwrites it with the gate activations
         w_hr = getattr(self, f"weight_hr{sfx}") if self.proj_size else None
         w_peep = getattr(self, f"weight_ch{sfx}")[[2, 0, 1]] if self.peephole else None
         ln = (None,) * 4

@@ -27,6 +27,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lstmkit.nn import kernel as fused_kernel
+
 
 def _layer_norm(y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     """Normalise over the last dimension (the features); returns (y_hat, rstd)."""
@@ -69,10 +71,11 @@ class LSTMRecurrence(torch.autograd.Function):
         steps, batch, gates = xw.shape
         H, P = gates // 4, h0.shape[1]
         new = xw.new_empty
-        # The gates are computed in place on a copy of the projected inputs: addmm_ then adds the
+        # The gates are computed in place over the projected inputs (the caller's own buffer,
+        # returned as `act` and marked dirty): no copy of (T, B, 4H), and addmm_ adds the
         # recurrent product without first copying its bias operand, as addmm(out=...) would.
         act, cs, tc, out = (
-            xw.clone(memory_format=torch.contiguous_format),
+            xw,
             new(steps, batch, H),
             new(steps, batch, H),
             new(steps, batch, P),
@@ -87,46 +90,57 @@ class LSTMRecurrence(torch.autograd.Function):
         # A transposed right operand sends addmm(out=...) down a slow path: transpose once here.
         w_hh_t = w_hh.t().contiguous()
         w_hr_t = w_hr.t().contiguous() if w_hr is not None else None
-        # Views of every step made up front, in one call per buffer: a view costs about as much
-        # as a small kernel.
-        A, C, TC, OUT = (t.unbind(0) for t in (act, cs, tc, out))
-        A_sig, A_o, A_i, A_f, A_g = (
-            act[..., s].unbind(0)
-            for s in (sig, slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H), slice(3 * H, None))
-        )
-        HH = hh.unbind(0) if hh is not None else None
+        ctx.kernel = _kernel_for(xw, w_hr, w_peep, ln_hh_w, mask_h, zone_c)
+        if ctx.kernel is not None:  # the same loop in C++, gate arithmetic fused
+            ctx.kernel.forward(act, h0, c0.contiguous(), w_hh_t, cs, tc, out)
+        else:
+            # Views of every step made up front, in one call per buffer: a view costs about as much
+            # as a small kernel.
+            A, C, TC, OUT = (t.unbind(0) for t in (act, cs, tc, out))
+            A_sig, A_o, A_i, A_f, A_g = (
+                act[..., s].unbind(0)
+                for s in (
+                    sig,
+                    slice(0, H),
+                    slice(H, 2 * H),
+                    slice(2 * H, 3 * H),
+                    slice(3 * H, None),
+                )
+            )
+            HH = hh.unbind(0) if hh is not None else None
 
-        h_prev, c_prev = h0, c0
-        for k in range(steps):
-            a, c, t, h = A[k], C[k], TC[k], OUT[k]
-            hr = h_prev * mask_h if mask_h is not None else h_prev
-            if ln_h:
-                rhat[k], rstd[k] = _layer_norm(torch.mm(hr, w_hh_t), eps)
-                a.addcmul_(rhat[k], ln_hh_w).add_(ln_hh_b)
-            else:
-                a.addmm_(hr, w_hh_t)
-            if w_peep is not None:
-                a[:, H : 3 * H].view(batch, 2, H).addcmul_(w_peep[1:], c_prev.unsqueeze(1))
-            A_sig[k].sigmoid_()
-            A_g[k].tanh_()
-            torch.mul(A_f[k], c_prev, out=c).addcmul_(A_i[k], A_g[k])
-            if zone_c is not None:
-                c.addcmul_(zone_c[k], c_prev - c)
-            if w_peep is not None:
-                A_o[k].addcmul_(w_peep[0], c).sigmoid_()
-            if ln_c:
-                chat[k], cstd[k] = _layer_norm(c, eps)
-                torch.addcmul(ln_c_b, chat[k], ln_c_w, out=t).tanh_()
-            else:
-                torch.tanh(c, out=t)
-            if w_hr is not None:
-                torch.mm(torch.mul(A_o[k], t, out=HH[k]), w_hr_t, out=h)
-            else:
-                torch.mul(A_o[k], t, out=h)
-            if zone_h is not None:
-                h.addcmul_(zone_h[k], h_prev - h)
-            h_prev, c_prev = h, c
+            h_prev, c_prev = h0, c0
+            for k in range(steps):
+                a, c, t, h = A[k], C[k], TC[k], OUT[k]
+                hr = h_prev * mask_h if mask_h is not None else h_prev
+                if ln_h:
+                    rhat[k], rstd[k] = _layer_norm(torch.mm(hr, w_hh_t), eps)
+                    a.addcmul_(rhat[k], ln_hh_w).add_(ln_hh_b)
+                else:
+                    a.addmm_(hr, w_hh_t)
+                if w_peep is not None:
+                    a[:, H : 3 * H].view(batch, 2, H).addcmul_(w_peep[1:], c_prev.unsqueeze(1))
+                A_sig[k].sigmoid_()
+                A_g[k].tanh_()
+                torch.mul(A_f[k], c_prev, out=c).addcmul_(A_i[k], A_g[k])
+                if zone_c is not None:
+                    c.addcmul_(zone_c[k], c_prev - c)
+                if w_peep is not None:
+                    A_o[k].addcmul_(w_peep[0], c).sigmoid_()
+                if ln_c:
+                    chat[k], cstd[k] = _layer_norm(c, eps)
+                    torch.addcmul(ln_c_b, chat[k], ln_c_w, out=t).tanh_()
+                else:
+                    torch.tanh(c, out=t)
+                if w_hr is not None:
+                    torch.mm(torch.mul(A_o[k], t, out=HH[k]), w_hr_t, out=h)
+                else:
+                    torch.mul(A_o[k], t, out=h)
+                if zone_h is not None:
+                    h.addcmul_(zone_h[k], h_prev - h)
+                h_prev, c_prev = h, c
 
+        ctx.mark_dirty(act)
         ctx.mark_non_differentiable(act)
         ctx.set_materialize_grads(False)
         ctx.eps = eps
@@ -144,6 +158,12 @@ class LSTMRecurrence(torch.autograd.Function):
         ) = ctx.saved_tensors  # fmt: skip
         steps, batch, gates = act.shape
         H, P = gates // 4, h0.shape[1]
+        if ctx.kernel is not None:
+            d_gates = act.new_empty(steps, batch, gates)
+            dh0, dc0 = ctx.kernel.backward(
+                act, cs, tc, c0.contiguous(), w_hh, _dense(d_out), _dense(d_cs), d_gates
+            )
+            return _parameter_grads(ctx, d_gates, None, None, None, dh0, dc0, None)
 
         # Everything that does not depend on the running gradient, for all steps at once.
         o, i, f, g = act.split(H, dim=-1)
@@ -218,6 +238,18 @@ class LSTMRecurrence(torch.autograd.Function):
                 dh += D_OUT[k - 1]
 
         return _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh, dc, c_prev)
+
+
+def _kernel_for(xw: Tensor, *variants: Tensor | None):
+    """The fused CPU kernel when it applies (a plain cell on the CPU), else None."""
+    if xw.device.type != "cpu" or any(v is not None for v in variants):
+        return None
+    return fused_kernel.load()
+
+
+def _dense(t: Tensor | None) -> Tensor | None:
+    """The kernel reads raw memory: gradients may arrive expanded or strided."""
+    return t.contiguous() if t is not None else None
 
 
 def _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh0, dc0, c_prev):

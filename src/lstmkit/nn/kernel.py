@@ -1,0 +1,57 @@
+"""The explicit backend's fused CPU kernel, built from `csrc/lstm_cell.cpp` on first use.
+
+torch's C++ extension loader compiles it once per machine (about 40 s, cached under
+``~/.cache/torch_extensions``). Without a compiler, or with ``LSTMKIT_NO_KERNEL=1``, the explicit
+backend runs its Python loop instead: the same results, slower at small sizes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import sys
+import warnings
+from pathlib import Path
+
+SOURCE = Path(__file__).parent / "csrc" / "lstm_cell.cpp"
+
+
+def _cpu_tag() -> str:
+    """A short tag of this CPU's features: the build uses -march=native, so it is per CPU."""
+    flags = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags += line
+                break
+    except OSError:
+        pass
+    return hashlib.sha1(flags.encode()).hexdigest()[:8]
+
+
+@functools.cache
+def load():
+    """The compiled module (functions ``forward`` and ``backward``), or None if unavailable."""
+    if os.environ.get("LSTMKIT_NO_KERNEL"):
+        return None
+    try:
+        from torch.utils.cpp_extension import load as build
+
+        # -ffast-math lets the compiler vectorise exp and tanh through glibc's libmvec.
+        return build(
+            name=f"lstmkit_lstm_cell_{_cpu_tag()}",
+            sources=[str(SOURCE)],
+            extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp-simd"],
+            extra_ldflags=["-lmvec"] if sys.platform == "linux" else [],
+            verbose=False,
+        )
+    except Exception as err:  # no compiler, no ninja, a failed build: fall back, loudly once
+        warnings.warn(
+            f"lstmkit: the fused CPU kernel could not be built ({type(err).__name__}: {err}); "
+            "the explicit backend runs its Python loop instead",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
