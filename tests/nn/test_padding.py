@@ -9,27 +9,27 @@ from lstmkit.nn.padding import Lengths
 
 def test_reverse_within_lengths_is_an_involution_that_keeps_padding_in_place():
     lengths = [3, 1, 4]
-    x = torch.arange(4 * 3, dtype=torch.float32).view(4, 3, 1)  # (T, B, F), value = t*B + b
+    x = torch.arange(3 * 4, dtype=torch.float32).view(3, 4, 1)  # (B, T, F), value = b*T + t
     seqs = Lengths(lengths, steps=4, device="cpu")
     rev = seqs.reverse(x)
     for b, n in enumerate(lengths):
-        expected = [x[n - 1 - t, b, 0] if t < n else x[t, b, 0] for t in range(4)]
-        assert rev[:, b, 0].tolist() == [float(v) for v in expected]
+        expected = [x[b, n - 1 - t, 0] if t < n else x[b, t, 0] for t in range(4)]
+        assert rev[b, :, 0].tolist() == [float(v) for v in expected]
     assert torch.equal(seqs.reverse(rev), x)
 
 
 def test_last_takes_each_sequence_at_its_own_last_step():
-    x = torch.arange(4 * 3, dtype=torch.float32).view(4, 3, 1)
+    x = torch.arange(3 * 4, dtype=torch.float32).view(3, 4, 1)  # (B, T, F)
     seqs = Lengths([3, 1, 4], steps=4, device="cpu")
-    assert seqs.last(x)[:, 0].tolist() == [x[2, 0, 0].item(), x[0, 1, 0].item(), x[3, 2, 0].item()]
+    assert seqs.last(x)[:, 0].tolist() == [x[0, 2, 0].item(), x[1, 0, 0].item(), x[2, 3, 0].item()]
 
 
 def test_full_lengths_need_no_bookkeeping():
     seqs = Lengths([4, 4], steps=4, device="cpu")
     assert seqs.pad is None
-    x = torch.randn(4, 2, 3)
-    assert torch.equal(seqs.reverse(x), x.flip(0))
-    assert torch.equal(seqs.last(x), x[-1])
+    x = torch.randn(2, 4, 3)  # (B, T, F)
+    assert torch.equal(seqs.reverse(x), x.flip(1))
+    assert torch.equal(seqs.last(x), x[:, -1])
 
 
 @pytest.mark.parametrize("backend", ["fused", "explicit"])

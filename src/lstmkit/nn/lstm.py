@@ -338,7 +338,7 @@ class LSTM(nn.LSTM):
         """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace."""
         T = x.shape[1]
         steps = max(lengths) if lengths is not None else T
-        layer_in = x[:, :steps].transpose(0, 1)  # (T, B, I): the recurrence is time-major
+        layer_in = x[:, :steps]  # (B, T, I): the recurrence is batch-major
         seqs = Lengths(lengths, steps, x.device)
         if seqs.pad is not None:  # padded steps may hold anything, NaN included: make them 0
             layer_in = layer_in.masked_fill(seqs.pad, 0)
@@ -360,7 +360,7 @@ class LSTM(nn.LSTM):
             layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
             if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
                 layer_in = F.dropout(layer_in, self.dropout, training=True)
-        out = layer_in.transpose(0, 1)  # (B, T', D*P)
+        out = layer_in  # (B, T', D*P)
         trace = self._assemble_trace(traces) if return_gates else None
         if steps < T:
             out = F.pad(out, (0, 0, 0, T - steps))
@@ -368,15 +368,15 @@ class LSTM(nn.LSTM):
         return out, torch.stack(h_n), torch.stack(c_n), trace
 
     def _layer(self, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
-        """One layer and direction through :class:`LSTMRecurrence`; inp is (T, B, I_l)."""
+        """One layer and direction through :class:`LSTMRecurrence`; inp is (B, T, I_l)."""
         D = 2 if self.bidirectional else 1
         sfx = f"_l{idx // D}" + ("_reverse" if idx % D else "")
         H = self.hidden_size
-        T, B = inp.shape[:2]
+        B, T = inp.shape[:2]
         perm = _gate_perm(H, inp.device)
         w_ih = getattr(self, f"weight_ih{sfx}")[perm]
         w_hh = self._recurrent_weight(sfx)[perm]
-        rows = inp.reshape(T * B, -1)  # (T*B, I_l)
+        rows = inp.reshape(B * T, -1)  # (B*T, I_l)
         bias = (
             (getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}"))[perm]
             if self.bias
@@ -391,7 +391,7 @@ class LSTM(nn.LSTM):
             xw = torch.addmm(bias, rows, w_ih.t())
         else:
             xw = torch.mm(rows, w_ih.t())
-        xw = xw.view(T, B, 4 * H)  # LSTMRecurrence overwrites it with the gate activations
+        xw = xw.view(B, T, 4 * H)  # LSTMRecurrence overwrites it with the gate activations
         w_hr = getattr(self, f"weight_hr{sfx}") if self.proj_size else None
         w_peep = getattr(self, f"weight_ch{sfx}")[[2, 0, 1]] if self.peephole else None
         ln = (None,) * 4
@@ -408,31 +408,26 @@ class LSTM(nn.LSTM):
         )
 
     def _masks(self, T: int, B: int, like: Tensor):
-        """Recurrent-dropout mask (B, P) and zoneout weights (T, B, H), (T, B, P), or None."""
+        """Recurrent-dropout mask (B, P) and zoneout weights (B, T, H), (B, T, P), or None."""
         H, P = self.hidden_size, self.proj_size or self.hidden_size
         mask_h = zone_c = zone_h = None
         if self.recurrent_dropout > 0 and self.training:
             keep = 1.0 - self.recurrent_dropout
             mask_h = like.new_empty(B, P).bernoulli_(keep).div_(keep)
         if self.zoneout > 0 and self.training:
-            zone_c = like.new_empty(T, B, H).bernoulli_(self.zoneout)
-            zone_h = like.new_empty(T, B, P).bernoulli_(self.zoneout)
+            zone_c = like.new_empty(B, T, H).bernoulli_(self.zoneout)
+            zone_h = like.new_empty(B, T, P).bernoulli_(self.zoneout)
         elif self.zoneout > 0:  # eval: the expectation
-            zone_c = like.new_full((1, 1, 1), self.zoneout).expand(T, B, H)
-            zone_h = like.new_full((1, 1, 1), self.zoneout).expand(T, B, P)
+            zone_c = like.new_full((1, 1, 1), self.zoneout).expand(B, T, H)
+            zone_h = like.new_full((1, 1, 1), self.zoneout).expand(B, T, P)
         return mask_h, zone_c, zone_h
 
     def _assemble_trace(self, traces: list[list[Tensor]]) -> GateTrace:
-        """Per layer-direction (act (T,B,4H) in (o,i,f,g) order, c, h) → GateTrace (L*D,B,T,·)."""
+        """Per layer-direction (act (B,T,4H) in (o,i,f,g) order, c, h) → GateTrace (L*D,B,T,·).
+
+        The gates are views into one stacked copy of the activations.
+        """
         H = self.hidden_size
-        parts = {"o": (0, slice(0, H)), "i": (0, slice(H, 2 * H)), "f": (0, slice(2 * H, 3 * H))}
-        parts.update(g=(0, slice(3 * H, None)), c=(1, slice(None)), h=(2, slice(None)))
-
-        def batch_major(j: int, cols: slice) -> Tensor:  # one copy into (L*D, B, T, ·)
-            first = traces[0][j][..., cols]
-            out = first.new_empty(len(traces), first.shape[1], first.shape[0], first.shape[2])
-            for k, t in enumerate(traces):
-                out[k].copy_(t[j][..., cols].transpose(0, 1))
-            return out
-
-        return GateTrace(**{name: batch_major(*parts[name]) for name in GateTrace._fields})
+        act, c, h = (torch.stack([t[j] for t in traces]) for j in range(3))
+        o, i, f, g = act.split(H, dim=-1)
+        return GateTrace(i=i, f=f, g=g, o=o, c=c, h=h)

@@ -7,29 +7,29 @@ from torch import Tensor
 
 
 class Lengths:
-    """Padding bookkeeping for a time-major (T, B, F) batch of given lengths."""
+    """Padding bookkeeping for a batch-major (B, T, F) batch of given lengths."""
 
     def __init__(self, lengths: list[int] | None, steps: int, device) -> None:
         self.pad = self.index = self.last_step = None
         if lengths is None or min(lengths) == steps:
             return
-        t = torch.arange(steps, device=device).unsqueeze(1)  # (T, 1)
-        n = torch.tensor(lengths, device=device).unsqueeze(0)  # (1, B)
-        self.pad = (t >= n).unsqueeze(-1)  # (T, B, 1): True at padded steps
-        self.index = torch.where(t < n, n - 1 - t, t).unsqueeze(-1)  # (T, B, 1)
-        self.last_step = (n - 1).unsqueeze(-1)  # (1, B, 1)
+        t = torch.arange(steps, device=device).unsqueeze(0)  # (1, T)
+        n = torch.tensor(lengths, device=device).unsqueeze(1)  # (B, 1)
+        self.pad = (t >= n).unsqueeze(-1)  # (B, T, 1): True at padded steps
+        self.index = torch.where(t < n, n - 1 - t, t).unsqueeze(-1)  # (B, T, 1)
+        self.last_step = (n - 1).unsqueeze(-1)  # (B, 1, 1)
 
     def reverse(self, x: Tensor) -> Tensor:
         """Each sequence reversed within its own length (an involution); padding stays put."""
         if self.index is None:
-            return x.flip(0)
-        return x.gather(0, self.index.expand(-1, -1, x.shape[-1]))
+            return x.flip(1)
+        return x.gather(1, self.index.expand(-1, -1, x.shape[-1]))
 
     def last(self, x: Tensor) -> Tensor:
         """(B, F): each sequence's value at its own last step."""
         if self.last_step is None:
-            return x[-1]
-        return x.gather(0, self.last_step.expand(-1, -1, x.shape[-1])).squeeze(0)
+            return x[:, -1]
+        return x.gather(1, self.last_step.expand(-1, -1, x.shape[-1])).squeeze(1)
 
     def zero_padding(self, x: Tensor) -> Tensor:
         return x if self.pad is None else x.masked_fill(self.pad, 0)

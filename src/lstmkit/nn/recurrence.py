@@ -7,9 +7,10 @@ weight gradients as single matrix products (or reductions) after the loop. The i
 `W_ih x + b` of all steps is one matrix product made by the caller (autograd differentiates it),
 so this function starts from the projected inputs.
 
-Layout. Tensors are time-major (T, B, features) like torch's own kernel: the input projection,
-its gradients and the weight gradients are then plain matrix products over (T*B) rows, with no
-transposing copies (a transposed copy of the (T, B, 4H) gates costs more than the products).
+Layout. Tensors are batch-major (B, T, features): a step is the strided slice [:, t]. The input
+projection, its gradients and the weight gradients are plain matrix products over the (B*T) rows,
+a batch-first input needs no transposing copy, and the gate trace is a view of the buffers
+(a transposed copy of the (B, T, 4H) gates costs more than the matrix products).
 
 Gate order. torch stores gates as (i, f, g, o); here they are permuted to (o, i, f, g) so that the
 three sigmoid gates of the plain cell (o, i, f) are one block and (i, f, g) — the gates whose
@@ -45,22 +46,23 @@ def _layer_norm_backward(dy: Tensor, y_hat: Tensor, rstd: Tensor) -> Tensor:
 
 
 class LSTMRecurrence(torch.autograd.Function):
-    """One LSTM layer and direction over a time-major batch.
+    """One LSTM layer and direction over a batch-major batch.
 
     Inputs (None where a variant is off):
-        xw: (T, B, 4H) projected inputs `W_ih x_t + b`, gates in (o, i, f, g) order.
+        xw: (B, T, 4H) projected inputs `W_ih x_t + b`, gates in (o, i, f, g) order, contiguous;
+            overwritten with the gate activations and returned as `act`.
         h0: (B, P), c0: (B, H) initial state.
         w_hh: (4H, P) recurrent weights, (o, i, f, g) order.
         w_hr: (P, H) projection, or None.
         w_peep: (3, H) peephole weights for (o, i, f), or None.
         ln_hh_w, ln_hh_b: (4H,) layer norm of `W_hh h`; ln_c_w, ln_c_b: (H,) layer norm of `c`.
         mask_h: (B, P) recurrent dropout mask (already scaled), or None.
-        zone_c: (T, B, H), zone_h: (T, B, P) zoneout keep-previous weights, or None.
+        zone_c: (B, T, H), zone_h: (B, T, P) zoneout keep-previous weights, or None.
         eps: layer-norm epsilon.
 
     Returns:
-        out (T, B, P) the outputs h_t; c (T, B, H) the cell states c_t; and, not differentiable,
-        act (T, B, 4H) the gate activations in (o, i, f, g) order, for the gate trace.
+        out (B, T, P) the outputs h_t; c (B, T, H) the cell states c_t; and, not differentiable,
+        act (B, T, 4H) the gate activations in (o, i, f, g) order, for the gate trace.
     """
 
     @staticmethod
@@ -68,24 +70,24 @@ class LSTMRecurrence(torch.autograd.Function):
         ctx, xw, h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b,
         mask_h, zone_c, zone_h, eps,
     ):  # fmt: skip
-        steps, batch, gates = xw.shape
+        batch, steps, gates = xw.shape
         H, P = gates // 4, h0.shape[1]
         new = xw.new_empty
         # The gates are computed in place over the projected inputs (the caller's own buffer,
-        # returned as `act` and marked dirty): no copy of (T, B, 4H), and addmm_ adds the
+        # returned as `act` and marked dirty): no copy of (B, T, 4H), and addmm_ adds the
         # recurrent product without first copying its bias operand, as addmm(out=...) would.
         act, cs, tc, out = (
             xw,
-            new(steps, batch, H),
-            new(steps, batch, H),
-            new(steps, batch, P),
+            new(batch, steps, H),
+            new(batch, steps, H),
+            new(batch, steps, P),
         )
-        hh = new(steps, batch, H) if w_hr is not None else None
+        hh = new(batch, steps, H) if w_hr is not None else None
         ln_h, ln_c = ln_hh_w is not None, ln_c_w is not None
-        rhat = new(steps, batch, gates) if ln_h else None
-        rstd = new(steps, batch, 1) if ln_h else None
-        chat = new(steps, batch, H) if ln_c else None
-        cstd = new(steps, batch, 1) if ln_c else None
+        rhat = new(batch, steps, gates) if ln_h else None
+        rstd = new(batch, steps, 1) if ln_h else None
+        chat = new(batch, steps, H) if ln_c else None
+        cstd = new(batch, steps, 1) if ln_c else None
         sig = slice(H, 3 * H) if w_peep is not None else slice(0, 3 * H)
         # A transposed right operand sends addmm(out=...) down a slow path: transpose once here.
         w_hh_t = w_hh.t().contiguous()
@@ -96,9 +98,9 @@ class LSTMRecurrence(torch.autograd.Function):
         else:
             # Views of every step made up front, in one call per buffer: a view costs about as much
             # as a small kernel.
-            A, C, TC, OUT = (t.unbind(0) for t in (act, cs, tc, out))
+            A, C, TC, OUT = (t.unbind(1) for t in (act, cs, tc, out))
             A_sig, A_o, A_i, A_f, A_g = (
-                act[..., s].unbind(0)
+                act[..., s].unbind(1)
                 for s in (
                     sig,
                     slice(0, H),
@@ -107,15 +109,15 @@ class LSTMRecurrence(torch.autograd.Function):
                     slice(3 * H, None),
                 )
             )
-            HH = hh.unbind(0) if hh is not None else None
+            HH = hh.unbind(1) if hh is not None else None
 
             h_prev, c_prev = h0, c0
             for k in range(steps):
                 a, c, t, h = A[k], C[k], TC[k], OUT[k]
                 hr = h_prev * mask_h if mask_h is not None else h_prev
                 if ln_h:
-                    rhat[k], rstd[k] = _layer_norm(torch.mm(hr, w_hh_t), eps)
-                    a.addcmul_(rhat[k], ln_hh_w).add_(ln_hh_b)
+                    rhat[:, k], rstd[:, k] = _layer_norm(torch.mm(hr, w_hh_t), eps)
+                    a.addcmul_(rhat[:, k], ln_hh_w).add_(ln_hh_b)
                 else:
                     a.addmm_(hr, w_hh_t)
                 if w_peep is not None:
@@ -124,12 +126,12 @@ class LSTMRecurrence(torch.autograd.Function):
                 A_g[k].tanh_()
                 torch.mul(A_f[k], c_prev, out=c).addcmul_(A_i[k], A_g[k])
                 if zone_c is not None:
-                    c.addcmul_(zone_c[k], c_prev - c)
+                    c.addcmul_(zone_c[:, k], c_prev - c)
                 if w_peep is not None:
                     A_o[k].addcmul_(w_peep[0], c).sigmoid_()
                 if ln_c:
-                    chat[k], cstd[k] = _layer_norm(c, eps)
-                    torch.addcmul(ln_c_b, chat[k], ln_c_w, out=t).tanh_()
+                    chat[:, k], cstd[:, k] = _layer_norm(c, eps)
+                    torch.addcmul(ln_c_b, chat[:, k], ln_c_w, out=t).tanh_()
                 else:
                     torch.tanh(c, out=t)
                 if w_hr is not None:
@@ -137,7 +139,7 @@ class LSTMRecurrence(torch.autograd.Function):
                 else:
                     torch.mul(A_o[k], t, out=h)
                 if zone_h is not None:
-                    h.addcmul_(zone_h[k], h_prev - h)
+                    h.addcmul_(zone_h[:, k], h_prev - h)
                 h_prev, c_prev = h, c
 
         ctx.mark_dirty(act)
@@ -156,10 +158,10 @@ class LSTMRecurrence(torch.autograd.Function):
             h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_c_w, mask_h, zone_c, zone_h,
             act, cs, tc, _out, _hh, rhat, rstd, chat, cstd,
         ) = ctx.saved_tensors  # fmt: skip
-        steps, batch, gates = act.shape
+        batch, steps, gates = act.shape
         H, P = gates // 4, h0.shape[1]
         if ctx.kernel is not None:
-            d_gates = act.new_empty(steps, batch, gates)
+            d_gates = act.new_empty(batch, steps, gates)
             dh0, dc0 = ctx.kernel.backward(
                 act, cs, tc, c0.contiguous(), w_hh, _dense(d_out), _dense(d_cs), d_gates
             )
@@ -167,7 +169,7 @@ class LSTMRecurrence(torch.autograd.Function):
 
         # Everything that does not depend on the running gradient, for all steps at once.
         o, i, f, g = act.split(H, dim=-1)
-        c_prev = torch.cat([c0.unsqueeze(0), cs[:-1]])
+        c_prev = torch.cat([c0.unsqueeze(1), cs[:, :-1]], 1)
         sig_d = act[..., : 3 * H] * (1 - act[..., : 3 * H])  # σ' of (o, i, f)
         d_o = tc * sig_d[..., :H]  # ∂h̃/∂o_pre per unit of ∂h̃
         d_tc = o * (1 - tc * tc)  # ∂h̃/∂(tanh input)
@@ -177,18 +179,18 @@ class LSTMRecurrence(torch.autograd.Function):
         )
 
         new = act.new_empty
-        d_gates = new(steps, batch, gates)  # ∂loss/∂(gate pre-activations) = ∂loss/∂xw
-        d_r = new(steps, batch, gates) if rhat is not None else None  # ∂loss/∂(W_hh h)
-        d_hproj = new(steps, batch, P) if w_hr is not None else None  # ∂loss/∂h̃ before W_hr
-        d_lnc = new(steps, batch, H) if chat is not None else None  # ∂loss/∂(tanh input)
-        DG, DG_o, D_O, D_TC, F_ = (t.unbind(0) for t in (d_gates, d_gates[..., :H], d_o, d_tc, f))
-        DG_ifg = d_gates[..., H:].view(steps, batch, 3, H).unbind(0)
-        D_IFG = d_ifg.view(steps, batch, 3, H).unbind(0)
-        D_OUT = d_out.unbind(0) if d_out is not None else None
+        d_gates = new(batch, steps, gates)  # ∂loss/∂(gate pre-activations) = ∂loss/∂xw
+        d_r = new(batch, steps, gates) if rhat is not None else None  # ∂loss/∂(W_hh h)
+        d_hproj = new(batch, steps, P) if w_hr is not None else None  # ∂loss/∂h̃ before W_hr
+        d_lnc = new(batch, steps, H) if chat is not None else None  # ∂loss/∂(tanh input)
+        DG, DG_o, D_O, D_TC, F_ = (t.unbind(1) for t in (d_gates, d_gates[..., :H], d_o, d_tc, f))
+        DG_ifg = d_gates[..., H:].unflatten(-1, (3, H)).unbind(1)
+        D_IFG = d_ifg.view(batch, steps, 3, H).unbind(1)
+        D_OUT = d_out.unbind(1) if d_out is not None else None
         # Cell-state gradients arrive only where a final state c_n was taken.
         cs_steps = set()
         if d_cs is not None:
-            cs_steps = set(d_cs.ne(0).any(2).any(1).nonzero().flatten().tolist())
+            cs_steps = set(d_cs.ne(0).any(2).any(0).nonzero().flatten().tolist())
         plain = mask_h is None and zone_h is None and d_out is not None
 
         dh = D_OUT[-1].clone() if d_out is not None else act.new_zeros(batch, P)
@@ -197,23 +199,23 @@ class LSTMRecurrence(torch.autograd.Function):
         for k in range(steps - 1, -1, -1):
             dhk = dh  # ∂loss/∂h_k
             if k in cs_steps:
-                dc += d_cs[k]
+                dc += d_cs[:, k]
             if zone_h is not None:
-                dh_keep = dh * zone_h[k]
+                dh_keep = dh * zone_h[:, k]
                 dhk = dh - dh_keep
             if w_hr is not None:
-                d_hproj[k] = dhk
+                d_hproj[:, k] = dhk
                 dhk = torch.mm(dhk, w_hr)
             torch.mul(dhk, D_O[k], out=DG_o[k])
             if d_lnc is not None:
-                dpre = torch.mul(dhk, D_TC[k], out=d_lnc[k])
-                dc += _layer_norm_backward(dpre * ln_c_w, chat[k], cstd[k])
+                dpre = torch.mul(dhk, D_TC[k], out=d_lnc[:, k])
+                dc += _layer_norm_backward(dpre * ln_c_w, chat[:, k], cstd[:, k])
             else:
                 dc.addcmul_(dhk, D_TC[k])
             if w_peep is not None:
                 dc.addcmul_(DG_o[k], w_peep[0])
             if zone_c is not None:
-                dc_keep = dc * zone_c[k]
+                dc_keep = dc * zone_c[:, k]
                 dc -= dc_keep
             torch.mul(dc_cols, D_IFG[k], out=DG_ifg[k])
             dc.mul_(F_[k])  # now ∂loss/∂c_{k-1}
@@ -223,8 +225,8 @@ class LSTMRecurrence(torch.autograd.Function):
                 dc += dc_keep
             dgr = DG[k]
             if d_r is not None:
-                dgr = _layer_norm_backward(dgr * ln_hh_w, rhat[k], rstd[k])
-                d_r[k] = dgr
+                dgr = _layer_norm_backward(dgr * ln_hh_w, rhat[:, k], rstd[:, k])
+                d_r[:, k] = dgr
             # ∂loss/∂h_{k-1}: the recurrent path plus the output gradient of step k-1.
             if plain and k > 0:
                 dh = torch.addmm(D_OUT[k - 1], dgr, w_hh)
@@ -265,9 +267,9 @@ def _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh0, dc0, c_prev):
     )
     grads.update(xw=d_gates, h0=dh0, c0=dc0)
     if needs[3]:
-        h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])  # (T, B, P)
+        h_prev = torch.cat([h0.unsqueeze(1), out[:, :-1]], 1)  # (B, T, P)
         if mask_h is not None:
-            h_prev = h_prev * mask_h
+            h_prev = h_prev * mask_h.unsqueeze(1)
         d_rec = d_r if d_r is not None else d_gates
         grads["w_hh"] = d_rec.flatten(0, 1).t().mm(h_prev.flatten(0, 1))
     if w_hr is not None and needs[4]:

@@ -3,7 +3,8 @@
 // recurrence.py computes (same buffers, same (o, i, f, g) gate order); it exists because from
 // Python each step costs about seven kernel launches, which at small sizes dominates the step.
 //
-// Legend: T time, B batch, H hidden. Gates are time-major (T, B, 4H) in (o, i, f, g) order.
+// Legend: T time, B batch, H hidden. Buffers are batch-major (B, T, ·), so a step's rows are
+// strided: each pointer below comes with its row stride (ld*). Gates are in (o, i, f, g) order.
 #include <ATen/Parallel.h>
 #include <torch/extension.h>
 
@@ -21,14 +22,15 @@ inline T sigmoid(T x) {
 
 // act[t] holds the gate pre-activations on entry and their activations on exit.
 template <typename T>
-void gates_forward(T* a, const T* c_prev, T* c, T* tc, T* h, int64_t B, int64_t H) {
+void gates_forward(T* a, int64_t lda, const T* c_prev, int64_t ldp, T* c, T* tc, T* h,
+                   int64_t ld, int64_t B, int64_t H) {
   at::parallel_for(0, B, grain_rows(H), [&](int64_t b0, int64_t b1) {
   for (int64_t b = b0; b < b1; ++b) {
-    T* ab = a + b * 4 * H;
-    const T* cp = c_prev + b * H;
-    T* cb = c + b * H;
-    T* tb = tc + b * H;
-    T* hb = h + b * H;
+    T* ab = a + b * lda;
+    const T* cp = c_prev + b * ldp;
+    T* cb = c + b * ld;
+    T* tb = tc + b * ld;
+    T* hb = h + b * ld;
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
       const T o = sigmoid(ab[j]);
@@ -50,18 +52,19 @@ void gates_forward(T* a, const T* c_prev, T* c, T* tc, T* h, int64_t B, int64_t 
 }
 
 // dh: ∂loss/∂h_t; dc: on entry ∂loss/∂c_t from step t+1, on exit ∂loss/∂c_{t-1}.
+// dh, dc are contiguous (B, H); a, dg share the gates' row stride lda, tc and dcs the states' ld.
 template <typename T>
-void gates_backward(const T* a, const T* c_prev, const T* tc, const T* dh, const T* dcs, T* dc,
-                    T* dg, int64_t B, int64_t H) {
+void gates_backward(const T* a, int64_t lda, const T* c_prev, int64_t ldp, const T* tc,
+                    const T* dcs, int64_t ld, const T* dh, T* dc, T* dg, int64_t B, int64_t H) {
   at::parallel_for(0, B, grain_rows(H), [&](int64_t b0, int64_t b1) {
   for (int64_t b = b0; b < b1; ++b) {
-    const T* ab = a + b * 4 * H;
-    const T* cp = c_prev + b * H;
-    const T* tb = tc + b * H;
+    const T* ab = a + b * lda;
+    const T* cp = c_prev + b * ldp;
+    const T* tb = tc + b * ld;
     const T* dhb = dh + b * H;
-    const T* dcsb = dcs ? dcs + b * H : nullptr;
+    const T* dcsb = dcs ? dcs + b * ld : nullptr;
     T* dcb = dc + b * H;
-    T* dgb = dg + b * 4 * H;
+    T* dgb = dg + b * lda;
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
       const T o = ab[j], i = ab[H + j], f = ab[2 * H + j], g = ab[3 * H + j];
@@ -80,44 +83,53 @@ void gates_backward(const T* a, const T* c_prev, const T* tc, const T* dh, const
 
 }  // namespace
 
-// act (T, B, 4H) holds W_ih x_t + b on entry; h0, c0 (B, H); w_hh_t (H, 4H).
-// Writes the activations into act, and c (T, B, H), tanh(c) into tc, h into out.
+// act (B, T, 4H) holds W_ih x_t + b on entry; h0, c0 (B, H); w_hh_t (H, 4H); all buffers are
+// contiguous. Writes the activations into act, and c (B, T, H), tanh(c) into tc, h into out.
 void forward(torch::Tensor act, torch::Tensor h0, torch::Tensor c0, torch::Tensor w_hh_t,
              torch::Tensor cs, torch::Tensor tc, torch::Tensor out) {
-  const int64_t steps = act.size(0), B = act.size(1), H = cs.size(2);
+  const int64_t B = act.size(0), steps = act.size(1), H = cs.size(2);
+  const int64_t lda = act.stride(0), ld = cs.stride(0);
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstmkit_forward", [&] {
-    torch::Tensor h_prev = h0, c_prev = c0;
+    torch::Tensor h_prev = h0;
+    const scalar_t* c_prev = c0.data_ptr<scalar_t>();
+    int64_t ldp = H;
     for (int64_t t = 0; t < steps; ++t) {
-      torch::Tensor a = act[t];
+      torch::Tensor a = act.select(1, t);
       a.addmm_(h_prev, w_hh_t);
-      gates_forward<scalar_t>(a.data_ptr<scalar_t>(), c_prev.data_ptr<scalar_t>(),
-                              cs[t].data_ptr<scalar_t>(), tc[t].data_ptr<scalar_t>(),
-                              out[t].data_ptr<scalar_t>(), B, H);
-      h_prev = out[t];
-      c_prev = cs[t];
+      scalar_t* c = cs.select(1, t).data_ptr<scalar_t>();
+      gates_forward<scalar_t>(a.data_ptr<scalar_t>(), lda, c_prev, ldp, c,
+                              tc.select(1, t).data_ptr<scalar_t>(),
+                              out.select(1, t).data_ptr<scalar_t>(), ld, B, H);
+      h_prev = out.select(1, t);
+      c_prev = c;
+      ldp = ld;
     }
   });
 }
 
-// Fills d_gates (T, B, 4H) with ∂loss/∂(gate pre-activations); returns (∂loss/∂h0, ∂loss/∂c0).
-// d_out (T, B, H) and d_cs (T, B, H) may be undefined (no gradient reached them).
+// Fills d_gates (B, T, 4H) with ∂loss/∂(gate pre-activations); returns (∂loss/∂h0, ∂loss/∂c0).
+// d_out (B, T, H) and d_cs (B, T, H), contiguous, may be absent (no gradient reached them).
 std::vector<torch::Tensor> backward(torch::Tensor act, torch::Tensor cs, torch::Tensor tc,
                                     torch::Tensor c0, torch::Tensor w_hh,
                                     c10::optional<torch::Tensor> d_out,
                                     c10::optional<torch::Tensor> d_cs, torch::Tensor d_gates) {
-  const int64_t steps = act.size(0), B = act.size(1), H = cs.size(2);
-  torch::Tensor dh = d_out ? (*d_out)[steps - 1].clone() : torch::zeros({B, H}, act.options());
+  const int64_t B = act.size(0), steps = act.size(1), H = cs.size(2);
+  const int64_t lda = act.stride(0), ld = cs.stride(0);
+  torch::Tensor dh = d_out ? d_out->select(1, steps - 1).contiguous()
+                           : torch::zeros({B, H}, act.options());
   torch::Tensor dc = torch::zeros({B, H}, act.options());
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstmkit_backward", [&] {
     for (int64_t t = steps - 1; t >= 0; --t) {
-      const torch::Tensor c_prev = t > 0 ? cs[t - 1] : c0;
-      torch::Tensor dg = d_gates[t];
-      gates_backward<scalar_t>(act[t].data_ptr<scalar_t>(), c_prev.data_ptr<scalar_t>(),
-                               tc[t].data_ptr<scalar_t>(), dh.data_ptr<scalar_t>(),
-                               d_cs ? (*d_cs)[t].data_ptr<scalar_t>() : nullptr,
-                               dc.data_ptr<scalar_t>(), dg.data_ptr<scalar_t>(), B, H);
+      const scalar_t* c_prev =
+          t > 0 ? cs.select(1, t - 1).data_ptr<scalar_t>() : c0.data_ptr<scalar_t>();
+      torch::Tensor dg = d_gates.select(1, t);
+      gates_backward<scalar_t>(act.select(1, t).data_ptr<scalar_t>(), lda, c_prev,
+                               t > 0 ? ld : H, tc.select(1, t).data_ptr<scalar_t>(),
+                               d_cs ? d_cs->select(1, t).data_ptr<scalar_t>() : nullptr, ld,
+                               dh.data_ptr<scalar_t>(), dc.data_ptr<scalar_t>(),
+                               dg.data_ptr<scalar_t>(), B, H);
       // ∂loss/∂h_{t-1}: the recurrent path plus the output gradient of step t-1.
-      dh = (d_out && t > 0) ? at::addmm((*d_out)[t - 1], dg, w_hh) : at::mm(dg, w_hh);
+      dh = (d_out && t > 0) ? at::addmm(d_out->select(1, t - 1), dg, w_hh) : at::mm(dg, w_hh);
     }
   });
   return {dh, dc};
