@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -c "from lstmkit.nn import kernel; kernel.load()"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -31,17 +31,29 @@ def _cpu_tag() -> str:
     return hashlib.sha1(flags.encode()).hexdigest()[:8]
 
 
+def _is_built(name: str) -> bool:
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        return any(Path(_get_build_directory(name, verbose=False)).glob(f"{name}*.so"))
+    except Exception:  # a private helper of torch's: if it moves, only the message is lost
+        return True
+
+
 @functools.cache
 def load():
     """The compiled module (functions ``forward`` and ``backward``), or None if unavailable."""
     if os.environ.get("LSTMKIT_NO_KERNEL"):
         return None
+    name = f"lstmkit_lstm_cell_{_cpu_tag()}"
     try:
         from torch.utils.cpp_extension import load as build
 
+        if not _is_built(name):
+            print("lstmkit: building the fused CPU kernel (once, about a minute)", file=sys.stderr)
         # -ffast-math lets the compiler vectorise exp and tanh through glibc's libmvec.
         return build(
-            name=f"lstmkit_lstm_cell_{_cpu_tag()}",
+            name=name,
             sources=[str(SOURCE)],
             extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp-simd"],
             extra_ldflags=["-lmvec"] if sys.platform == "linux" else [],

@@ -425,9 +425,15 @@ class LSTM(nn.LSTM):
     def _assemble_trace(self, traces: list[list[Tensor]]) -> GateTrace:
         """Per layer-direction (act (B,T,4H) in (o,i,f,g) order, c, h) → GateTrace (L*D,B,T,·).
 
-        The gates are views into one stacked copy of the activations.
+        The gates are views into the activations (stacked, if there is more than one layer or
+        direction): copying the trace would cost as much as computing it.
         """
         H = self.hidden_size
-        act, c, h = (torch.stack([t[j] for t in traces]) for j in range(3))
+
+        def stacked(j: int) -> Tensor:
+            parts = [t[j] for t in traces]
+            return parts[0].unsqueeze(0) if len(parts) == 1 else torch.stack(parts)
+
+        act, c, h = (stacked(j) for j in range(3))
         o, i, f, g = act.split(H, dim=-1)
         return GateTrace(i=i, f=f, g=g, o=o, c=c, h=h)
