@@ -490,7 +490,7 @@ def render_markdown(meta: dict, records: list[dict], targets: list[dict]) -> str
     """
     lines = [
         f"torch {meta['torch']} | threads {meta['threads']} | CPU: {meta['cpu']} | "
-        f"fp32 matmul peak {meta['peak_gflops']:.1f} GFLOP/s (2048x2048, best of "
+        f"fp32 matmul peak {meta['peak_gflops']:.1f} GFLOP/s (2048x2048, best of 2x"
         f"{meta['peak_tries']}) | median of {meta['repeat']} (warm-up {meta['warmup']}) | "
         f"1-min load avg {_fmt_load(meta['load_avg_start'])} at start, "
         f"{_fmt_load(meta['load_avg_end'])} at end",
@@ -604,6 +604,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     records = list(benchmark_shapes(args, lstm_cls, meta["peak_gflops"]))
     meta["load_avg_end"] = load_average()
+    # Measured again at the end: a peak taken while the machine was busy would flatter every
+    # percentage, so the better of the two measurements is the peak.
+    end_peak = measure_matmul_peak(tries=peak_tries)
+    if end_peak > meta["peak_gflops"]:
+        for record in records:
+            for mode in ("train", "infer"):
+                record[mode]["pct_peak"] = 100 * record[mode]["gflops"] / end_peak
+        meta["peak_gflops"] = end_peak
     targets = evaluate_targets(records)
     if args.json:
         print(json.dumps({"meta": meta, "results": records, "targets": targets}, indent=2))
