@@ -243,8 +243,10 @@ class LSTMRecurrence(torch.autograd.Function):
 
 
 def _kernel_for(xw: Tensor, *variants: Tensor | None):
-    """The fused CPU kernel when it applies (a plain cell on the CPU), else None."""
-    if xw.device.type != "cpu" or any(v is not None for v in variants):
+    """The fused CPU kernel when it applies (a plain float32/64 cell on the CPU), else None."""
+    if xw.device.type != "cpu" or xw.dtype not in (torch.float32, torch.float64):
+        return None
+    if not xw.is_contiguous() or any(v is not None for v in variants):
         return None
     return fused_kernel.load()
 
