@@ -1,0 +1,145 @@
+"""Optimisers and learning-rate schedules of the one trainer, configured by name.
+
+The two recipes the LSTM literature trains with: plain SGD with step decay (Zaremba et al. 2014)
+or reduce-on-plateau (AWD-LSTM), and AdamW with cosine decay after a linear warm-up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from lstmkit.errors import UserError
+
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("constant", "step", "plateau", "cosine")
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and schedule settings; ``lr`` is the peak learning rate."""
+
+    optimizer: str = "adamw"
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    momentum: float = 0.0  # SGD only
+    schedule: str = "constant"
+    warmup_steps: int = 0  # linear warm-up (every schedule)
+    step_size: int = 1  # "step": decay every step_size epochs
+    gamma: float = 0.5  # "step" and "plateau": the decay factor
+    patience: int = 0  # "plateau": epochs without improvement before decaying
+    min_lr: float = 0.0  # "cosine": the floor
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(
+                f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise UserError(
+                f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
+            )
+        _positive("lr", self.lr)
+        _positive("step_size", self.step_size)
+        for name in ("weight_decay", "momentum", "warmup_steps", "patience", "min_lr"):
+            if getattr(self, name) < 0:
+                raise UserError(f"{name}: expected a value >= 0, got {getattr(self, name)!r}")
+        if not 0 < self.gamma <= 1:
+            raise UserError(f"gamma: expected a factor in (0, 1], got {self.gamma!r}")
+        if self.min_lr > self.lr:
+            raise UserError(f"min_lr: expected at most lr={self.lr}, got {self.min_lr}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _positive(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise UserError(f"{name}: expected a number > 0, got {value!r}")
+
+
+def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
+    """AdamW or SGD over ``params``; biases and layer-norm gains are not weight-decayed."""
+    params = list(params)
+    named = isinstance(params[0], tuple) if params else False
+    if named:  # (name, parameter) pairs: exempt 1-D parameters from weight decay, as GPT-2 does
+        decay = [p for _, p in params if p.dim() >= 2]
+        no_decay = [p for _, p in params if p.dim() < 2]
+        groups = [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+    else:
+        groups = [{"params": params, "weight_decay": config.weight_decay}]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+class Schedule:
+    """The learning rate as a function of progress, applied by the trainer.
+
+    ``step()`` is called after every optimiser step, ``end_epoch(valid_loss)`` after every
+    epoch. The state is plain numbers (``state_dict``), so a checkpoint stores it as JSON and a
+    resumed run continues the schedule exactly.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int):
+        self.optimizer, self.config = optimizer, config
+        self.total_steps = max(1, total_steps)
+        self.steps = 0
+        self.epochs = 0
+        self.scale = 1.0  # the decay so far ("step" and "plateau")
+        self.best = math.inf
+        self.bad_epochs = 0
+        self._apply()
+
+    def lr(self) -> float:
+        c = self.config
+        warm = min(1.0, (self.steps + 1) / c.warmup_steps) if c.warmup_steps else 1.0
+        if c.schedule == "cosine":
+            span = max(1, self.total_steps - c.warmup_steps)
+            progress = min(1.0, max(0, self.steps - c.warmup_steps) / span)
+            return warm * (c.min_lr + (c.lr - c.min_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
+        return warm * c.lr * self.scale
+
+    def _apply(self) -> None:
+        lr = self.lr()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def step(self) -> None:
+        self.steps += 1
+        self._apply()
+
+    def end_epoch(self, valid_loss: float | None = None) -> None:
+        c = self.config
+        self.epochs += 1
+        if c.schedule == "step" and self.epochs % c.step_size == 0:
+            self.scale *= c.gamma
+        elif c.schedule == "plateau" and valid_loss is not None:
+            if valid_loss < self.best:
+                self.best, self.bad_epochs = valid_loss, 0
+            else:
+                self.bad_epochs += 1
+                if self.bad_epochs > c.patience:
+                    self.scale *= c.gamma
+                    self.bad_epochs = 0
+        self._apply()
+
+    def state_dict(self) -> dict:
+        keys = ("steps", "epochs", "scale", "best", "bad_epochs", "total_steps")
+        return {k: getattr(self, k) for k in keys}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+        self._apply()
+
+
+def parameter_groups(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """(name, parameter) pairs of the trainable parameters, each shared parameter once."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]

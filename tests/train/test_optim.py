@@ -1,0 +1,100 @@
+"""Optimisers and schedules: the learning rate each recipe gives, written out in the test."""
+
+import math
+
+import pytest
+import torch
+
+from lstmkit.errors import UserError
+from lstmkit.train.optim import OptimConfig, Schedule, build_optimizer, parameter_groups
+
+
+def make(**kw):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
+    config = OptimConfig(**kw)
+    opt = build_optimizer(parameter_groups(model), config)
+    return model, opt, config
+
+
+def lr_of(opt):
+    return opt.param_groups[0]["lr"]
+
+
+def test_adamw_exempts_biases_and_gains_from_weight_decay():
+    _, opt, _ = make(weight_decay=0.1)
+    assert isinstance(opt, torch.optim.AdamW)
+    decayed, exempt = opt.param_groups
+    assert [p.dim() for p in decayed["params"]] == [2]
+    assert decayed["weight_decay"] == 0.1
+    assert exempt["weight_decay"] == 0.0
+    assert len(exempt["params"]) == 3  # linear bias, layer-norm weight and bias
+
+
+def test_sgd_with_momentum():
+    _, opt, _ = make(optimizer="sgd", lr=1.0, momentum=0.9)
+    assert isinstance(opt, torch.optim.SGD)
+    assert opt.param_groups[0]["momentum"] == 0.9
+
+
+def test_warmup_then_cosine_to_the_floor():
+    _, opt, cfg = make(lr=1.0, schedule="cosine", warmup_steps=4, min_lr=0.1)
+    sched = Schedule(opt, cfg, total_steps=14)
+    seen = [lr_of(opt)]
+    for _ in range(14):
+        sched.step()
+        seen.append(lr_of(opt))
+    assert seen[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    # After warm-up: min + (max - min) * (1 + cos(pi * progress)) / 2 over the remaining 10 steps.
+    expected = [0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * k / 10)) for k in range(11)]
+    assert seen[4:] == pytest.approx(expected)
+
+
+def test_step_decay_every_step_size_epochs():
+    _, opt, cfg = make(optimizer="sgd", lr=20.0, schedule="step", step_size=2, gamma=0.25)
+    sched = Schedule(opt, cfg, total_steps=100)
+    lrs = []
+    for _ in range(5):
+        sched.end_epoch()
+        lrs.append(lr_of(opt))
+    assert lrs == pytest.approx([20.0, 5.0, 5.0, 1.25, 1.25])
+
+
+def test_plateau_decays_after_patience_epochs_without_improvement():
+    _, opt, cfg = make(lr=1.0, schedule="plateau", patience=1, gamma=0.5)
+    sched = Schedule(opt, cfg, total_steps=100)
+    lrs = []
+    for loss in [3.0, 2.0, 2.5, 2.4, 1.0, 1.5, 1.6]:
+        sched.end_epoch(loss)
+        lrs.append(lr_of(opt))
+    assert lrs == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25])
+
+
+def test_schedule_state_round_trip_continues_identically():
+    _, opt, cfg = make(lr=1.0, schedule="cosine", warmup_steps=3)
+    a = Schedule(opt, cfg, total_steps=20)
+    for _ in range(7):
+        a.step()
+    _, opt2, _ = make(lr=1.0, schedule="cosine", warmup_steps=3)
+    b = Schedule(opt2, cfg, total_steps=20)
+    b.load_state_dict(a.state_dict())
+    for _ in range(5):
+        a.step()
+        b.step()
+        assert lr_of(opt) == lr_of(opt2)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"schedule": "linear"}, "schedule"),
+        ({"lr": 0}, "lr"),
+        ({"lr": -1e-3}, "lr"),
+        ({"gamma": 0}, "gamma"),
+        ({"warmup_steps": -1}, "warmup_steps"),
+        ({"lr": 1e-3, "min_lr": 1e-2}, "min_lr"),
+    ],
+)
+def test_bad_options_name_the_option(kw, match):
+    with pytest.raises(UserError, match=match):
+        OptimConfig(**kw)
