@@ -1,0 +1,172 @@
+"""Loading and verifying a checkpoint, and resuming training from it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lstmkit.checkpoint.codec import (
+    _OWN_FILES,
+    CONFIG_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    STATE_FILE,
+    STATE_TENSORS_FILE,
+    TASKS,
+    Checkpoint,
+    _add_aliases,
+    _decode,
+    _is_inner_path,
+    _read_json,
+    _read_tensors,
+    _sha256,
+)
+from lstmkit.errors import UserError
+
+
+def load_checkpoint(directory: str | os.PathLike, *, task: str | None = None) -> Checkpoint:
+    """Read and verify a checkpoint written by :func:`save_checkpoint`.
+
+    Args:
+        directory: the checkpoint directory.
+        task: if given, the task the checkpoint must be for.
+
+    Returns:
+        The :class:`Checkpoint`; pass it to :func:`restore_training` to resume.
+
+    Raises:
+        UserError: naming the file when the directory or a file is missing, a file's size or
+            sha256 differs from manifest.json, config.json is another format or version, or the
+            checkpoint is for another task.
+    """
+    directory = Path(directory)
+    if task is not None and task not in TASKS:
+        raise UserError(f"task: expected one of {TASKS}, got {task!r}")
+    if not directory.is_dir():
+        state = "got a file" if directory.exists() else "no such checkpoint directory"
+        raise UserError(f"{directory}: {state}")
+    config_path = directory / CONFIG_FILE
+    try:
+        config = _read_json(config_path)
+    except UserError:
+        _verify_manifest(directory)  # a damaged config.json is reported as a checksum mismatch
+        raise
+    _check_format(config_path, config)  # before the manifest, whose layout the version decides
+    _verify_manifest(directory)
+    if task is not None and config.get("task") != task:
+        raise UserError(
+            f"{config_path}: checkpoint of task {config.get('task')!r}, expected {task!r}"
+        )
+    state_dict = _read_tensors(directory / MODEL_FILE)
+    _add_aliases(state_dict, config.get("tied_weights", {}), config_path)
+    state_path = directory / STATE_FILE
+    state = _read_json(state_path)
+    if not isinstance(state, dict):
+        raise UserError(f"{state_path}: expected a JSON object, got {type(state).__name__}")
+    tensors = _read_tensors(directory / STATE_TENSORS_FILE)
+    _add_aliases(tensors, state.pop("tensor_aliases", {}), state_path)
+    state.pop("tensors", None)
+    return Checkpoint(config, state_dict, _decode(state, tensors, state_path), directory)
+
+
+def _check_format(path: Path, config: Any) -> None:
+    found = config.get("format") if isinstance(config, dict) else type(config).__name__
+    if found != FORMAT:
+        raise UserError(f"{path}: expected format {FORMAT!r}, got {found!r}")
+    version = config.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        newer = type(version) is int and version > FORMAT_VERSION
+        hint = f" (written by lstmkit {config.get('lstmkit_version')}; upgrade lstmkit)"
+        raise UserError(
+            f"{path}: expected format_version {FORMAT_VERSION}, got {version!r}"
+            + (hint if newer else "")
+        )
+
+
+def _verify_manifest(directory: Path) -> None:
+    path = directory / MANIFEST_FILE
+    manifest = _read_json(path)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise UserError(f'{path}: expected {{"files": {{name: {{"sha256", "bytes"}}}}}}')
+    for name in _OWN_FILES:
+        if name not in files:
+            raise UserError(f"{path}: does not list {name}")
+    for name, entry in files.items():
+        file = directory / name
+        if not _is_inner_path(name) or not isinstance(entry, dict):
+            raise UserError(f"{path}: bad entry {name!r}")
+        if not file.is_file():
+            raise UserError(f"{file}: missing (listed in {MANIFEST_FILE})")
+        if file.stat().st_size != entry.get("bytes") or _sha256(file) != entry.get("sha256"):
+            raise UserError(f"{file}: checksum mismatch (file altered or truncated)")
+
+
+# ---------------------------------------------------------------------------- resuming
+def restore_training(
+    checkpoint: Checkpoint,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+) -> None:
+    """Put a run back where the checkpoint left it, so that it continues exactly.
+
+    Loads the weights (strict), the optimizer's and scheduler's state when given, and the RNG
+    states of python ``random``, numpy, torch CPU and (when saved and available) CUDA.
+
+    Args:
+        checkpoint: from :func:`load_checkpoint`.
+        model: built from ``checkpoint.config``, on any device.
+        optimizer, scheduler: built as for the saved run, over ``model``'s parameters.
+
+    Raises:
+        UserError: the weights or states do not fit, or the checkpoint holds no optimizer or
+            scheduler state for one that was given.
+    """
+    state, where = checkpoint.training_state, checkpoint.directory
+    _load_state(model, checkpoint.state_dict, where / MODEL_FILE, "model")
+    # Copies: torch keeps the given tensors as the optimizer's own state when dtype and device
+    # already match, and training would then change the checkpoint in memory.
+    for obj, what in ((optimizer, "optimizer"), (scheduler, "scheduler")):
+        if obj is not None:
+            _load_state(obj, copy.deepcopy(state.get(what)), where / STATE_FILE, what)
+    rng = state["rng"]
+    random.setstate(rng["python"])
+    np.random.set_state(rng["numpy"])  # noqa: NPY002
+    torch.set_rng_state(rng["torch_cpu"])
+    if rng.get("torch_cuda") and torch.cuda.is_available():
+        for index, cuda_state in enumerate(rng["torch_cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, index)
+
+
+def _load_state(obj: Any, state: Any, where: Path, what: str) -> None:
+    if state is None:
+        raise UserError(f"{where}: holds no {what} state")
+    try:
+        obj.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError) as error:
+        detail = " ".join(str(error).split())
+        raise UserError(f"{where}: does not fit the {what}: {detail:.300}") from None
+
+
+# ---------------------------------------------------------------------------- folders and files
+def is_checkpoint(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` looks like an lstmkit checkpoint (not verified: see load)."""
+    directory = Path(directory)
+    if not (directory / MANIFEST_FILE).is_file():
+        return False
+    try:
+        config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and config.get("format") == FORMAT
