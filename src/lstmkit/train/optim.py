@@ -131,7 +131,8 @@ class Schedule:
         self._apply()
 
     def state_dict(self) -> dict:
-        keys = ("steps", "epochs", "scale", "best", "bad_epochs", "total_steps")
+        # total_steps is the plan, not progress: a run resumed with more epochs stretches it.
+        keys = ("steps", "epochs", "scale", "best", "bad_epochs")
         return {k: getattr(self, k) for k in keys}
 
     def load_state_dict(self, state: dict) -> None:

@@ -1,0 +1,292 @@
+"""The one training loop: every task (language model, seq2seq, forecaster) trains through it.
+
+A task says how to cut its data into batches, what the loss of a batch is and how to evaluate;
+the trainer owns everything else: the optimiser and schedule, gradient clipping, truncated BPTT's
+carried state, progress, the metrics log and loss curve, checkpoints (``last/`` and ``best/``),
+early stopping, the time and step budgets, and exact resumption.
+
+Exact resumption: a checkpoint holds the model, optimiser, schedule, every RNG, the position in
+the epoch and the state carried between batches, and a task's batches depend only on the epoch
+(never on a global RNG), so a resumed run takes the same steps as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from lstmkit.checkpoint import load_checkpoint, restore_training, save_checkpoint
+from lstmkit.errors import UserError
+from lstmkit.train.metrics import CURVE_FILE, MetricsLog, plot_loss_curve, read_metrics
+from lstmkit.train.optim import OptimConfig, Schedule, build_optimizer, parameter_groups
+
+LAST, BEST = "last", "best"
+
+
+@dataclass
+class TrainConfig:
+    """When to stop, how to clip, how often to log and save."""
+
+    epochs: int = 10
+    max_time: float | None = None  # minutes; stops cleanly, with a checkpoint
+    max_steps: int | None = None  # optimiser steps; stops cleanly, with a checkpoint
+    clip: float = 0.25  # gradient-norm clipping; 0 turns it off
+    patience: int | None = None  # early stopping: epochs without a better validation loss
+    log_every: int = 50  # steps between training-loss records
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise UserError(f"epochs: expected a positive integer, got {self.epochs!r}")
+        if self.max_time is not None and not self.max_time > 0:
+            raise UserError(f"max_time: expected minutes > 0, got {self.max_time!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UserError(f"max_steps: expected a positive integer, got {self.max_steps!r}")
+        if self.clip < 0:
+            raise UserError(f"clip: expected a gradient norm >= 0, got {self.clip!r}")
+        if self.patience is not None and self.patience < 1:
+            raise UserError(f"patience: expected a positive integer, got {self.patience!r}")
+        if self.log_every < 1:
+            raise UserError(f"log_every: expected a positive integer, got {self.log_every!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Task(Protocol):
+    """What a task gives the trainer."""
+
+    task: str  # "lm", "seq2seq" or "forecast": the checkpoint's task
+
+    def num_batches(self) -> int:
+        """Training batches in one epoch."""
+
+    def batches(self, epoch: int, start: int) -> Iterator[Any]:
+        """The epoch's training batches from index ``start``; a function of the epoch alone."""
+
+    def train_loss(self, model: nn.Module, batch: Any, carry: Any) -> tuple[Tensor, int, Any]:
+        """(mean loss, tokens in the batch, state to carry to the next batch or None)."""
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation metrics, including ``"loss"`` (lower is better)."""
+
+    def run_config(self) -> dict:
+        """The task's part of the checkpoint config (model, data, tokenizer settings)."""
+
+    def files(self) -> dict[str, bytes]:
+        """Files saved with every checkpoint, e.g. the tokenizer's."""
+
+
+@dataclass
+class Progress:
+    """Where a run is; saved in every checkpoint."""
+
+    epoch: int = 0
+    batch: int = 0  # the next batch of the epoch
+    step: int = 0
+    best: float = math.inf
+    bad_epochs: int = 0
+    elapsed: float = 0.0  # seconds of training before this process
+    stopped: str = ""  # why the run ended: "epochs", "early-stopping", "max-time", "max-steps"
+    history: list = field(default_factory=list)
+
+
+class Trainer:
+    """Trains ``model`` on ``task`` into the run folder ``out``.
+
+    Args:
+        model: the network; moved to ``device``.
+        task: see :class:`Task`.
+        optim: optimiser and schedule settings.
+        config: budgets, clipping, logging.
+        out: the run folder: ``last/`` and ``best/`` checkpoints, ``metrics.jsonl``, ``loss.png``.
+        device: where to train; None picks CUDA when present.
+        progress: show a progress bar.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        optim: OptimConfig,
+        config: TrainConfig,
+        out: str | Path,
+        device: str | torch.device | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device)
+        self.task, self.optim_config, self.config = task, optim, config
+        self.out = Path(out)
+        self.out.mkdir(
+            parents=True, exist_ok=True
+        )  # refusing another run's folder is the CLI's job
+        self.progress_bar = progress
+        self.optimizer = build_optimizer(parameter_groups(self.model), optim)
+        total = config.epochs * task.num_batches()
+        self.schedule = Schedule(self.optimizer, optim, total_steps=config.max_steps or total)
+        self.log = MetricsLog(self.out)
+        self.state = Progress()
+        self.carry: Any = None
+
+    # ------------------------------------------------------------------ checkpoints
+    def _config(self) -> dict:
+        return {
+            **self.task.run_config(),
+            "optim": self.optim_config.to_dict(),
+            "training": self.config.to_dict(),
+        }
+
+    def save(self, name: str) -> Path:
+        """Writes the checkpoint ``out/<name>``, atomically: a failure leaves the previous one."""
+        return save_checkpoint(
+            self.out / name,
+            task=self.task.task,
+            config=self._config(),
+            model=self.model,
+            optimizer=self.optimizer,
+            scheduler=self.schedule,
+            training_state={"progress": asdict(self.state), "carry": self.carry},
+            extra_files=self.task.files(),
+        )
+
+    def resume(self, directory: str | Path) -> None:
+        """Continues from a checkpoint: model, optimiser, schedule, RNGs, position, carry."""
+        checkpoint = load_checkpoint(directory, task=self.task.task)
+        restore_training(checkpoint, self.model, self.optimizer, self.schedule)
+        state = checkpoint.training_state
+        self.state = Progress(**state["progress"])
+        self.carry = _to_device(state.get("carry"), self.device)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> Progress:
+        """Trains until the epochs, the time or the steps run out, or early stopping; returns the
+        final progress (``stopped`` says why)."""
+        if self.state.step == 0:  # a fresh run: dropout masks follow the seed; a resumed run
+            torch.manual_seed(self.config.seed)  # has its RNG state back from the checkpoint
+        started = time.monotonic()
+        budget = self.config.max_time * 60 if self.config.max_time else math.inf
+        while self.state.epoch < self.config.epochs:
+            stop = self._train_epoch(started, budget)
+            if stop:
+                self.state.stopped = stop
+                break
+            if self._end_epoch():
+                self.state.stopped = "early-stopping"
+                break
+        else:
+            self.state.stopped = "epochs"
+        self.state.elapsed += time.monotonic() - started
+        self.save(LAST)
+        self._plot()
+        return self.state
+
+    def _train_epoch(self, started: float, budget: float) -> str:
+        """Runs the rest of the current epoch; returns why it stopped early, or ""."""
+        task, state, config = self.task, self.state, self.config
+        self.model.train()
+        total = task.num_batches()
+        bar = tqdm(
+            total=total,
+            initial=state.batch,
+            desc=f"epoch {state.epoch + 1}/{config.epochs}",
+            unit="batch",
+            disable=not self.progress_bar,
+            leave=False,
+        )
+        window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
+        for batch in task.batches(state.epoch, state.batch):
+            loss, tokens = self._step(batch)
+            window_loss += loss * tokens
+            window_tokens += tokens
+            bar.update(1)
+            if state.step % config.log_every == 0 or state.batch == total:
+                seconds = time.monotonic() - window_start
+                mean = window_loss / max(1, window_tokens)
+                rate = window_tokens / max(seconds, 1e-9)
+                self.log.write("train", state.step, epoch=state.epoch, loss=mean, tokens_per_s=rate)
+                bar.set_postfix(loss=f"{mean:.3f}", ppl=f"{_ppl(mean):.1f}", tok_s=f"{rate:,.0f}")
+                window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
+            if config.max_steps and state.step >= config.max_steps:
+                bar.close()
+                return "max-steps"
+            if time.monotonic() - started >= budget:
+                bar.close()
+                return "max-time"
+        bar.close()
+        return ""
+
+    def _step(self, batch: Any) -> tuple[float, int]:
+        """One optimiser step on one batch; returns (loss, tokens)."""
+        loss, tokens, carry = self.task.train_loss(self.model, batch, self.carry)
+        if not torch.isfinite(loss):
+            raise UserError(
+                f"training diverged: the loss is {loss.item()} at step {self.state.step + 1}; "
+                f"the last good checkpoint is {self.out / LAST} (try a lower lr or clip)"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        self.optimizer.step()
+        self.schedule.step()
+        self.carry = _detach(carry)
+        self.state.step += 1
+        self.state.batch += 1
+        return loss.item(), tokens
+
+    def _end_epoch(self) -> bool:
+        """Validates, steps the schedule, saves ``last`` (and ``best``); True to stop early."""
+        state = self.state
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.task.evaluate(self.model)
+        self.model.train()
+        loss = metrics["loss"]
+        state.epoch += 1
+        state.batch = 0
+        self.carry = None  # a new epoch starts the streams from their beginning
+        self.log.write("valid", state.step, epoch=state.epoch, **metrics)
+        state.history.append({"epoch": state.epoch, "step": state.step, **metrics})
+        self.schedule.end_epoch(loss)
+        improved = loss < state.best
+        state.best, state.bad_epochs = (loss, 0) if improved else (state.best, state.bad_epochs + 1)
+        self.save(LAST)
+        if improved:
+            self.save(BEST)
+        patience = self.config.patience
+        return patience is not None and state.bad_epochs >= patience
+
+    def _plot(self) -> None:
+        path = self.out / "metrics.jsonl"
+        if path.exists():
+            plot_loss_curve(read_metrics(path), self.out / CURVE_FILE, title=self.out.name)
+
+
+def _ppl(loss: float) -> float:
+    return math.exp(min(loss, 50.0))
+
+
+def _detach(carry: Any) -> Any:
+    """The carried state cut from the graph (tensors, or lists/tuples of them)."""
+    if isinstance(carry, Tensor):
+        return carry.detach()
+    if isinstance(carry, list | tuple):
+        return type(carry)(_detach(c) for c in carry)
+    return carry
+
+
+def _to_device(carry: Any, device: torch.device) -> Any:
+    if isinstance(carry, Tensor):
+        return carry.to(device)
+    if isinstance(carry, list | tuple):
+        return type(carry)(_to_device(c, device) for c in carry)
+    return carry

@@ -1,0 +1,164 @@
+"""The trainer on a tiny language model: budgets, early stopping, checkpoints and exact resume."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lstmkit.checkpoint import load_checkpoint
+from lstmkit.errors import UserError
+from lstmkit.models import LMConfig, LSTMLanguageModel
+from lstmkit.train.optim import OptimConfig
+from lstmkit.train.trainer import TrainConfig, Trainer
+
+VOCAB = 11
+
+
+class ToyTask:
+    """Truncated BPTT over 4 fixed token streams, the LSTM state carried between windows."""
+
+    task = "lm"
+
+    def __init__(self, bptt=5, windows=6, valid_losses=None):
+        gen = torch.Generator().manual_seed(3)
+        self.streams = torch.randint(0, VOCAB, (4, bptt * windows + 1), generator=gen)
+        self.valid = torch.randint(0, VOCAB, (2, 12), generator=gen)
+        self.bptt, self.windows = bptt, windows
+        self.valid_losses = valid_losses  # fixed validation losses, to drive early stopping
+
+    def num_batches(self):
+        return self.windows
+
+    def batches(self, epoch, start):
+        for k in range(start, self.windows):
+            i = k * self.bptt
+            yield self.streams[:, i : i + self.bptt], self.streams[:, i + 1 : i + 1 + self.bptt]
+
+    def train_loss(self, model, batch, carry):
+        x, y = batch
+        logits, state = model(x, carry)
+        return F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1)), y.numel(), state
+
+    def evaluate(self, model):
+        if self.valid_losses:
+            return {"loss": self.valid_losses.pop(0)}
+        logits, _ = model(self.valid[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), self.valid[:, 1:].reshape(-1))
+        return {"loss": loss.item(), "ppl": math.exp(loss.item())}
+
+    def run_config(self):
+        return {"model": {"vocab_size": VOCAB}}
+
+    def files(self):
+        return {"tokenizer/tokenizer.json": b"{}"}
+
+
+def make_model(seed):
+    torch.manual_seed(seed)
+    config = LMConfig(vocab_size=VOCAB, embedding_size=6, hidden_size=8, dropout=0.3)
+    return LSTMLanguageModel(config)
+
+
+def train(out, model_seed=0, task=None, resume=None, **config):
+    # An epoch-based schedule: a cosine's horizon would change with the max_steps used to stop.
+    trainer = Trainer(
+        make_model(model_seed),
+        task or ToyTask(),
+        OptimConfig(lr=0.01, schedule="step", gamma=0.5, warmup_steps=2),
+        TrainConfig(**({"epochs": 3, "log_every": 2} | config)),
+        out,
+        progress=False,
+    )
+    if resume:
+        trainer.resume(resume)
+    return trainer, trainer.fit()
+
+
+def test_a_run_writes_checkpoints_metrics_and_curve(tmp_path):
+    _, progress = train(tmp_path / "run")
+    assert progress.stopped == "epochs"
+    assert progress.step == 3 * 6
+    for name in ("last", "best"):
+        assert load_checkpoint(tmp_path / "run" / name, task="lm").config["model"] == {
+            "vocab_size": VOCAB
+        }
+    assert (tmp_path / "run" / "metrics.jsonl").exists()
+    assert (tmp_path / "run" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert [h["epoch"] for h in progress.history] == [1, 2, 3]
+
+
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    whole, _ = train(tmp_path / "whole")
+    _, progress = train(tmp_path / "part", max_steps=8)  # stops inside the second epoch
+    assert progress.stopped == "max-steps"
+    assert progress.batch == 2  # two windows into epoch 2, with the LSTM state carried
+    resumed, _ = train(tmp_path / "part", model_seed=99, resume=tmp_path / "part" / "last")
+    for (name, a), b in zip(
+        whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_resume_without_the_carried_state_would_differ(tmp_path):
+    # The check above can fail: dropping what a checkpoint restores changes the result.
+    whole, _ = train(tmp_path / "whole")
+    train(tmp_path / "part", max_steps=8)
+    trainer = Trainer(
+        make_model(99),
+        ToyTask(),
+        OptimConfig(lr=0.01, schedule="step", gamma=0.5, warmup_steps=2),
+        TrainConfig(epochs=3, log_every=2),
+        tmp_path / "part",
+        progress=False,
+    )
+    trainer.resume(tmp_path / "part" / "last")
+    trainer.carry = None
+    trainer.fit()
+    differs = [
+        not torch.equal(a, b)
+        for a, b in zip(whole.model.parameters(), trainer.model.parameters(), strict=True)
+    ]
+    assert any(differs)
+
+
+def test_early_stopping_after_patience_epochs_without_improvement(tmp_path):
+    task = ToyTask(valid_losses=[3.0, 2.0, 2.5, 2.6, 2.7, 1.0])
+    _, progress = train(tmp_path / "run", task=task, epochs=6, patience=2)
+    assert progress.stopped == "early-stopping"
+    assert progress.epoch == 4
+    best = load_checkpoint(tmp_path / "run" / "best")
+    assert best.training_state["progress"]["epoch"] == 2  # the epoch with the best loss
+
+
+def test_time_budget_stops_cleanly_with_a_checkpoint(tmp_path):
+    _, progress = train(tmp_path / "run", max_time=1e-9)
+    assert progress.stopped == "max-time"
+    assert progress.step == 1
+    assert load_checkpoint(tmp_path / "run" / "last").training_state["progress"]["step"] == 1
+
+
+def test_a_diverging_loss_names_the_step_and_keeps_the_last_checkpoint(tmp_path):
+    class Diverging(ToyTask):
+        def train_loss(self, model, batch, carry):
+            loss, n, state = super().train_loss(model, batch, carry)
+            self.calls = getattr(self, "calls", 0) + 1
+            return (loss * float("nan") if self.calls > 8 else loss), n, state
+
+    with pytest.raises(UserError, match="step 9"):
+        train(tmp_path / "run", task=Diverging())
+    assert load_checkpoint(tmp_path / "run" / "last").training_state["progress"]["step"] == 6
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"max_time": 0}, "max_time"),
+        ({"clip": -1}, "clip"),
+        ({"patience": 0}, "patience"),
+    ],
+)
+def test_bad_training_options_name_the_option(kw, match):
+    with pytest.raises(UserError, match=match):
+        TrainConfig(**kw)
