@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 from lstmkit import __version__
+from lstmkit.cli import info
 from lstmkit.cli.main import main
+from lstmkit.errors import UserError
 
 
 def test_info_json_reports_versions(capsys):
@@ -44,3 +46,13 @@ def test_unknown_option_exits_2_without_traceback():
     assert done.returncode == 2
     assert "--bogus" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_user_error_is_one_line_and_exit_code_2(monkeypatch, capsys):
+    def fail(args):
+        raise UserError("--data: no such file or folder: missing.txt")
+
+    monkeypatch.setattr(info, "run", fail)
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err == "lstmkit info: error: --data: no such file or folder: missing.txt\n"

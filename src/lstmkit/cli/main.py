@@ -7,6 +7,7 @@ import sys
 
 from lstmkit import __version__
 from lstmkit.cli import info
+from lstmkit.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return args.run(args)
+    try:
+        return args.run(args)
+    except UserError as err:  # the user's mistake: one line naming what and where, no traceback
+        print(f"lstmkit {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
