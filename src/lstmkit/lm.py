@@ -115,10 +115,10 @@ class LanguageModel:
     def fit(self, text: str, valid: str, out: str | Path, progress: bool = True) -> LanguageModel:
         """Trains a tokenizer and the model on ``text``, validating on ``valid``; the run goes to
         ``out`` (``best/`` is kept as the fitted model). Returns self."""
+        if "vocab_size" in self.model:  # checked before the (slow) tokenizer training
+            raise UserError("model.vocab_size: set by the tokenizer; use vocab_size instead")
         options = {} if self.vocab_size is None else {"vocab_size": self.vocab_size}
         self.tokenizer_ = train_tokenizer(self.tokenizer, text, **options)
-        if "vocab_size" in self.model:
-            raise UserError("model.vocab_size: set by the tokenizer; use vocab_size instead")
         config = LMConfig(vocab_size=self.tokenizer_.vocab_size, **self.model)
         train_config = TrainConfig(**self.train)
         torch.manual_seed(train_config.seed)

@@ -15,22 +15,25 @@ def _load():
     return module
 
 
-def test_passages_mark_one_question_per_person():
+def test_batches_ask_for_the_cuisine_at_each_question():
     import random
 
     qs = _load()
-    words, targets = qs.passage(random.Random(0), people=3, max_filler=5)
-    assert len(words) == len(targets)
-    asked = [k for k, t in enumerate(targets) if t >= 0]
-    assert len(asked) == 3
-    assert all(words[k] == "is" for k in asked)
+    ids, targets, lengths = qs.batch(random.Random(0), size=8, max_filler=5)
+    assert ids.shape == targets.shape
+    asked = (targets >= 0).nonzero().tolist()
+    assert asked  # every passage has at least one question
+    for b, t in asked:
+        assert qs.VOCAB[ids[b, t]] == "is"
+        assert t < lengths[b]
+        assert qs.VOCAB[ids[b, t + 1]] == qs.LABELS[targets[b, t]]  # the next word is the answer
 
 
 @pytest.mark.slow
 def test_quickstart_learns_the_keyword_task(capsys):
     qs = _load()
-    qs.main(["--steps", "120", "--seed", "0"])
+    qs.main(["--steps", "300", "--seed", "0"])
     out = capsys.readouterr().out
-    accuracy = float(out.split("accuracy with up to 12 filler words: ")[1].split("%")[0])
-    assert accuracy > 90.0
+    accuracy = float(out.split("accuracy with up to 30 filler words: ")[1].split("%")[0])
+    assert accuracy > 60.0  # chance is 1 in 6; the full 600 steps of `make demo` reach ~100%
     assert "forget" in out
