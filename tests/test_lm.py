@@ -1,10 +1,14 @@
 """The LanguageModel estimator: fit, next-token prediction, sampling, save and load."""
 
+import math
+
 import pytest
 import torch
 
-from lstmkit.errors import UserError
-from lstmkit.lm import LanguageModel, _filter
+from lstmkit.data import cuisine_accuracy_by_distance, generate_passages
+from lstmkit.errors import Notice, UserError
+from lstmkit.lm import LanguageModel
+from lstmkit.sampling import filter_logits as _filter
 
 TEXT = "the cat sat on the mat\n" * 40
 
@@ -67,5 +71,66 @@ def test_unfitted_and_bad_sampling_options_are_named(fitted):
     lm, _ = fitted
     with pytest.raises(UserError, match="temperature"):
         lm.generate("the", temperature=0)
-    with pytest.raises(UserError, match="top_p"):
+    with pytest.raises(UserError, match="top-p"):
         lm.generate("the", top_p=1.5)
+
+
+def test_evaluate_matches_one_pass_over_the_whole_text(fitted):
+    lm, _ = fitted
+    text = "the mat sat on the cat\n" * 30
+    metrics = lm.evaluate(text)
+    ids = torch.tensor([lm.tokenizer_.encode(text)])
+    with torch.no_grad():
+        logits, _ = lm.model_(ids[:, :-1])
+    expected = torch.nn.functional.cross_entropy(logits[0], ids[0, 1:]).item()
+    assert metrics["tokens"] == len(text) - 1
+    assert metrics["loss"] == pytest.approx(expected, rel=1e-5)
+    assert metrics["bpc"] == pytest.approx(expected * (len(text) - 1) / len(text) / math.log(2))
+
+
+def test_next_word_is_the_greedy_tokens_up_to_a_space(fitted):
+    lm, _ = fitted
+    word, p = lm.next_word("the cat sat on")
+    # The same greedy walk written out with next_token_probs.
+    prefix, expected, prob = "the cat sat on", "", 1.0
+    while True:
+        probs = lm.next_token_probs(prefix + expected)
+        token = lm.tokenizer_.id_to_token(int(probs.argmax()))
+        prob *= float(probs.max())
+        if token.isspace() and expected.strip():
+            break
+        expected += token
+    assert word == expected.strip() == "the"
+    assert p == pytest.approx(prob, rel=1e-5)
+
+
+def test_keyword_accuracy_asks_the_prefix_of_each_question(fitted, monkeypatch):
+    lm, _ = fitted
+    passages = generate_passages(10, seed=0)
+    asked = []
+    monkeypatch.setattr(lm, "next_word", lambda text: (asked.append(text), ("INDIAN", 1.0))[1])
+    scores = lm.keyword_accuracy(passages)
+    assert scores == cuisine_accuracy_by_distance(lambda words: "INDIAN", passages)
+    assert all(text.endswith("favourite cuisine is") for text in asked)
+
+
+def test_unknown_prompt_characters_give_a_notice_not_an_error(fitted):
+    lm, _ = fitted
+    with pytest.warns(Notice, match="mapped to <unk>: 'Ж'"):
+        assert len(lm.predict_next("the Жat", k=2)) == 2
+
+
+def test_generation_never_samples_special_tokens(fitted):
+    lm, _ = fitted
+    with torch.no_grad():
+        lm.model_.output.bias[lm.tokenizer_.unk_id] += 100.0  # <unk> would win every draw
+        lm.model_.output.bias[lm.tokenizer_.pad_id] += 100.0
+    try:
+        text = lm.generate("the ", max_tokens=20, seed=0)
+    finally:
+        with torch.no_grad():
+            lm.model_.output.bias[lm.tokenizer_.unk_id] -= 100.0
+            lm.model_.output.bias[lm.tokenizer_.pad_id] -= 100.0
+    assert "<unk>" not in text
+    assert "<pad>" not in text
+    assert len(text) == 20

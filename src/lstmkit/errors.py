@@ -9,3 +9,8 @@ expected and what came. The command line prints the message alone and exits with
 
 class UserError(ValueError):
     """A mistake in what the user gave lstmkit; the message says what and where."""
+
+
+class Notice(UserWarning):
+    """Something the user should know that is not an error, e.g. prompt characters the
+    vocabulary lacks (mapped to ``<unk>``). The command line prints it as one ``note:`` line."""

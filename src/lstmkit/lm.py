@@ -10,71 +10,33 @@ Legend: B batch, T time, V vocabulary.
 from __future__ import annotations
 
 import math
+import tempfile
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from lstmkit.checkpoint import load_checkpoint, save_checkpoint
-from lstmkit.data import batchify, bptt_batches, num_windows
-from lstmkit.errors import UserError
+from lstmkit.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from lstmkit.data import (
+    BucketScore,
+    Corpus,
+    Passage,
+    batchify,
+    cuisine_accuracy_by_distance,
+    split_text,
+)
+from lstmkit.errors import Notice, UserError
 from lstmkit.models import LMConfig, LSTMLanguageModel
-from lstmkit.tokenizers import load_tokenizer, train_tokenizer
+from lstmkit.sampling import check_sampling, sample
+from lstmkit.tasks.lm import LMTask, device_of, evaluate_streams
+from lstmkit.tokenizers import format_unknowns, load_tokenizer, train_tokenizer
 from lstmkit.train.optim import OptimConfig
 from lstmkit.train.trainer import BEST, TrainConfig, Trainer
 
-EVAL_BATCH = 10
-
-
-class LMTask:
-    """Truncated BPTT over B contiguous streams of the training text (the trainer's task)."""
-
-    task = "lm"
-
-    def __init__(
-        self, train_ids: Tensor, valid_ids: Tensor, batch_size: int, bptt: int, meta: dict
-    ):
-        self.streams = batchify(train_ids, batch_size)  # (B, L)
-        self.valid = batchify(valid_ids, min(EVAL_BATCH, max(1, len(valid_ids) // (bptt + 1))))
-        self.bptt, self.meta = bptt, meta
-        self.windows = num_windows(self.streams, bptt)
-
-    def num_batches(self) -> int:
-        return self.windows
-
-    def batches(self, epoch: int, start: int):
-        return bptt_batches(self.streams, self.bptt, start)
-
-    def train_loss(self, model: nn.Module, batch, carry):
-        x, y = (t.to(_device(model)) for t in batch)
-        logits, state = model(x, carry)  # (B, T, V)
-        return F.cross_entropy(logits.flatten(0, 1), y.flatten()), y.numel(), state
-
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
-        return evaluate_streams(model, self.valid, self.bptt)
-
-    def run_config(self) -> dict:
-        return self.meta["config"]
-
-    def files(self) -> dict[str, bytes]:
-        return {f"tokenizer/{name}": data for name, data in self.meta["tokenizer"].files().items()}
-
-
-def evaluate_streams(model: nn.Module, streams: Tensor, bptt: int) -> dict[str, float]:
-    """Mean next-token loss over (B, L) streams, state carried across windows."""
-    total, count, state = 0.0, 0, None
-    for x, y in bptt_batches(streams, bptt):
-        x, y = x.to(_device(model)), y.to(_device(model))
-        logits, state = model(x, state)
-        total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
-        count += y.numel()
-    loss = total / max(1, count)
-    return {"loss": loss, "ppl": math.exp(min(loss, 50.0))}
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+EVAL_BPTT = 256  # window of evaluate(): the state is carried, so only speed depends on it
+MAX_WORD_TOKENS = 32  # next_word() gives up on a word longer than this many tokens
 
 
 class LanguageModel:
@@ -86,14 +48,13 @@ class LanguageModel:
         model: :class:`~lstmkit.models.LMConfig` fields other than ``vocab_size``.
         batch_size, bptt: TBPTT streams and window length.
         optim: :class:`~lstmkit.train.OptimConfig` fields; train: :class:`TrainConfig` fields.
+        tokenizer_options: other options of the tokenizer's training (e.g. ``min_freq``).
 
     Example:
         >>> lm = LanguageModel("char", model={"embedding_size": 8, "hidden_size": 16},
         ...                    batch_size=2, bptt=8, train={"epochs": 1})
-        >>> import tempfile
         >>> text = "the cat sat on the mat\\n" * 20
-        >>> with tempfile.TemporaryDirectory() as out:
-        ...     lm = lm.fit(text, valid=text, out=out, progress=False)
+        >>> lm = lm.fit(text, valid=text, progress=False)
         >>> len(lm.predict_next("the ca", k=3))
         3
     """
@@ -107,61 +68,177 @@ class LanguageModel:
         bptt: int = 35,
         optim: dict | None = None,
         train: dict | None = None,
+        tokenizer_options: dict | None = None,
     ) -> None:
         self.tokenizer, self.vocab_size = tokenizer, vocab_size
         self.model, self.batch_size, self.bptt = dict(model or {}), batch_size, bptt
         self.optim, self.train = dict(optim or {}), dict(train or {})
+        self.tokenizer_options = dict(tokenizer_options or {})
 
-    def fit(self, text: str, valid: str, out: str | Path, progress: bool = True) -> LanguageModel:
-        """Trains a tokenizer and the model on ``text``, validating on ``valid``; the run goes to
-        ``out`` (``best/`` is kept as the fitted model). Returns self."""
-        if "vocab_size" in self.model:  # checked before the (slow) tokenizer training
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        train: str | Corpus,
+        valid: str | None = None,
+        out: str | Path | None = None,
+        progress: bool = True,
+        resume: str | Path | None = None,
+    ) -> LanguageModel:
+        """Trains a tokenizer and the model; returns self, holding the best model by validation.
+
+        Args:
+            train: the training text, or a :class:`~lstmkit.data.Corpus` (from
+                :func:`~lstmkit.data.load_corpus`: files, folders, built-in names), whose sources
+                are recorded in the run's config.
+            valid: the validation text; default the corpus's, or the last 5% of ``train``'s lines.
+            out: the run folder (``last/``, ``best/``, ``metrics.jsonl``, ``loss.png``); default a
+                temporary folder, deleted after training.
+            progress: show a progress bar.
+            resume: a checkpoint of an earlier run (its ``last/``) to continue exactly; its
+                tokenizer, model, batching and optimiser settings are used, and of this
+                estimator's settings only ``train`` (budgets, patience).
+        """
+        corpus = train if isinstance(train, Corpus) else Corpus(train, "", "")
+        text, valid = corpus.train, valid if valid is not None else corpus.valid
+        if not valid:
+            text, valid, _ = split_text(text, valid_fraction=0.05, test_fraction=0.0)
+        if out is None:
+            with tempfile.TemporaryDirectory(prefix="lstmkit-") as tmp:
+                return self.fit(corpus, valid, tmp, progress, resume)
+        checkpoint = None
+        if resume is not None:
+            checkpoint = load_checkpoint(resume, task="lm")
+            self._adopt(checkpoint, corpus)
+        elif "vocab_size" in self.model:  # checked before the (slow) tokenizer training
             raise UserError("model.vocab_size: set by the tokenizer; use vocab_size instead")
-        options = {} if self.vocab_size is None else {"vocab_size": self.vocab_size}
-        self.tokenizer_ = train_tokenizer(self.tokenizer, text, **options)
-        config = LMConfig(vocab_size=self.tokenizer_.vocab_size, **self.model)
         train_config = TrainConfig(**self.train)
+        optim_config = OptimConfig(**self.optim)
+        if checkpoint is None:
+            options = {**self.tokenizer_options}
+            if self.vocab_size is not None:
+                options["vocab_size"] = self.vocab_size
+            self.tokenizer_ = train_tokenizer(self.tokenizer, text, **options)
+        config = LMConfig(vocab_size=self.tokenizer_.vocab_size, **self.model)
         torch.manual_seed(train_config.seed)
         network = LSTMLanguageModel(config)
         ids = torch.tensor(self.tokenizer_.encode(text))
         valid_ids = torch.tensor(self.tokenizer_.encode(valid))
-        meta = {"config": self._run_config(config), "tokenizer": self.tokenizer_}
+        meta = {"config": self._run_config(config, corpus), "tokenizer": self.tokenizer_}
         task = LMTask(ids, valid_ids, self.batch_size, self.bptt, meta)
-        trainer = Trainer(
-            network, task, OptimConfig(**self.optim), train_config, out, progress=progress
-        )
+        trainer = Trainer(network, task, optim_config, train_config, out, progress=progress)
+        if checkpoint is not None:
+            trainer.resume(checkpoint.directory)
         self.progress_ = trainer.fit()
-        best = Path(out) / BEST
         self.model_ = trainer.model
+        best = Path(out) / BEST
         if best.exists():
             self.model_.load_state_dict(load_checkpoint(best, task="lm").state_dict)
         self.model_.eval()
         return self
 
-    def _run_config(self, config: LMConfig) -> dict:
+    def _adopt(self, checkpoint: Checkpoint, corpus: Corpus) -> None:
+        """Takes the settings and tokenizer of the run being resumed; ``train`` overrides."""
+        config = checkpoint.config
+        recorded = config.get("data", {}).get("fingerprint")
+        if recorded and corpus.sources and recorded != corpus.fingerprint():
+            raise UserError(
+                f"--resume {checkpoint.directory}: the training text differs from the one the "
+                "run started with; resume with the same data, or start a new run"
+            )
+        params = config["estimator"]
+        for key in ("tokenizer", "vocab_size", "model", "batch_size", "bptt", "optim"):
+            setattr(self, key, params[key])
+        self.tokenizer_options = params.get("tokenizer_options", {})
+        # The budget that stopped the run is spent; a new one must be given again.
+        recorded = {**config["training"], "max_time": None, "max_steps": None}
+        self.train = {**recorded, **self.train}
+        self.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
+
+    def _run_config(self, config: LMConfig, corpus: Corpus | None = None) -> dict:
+        data = {"batch_size": self.batch_size, "bptt": self.bptt}
+        if corpus is not None and corpus.sources:
+            data.update(sources=corpus.spec(), fingerprint=corpus.fingerprint())
         return {
             "model": config.to_dict(),
-            "data": {"batch_size": self.batch_size, "bptt": self.bptt},
+            "data": data,
             "tokenizer": {"kind": self.tokenizer, "vocab_size": self.vocab_size},
+            "estimator": self._params(),
         }
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, text: str) -> dict[str, float]:
+        """Scores ``text``: mean loss in nats per token, perplexity, bits per character.
+
+        The state is carried through the whole text, which is read as one stream. Bits per
+        character are the total loss over the text's characters (``loss * tokens / chars / ln
+        2``): for a char model the same as bits per token, and comparable across tokenizers.
+        """
+        self._check_fitted()
+        if not text.strip():
+            raise UserError("evaluate: expected some text, got none")
+        ids, unknowns = self.tokenizer_.encode_with_unknowns(text)
+        if len(ids) < 2:
+            raise UserError(f"evaluate: expected at least 2 tokens, got {len(ids)}")
+        self._notice("text", unknowns)
+        self.model_.eval()
+        metrics = evaluate_streams(self.model_, batchify(torch.tensor(ids), 1), EVAL_BPTT)
+        bits = metrics["loss"] * metrics["tokens"] / math.log(2)
+        return {**metrics, "bpc": bits / len(text), "chars": len(text)}
+
+    def keyword_accuracy(self, passages: Iterable[Passage]) -> dict[str, BucketScore]:
+        """The ``keywords`` task's score: the cuisine word after "... favourite cuisine is", by
+        the keyword's distance (see :func:`~lstmkit.data.cuisine_accuracy_by_distance`)."""
+        return cuisine_accuracy_by_distance(
+            lambda words: self.next_word(" ".join(words))[0], passages
+        )
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def next_token_probs(self, text: str) -> Tensor:
         """(V,) probabilities of the token after ``text``."""
-        self._check_fitted()
-        ids = self.tokenizer_.encode(text) or [self.tokenizer_.eos_id]
-        logits, _ = self.model_(torch.tensor([ids], device=_device(self.model_)))
-        return logits[0, -1].softmax(-1).cpu()
+        logits, _ = self._read(text)
+        return logits.softmax(-1).cpu()
 
     def predict_next(self, text: str, k: int = 5) -> list[tuple[str, float]]:
-        """The ``k`` most likely next tokens after ``text``, with their probabilities."""
+        """The ``k`` most likely next tokens after ``text``, with their probabilities.
+
+        Characters or words the vocabulary lacks become ``<unk>``, with a :class:`Notice`.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise UserError(f"--top-k: expected a positive integer, got {k!r}")
         probs = self.next_token_probs(text)
         top = probs.topk(min(k, probs.numel()))
         return [
             (self.tokenizer_.id_to_token(i), p)
             for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
         ]
+
+    @torch.no_grad()
+    def next_word(self, text: str) -> tuple[str, float]:
+        """The most likely next word after ``text`` (greedy over tokens) and its probability.
+
+        A word model predicts one token; a char or subword model is decoded greedily until the
+        continuation holds a whole word (whitespace after it, or the end of the text).
+        """
+        if self.tokenizer_.kind == "word":
+            ((word, p),) = self.predict_next(text, 1)
+            return word, p
+        logits, state = self._read(text)
+        out: list[int] = []
+        prob = 1.0
+        for _ in range(MAX_WORD_TOKENS):
+            probs = logits.softmax(-1)
+            token = int(probs.argmax())
+            prob *= float(probs[token])
+            if token == self.tokenizer_.eos_id:
+                break
+            out.append(token)
+            continuation = self.tokenizer_.decode(out)
+            word, *rest = continuation.lstrip().split(maxsplit=1) or [""]
+            if word and (rest or continuation.rstrip() != continuation):
+                return word, prob
+            logits, state = self._step(token, state)
+        return self.tokenizer_.decode(out).strip(), prob
 
     @torch.no_grad()
     def generate(
@@ -173,21 +250,45 @@ class LanguageModel:
         top_p: float | None = None,
         seed: int | None = None,
     ) -> str:
-        """Samples a continuation of ``prompt`` token by token, carrying the LSTM state."""
+        """Samples a continuation of ``prompt`` token by token, carrying the LSTM state.
+
+        Never samples ``<pad>``, ``<unk>`` or ``<bos>``; stops early at ``<eos>``."""
         self._check_fitted()
-        if temperature <= 0:
-            raise UserError(f"temperature: expected a value > 0, got {temperature}")
+        check_sampling(temperature, top_k, top_p)
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise UserError(f"--max-tokens: expected a positive integer, got {max_tokens!r}")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        device = _device(self.model_)
-        ids = self.tokenizer_.encode(prompt) or [self.tokenizer_.eos_id]
-        logits, state = self.model_(torch.tensor([ids], device=device))
+        logits, state = self._read(prompt)
+        never = [self.tokenizer_.pad_id, self.tokenizer_.unk_id, self.tokenizer_.bos_id]
         out: list[int] = []
         for _ in range(max_tokens):
-            probs = _filter(logits[0, -1].float().cpu() / temperature, top_k, top_p).softmax(-1)
-            token = int(torch.multinomial(probs, 1, generator=gen))
+            token = sample(
+                logits.index_fill(0, torch.tensor(never), -math.inf), temperature, top_k, top_p, gen
+            )
+            if token == self.tokenizer_.eos_id:
+                break
             out.append(token)
-            logits, state = self.model_(torch.tensor([[token]], device=device), state)
+            logits, state = self._step(token, state)
         return self.tokenizer_.decode(out)
+
+    def _read(self, text: str) -> tuple[Tensor, list]:
+        """Runs the model over ``text``: logits (V,) of the next token, and the state."""
+        self._check_fitted()
+        ids, unknowns = self.tokenizer_.encode_with_unknowns(text)
+        self._notice("prompt", unknowns)
+        ids = ids or [self.tokenizer_.eos_id]  # an empty prompt: as after the end of a text
+        self.model_.eval()
+        logits, state = self.model_(torch.tensor([ids], device=device_of(self.model_)))
+        return logits[0, -1], state
+
+    def _step(self, token: int, state: list) -> tuple[Tensor, list]:
+        logits, state = self.model_(torch.tensor([[token]], device=device_of(self.model_)), state)
+        return logits[0, -1], state
+
+    @staticmethod
+    def _notice(what: str, unknowns: list[str]) -> None:
+        if unknowns:
+            warnings.warn(f"{what}: {format_unknowns(unknowns)}", Notice, stacklevel=3)
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | Path) -> Path:
@@ -196,50 +297,48 @@ class LanguageModel:
         return save_checkpoint(
             directory,
             task="lm",
-            config={**self._run_config(self.model_.config), "estimator": self._params()},
+            config=self._run_config(self.model_.config),
             model=self.model_,
             extra_files={f"tokenizer/{n}": d for n, d in self.tokenizer_.files().items()},
         )
 
     @classmethod
     def load(cls, directory: str | Path) -> LanguageModel:
-        """Rebuilds a fitted model from a checkpoint directory alone."""
-        checkpoint = load_checkpoint(directory, task="lm")
+        """Rebuilds a fitted model from a checkpoint directory alone.
+
+        ``directory`` is a checkpoint, or a run folder (its ``best/``, else its ``last/``).
+        """
+        checkpoint = load_checkpoint(resolve_checkpoint(directory), task="lm")
         params = checkpoint.config.get("estimator") or {
             "tokenizer": checkpoint.config["tokenizer"]["kind"],
-            **checkpoint.config["data"],
+            **{k: checkpoint.config["data"][k] for k in ("batch_size", "bptt")},
         }
         lm = cls(**params)
         lm.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
         lm.model_ = LSTMLanguageModel(LMConfig(**checkpoint.config["model"]))
         lm.model_.load_state_dict(checkpoint.state_dict)
         lm.model_.eval()
+        lm.checkpoint_ = checkpoint.directory
         return lm
 
     def _params(self) -> dict:
         keys = ("tokenizer", "vocab_size", "model", "batch_size", "bptt", "optim", "train")
-        return {k: getattr(self, k) for k in keys}
+        return {**{k: getattr(self, k) for k in keys}, "tokenizer_options": self.tokenizer_options}
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise UserError("LanguageModel: not fitted yet; call fit() or LanguageModel.load()")
 
 
-def _filter(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:
-    """Logits (V,) with all but the top-k / the nucleus of mass top_p set to -inf."""
-    if top_k is not None:
-        if top_k < 1:
-            raise UserError(f"top_k: expected a positive integer, got {top_k}")
-        kth = logits.topk(min(top_k, logits.numel())).values[-1]
-        logits = logits.masked_fill(logits < kth, -math.inf)
-    if top_p is not None:
-        if not 0 < top_p <= 1:
-            raise UserError(f"top_p: expected a probability in (0, 1], got {top_p}")
-        sorted_logits, order = logits.sort(descending=True)
-        mass = sorted_logits.softmax(-1).cumsum(-1)
-        drop = mass - sorted_logits.softmax(-1) >= top_p  # keep the smallest set reaching top_p
-        logits = logits.masked_fill(drop.scatter(0, order, drop), -math.inf)
-    return logits
+def resolve_checkpoint(directory: str | Path) -> Path:
+    """A checkpoint directory itself, or a run folder's ``best/`` (else ``last/``)."""
+    path = Path(directory)
+    if (path / "config.json").exists() or not path.is_dir():
+        return path
+    for name in (BEST, "last"):
+        if (path / name / "config.json").exists():
+            return path / name
+    raise UserError(f"{path}: expected a checkpoint or a run folder (with best/ or last/)")
 
 
-__all__ = ["LMTask", "LanguageModel"]
+__all__ = ["LanguageModel", "evaluate_streams", "resolve_checkpoint"]

@@ -5,35 +5,43 @@ from pathlib import Path
 
 import pytest
 
-QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+from lstmkit.checkpoint import load_checkpoint
+from lstmkit.config_file import read_config_file
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("quickstart", QUICKSTART)
+    spec = importlib.util.spec_from_file_location("quickstart", EXAMPLES / "quickstart.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_batches_ask_for_the_cuisine_at_each_question():
-    import random
-
+def test_the_quickstart_model_is_the_one_of_its_config_file(tmp_path):
     qs = _load()
-    ids, targets, lengths = qs.batch(random.Random(0), size=8, max_filler=5)
-    assert ids.shape == targets.shape
-    asked = (targets >= 0).nonzero().tolist()
-    assert asked  # every passage has at least one question
-    for b, t in asked:
-        assert qs.VOCAB[ids[b, t]] == "is"
-        assert t < lengths[b]
-        assert qs.VOCAB[ids[b, t + 1]] == qs.LABELS[targets[b, t]]  # the next word is the answer
+    config = read_config_file(EXAMPLES / "keywords.yaml")
+    lm = qs.build(qs.read_config_file(qs.CONFIG), epochs=None, minutes=3.0, seed=0)
+    assert lm.model["hidden_size"] == config["model"]["hidden_size"]
+    assert lm.train["epochs"] == config["training"]["epochs"]
+    assert lm.optim["lr"] == config["optim"]["lr"]
 
 
 @pytest.mark.slow
-def test_quickstart_learns_the_keyword_task(capsys):
+def test_quickstart_prints_every_section(tmp_path, capsys):
     qs = _load()
-    qs.main(["--steps", "300", "--seed", "0"])
-    out = capsys.readouterr().out
-    accuracy = float(out.split("accuracy with up to 30 filler words: ")[1].split("%")[0])
-    assert accuracy > 60.0  # chance is 1 in 6; the full 600 steps of `make demo` reach ~100%
-    assert "forget" in out
+    out = tmp_path / "run"
+    lm = qs.main(["--out", str(out), "--epochs", "1", "--minutes", "0.1"])
+    text = capsys.readouterr().out
+    for heading in (
+        "1. Training",
+        "2. The notes' example",
+        "3. Cuisine accuracy",
+        "4. Next-word prediction",
+        "5. Inside the memory cell",
+    ):
+        assert heading in text
+    assert text.count("favourite cuisine is -> ") == 2  # the notes' two questions
+    assert "51+" in text
+    assert "forget gate wipes" in text
+    assert load_checkpoint(out / "last").config["model"]["hidden_size"] == lm.model["hidden_size"]

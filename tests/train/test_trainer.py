@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from lstmkit.checkpoint import load_checkpoint
 from lstmkit.errors import UserError
 from lstmkit.models import LMConfig, LSTMLanguageModel
+from lstmkit.train.metrics import read_metrics
 from lstmkit.train.optim import OptimConfig
 from lstmkit.train.trainer import TrainConfig, Trainer
 
@@ -162,3 +163,35 @@ def test_a_diverging_loss_names_the_step_and_keeps_the_last_checkpoint(tmp_path)
 def test_bad_training_options_name_the_option(kw, match):
     with pytest.raises(UserError, match=match):
         TrainConfig(**kw)
+
+
+def test_a_budget_that_ends_mid_epoch_still_validates_and_keeps_best(tmp_path):
+    task = ToyTask(valid_losses=[2.0])
+    _, progress = train(tmp_path / "run", task=task, max_steps=3)  # inside the first epoch
+    assert progress.history == [{"epoch": 0.5, "step": 3, "partial": True, "loss": 2.0}]
+    assert progress.best == math.inf  # epoch-end bookkeeping untouched, so resume stays exact
+    best = load_checkpoint(tmp_path / "run" / "best")
+    assert best.training_state["progress"]["step"] == 3
+
+
+def test_a_fresh_run_replaces_an_old_run_in_its_folder(tmp_path):
+    train(tmp_path / "run", epochs=2)
+    (tmp_path / "run" / "tensorboard").mkdir()
+    train(tmp_path / "run", max_steps=2, task=ToyTask(valid_losses=[9.0]))
+    records = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert max(int(r.split('"step": ')[1].split(",")[0]) for r in records) == 2
+    assert load_checkpoint(tmp_path / "run" / "best").training_state["progress"]["step"] == 2
+    assert not (tmp_path / "run" / "tensorboard").exists()
+
+
+def test_tensorboard_scalars_match_the_metrics_log(tmp_path):
+    module = "tensorboard.backend.event_processing.event_accumulator"
+    event_accumulator = pytest.importorskip(module)
+    train(tmp_path / "run", tensorboard=True)
+    events = event_accumulator.EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    logged = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if r["split"] == "valid"]
+    board = events.Scalars("valid/loss")
+    assert [e.step for e in board] == [r["step"] for r in logged]
+    assert [e.value for e in board] == pytest.approx([r["loss"] for r in logged])
+    assert "train/tokens_per_s" in events.Tags()["scalars"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from lstmkit import __version__
-from lstmkit.cli import info
-from lstmkit.errors import UserError
+from lstmkit.cli import info, lm
+from lstmkit.errors import Notice, UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,20 +19,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     info.register(commands)
+    lm.register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error argparse printed (code 2)
+        return done.code if isinstance(done.code, int) else 2
     if args.command is None:
         parser.print_help()
         return 2
-    try:
-        return args.run(args)
-    except UserError as err:  # the user's mistake: one line naming what and where, no traceback
-        print(f"lstmkit {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    name = " ".join(filter(None, ["lstmkit", args.command, getattr(args, "verb", None)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", Notice)
+        warnings.showwarning = lambda message, category, *_: _note(name, message, category)
+        try:
+            return args.run(args)
+        except UserError as err:  # the user's mistake: one line naming what and where
+            print(f"{name}: error: {err}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+            sys.stderr.close()
+            return 0
+
+
+def _note(name: str, message, category) -> None:
+    """A :class:`Notice` as one line on stderr; other warnings as Python prints them."""
+    if issubclass(category, Notice):
+        print(f"{name}: note: {message}", file=sys.stderr)
+    else:
+        print(f"{name}: warning: {category.__name__}: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from lstmkit.data.keywords import (
     keywords_corpus,
     parse_passage,
 )
+from lstmkit.data.sources import Corpus, load_corpus, read_eval_text
 from lstmkit.data.text import (
     batchify,
     bptt_batches,
@@ -31,6 +32,7 @@ __all__ = [
     "VOCAB",
     "Answer",
     "BucketScore",
+    "Corpus",
     "Passage",
     "batchify",
     "bptt_batches",
@@ -38,9 +40,11 @@ __all__ = [
     "cuisine_accuracy_by_distance",
     "generate_passages",
     "keywords_corpus",
+    "load_corpus",
     "num_windows",
     "parse_passage",
     "read_corpus",
+    "read_eval_text",
     "read_text",
     "split_text",
 ]

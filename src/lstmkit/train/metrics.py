@@ -16,13 +16,21 @@ from lstmkit.errors import UserError
 
 METRICS_FILE = "metrics.jsonl"
 CURVE_FILE = "loss.png"
+TENSORBOARD_DIR = "tensorboard"
 
 
 class MetricsLog:
-    """Appends metric records to ``<directory>/metrics.jsonl``, one JSON object per line."""
+    """Appends metric records to ``<directory>/metrics.jsonl``, one JSON object per line.
 
-    def __init__(self, directory: str | os.PathLike) -> None:
+    With ``tensorboard``, each number is also written as a TensorBoard scalar ``<split>/<key>``
+    under ``<directory>/tensorboard/`` (needs the ``tensorboard`` package).
+    """
+
+    def __init__(self, directory: str | os.PathLike, tensorboard: bool = False) -> None:
         self.path = Path(directory) / METRICS_FILE
+        self.tensorboard, self.board = tensorboard, None
+        if tensorboard:
+            _summary_writer_class()  # a missing package is reported before training starts
 
     def write(self, split: str, step: int, **values: float | int | str) -> dict:
         """Appends one record and returns it; non-finite numbers are written as strings."""
@@ -30,9 +38,25 @@ class MetricsLog:
         for key, value in values.items():
             finite = not isinstance(value, float) or math.isfinite(value)
             record[key] = value if finite else str(value)
+            if self.tensorboard and isinstance(value, int | float) and key != "epoch":
+                if self.board is None:  # opened on first use: a new run clears the folder first
+                    self.board = _summary_writer_class()(str(self.path.parent / TENSORBOARD_DIR))
+                self.board.add_scalar(f"{split}/{key}", value, step)
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        if self.board is not None:
+            self.board.flush()
         return record
+
+
+def _summary_writer_class():
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # torch's writer needs the tensorboard package
+        raise UserError(
+            "--tensorboard: needs the tensorboard package; pip install tensorboard"
+        ) from None
+    return SummaryWriter
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict]:

@@ -13,6 +13,7 @@ the epoch and the state carried between batches, and a task's batches depend onl
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,14 @@ from tqdm import tqdm
 
 from lstmkit.checkpoint import load_checkpoint, restore_training, save_checkpoint
 from lstmkit.errors import UserError
-from lstmkit.train.metrics import CURVE_FILE, MetricsLog, plot_loss_curve, read_metrics
+from lstmkit.train.metrics import (
+    CURVE_FILE,
+    METRICS_FILE,
+    TENSORBOARD_DIR,
+    MetricsLog,
+    plot_loss_curve,
+    read_metrics,
+)
 from lstmkit.train.optim import OptimConfig, Schedule, build_optimizer, parameter_groups
 
 LAST, BEST = "last", "best"
@@ -41,6 +49,7 @@ class TrainConfig:
     clip: float = 0.25  # gradient-norm clipping; 0 turns it off
     patience: int | None = None  # early stopping: epochs without a better validation loss
     log_every: int = 50  # steps between training-loss records
+    tensorboard: bool = False  # also write the metrics as TensorBoard scalars
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -133,7 +142,7 @@ class Trainer:
         self.optimizer = build_optimizer(parameter_groups(self.model), optim)
         total = config.epochs * task.num_batches()
         self.schedule = Schedule(self.optimizer, optim, total_steps=config.max_steps or total)
-        self.log = MetricsLog(self.out)
+        self.log = MetricsLog(self.out, tensorboard=config.tensorboard)
         self.state = Progress()
         self.carry: Any = None
 
@@ -172,12 +181,14 @@ class Trainer:
         final progress (``stopped`` says why)."""
         if self.state.step == 0:  # a fresh run: dropout masks follow the seed; a resumed run
             torch.manual_seed(self.config.seed)  # has its RNG state back from the checkpoint
+            self._clear_previous_run()
         started = time.monotonic()
         budget = self.config.max_time * 60 if self.config.max_time else math.inf
         while self.state.epoch < self.config.epochs:
             stop = self._train_epoch(started, budget)
             if stop:
                 self.state.stopped = stop
+                self._validate_partial()
                 break
             if self._end_epoch():
                 self.state.stopped = "early-stopping"
@@ -188,6 +199,31 @@ class Trainer:
         self.save(LAST)
         self._plot()
         return self.state
+
+    def _validate_partial(self) -> None:
+        """A budget that ends mid-epoch still validates, and keeps ``best/`` if the model is the
+        best so far. The epoch-end record (``best``, ``bad_epochs``, the schedule) is left as
+        it was, so that a resumed run decides as one that never stopped would."""
+        if self.state.batch == 0:
+            return
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.task.evaluate(self.model)
+        self.model.train()
+        self.log.write("valid", self.state.step, epoch=self.state.epoch, partial=1, **metrics)
+        epoch = self.state.epoch + self.state.batch / max(1, self.task.num_batches())
+        entry = {"epoch": round(epoch, 3), "step": self.state.step, "partial": True, **metrics}
+        self.state.history.append(entry)
+        if metrics["loss"] < self.state.best:
+            self.save(BEST)
+
+    def _clear_previous_run(self) -> None:
+        """A fresh run in a folder that held one replaces its outputs, so that no checkpoint,
+        log record or plot of the old run mixes with the new; only after every check passed."""
+        for name in (LAST, BEST, TENSORBOARD_DIR):
+            shutil.rmtree(self.out / name, ignore_errors=True)
+        for name in (METRICS_FILE, CURVE_FILE):
+            (self.out / name).unlink(missing_ok=True)
 
     def _train_epoch(self, started: float, budget: float) -> str:
         """Runs the rest of the current epoch; returns why it stopped early, or ""."""

@@ -1,0 +1,104 @@
+"""Printing a command's result: a table for people, or JSON (``--json``) for programs."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+
+
+def emit(result: dict, as_json: bool, table: Callable[[dict], str]) -> None:
+    """Prints ``result`` as JSON (non-finite numbers as strings) or as ``table(result)``."""
+    if as_json:
+        print(json.dumps(_finite(result), indent=2, ensure_ascii=False))
+    else:
+        print(table(result))
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def format_table(header: list[str], rows: list[list], align: str | None = None) -> str:
+    """A plain-text table; ``align`` has one ``<`` or ``>`` per column (default: text left,
+    numbers right).
+
+    Example:
+        >>> print(format_table(["token", "prob"], [["INDIAN", "0.981"], ["ITALIAN", "0.012"]]))
+        token     prob
+        -------  -----
+        INDIAN   0.981
+        ITALIAN  0.012
+    """
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    if align is None:
+        align = "".join(">" if cells and _numeric(cells[0][i]) else "<" for i in range(len(header)))
+    lines = [
+        "  ".join(f"{h:{a}{w}}" for h, a, w in zip(header, align, widths, strict=True)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
+    for row in cells:
+        lines.append(
+            "  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)).rstrip()
+        )
+    return "\n".join(lines)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text.rstrip("%"))
+    except ValueError:
+        return False
+    return True
+
+
+def keyword_table(scores: dict) -> str:
+    """Accuracy on the cuisine word by the keyword's distance (words of filler)."""
+    rows = [
+        [label, f"{s['accuracy']:.1%}" if s["total"] else "-", f"{s['correct']}/{s['total']}"]
+        for label, s in scores.items()
+    ]
+    return format_table(["distance", "accuracy", "correct"], rows, "<>>")
+
+
+def train_table(r: dict) -> str:
+    lines = [f"run: {r['out']}  (stopped: {r['stopped']}, {r['steps']} steps, {r['minutes']} min)"]
+    if r["history"]:
+        rows = [
+            [h["epoch"], h["step"], f"{h['loss']:.4f}", f"{h['ppl']:.2f}"] for h in r["history"]
+        ]
+        lines += ["", format_table(["epoch", "step", "valid loss", "valid ppl"], rows)]
+    if "keywords" in r:
+        lines += ["", "cuisine accuracy by distance (test passages):", keyword_table(r["keywords"])]
+    return "\n".join(lines)
+
+
+def eval_table(r: dict) -> str:
+    rows = [
+        ["loss (nats/token)", f"{r['loss']:.4f}"],
+        ["perplexity", f"{r['ppl']:.2f}"],
+        ["bits per character", f"{r['bpc']:.4f}"],
+        ["tokens", r["tokens"]],
+        ["characters", r["chars"]],
+    ]
+    lines = [f"{r['model']} on {r['data']}", format_table(["metric", "value"], rows, "<>")]
+    if "keywords" in r:
+        lines += ["", "cuisine accuracy by distance:", keyword_table(r["keywords"])]
+    return "\n".join(lines)
+
+
+def predict_table(r: dict) -> str:
+    rows = [[i, _show(n["token"]), f"{n['prob']:.4f}"] for i, n in enumerate(r["next"], 1)]
+    return format_table(["rank", "next token", "prob"], rows, "><>")
+
+
+def _show(token: str) -> str:
+    """A token as printable text: spaces and newlines made visible."""
+    return repr(token)[1:-1] if token.isspace() or not token.isprintable() else token
