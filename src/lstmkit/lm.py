@@ -181,7 +181,8 @@ class LanguageModel:
             raise UserError(f"evaluate: expected at least 2 tokens, got {len(ids)}")
         self._notice("text", unknowns)
         self.model_.eval()
-        metrics = evaluate_streams(self.model_, batchify(torch.tensor(ids), 1), EVAL_BPTT)
+        bptt = min(EVAL_BPTT, len(ids) - 1)
+        metrics = evaluate_streams(self.model_, batchify(torch.tensor(ids), 1), bptt)
         bits = metrics["loss"] * metrics["tokens"] / math.log(2)
         return {**metrics, "bpc": bits / len(text), "chars": len(text)}
 

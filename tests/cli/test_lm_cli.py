@@ -64,6 +64,9 @@ def test_train_writes_the_run_folder_and_reports_json(data, tmp_path, capsys):
     assert result["stopped"] == "epochs"
     assert result["epochs"] == 2
     assert [h["epoch"] for h in result["history"]] == [1, 2]
+    test_text = TEXT.split("\n", 114)[-1]  # the last 5% of the 120 lines
+    expected = LanguageModel.load(tmp_path / "run").evaluate(test_text)
+    assert result["test"]["loss"] == pytest.approx(expected["loss"])
     for name in ("last/model.safetensors", "best/tokenizer", "metrics.jsonl", "loss.png"):
         assert (tmp_path / "run" / name).exists()
 

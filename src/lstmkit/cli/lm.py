@@ -154,6 +154,8 @@ def run_train(args: argparse.Namespace) -> int:
     corpus = load_corpus(**(spec or {**{k: s[k] for k in DATA_OPTIONS}, "seed": s["seed"]}))
     lm = estimator.fit(corpus, out=s["out"], progress=s["progress"], resume=resume)
     result = _train_result(lm, s["out"])
+    if corpus.test.strip():
+        result["test"] = lm.evaluate(corpus.test)
     if corpus.builtin == "keywords":
         result["keywords"] = _keyword_scores(lm, s["seed"])
     output.emit(result, s["json"], output.train_table)

@@ -75,6 +75,13 @@ def train_table(r: dict) -> str:
             [h["epoch"], h["step"], f"{h['loss']:.4f}", f"{h['ppl']:.2f}"] for h in r["history"]
         ]
         lines += ["", format_table(["epoch", "step", "valid loss", "valid ppl"], rows)]
+    if "test" in r:
+        t = r["test"]
+        lines += [
+            "",
+            f"test: loss {t['loss']:.4f} nats/token, perplexity {t['ppl']:.2f}, "
+            f"{t['bpc']:.4f} bits/char ({t['tokens']:,} tokens)",
+        ]
     if "keywords" in r:
         lines += ["", "cuisine accuracy by distance (test passages):", keyword_table(r["keywords"])]
     return "\n".join(lines)
