@@ -1,4 +1,5 @@
-"""Text data: read and split corpora, built-in ones, and TBPTT batches for language models."""
+"""Data: text corpora and sentence pairs, read, split and built in; TBPTT batches for language
+models."""
 
 from lstmkit.data.builtin import BUILTIN, builtin_corpus
 from lstmkit.data.keywords import (
@@ -13,6 +14,22 @@ from lstmkit.data.keywords import (
     generate_passages,
     keywords_corpus,
     parse_passage,
+)
+from lstmkit.data.numbers import (
+    NUMBER_TASKS,
+    NUMBERS_SIZES,
+    number_words,
+    numbers_corpus,
+    sample_numbers,
+)
+from lstmkit.data.pairs import (
+    PairCorpus,
+    Pairs,
+    filter_by_length,
+    load_pairs,
+    read_parallel,
+    read_tsv,
+    split_pairs,
 )
 from lstmkit.data.sources import Corpus, load_corpus, read_eval_text
 from lstmkit.data.text import (
@@ -29,22 +46,34 @@ __all__ = [
     "CUISINES",
     "DISTANCE_BUCKETS",
     "NOTES_EXAMPLE",
+    "NUMBERS_SIZES",
+    "NUMBER_TASKS",
     "VOCAB",
     "Answer",
     "BucketScore",
     "Corpus",
+    "PairCorpus",
+    "Pairs",
     "Passage",
     "batchify",
     "bptt_batches",
     "builtin_corpus",
     "cuisine_accuracy_by_distance",
+    "filter_by_length",
     "generate_passages",
     "keywords_corpus",
     "load_corpus",
+    "load_pairs",
     "num_windows",
+    "number_words",
+    "numbers_corpus",
     "parse_passage",
     "read_corpus",
     "read_eval_text",
+    "read_parallel",
     "read_text",
+    "read_tsv",
+    "sample_numbers",
+    "split_pairs",
     "split_text",
 ]
