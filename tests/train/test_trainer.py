@@ -195,3 +195,17 @@ def test_tensorboard_scalars_match_the_metrics_log(tmp_path):
     assert [e.step for e in board] == [r["step"] for r in logged]
     assert [e.value for e in board] == pytest.approx([r["loss"] for r in logged])
     assert "train/tokens_per_s" in events.Tags()["scalars"]
+
+
+def test_monitoring_a_score_keeps_the_highest_not_the_lowest(tmp_path):
+    class Scored(ToyTask):
+        scores = [10.0, 30.0, 20.0]
+
+        def evaluate(self, model):
+            return {"loss": 1.0 + len(self.scores), "bleu": self.scores.pop(0)}
+
+    _, progress = train(tmp_path / "run", task=Scored(), monitor="bleu")
+    assert progress.best == -30.0
+    assert load_checkpoint(tmp_path / "run" / "best").training_state["progress"]["epoch"] == 2
+    with pytest.raises(UserError, match="monitor: expected one of the validation metrics loss"):
+        train(tmp_path / "other", monitor="chrf")

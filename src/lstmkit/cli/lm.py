@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
-from pathlib import Path
 
 from lstmkit.cli import output
 from lstmkit.cli.options import (
     command_parser,
     group,
-    nonnegative_float,
-    nonnegative_int,
     option,
     positive_float,
     positive_int,
@@ -19,13 +15,20 @@ from lstmkit.cli.options import (
     settings,
     unit_interval,
 )
+from lstmkit.cli.training import (
+    add_training_options,
+    check_new_run,
+    dataclass_options,
+    optim_settings,
+    resume_target,
+    train_result,
+    train_settings,
+)
 from lstmkit.data import BUILTIN, generate_passages
 from lstmkit.errors import UserError
 from lstmkit.models import LMConfig
 from lstmkit.nn.rnn import CELLS
 from lstmkit.tokenizers import KINDS
-from lstmkit.train.optim import OPTIMIZERS, SCHEDULES, OptimConfig
-from lstmkit.train.trainer import TrainConfig
 
 MODEL_HELP = {
     "embedding_size": (positive_int, "width of the token embeddings"),
@@ -39,31 +42,7 @@ MODEL_HELP = {
     "weight_drop": (probability, "DropConnect on the recurrent weights (AWD-LSTM)"),
     "tie_weights": (bool, "share the embedding and output matrices"),
 }
-OPTIM_HELP = {
-    "optimizer": (str, "optimiser"),
-    "lr": (positive_float, "peak learning rate"),
-    "weight_decay": (nonnegative_float, "decoupled weight decay (AdamW) or L2 (SGD)"),
-    "momentum": (nonnegative_float, "SGD momentum"),
-    "schedule": (str, "learning-rate schedule"),
-    "warmup_steps": (nonnegative_int, "linear warm-up steps"),
-    "step_size": (positive_int, "step schedule: decay every N epochs"),
-    "gamma": (unit_interval, "step and plateau schedules: decay factor"),
-    "patience": (nonnegative_int, "plateau schedule: epochs without improvement"),
-    "min_lr": (nonnegative_float, "cosine schedule: the floor"),
-}
-TRAIN_HELP = {
-    "epochs": (positive_int, "passes over the training text"),
-    "max_time": (positive_float, "stop after this many minutes, with a checkpoint"),
-    "max_steps": (positive_int, "stop after this many optimiser steps"),
-    "clip": (nonnegative_float, "gradient-norm clipping (0: off)"),
-    "patience": (positive_int, "early stopping: epochs without a better validation loss"),
-    "log_every": (positive_int, "steps between training-loss records"),
-    "tensorboard": (bool, "also write TensorBoard scalars to <out>/tensorboard"),
-    "seed": (int, "seed of initialisation, dropout and the keywords corpus"),
-}
-CHOICES = {"cell": CELLS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
-# Options a resumed run may change; the rest are fixed by the run being resumed.
-RESUMABLE = {"epochs", "max_time", "max_steps", "patience", "out", "resume", "progress", "json"}
+CHOICES = {"cell": CELLS}
 DATA_OPTIONS = ("data", "train", "valid", "test", "valid_fraction", "test_fraction")
 
 
@@ -92,68 +71,31 @@ def _register_train(verbs) -> None:
     option(tok, "--tokenizer", choices=KINDS, default="word", help="what a token is")
     option(tok, "--vocab-size", type=positive_int, help="vocabulary size (default: all; 8000)")
     option(tok, "--min-freq", type=positive_int, help="word tokenizer: minimum count")
-    _dataclass_options(group(p, "model"), LMConfig, MODEL_HELP, skip={"vocab_size"})
+    dataclass_options(group(p, "model"), LMConfig, MODEL_HELP, CHOICES, skip={"vocab_size"})
     batching = group(p, "batching")
     option(batching, "--batch-size", type=positive_int, default=32, help="parallel streams")
     option(batching, "--bptt", type=positive_int, default=35, help="truncated BPTT window")
-    _dataclass_options(group(p, "optimiser"), OptimConfig, OPTIM_HELP, prefix={"patience": "lr"})
-    _dataclass_options(group(p, "training"), TrainConfig, TRAIN_HELP)
-    run = group(p, "run")
-    option(run, "--out", help="run folder (last/, best/, metrics.jsonl, loss.png)")
-    option(run, "--overwrite", action="store_true", default=False, help="replace a run in --out")
-    option(run, "--resume", metavar="DIR", help="continue a run exactly (a checkpoint or run)")
-    option(run, "--no-progress", dest="progress", action="store_false", default=True)
-    option(run, "--json", action="store_true", default=False, help="print the result as JSON")
+    add_training_options(p)
 
 
 TRAIN_DOC = """Train a language model. Every option can also come from --config FILE (YAML or
 TOML, the options' names as keys); flags override the file."""
 
 
-def _dataclass_options(g, cls, helps: dict, skip=(), prefix: dict | None = None) -> None:
-    """One option per dataclass field, with the dataclass's default."""
-    for f in fields(cls):
-        if f.name in skip:
-            continue
-        convert, text = helps[f.name]
-        name = f"{(prefix or {}).get(f.name, '')}_{f.name}".strip("_")
-        flag = "--" + name.replace("_", "-")
-        if convert is bool:
-            option(g, flag, dest=name, action="store_true", default=f.default, help=text)
-        else:
-            kind = None if convert is str else convert
-            option(
-                g,
-                flag,
-                dest=name,
-                type=kind,
-                choices=CHOICES.get(f.name),
-                default=f.default,
-                help=text,
-            )
-
-
 def run_train(args: argparse.Namespace) -> int:
-    from lstmkit.checkpoint import check_output_dir
     from lstmkit.data import load_corpus
     from lstmkit.lm import LanguageModel
 
     s = settings(args)
     if s["resume"] is not None:
-        _check_resume_options(s)
-        resume = _resume_checkpoint(s["resume"])
-        s["out"] = s["out"] or str(resume.parent)
-        estimator = LanguageModel(train=_pick(s, TRAIN_HELP, s["given_"]))
-        spec = _recorded_sources(resume) if not s["given_"] & set(DATA_OPTIONS) else None
+        resume, spec = resume_target(s, "lm", DATA_OPTIONS)
+        estimator = LanguageModel(train=train_settings(s, s["given_"]))
     else:
-        if s["out"] is None:
-            raise UserError("--out: expected the run folder to write, got none")
-        check_output_dir(s["out"], s["overwrite"])
-        estimator = _estimator(s)
-        resume, spec = None, None
+        check_new_run(s)
+        estimator, resume, spec = _estimator(s), None, None
     corpus = load_corpus(**(spec or {**{k: s[k] for k in DATA_OPTIONS}, "seed": s["seed"]}))
     lm = estimator.fit(corpus, out=s["out"], progress=s["progress"], resume=resume)
-    result = _train_result(lm, s["out"])
+    result = {**train_result(lm, s["out"]), "best_valid_loss": lm.progress_.best}
     if corpus.test.strip():
         result["test"] = lm.evaluate(corpus.test)
     if corpus.builtin == "keywords":
@@ -169,58 +111,13 @@ def _estimator(s: dict):
     return LanguageModel(
         tokenizer=s["tokenizer"],
         vocab_size=s["vocab_size"],
-        model=_pick(s, MODEL_HELP),
+        model={k: s[k] for k in MODEL_HELP},
         batch_size=s["batch_size"],
         bptt=s["bptt"],
-        optim={k: s["lr_patience" if k == "patience" else k] for k in OPTIM_HELP},
-        train=_pick(s, TRAIN_HELP),
+        optim=optim_settings(s),
+        train=train_settings(s),
         tokenizer_options=tokenizer_options,
     )
-
-
-def _pick(s: dict, helps: dict, only: set | None = None) -> dict:
-    return {k: s[k] for k in helps if only is None or k in only}
-
-
-def _check_resume_options(s: dict) -> None:
-    fixed = sorted(s["given_"] - RESUMABLE - set(DATA_OPTIONS) - {"seed"})
-    if fixed:
-        flag = "--" + fixed[0].replace("_", "-")
-        raise UserError(
-            f"{flag}: fixed by the run being resumed; drop it, or start a new run with --out"
-        )
-
-
-def _resume_checkpoint(path: str) -> Path:
-    """A run folder's ``last/``, or a checkpoint given directly."""
-    path = Path(path)
-    if (path / "last" / "config.json").exists():
-        return path / "last"
-    if (path / "config.json").exists():
-        return path
-    raise UserError(f"--resume {path}: expected a run folder (with last/) or a checkpoint")
-
-
-def _recorded_sources(checkpoint_dir) -> dict:
-    from lstmkit.checkpoint import load_checkpoint
-
-    sources = load_checkpoint(checkpoint_dir, task="lm").config["data"].get("sources")
-    if not sources:
-        raise UserError(f"--resume {checkpoint_dir}: the run records no data; give --data")
-    return sources
-
-
-def _train_result(lm, out) -> dict:
-    p = lm.progress_
-    return {
-        "out": str(out),
-        "stopped": p.stopped,
-        "epochs": p.epoch,
-        "steps": p.step,
-        "minutes": round(p.elapsed / 60, 2),
-        "best_valid_loss": p.best,
-        "history": p.history,
-    }
 
 
 def _keyword_scores(lm, seed: int) -> dict:

@@ -78,7 +78,8 @@ class Decoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         input_size = E + (memory_size if attention == "bahdanau" else 0)
         input_size += H if self.input_feeding else 0
-        self.lstm = LSTM(input_size, H, num_layers, batch_first=True, dropout=dropout)
+        between = dropout if num_layers > 1 else 0.0  # torch warns about dropout after the top
+        self.lstm = LSTM(input_size, H, num_layers, batch_first=True, dropout=between)
         self.combine = nn.Linear(H + memory_size, H) if attention != "none" else None
         self.project = nn.Linear(H, E, bias=False) if tie_embeddings and E != H else None
         self.output = nn.Linear(E if tie_embeddings else H, vocab_size)

@@ -37,6 +37,7 @@ from lstmkit.train.metrics import (
 from lstmkit.train.optim import OptimConfig, Schedule, build_optimizer, parameter_groups
 
 LAST, BEST = "last", "best"
+HIGHER_IS_BETTER = frozenset({"bleu", "chrf", "exact", "accuracy"})
 
 
 @dataclass
@@ -50,6 +51,7 @@ class TrainConfig:
     patience: int | None = None  # early stopping: epochs without a better validation loss
     log_every: int = 50  # steps between training-loss records
     tensorboard: bool = False  # also write the metrics as TensorBoard scalars
+    monitor: str = "loss"  # the validation metric for best/ and early stopping
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -63,6 +65,8 @@ class TrainConfig:
             raise UserError(f"clip: expected a gradient norm >= 0, got {self.clip!r}")
         if self.patience is not None and self.patience < 1:
             raise UserError(f"patience: expected a positive integer, got {self.patience!r}")
+        if not isinstance(self.monitor, str) or not self.monitor:
+            raise UserError(f"monitor: expected a validation metric's name, got {self.monitor!r}")
         if self.log_every < 1:
             raise UserError(f"log_every: expected a positive integer, got {self.log_every!r}")
 
@@ -101,7 +105,7 @@ class Progress:
     epoch: int = 0
     batch: int = 0  # the next batch of the epoch
     step: int = 0
-    best: float = math.inf
+    best: float = math.inf  # the best monitored value, negated when higher is better
     bad_epochs: int = 0
     elapsed: float = 0.0  # seconds of training before this process
     stopped: str = ""  # why the run ended: "epochs", "early-stopping", "max-time", "max-steps"
@@ -214,7 +218,7 @@ class Trainer:
         epoch = self.state.epoch + self.state.batch / max(1, self.task.num_batches())
         entry = {"epoch": round(epoch, 3), "step": self.state.step, "partial": True, **metrics}
         self.state.history.append(entry)
-        if metrics["loss"] < self.state.best:
+        if self._key(metrics) < self.state.best:
             self.save(BEST)
 
     def _clear_previous_run(self) -> None:
@@ -293,13 +297,24 @@ class Trainer:
         self.log.write("valid", state.step, epoch=state.epoch, **metrics)
         state.history.append({"epoch": state.epoch, "step": state.step, **metrics})
         self.schedule.end_epoch(loss)
-        improved = loss < state.best
-        state.best, state.bad_epochs = (loss, 0) if improved else (state.best, state.bad_epochs + 1)
+        key = self._key(metrics)
+        improved = key < state.best
+        state.best, state.bad_epochs = (key, 0) if improved else (state.best, state.bad_epochs + 1)
         self.save(LAST)
         if improved:
             self.save(BEST)
         patience = self.config.patience
         return patience is not None and state.bad_epochs >= patience
+
+    def _key(self, metrics: dict[str, float]) -> float:
+        """The monitored metric as a value to minimise."""
+        name = self.config.monitor
+        if name not in metrics:
+            raise UserError(
+                f"monitor: expected one of the validation metrics {', '.join(metrics)}, "
+                f"got {name!r}"
+            )
+        return -metrics[name] if name in HIGHER_IS_BETTER else metrics[name]
 
     def _plot(self) -> None:
         path = self.out / "metrics.jsonl"
