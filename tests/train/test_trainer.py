@@ -199,7 +199,9 @@ def test_tensorboard_scalars_match_the_metrics_log(tmp_path):
 
 def test_monitoring_a_score_keeps_the_highest_not_the_lowest(tmp_path):
     class Scored(ToyTask):
-        scores = [10.0, 30.0, 20.0]
+        def __init__(self):
+            super().__init__()
+            self.scores = [10.0, 30.0, 20.0]
 
         def evaluate(self, model):
             return {"loss": 1.0 + len(self.scores), "bleu": self.scores.pop(0)}

@@ -7,7 +7,7 @@ import sys
 import warnings
 
 from lstmkit import __version__
-from lstmkit.cli import info, lm
+from lstmkit.cli import info, lm, seq2seq
 from lstmkit.errors import Notice, UserError
 
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     info.register(commands)
     lm.register(commands)
+    seq2seq.register(commands)
     return parser
 
 
