@@ -34,6 +34,7 @@ PARAMS = (
     "batch_size", "max_src_len", "max_tgt_len", "reverse_source", "label_smoothing",
     "teacher_forcing", "optim", "train",
 )  # fmt: skip
+RATIO_MARGIN = 1.5  # default output limit: this times the longest target/source ratio seen
 SCORE_SENTENCES = 500  # validation sentences translated per epoch for BLEU/chrF/exact
 
 
@@ -124,6 +125,7 @@ class Seq2Seq:
         config = self._model_config()
         torch.manual_seed(train_config.seed)
         train_ids = self._keep_short(self._encode_pairs(pairs))
+        self.length_ratio_ = max(len(t) / max(1, len(s)) for s, t in train_ids)
         valid_ids = self._encode_pairs(valid)
         meta = {
             "config": self._run_config(config, corpus),
@@ -228,7 +230,7 @@ class Seq2Seq:
         self.tgt_tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir / "tgt")
 
     def _run_config(self, config: Seq2SeqConfig, corpus: PairCorpus | None = None) -> dict:
-        data = {"batch_size": self.batch_size}
+        data = {"batch_size": self.batch_size, "length_ratio": self.length_ratio_}
         if corpus is not None and corpus.sources:
             data.update(sources=corpus.spec(), fingerprint=corpus.fingerprint())
         return {"model": config.to_dict(), "data": data, "estimator": self._params()}
@@ -249,7 +251,7 @@ class Seq2Seq:
         method: str = "beam",
         beam_size: int = 5,
         length_penalty: float = 0.6,
-        max_len_ratio: float | None = 3.0,
+        max_len_ratio: float | None = None,
         max_len: int | None = 200,
         n_best: int | None = None,
         temperature: float = 1.0,
@@ -264,7 +266,8 @@ class Seq2Seq:
             sentences: source sentences.
             method: ``"greedy"``, ``"beam"`` or ``"sample"``.
             beam_size, length_penalty, n_best: beam search (GNMT length penalty alpha).
-            max_len_ratio, max_len: output length limits (tokens, relative to the source).
+            max_len_ratio, max_len: output length limits: tokens per source token (default
+                1.5 times the largest target/source ratio of the training pairs) and tokens.
             temperature, top_k, top_p, seed: sampling.
             batch_size: sentences decoded together.
 
@@ -275,6 +278,8 @@ class Seq2Seq:
         if method not in METHODS:
             raise UserError(f"--method: expected one of {', '.join(METHODS)}, got {method!r}")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        if max_len_ratio is None:
+            max_len_ratio = RATIO_MARGIN * self.length_ratio_
         results: list = [[] for _ in sentences]
         todo = [(k, self._encode_src(s)) for k, s in enumerate(sentences) if s.strip()]
         for indices in bucketed_batches([(len(ids), 0) for _, ids in todo], batch_size, 0):
@@ -324,6 +329,7 @@ class Seq2Seq:
         s2s._load_tokenizers(checkpoint)
         s2s.model_ = build_seq2seq(Seq2SeqConfig(**checkpoint.config["model"]))
         s2s.model_.load_state_dict(checkpoint.state_dict)
+        s2s.length_ratio_ = checkpoint.config["data"]["length_ratio"]
         s2s.model_.eval()
         s2s.checkpoint_ = checkpoint.directory
         return s2s

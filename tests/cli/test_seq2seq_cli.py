@@ -95,3 +95,16 @@ def test_bad_input_exits_2(run_dir, tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_a_builtin_task_brings_its_settings_and_flags_override_them(tmp_path):
+    from lstmkit.checkpoint import load_checkpoint
+
+    argv = ["seq2seq", "train", "--data", "numbers-de", "--out", str(tmp_path / "r"),
+            "--hidden-size", "16", "--max-steps", "2", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    config = load_checkpoint(tmp_path / "r" / "last").config
+    assert config["estimator"]["tgt_tokenizer"] == "char"  # the preset
+    assert config["model"]["attention"] == "luong"
+    assert config["model"]["hidden_size"] == 16  # the flag
+    assert config["training"]["monitor"] == "exact"
