@@ -52,7 +52,7 @@ def translation_scores(
     if sources is not None:
         by_length = {}
         for low, high in buckets:
-            label = f"{low}+" if high is None else f"{low}-{high}"
+            label = f"{low}+" if high is None else str(low) if low == high else f"{low}-{high}"
             keep = [
                 k for k, s in enumerate(sources)
                 if low <= len(s.split()) and (high is None or len(s.split()) <= high)
