@@ -278,7 +278,7 @@ class Seq2Seq:
         if method not in METHODS:
             raise UserError(f"--method: expected one of {', '.join(METHODS)}, got {method!r}")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        if max_len_ratio is None:
+        if max_len_ratio is None and self.length_ratio_ is not None:
             max_len_ratio = RATIO_MARGIN * self.length_ratio_
         results: list = [[] for _ in sentences]
         todo = [(k, self._encode_src(s)) for k, s in enumerate(sentences) if s.strip()]
@@ -329,7 +329,7 @@ class Seq2Seq:
         s2s._load_tokenizers(checkpoint)
         s2s.model_ = build_seq2seq(Seq2SeqConfig(**checkpoint.config["model"]))
         s2s.model_.load_state_dict(checkpoint.state_dict)
-        s2s.length_ratio_ = checkpoint.config["data"]["length_ratio"]
+        s2s.length_ratio_ = checkpoint.config["data"].get("length_ratio")  # None: max_len only
         s2s.model_.eval()
         s2s.checkpoint_ = checkpoint.directory
         return s2s
