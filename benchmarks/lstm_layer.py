@@ -46,17 +46,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+
+from _common import cpu_model, fmt_load, load_average, measure_matmul_peak
 
 Shape = tuple[int, int, int, int]  # (batch, time, input_size, hidden_size)
 
@@ -149,53 +149,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.repeat < 1 or args.warmup < 0:
         parser.error("--repeat must be >= 1 and --warmup >= 0")
     return args
-
-
-def cpu_model() -> str:
-    """Returns the CPU model name from /proc/cpuinfo, or what ``platform`` knows elsewhere."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def measure_matmul_peak(n: int = 2048, tries: int = 5) -> float:
-    """Measures the float32 matrix-multiply throughput of this machine.
-
-    Best of several runs rather than the median: the peak is what the hardware can do, and
-    any slower run was disturbed by something else.
-
-    Args:
-        n: Side of the square matrices.
-        tries: Number of timed products.
-
-    Returns:
-        The best achieved GFLOP/s.
-    """
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    out = torch.empty(n, n)
-    torch.mm(a, b, out=out)  # warm-up: thread pool start-up and first-touch of the output
-    best = float("inf")
-    for _ in range(tries):
-        start = time.perf_counter()
-        torch.mm(a, b, out=out)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
-
-
-def load_average() -> float | None:
-    """Returns the 1-minute load average, or None where the platform has none.
-
-    Recorded at start and end because other processes competing for the cores distort the
-    timings (2-thread OpenMP regions slow down badly when a core is taken), and the reader
-    of the table should see that.
-    """
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
 
 
 def forward_flops(shape: Shape) -> float:
@@ -469,10 +422,6 @@ def evaluate_targets(records: list[dict]) -> list[dict]:
     return results
 
 
-def _fmt_load(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
-
-
 def _gflops_cell(entry: dict) -> str:
     return f"{entry['gflops']:.1f} ({entry['pct_peak']:.0f}%)"
 
@@ -492,8 +441,8 @@ def render_markdown(meta: dict, records: list[dict], targets: list[dict]) -> str
         f"torch {meta['torch']} | threads {meta['threads']} | CPU: {meta['cpu']} | "
         f"fp32 matmul peak {meta['peak_gflops']:.1f} GFLOP/s (2048x2048, best of 2x"
         f"{meta['peak_tries']}) | median of {meta['repeat']} (warm-up {meta['warmup']}) | "
-        f"1-min load avg {_fmt_load(meta['load_avg_start'])} at start, "
-        f"{_fmt_load(meta['load_avg_end'])} at end",
+        f"1-min load avg {fmt_load(meta['load_avg_start'])} at start, "
+        f"{fmt_load(meta['load_avg_end'])} at end",
         "",
         "| shape (BxTxIxH) | implementation | train ms | train ratio | train GFLOP/s (% peak) "
         "| infer ms | infer ratio | infer GFLOP/s (% peak) |",

@@ -73,39 +73,57 @@ def next_words(lm: LanguageModel) -> None:
     print(format_table(["rank", "next word", "prob"], rows, "><>"))
 
 
-@torch.no_grad()
-def explain(lm: LanguageModel) -> None:
-    """The notes' passage through the first layer's gate trace."""
-    words = NOTES_EXAMPLE.split()
+def cell_trace(lm: LanguageModel, text: str):
+    """The first layer's gate trace over ``text``: i, f, g, o, c, h each (T, H)."""
     model = lm.model_
-    ids = torch.tensor([lm.tokenizer_.encode(NOTES_EXAMPLE)])
+    ids = torch.tensor([lm.tokenizer_.encode(text)])
     _, _, trace = model.layers[0](model.embed(ids), return_gates=True)
-    c = trace.c[0, 0]  # (T, H): the cell state at every word
-    change = words.index("brother")
-    first, second = c[3 : change - 1].mean(0), c[change + 2 :].mean(0)
-    unit = int((first - second).abs().argmax())  # differs most between the two people
+    return type(trace)(*(t[0, 0] for t in trace))
+
+
+@torch.no_grad()
+def keyword_unit(lm: LanguageModel, seed: int) -> int:
+    """The unit whose cell state, all the way from the food to its question, best tells INDIAN
+    from ITALIAN (the notes' two cuisines) on 300 unseen passages: the largest gap of the means
+    over the spread — a unit that holds the keyword, not one that recomputes it at the end."""
+    cells = {"INDIAN": [], "ITALIAN": []}
+    for passage in generate_passages(300, f"quickstart-probe-{seed}", max_filler=60):
+        c = cell_trace(lm, passage.text).c  # (T, H)
+        for answer in passage.answers:
+            if answer.cuisine in cells:
+                cells[answer.cuisine].append(c[answer.food_position + 1 : answer.position])
+    a, b = (torch.cat(cells[k]) for k in ("INDIAN", "ITALIAN"))  # (positions, H)
+    spread = (a.var(0) + b.var(0)).sqrt() + 1e-6
+    return int(((a.mean(0) - b.mean(0)).abs() / spread).argmax())
+
+
+@torch.no_grad()
+def explain(lm: LanguageModel, seed: int) -> None:
+    """The notes' passage through the gate trace of the unit that holds the keyword."""
+    words = NOTES_EXAMPLE.split()
+    unit = keyword_unit(lm, seed)
+    trace = cell_trace(lm, NOTES_EXAMPLE)
+    c, f, i = trace.c[:, unit], trace.f[:, unit], trace.i[:, unit]
+    first, second = words.index("INDIAN"), len(words) - 2  # the two answers' questions: at "is"
     print(
-        f"  unit {unit}: cell state {first[unit]:+.2f} while the keyword is samosa, "
-        f"{second[unit]:+.2f} once it is pasta"
+        f"  unit {unit} tells INDIAN from ITALIAN best on 300 unseen passages (at every word "
+        "between food and question); its "
+        f"cell state is {c[first - 1]:+.2f} at the first question, {c[second - 1]:+.2f} at "
+        "the second"
     )
-    window = range(change - 3, change + 6)  # "INDIAN . my brother likes pasta and cheese"
-    rows = [
-        [
-            words[k],
-            f"{c[k, unit]:+.2f}",
-            f"{trace.f[0, 0, k, unit]:.2f}",
-            f"{trace.i[0, 0, k, unit]:.2f}",
-        ]
-        for k in window
-    ]
+    change = words.index("brother")
+    window = range(words.index("samosa") - 1, change + 5)
+    rows = [[words[k], f"{c[k]:+.2f}", f"{f[k]:.2f}", f"{i[k]:.2f}"] for k in window]
     print(format_table(["word", "cell c", "forget f", "input i"], rows, "<>>>"))
-    wiped = max(window, key=lambda k: c[k - 1, unit].abs() * (1 - trace.f[0, 0, k, unit]))
-    foods = [k for k in window if k >= change and words[k] in FOOD_CUISINE]
-    written = max(foods, key=lambda k: trace.i[0, 0, k, unit] * trace.g[0, 0, k, unit].abs())
+    after = range(first + 1, change + 5)  # from "." after INDIAN to "cheese"
+    wiped = next((k for k in after if f[k] < 0.5), min(after, key=lambda k: f[k]))
+    foods = [k for k in after if words[k] in FOOD_CUISINE]
+    written = next((k for k in foods if i[k] > 0.5), foods[0])
+    held = f[words.index("samosa") + 1 : first].mean()
     print(
-        f"  the forget gate wipes the old keyword at {words[wiped]!r} "
-        f"(f = {trace.f[0, 0, wiped, unit]:.2f}); the input gate writes the new one at "
-        f"{words[written]!r} (i = {trace.i[0, 0, written, unit]:.2f})"
+        f"  the forget gate keeps the keyword through the filler (mean f = {held:.2f}), wipes it "
+        f"at {words[wiped]!r} (f = {f[wiped]:.2f}); the input gate writes the new one at "
+        f"{words[written]!r} (i = {i[written]:.2f})"
     )
 
 
@@ -137,7 +155,7 @@ def main(argv: list[str] | None = None) -> LanguageModel:
     print("\n4. Next-word prediction")
     next_words(lm)
     print("\n5. Inside the memory cell: the notes' passage through the gate trace")
-    explain(lm)
+    explain(lm, args.seed)
     prompt = "my uncle loves tacos . at night he reads a book his favourite cuisine is"
     print(f'\nTry it: .venv/bin/lstmkit lm predict {args.out} "{prompt}"')
     return lm

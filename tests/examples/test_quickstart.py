@@ -43,5 +43,5 @@ def test_quickstart_prints_every_section(tmp_path, capsys):
         assert heading in text
     assert text.count("favourite cuisine is -> ") == 2  # the notes' two questions
     assert "51+" in text
-    assert "forget gate wipes" in text
+    assert "wipes it at" in text
     assert load_checkpoint(out / "last").config["model"]["hidden_size"] == lm.model["hidden_size"]

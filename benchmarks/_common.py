@@ -1,0 +1,67 @@
+"""Helpers the benchmark scripts share: the machine's description, its matmul peak, the load.
+
+Every benchmark reports its throughput as a share of the float32 matrix-multiply peak measured
+in the same run, and the 1-minute load average at start and end, so that a reader can tell a
+slow implementation from a busy machine.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+
+def cpu_model() -> str:
+    """Returns the CPU model name from /proc/cpuinfo, or what ``platform`` knows elsewhere."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def measure_matmul_peak(n: int = 2048, tries: int = 5) -> float:
+    """Measures the float32 matrix-multiply throughput of this machine.
+
+    Best of several runs rather than the median: the peak is what the hardware can do, and
+    any slower run was disturbed by something else.
+
+    Args:
+        n: Side of the square matrices.
+        tries: Number of timed products.
+
+    Returns:
+        The best achieved GFLOP/s.
+    """
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    out = torch.empty(n, n)
+    torch.mm(a, b, out=out)  # warm-up: thread pool start-up and first-touch of the output
+    best = float("inf")
+    for _ in range(tries):
+        start = time.perf_counter()
+        torch.mm(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def load_average() -> float | None:
+    """Returns the 1-minute load average, or None where the platform has none.
+
+    Recorded at start and end because other processes competing for the cores distort the
+    timings (2-thread OpenMP regions slow down badly when a core is taken), and the reader
+    of the table should see that.
+    """
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def fmt_load(value: float | None) -> str:
+    """Formats a load average for a header line, ``n/a`` where there is none."""
+    return "n/a" if value is None else f"{value:.2f}"
