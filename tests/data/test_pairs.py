@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from lstmkit.data.numbers import numbers_corpus
+from lstmkit.data.pair_sources import load_pairs
 from lstmkit.data.pairs import (
     Pairs,
     filter_by_length,
-    load_pairs,
     read_parallel,
     read_tsv,
     split_pairs,

@@ -22,11 +22,10 @@ from lstmkit.data.numbers import (
     numbers_corpus,
     sample_numbers,
 )
+from lstmkit.data.pair_sources import PairCorpus, load_pairs
 from lstmkit.data.pairs import (
-    PairCorpus,
     Pairs,
     filter_by_length,
-    load_pairs,
     read_parallel,
     read_tsv,
     split_pairs,
