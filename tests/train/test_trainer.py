@@ -211,3 +211,11 @@ def test_monitoring_a_score_keeps_the_highest_not_the_lowest(tmp_path):
     assert load_checkpoint(tmp_path / "run" / "best").training_state["progress"]["epoch"] == 2
     with pytest.raises(UserError, match="monitor: expected one of the validation metrics loss"):
         train(tmp_path / "other", monitor="chrf")
+
+
+def test_the_run_eta_counts_the_steps_left_in_all_epochs(tmp_path, monkeypatch):
+    trainer, _ = train(tmp_path / "run", epochs=3)  # 18 steps
+    trainer.state.step, trainer._first_step = 6, 0
+    monkeypatch.setattr("lstmkit.train.trainer.time.monotonic", lambda: 100.0 + 60.0)
+    assert trainer._run_eta(started=100.0, budget=math.inf) == "2:00"  # 12 steps at 10 s
+    assert trainer._run_eta(started=100.0, budget=90.0) == "0:30"  # the budget ends first

@@ -186,7 +186,7 @@ class Trainer:
         if self.state.step == 0:  # a fresh run: dropout masks follow the seed; a resumed run
             torch.manual_seed(self.config.seed)  # has its RNG state back from the checkpoint
             self._clear_previous_run()
-        started = time.monotonic()
+        started, self._first_step = time.monotonic(), self.state.step
         budget = self.config.max_time * 60 if self.config.max_time else math.inf
         while self.state.epoch < self.config.epochs:
             stop = self._train_epoch(started, budget)
@@ -253,7 +253,8 @@ class Trainer:
                 mean = window_loss / max(1, window_tokens)
                 rate = window_tokens / max(seconds, 1e-9)
                 self.log.write("train", state.step, epoch=state.epoch, loss=mean, tokens_per_s=rate)
-                bar.set_postfix(loss=f"{mean:.3f}", ppl=f"{_ppl(mean):.1f}", tok_s=f"{rate:,.0f}")
+                bar.set_postfix(loss=f"{mean:.3f}", ppl=f"{_ppl(mean):.1f}", tok_s=f"{rate:,.0f}",
+                                run_eta=self._run_eta(started, budget))  # fmt: skip
                 window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
             if config.max_steps and state.step >= config.max_steps:
                 bar.close()
@@ -263,6 +264,18 @@ class Trainer:
                 return "max-time"
         bar.close()
         return ""
+
+    def _run_eta(self, started: float, budget: float) -> str:
+        """Time left for the whole run (the bar's own ETA is the epoch's), ``m:ss``: the steps
+        left at this process's pace, or the time budget if it ends first."""
+        done = self.state.step - self._first_step
+        elapsed = time.monotonic() - started
+        total = self.config.epochs * self.task.num_batches()
+        if self.config.max_steps:
+            total = min(total, self.config.max_steps)
+        left = (total - self.state.step) * elapsed / max(done, 1)
+        left = max(0.0, min(left, budget - elapsed))
+        return f"{int(left // 60)}:{int(left % 60):02d}"
 
     def _step(self, batch: Any) -> tuple[float, int]:
         """One optimiser step on one batch; returns (loss, tokens)."""
