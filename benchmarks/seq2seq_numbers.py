@@ -25,13 +25,12 @@ import time
 
 import torch
 
+from lstmkit.cli.seq2seq import TASK_PRESETS
 from lstmkit.data import load_pairs
 from lstmkit.scores import translation_scores
 from lstmkit.seq2seq import Seq2Seq
 
 SETTINGS = {  # the CLI's numbers preset (lstmkit/cli/seq2seq.py), with a time budget
-    "src_tokenizer": "word",
-    "tgt_tokenizer": "char",
     "batch_size": 64,
     "optim": {"lr": 0.003, "schedule": "cosine", "warmup_steps": 100},
 }
@@ -43,6 +42,7 @@ def run(task: str, attention: str, minutes: float, epochs: int, seed: int) -> di
     corpus = load_pairs(task, seed=seed)
     s2s = Seq2Seq(
         **SETTINGS,
+        **TASK_PRESETS[task],
         model={**MODEL, "attention": attention},
         train={"epochs": epochs, "max_time": minutes, "seed": seed, "monitor": "exact"},
     )
@@ -101,8 +101,10 @@ def main() -> None:
         f"budget {args.minutes} min or {args.epochs} epochs | 1-min load avg {load:.2f} at "
         f"start, {os.getloadavg()[0]:.2f} at end\n"
     )
+    tokens = TASK_PRESETS[args.task]
     print(
-        f"Model: word source, char target, embedding {MODEL['embedding_size']}, "
+        f"Model: {tokens['src_tokenizer']} source, {tokens['tgt_tokenizer']} target, "
+        f"embedding {MODEL['embedding_size']}, "
         f"{MODEL['num_layers']}x{MODEL['hidden_size']} bidirectional LSTM encoder, LSTM decoder; "
         "test: 2000 held-out numbers, exact match in %, (sentences) per length bucket.\n"
     )
