@@ -1,7 +1,8 @@
-"""Data: text corpora and sentence pairs, read, split and built in; TBPTT batches for language
-models."""
+"""Data: text corpora, sentence pairs and time series — read, split and built in; TBPTT batches
+for language models."""
 
 from lstmkit.data.builtin import BUILTIN, builtin_corpus
+from lstmkit.data.calendar import calendar_feature_names, calendar_features, season_length
 from lstmkit.data.keywords import (
     CUISINES,
     DISTANCE_BUCKETS,
@@ -30,6 +31,9 @@ from lstmkit.data.pairs import (
     read_tsv,
     split_pairs,
 )
+from lstmkit.data.series import Series, SeriesFrame, read_series
+from lstmkit.data.series_builtin import BUILTIN_SERIES, builtin_series, load_series
+from lstmkit.data.series_split import Split, rolling_origins, split_series
 from lstmkit.data.sources import Corpus, load_corpus, read_eval_text
 from lstmkit.data.text import (
     batchify,
@@ -42,6 +46,7 @@ from lstmkit.data.text import (
 
 __all__ = [
     "BUILTIN",
+    "BUILTIN_SERIES",
     "CUISINES",
     "DISTANCE_BUCKETS",
     "NOTES_EXAMPLE",
@@ -54,15 +59,22 @@ __all__ = [
     "PairCorpus",
     "Pairs",
     "Passage",
+    "Series",
+    "SeriesFrame",
+    "Split",
     "batchify",
     "bptt_batches",
     "builtin_corpus",
+    "builtin_series",
+    "calendar_feature_names",
+    "calendar_features",
     "cuisine_accuracy_by_distance",
     "filter_by_length",
     "generate_passages",
     "keywords_corpus",
     "load_corpus",
     "load_pairs",
+    "load_series",
     "num_windows",
     "number_words",
     "numbers_corpus",
@@ -70,9 +82,13 @@ __all__ = [
     "read_corpus",
     "read_eval_text",
     "read_parallel",
+    "read_series",
     "read_text",
     "read_tsv",
+    "rolling_origins",
     "sample_numbers",
+    "season_length",
     "split_pairs",
+    "split_series",
     "split_text",
 ]

@@ -1,0 +1,172 @@
+"""Classical baselines: exact naive values, ETS/ARIMA on tiny synthetic series, backtest folds."""
+
+import math
+import warnings
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmkit import baselines
+from lstmkit.baselines import (
+    BASELINES,
+    arima,
+    ets,
+    fold_cuts,
+    forecast_baseline,
+    naive,
+    rolling_backtest,
+    seasonal_naive,
+)
+from lstmkit.errors import UserError
+from lstmkit.forecast_metrics import mae, mase
+
+AIR_PASSENGERS = Path("/work/shared/data/timeseries/AirPassengers.csv")
+
+
+@pytest.fixture
+def seasonal_series():
+    """96 months: level 10, slope 0.2, amplitude-3 yearly sine, N(0, 0.3) noise."""
+    t = np.arange(96)
+    noise = np.random.default_rng(0).normal(0.0, 0.3, t.size)
+    return 10 + 0.2 * t + 3 * np.sin(2 * np.pi * t / 12) + noise
+
+
+def test_naive_values_and_quantiles():
+    fc = naive([1.0, 2.0, 4.0, 7.0], 2, quantiles=(0.1, 0.5, 0.9))
+    np.testing.assert_array_equal(fc.mean, [7.0, 7.0])
+    sigma = math.sqrt((1 + 4 + 9) / 3)  # RMS of the one-step differences 1, 2, 3
+    z = NormalDist().inv_cdf(0.9)
+    np.testing.assert_allclose(fc.quantiles[0.9], [7 + z * sigma, 7 + z * sigma * math.sqrt(2)])
+    np.testing.assert_allclose(fc.quantiles[0.5], fc.mean)
+    assert fc.quantiles[0.1][1] == pytest.approx(7 - z * sigma * math.sqrt(2))
+
+
+def test_seasonal_naive_values_and_quantiles():
+    fc = seasonal_naive(np.arange(1.0, 8.0), 5, season=3, quantiles=(0.9,))
+    np.testing.assert_array_equal(fc.mean, [5.0, 6.0, 7.0, 5.0, 6.0])
+    # lag-3 differences are all 3; the spread grows once per completed season
+    z = NormalDist().inv_cdf(0.9)
+    widths = z * 3 * np.array([1, 1, 1, math.sqrt(2), math.sqrt(2)])
+    np.testing.assert_allclose(fc.quantiles[0.9] - fc.mean, widths)
+
+
+def test_seasonal_naive_needs_a_full_season():
+    with pytest.raises(
+        UserError, match="history: expected at least season = 4 values for seasonal_naive, got 3"
+    ):
+        seasonal_naive([1.0, 2.0, 3.0], 2, season=4)
+    # exactly one season: a forecast, but no residuals for quantiles
+    fc = seasonal_naive([1.0, 2.0, 3.0], 2, season=3)
+    np.testing.assert_array_equal(fc.mean, [1.0, 2.0])
+    assert fc.quantiles is None
+    assert "no in-sample residuals" in fc.note
+
+
+def test_pandas_history_dates_the_forecast():
+    idx = pd.date_range("2020-01-01", periods=6, freq="MS")
+    fc = forecast_baseline("naive", pd.Series(np.arange(6.0), index=idx), 3, 1)
+    assert list(fc.index) == list(pd.date_range("2020-07-01", periods=3, freq="MS"))
+    assert forecast_baseline("naive", np.arange(6.0), 3, 1).index is None
+
+
+def test_ets_beats_naive_and_covers(seasonal_series):
+    fc = ets(seasonal_series[:84], 12, season=12)
+    assert "trend=damped add, seasonal=add 12" in fc.note
+    out = rolling_backtest(
+        seasonal_series, 12, 3, 12, models=("naive", "ets"), quantiles=(0.1, 0.9)
+    )
+    m_ets = out["models"]["ets"]["mean"]["mase"]
+    m_naive = out["models"]["naive"]["mean"]["mase"]
+    assert m_ets < m_naive / 2, f"ETS MASE {m_ets:.3f}, naive {m_naive:.3f}"
+    # The 80% interval covers less than 80% here: the damped trend falls behind a linear trend
+    # and the analytic variance leaves out parameter uncertainty (about 57% over seeds 0-3).
+    cover = out["models"]["ets"]["mean"]["coverage"]
+    assert cover >= 0.5, f"80% interval covered {cover:.2f} of the truth over 3 folds"
+
+
+def test_ets_simplifies_on_short_histories(seasonal_series):
+    fc = ets(seasonal_series[:15], 3, season=12)
+    assert fc.mean.shape == (3,)
+    assert "season dropped: 15 values < 2 seasons of 12" in fc.note
+    assert ets(seasonal_series[:3], 3).note == "ets skipped: 3 values, at least 4 needed"
+
+
+def test_arima_forecasts_or_says_why_not(seasonal_series):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # statsmodels' warnings must stay inside (in the note)
+        fc = arima(seasonal_series[:84], 12, season=12)
+    assert fc.mean.shape == (12,)
+    assert fc.note.startswith("arima(1, 1, 1)(0, 1, 1, 12)")
+    assert set(fc.quantiles) == {0.1, 0.5, 0.9}
+    skipped = arima(seasonal_series, 4, season=53)
+    assert skipped.skipped
+    assert skipped.note == "arima skipped: season 53 > 52, the seasonal state space is too large"
+    assert arima(seasonal_series[:5], 2).note == "arima skipped: 5 values < 8"
+
+
+def test_convergence_warnings_are_silenced_and_noted(seasonal_series, monkeypatch):
+    monkeypatch.setattr(baselines, "MAXITER", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fc = ets(seasonal_series[:60], 6, season=12)
+    assert fc.mean.shape == (6,)
+    assert "ConvergenceWarning: Maximum Likelihood optimization failed to converge" in fc.note
+
+
+def test_common_interface_errors_are_named():
+    assert set(BASELINES) == {"naive", "seasonal_naive", "ets", "arima"}
+    with pytest.raises(UserError, match="name: expected one of naive, seasonal_naive, ets, arima"):
+        forecast_baseline("prophet", [1.0, 2.0], 1, 1)
+    with pytest.raises(UserError, match="horizon: expected an integer ≥ 1, got 0"):
+        forecast_baseline("naive", [1.0, 2.0], 0, 1)
+    with pytest.raises(UserError, match="quantiles: expected levels strictly between 0 and 1"):
+        forecast_baseline("naive", [1.0, 2.0], 1, 1, quantiles=(0.0, 0.5))
+    with pytest.raises(UserError, match=r"history: expected finite values, got NaN/inf at"):
+        forecast_baseline("ets", [1.0, np.nan, 3.0, 4.0], 1, 1)
+    with pytest.raises(UserError, match=r"history: expected a non-empty 1-D series, got shape"):
+        forecast_baseline("naive", np.zeros((3, 2)), 1, 1)
+
+
+def test_fold_cuts_by_hand():
+    # 20 values, horizon 3, 3 folds: the last window is [17, 20), each earlier one 3 sooner
+    assert fold_cuts(20, 3, 3) == [(11, 14), (14, 17), (17, 20)]
+    assert fold_cuts(20, 3, 3, step=1) == [(15, 18), (16, 19), (17, 20)]
+    assert fold_cuts(4, 3, 1) == [(1, 4)]
+    with pytest.raises(UserError, match=r"folds: expected 2 folds .* got first origin 0"):
+        fold_cuts(6, 3, 2)
+    with pytest.raises(UserError, match="step: expected an integer ≥ 1, got 0"):
+        fold_cuts(20, 3, 2, step=0)
+
+
+def test_rolling_backtest_folds_and_scores():
+    y = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 5.0, 8.0])
+    out = rolling_backtest(y, horizon=2, folds=3, season=2, models=("naive", "arima"))
+    assert out["folds"] == [(6, 8), (8, 10), (10, 12)]
+    naive_folds = out["models"]["naive"]["folds"]
+    # fold k trains on y[:origin] and is scored on y[origin:end] against the last training value
+    for (origin, end), scores in zip(out["folds"], naive_folds, strict=True):
+        assert scores["mae"] == pytest.approx(mae(y[origin:end], [y[origin - 1]] * 2))
+    mean_mae = out["models"]["naive"]["mean"]["mae"]
+    assert mean_mae == pytest.approx(np.mean([s["mae"] for s in naive_folds]))
+    assert {"mase", "smape", "rmse", "coverage", "pinball"} <= set(naive_folds[0])
+    # arima is skipped on the 6-value first fold, fitted on the later ones
+    assert out["models"]["arima"]["folds"][0] is None
+    assert out["models"]["arima"]["notes"][0] == "arima skipped: 6 values < 8"
+    with pytest.raises(
+        UserError, match=r"folds: expected the first fold to train on at least season \+ 1 = 8"
+    ):
+        rolling_backtest(y, horizon=2, folds=3, season=7, models=("naive",))
+    with pytest.raises(UserError, match=r"models: expected names from naive, .* got 'lstm'"):
+        rolling_backtest(y, horizon=2, folds=1, season=1, models=("lstm",))
+
+
+@pytest.mark.skipif(not AIR_PASSENGERS.exists(), reason=f"{AIR_PASSENGERS} is absent")
+def test_air_passengers_ets_beats_seasonal_naive():
+    y = pd.read_csv(AIR_PASSENGERS)["#Passengers"].to_numpy(dtype=float)
+    train, test = y[:-12], y[-12:]
+    m_snaive = mase(test, seasonal_naive(train, 12, 12).mean, train, 12)
+    m_ets = mase(test, ets(train, 12, 12).mean, train, 12)
+    assert m_ets < m_snaive, f"AirPassengers MASE: ETS {m_ets:.3f}, seasonal naive {m_snaive:.3f}"
