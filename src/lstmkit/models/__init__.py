@@ -1,6 +1,16 @@
-"""The networks: the LSTM language model and the sequence-to-sequence model, built from parts."""
+"""The networks, built from parts: the LSTM language model, the sequence-to-sequence model and the
+forecaster."""
 
 from lstmkit.models.attention import BahdanauAttention, LuongAttention, Memory
+from lstmkit.models.forecaster import (
+    AutoregressiveDecoder,
+    DirectHead,
+    ForecastConfig,
+    ForecastEncoder,
+    LSTMForecaster,
+    build_forecaster,
+    pinball_loss,
+)
 from lstmkit.models.language_model import LMConfig, LSTMLanguageModel
 from lstmkit.models.seq2seq import (
     Bridge,
@@ -13,16 +23,23 @@ from lstmkit.models.seq2seq import (
 )
 
 __all__ = [
+    "AutoregressiveDecoder",
     "BahdanauAttention",
     "Bridge",
     "Decoder",
     "DecoderState",
+    "DirectHead",
     "Encoder",
+    "ForecastConfig",
+    "ForecastEncoder",
     "LMConfig",
+    "LSTMForecaster",
     "LSTMLanguageModel",
     "LuongAttention",
     "Memory",
     "Seq2Seq",
     "Seq2SeqConfig",
+    "build_forecaster",
     "build_seq2seq",
+    "pinball_loss",
 ]

@@ -1,0 +1,381 @@
+"""The forecasting network: an LSTM encoder-decoder that emits quantiles of future real values.
+
+A :class:`ForecastEncoder` reads the look-back window one step at a time; its input at step t is
+``[y_t, past_t, future_t]``: the target, the past covariates (known only up to now) and the
+future covariates (known ahead: prices set in advance, calendar features). Its final ``(h, c)``
+is the context. One of two heads turns the context into the horizon:
+
+* :class:`AutoregressiveDecoder`: an LSTM started from the context itself (same ``hidden_size``
+  and ``num_layers``, so no bridge) that emits the horizon one step at a time. Its input at step
+  k is ``[ŷ_{k-1}, future_k]``: the previous step's point forecast (the last observed y at
+  k = 0) and that step's future covariates; a linear layer maps its top-layer output to Q raw
+  values.
+* :class:`DirectHead`: one linear layer from ``[h_top; future_1; …; future_K]`` (the context's
+  top layer and the whole horizon's future covariates, flattened) to K × Q raw values at once.
+  It does use the future covariates; past covariates enter both heads through the encoder only.
+
+Quantiles never cross: a head's Q raw values per step are read as the median and the gaps
+between neighbouring levels, each gap a softplus (> 0), summed outwards from the median
+(:func:`monotone_quantiles`). The point forecast is the median; the levels must include 0.5.
+
+Training feeds back, per series and step, the truth with probability ``teacher_forcing`` and
+otherwise the model's own median, detached (:meth:`LSTMForecaster.loss`). The default is 0: free
+running, so training sees its own errors as inference will (exposure bias, Bengio et al. 2015).
+Detaching, as :meth:`Decoder.teacher_forced` does with its argmax, trains each step to forecast
+from whatever it is given without backpropagating through the chain of K fed-back predictions,
+a second recurrence outside the LSTM's gates where gradients can grow unchecked.
+
+Values are used as given: scale y before (say by the look-back window's mean and spread) and
+unscale the quantiles after; that is the data pipeline's job, not the network's.
+
+Legend: B batch, T look-back length, K horizon, P past covariates (n_past), F future covariates
+(n_future), Q quantiles, H hidden_size, L num_layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from itertools import pairwise
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lstmkit.errors import UserError
+from lstmkit.nn import LSTM
+
+HEADS = ("autoregressive", "direct")
+State = tuple[Tensor, Tensor]  # (h, c), each (L, B, H)
+
+
+def check_quantiles(quantiles: Sequence[float]) -> tuple[float, ...]:
+    """The levels as a tuple of floats: strictly increasing, in (0, 1), 0.5 among them.
+
+    Raises:
+        UserError: naming ``quantiles`` and what is wrong.
+    """
+    try:
+        qs = tuple(float(q) for q in quantiles)
+    except (TypeError, ValueError):
+        raise UserError(f"quantiles: expected a sequence of levels, got {quantiles!r}") from None
+    if not qs or not all(0 < q < 1 for q in qs):
+        raise UserError(f"quantiles: expected levels strictly between 0 and 1, got {quantiles!r}")
+    if any(a >= b for a, b in pairwise(qs)):
+        raise UserError(f"quantiles: expected strictly increasing levels, got {quantiles!r}")
+    if 0.5 not in qs:
+        raise UserError(
+            f"quantiles: expected 0.5 among the levels (the median is the point forecast), "
+            f"got {quantiles!r}"
+        )
+    return qs
+
+
+@dataclass
+class ForecastConfig:
+    """Hyperparameters of :class:`LSTMForecaster`.
+
+    The encoder's input size is ``1 + n_past + n_future`` (:attr:`input_size`): the target, the
+    past and the future covariates, calendar features counted among the future ones.
+    """
+
+    horizon: int
+    n_past: int = 0
+    n_future: int = 0
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1  # between LSTM layers and before the output layer
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    head: str = "autoregressive"
+
+    def __post_init__(self) -> None:
+        lows = {"horizon": 1, "n_past": 0, "n_future": 0, "hidden_size": 1, "num_layers": 1}
+        for name, low in lows.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise UserError(f"{name}: expected an integer >= {low}, got {value!r}")
+        d = self.dropout
+        if isinstance(d, bool) or not isinstance(d, int | float) or not 0 <= d < 1:
+            raise UserError(f"dropout: expected a probability in [0, 1), got {d!r}")
+        self.quantiles = check_quantiles(self.quantiles)
+        if self.head not in HEADS:
+            raise UserError(f"head: expected one of {', '.join(HEADS)}, got {self.head!r}")
+
+    @property
+    def input_size(self) -> int:
+        """The encoder's input width, ``1 + n_past + n_future``."""
+        return 1 + self.n_past + self.n_future
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def monotone_quantiles(raw: Tensor, median_index: int) -> Tensor:
+    """Raw head outputs (..., Q) → quantiles (..., Q), strictly increasing along the last axis.
+
+    ``raw[..., m]`` (m = ``median_index``) is the median; each other entry is the gap to its
+    neighbour nearer the median, through a softplus; the gaps are summed outwards.
+
+    Example:
+        >>> monotone_quantiles(torch.tensor([0.0, 2.0, 0.0]), 1)  # softplus(0) = log 2
+        tensor([1.3069, 2.0000, 2.6931])
+    """
+    median = raw[..., median_index : median_index + 1]  # (..., 1)
+    above = median + F.softplus(raw[..., median_index + 1 :]).cumsum(-1)
+    below = median - F.softplus(raw[..., :median_index].flip(-1)).cumsum(-1).flip(-1)
+    return torch.cat([below, median, above], -1)
+
+
+def pinball_loss(pred: Tensor, target: Tensor, quantiles: Sequence[float]) -> Tensor:
+    """Mean of max(q·(y − ŷ_q), (q − 1)·(y − ŷ_q)) over all quantiles and terms.
+
+    The same as :func:`lstmkit.forecast_metrics.pinball`, in torch and with the quantiles last.
+
+    Args:
+        pred: (..., Q) predicted quantiles; target: (...) the truth.
+        quantiles: the Q levels.
+
+    Example:
+        >>> pinball_loss(torch.tensor([[8.0, 12.0]]), torch.tensor([10.0]), [0.1, 0.9])
+        tensor(0.2000)
+    """
+    q = torch.as_tensor(quantiles, dtype=pred.dtype, device=pred.device)  # (Q,)
+    diff = target.unsqueeze(-1) - pred  # (..., Q)
+    return torch.maximum(q * diff, (q - 1) * diff).mean()
+
+
+class ForecastEncoder(nn.Module):
+    """A multi-layer LSTM over the look-back window; its final ``(h, c)`` is the context."""
+
+    def __init__(
+        self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.lstm = LSTM(input_size, hidden_size, num_layers, batch_first=True,
+                         dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+
+    def forward(self, x: Tensor) -> State:
+        """Steps (B, T, 1 + P + F) → the final ``(h, c)``, each (L, B, H)."""
+        _, state = self.lstm(x)
+        return state
+
+
+class AutoregressiveDecoder(nn.Module):
+    """An LSTM that emits one step's Q quantiles from the previous point value and covariates."""
+
+    def __init__(
+        self,
+        n_future: int,
+        hidden_size: int,
+        num_layers: int,
+        quantiles: Sequence[float],
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.quantiles = check_quantiles(quantiles)
+        self.median_index = self.quantiles.index(0.5)
+        self.n_future, self.hidden_size, self.num_layers = n_future, hidden_size, num_layers
+        between = dropout if num_layers > 1 else 0.0  # torch warns about dropout after the top
+        self.lstm = LSTM(1 + n_future, hidden_size, num_layers, batch_first=True, dropout=between)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(hidden_size, len(self.quantiles))
+
+    def step(self, prev: Tensor, future_t: Tensor | None, state: State) -> tuple[Tensor, State]:
+        """Previous point values (B,), future covariates (B, F) or None, state ``(h, c)`` each
+        (L, B, H) → quantiles (B, Q) and the new state."""
+        x = prev.unsqueeze(-1)  # (B, 1)
+        if future_t is not None:
+            x = torch.cat([x, future_t], -1)  # (B, 1 + F)
+        out, state = self.lstm(x.unsqueeze(1), state)  # (B, 1, H)
+        raw = self.output(self.dropout(out.squeeze(1)))  # (B, Q)
+        return monotone_quantiles(raw, self.median_index), state
+
+    def forward(
+        self,
+        last: Tensor,
+        future: Tensor | None,
+        state: State,
+        horizon: int,
+        target: Tensor | None = None,
+        teacher_forcing: float = 0.0,
+    ) -> Tensor:
+        """The horizon from the last observed values (B,): quantiles (B, K, Q).
+
+        With ``target`` (B, K) each step's input is, per series and with probability
+        ``teacher_forcing``, the true previous value; otherwise the previous median, detached.
+        """
+        prev, steps = last, []
+        for k in range(horizon):
+            q, state = self.step(prev, None if future is None else future[:, k], state)
+            steps.append(q)
+            prev = q[:, self.median_index].detach()
+            if target is not None and teacher_forcing > 0:
+                truth = torch.rand(prev.shape, device=prev.device) < teacher_forcing
+                prev = torch.where(truth, target[:, k], prev)
+        return torch.stack(steps, 1)  # (B, K, Q)
+
+
+class DirectHead(nn.Module):
+    """One linear layer from the context's top layer and the horizon's covariates to K × Q."""
+
+    def __init__(
+        self,
+        n_future: int,
+        hidden_size: int,
+        horizon: int,
+        quantiles: Sequence[float],
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.quantiles = check_quantiles(quantiles)
+        self.median_index = self.quantiles.index(0.5)
+        self.n_future, self.hidden_size, self.horizon = n_future, hidden_size, horizon
+        self.dropout = nn.Dropout(dropout)
+        Q = len(self.quantiles)
+        self.output = nn.Linear(hidden_size + horizon * n_future, horizon * Q)
+
+    def forward(self, h_top: Tensor, future: Tensor | None) -> Tensor:
+        """Top-layer context (B, H) and future covariates (B, K, F) or None → (B, K, Q)."""
+        x = self.dropout(h_top)
+        if future is not None:
+            x = torch.cat([x, future.flatten(1)], -1)  # (B, H + K*F)
+        raw = self.output(x).view(x.shape[0], self.horizon, len(self.quantiles))  # (B, K, Q)
+        return monotone_quantiles(raw, self.median_index)
+
+
+def _check_series(name: str, x: Tensor | None, shape: tuple[int, ...]) -> None:
+    """``x`` must be a float tensor of ``shape`` when its last size is > 0, else None."""
+    if shape[-1] == 0:
+        if x is not None:
+            raise ValueError(f"{name}: expected None (the model has no such covariates), got a "
+                             f"tensor of shape {tuple(x.shape)}")  # fmt: skip
+        return
+    if x is None or not x.is_floating_point() or tuple(x.shape) != shape:
+        got = "None" if x is None else f"{x.dtype} {tuple(x.shape)}"
+        raise ValueError(f"{name}: expected a float tensor of shape {shape}, got {got}")
+
+
+class LSTMForecaster(nn.Module):
+    """Encoder and head (autoregressive decoder or direct), forecasting Q quantiles per step.
+
+    Example:
+        >>> model = build_forecaster(ForecastConfig(horizon=3, n_past=2, n_future=1,
+        ...                                         hidden_size=8)).eval()
+        >>> y, past, fut = torch.randn(4, 10), torch.randn(4, 10, 2), torch.randn(4, 13, 1)
+        >>> model.forecast(y, past, fut[:, :10], fut[:, 10:]).shape
+        torch.Size([4, 3, 3])
+    """
+
+    def __init__(
+        self, encoder: ForecastEncoder, head: AutoregressiveDecoder | DirectHead, horizon: int
+    ) -> None:
+        super().__init__()
+        self.n_future = head.n_future
+        self.n_past = encoder.input_size - 1 - head.n_future
+        if self.n_past < 0:
+            raise ValueError(f"encoder: expected input_size >= 1 + n_future = "
+                             f"{1 + head.n_future}, got {encoder.input_size}")  # fmt: skip
+        if encoder.hidden_size != head.hidden_size or (
+            isinstance(head, AutoregressiveDecoder) and encoder.num_layers != head.num_layers
+        ):
+            raise ValueError("head: expected the encoder's hidden_size (and num_layers, for the "
+                             "autoregressive decoder) so the context fits")  # fmt: skip
+        if isinstance(head, DirectHead) and head.horizon != horizon:
+            raise ValueError(
+                f"horizon: the direct head was built for {head.horizon}, got {horizon}"
+            )
+        self.encoder, self.head, self.horizon = encoder, head, horizon
+        self.quantiles, self.median_index = head.quantiles, head.median_index
+
+    def encode(self, y: Tensor, past: Tensor | None = None, future_hist: Tensor | None = None
+               ) -> State:  # fmt: skip
+        """Look-back y (B, T), past (B, T, P) and future covariates (B, T, F) → context
+        ``(h, c)``, each (L, B, H). A covariate the model has none of (P or F = 0) is None.
+
+        Raises:
+            ValueError: naming the argument whose shape is wrong.
+        """
+        if y.dim() != 2 or not y.is_floating_point():
+            raise ValueError(f"y: expected a float tensor (B, T), got {y.dtype} {tuple(y.shape)}")
+        B, T = y.shape
+        _check_series("past", past, (B, T, self.n_past))
+        _check_series("future_hist", future_hist, (B, T, self.n_future))
+        parts = [y.unsqueeze(-1)] + [x for x in (past, future_hist) if x is not None]
+        return self.encoder(torch.cat(parts, -1))  # (B, T, 1 + P + F)
+
+    def decode_step(self, prev: Tensor, future_t: Tensor | None, state: State
+                    ) -> tuple[Tensor, State]:  # fmt: skip
+        """One autoregressive step: previous values (B,), future covariates (B, F) or None and
+        ``(h, c)`` → quantiles (B, Q) and the new state."""
+        if not isinstance(self.head, AutoregressiveDecoder):
+            raise ValueError("decode_step: the direct head emits the whole horizon at once; "
+                             "use forecast")  # fmt: skip
+        return self.head.step(prev, future_t, state)
+
+    def _run(self, y, past, future_hist, future_horizon, target=None, teacher_forcing=0.0):
+        state = self.encode(y, past, future_hist)
+        _check_series("future_horizon", future_horizon, (y.shape[0], self.horizon, self.n_future))
+        if isinstance(self.head, DirectHead):
+            return self.head(state[0][-1], future_horizon)
+        return self.head(y[:, -1], future_horizon, state, self.horizon, target, teacher_forcing)
+
+    def forecast(
+        self,
+        y: Tensor,
+        past: Tensor | None = None,
+        future_hist: Tensor | None = None,
+        future_horizon: Tensor | None = None,
+    ) -> Tensor:
+        """Quantiles (B, K, Q) of the next K values, increasing along Q; the median is
+        ``[..., median_index]``. Arguments as :meth:`encode`, plus the future covariates of the
+        horizon (B, K, F). The autoregressive head feeds back its own medians."""
+        return self._run(y, past, future_hist, future_horizon)
+
+    def loss(
+        self,
+        y: Tensor,
+        past: Tensor | None = None,
+        future_hist: Tensor | None = None,
+        future_horizon: Tensor | None = None,
+        *,
+        target: Tensor,
+        teacher_forcing: float = 0.0,
+    ) -> Tensor:
+        """Pinball loss against ``target`` (B, K), the mean over quantiles and steps.
+
+        Args:
+            y, past, future_hist, future_horizon: as :meth:`forecast`.
+            target: (B, K) the true next values.
+            teacher_forcing: probability in [0, 1] of feeding the true previous value instead of
+                the model's own median (autoregressive head only; see the module docstring).
+
+        Raises:
+            ValueError: naming the argument whose shape or value is wrong.
+        """
+        if tuple(target.shape) != (y.shape[0], self.horizon):
+            raise ValueError(f"target: expected shape {(y.shape[0], self.horizon)}, "
+                             f"got {tuple(target.shape)}")  # fmt: skip
+        if not 0 <= teacher_forcing <= 1:
+            raise ValueError(f"teacher_forcing: expected a value in [0, 1], got {teacher_forcing}")
+        pred = self._run(y, past, future_hist, future_horizon, target, teacher_forcing)
+        return pinball_loss(pred, target, self.quantiles)
+
+
+def build_forecaster(config: ForecastConfig) -> LSTMForecaster:
+    """The :class:`LSTMForecaster` that ``config`` describes.
+
+    Example:
+        >>> model = build_forecaster(ForecastConfig(horizon=12, n_past=1, n_future=4))
+        >>> model.encoder.lstm.input_size, model.head.lstm.input_size  # [y, past, fut], [ŷ, fut]
+        (6, 5)
+    """
+    c = config
+    encoder = ForecastEncoder(c.input_size, c.hidden_size, c.num_layers, c.dropout)
+    if c.head == "direct":
+        head = DirectHead(c.n_future, c.hidden_size, c.horizon, c.quantiles, c.dropout)
+    else:
+        head = AutoregressiveDecoder(
+            c.n_future, c.hidden_size, c.num_layers, c.quantiles, c.dropout
+        )
+    return LSTMForecaster(encoder, head, c.horizon)

@@ -1,0 +1,208 @@
+"""The forecasting network: shapes, decode loop, quantiles, pinball loss, covariates, learning."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch.autograd import gradcheck
+
+from lstmkit.errors import UserError
+from lstmkit.forecast_metrics import pinball
+from lstmkit.models.forecaster import (
+    ForecastConfig,
+    build_forecaster,
+    monotone_quantiles,
+    pinball_loss,
+)
+
+B, T, K, P, F = 3, 7, 4, 2, 3
+HEADS = ["autoregressive", "direct"]
+
+
+def small(head="autoregressive", **kw):
+    cfg = {"horizon": K, "n_past": P, "n_future": F, "hidden_size": 6, "num_layers": 2,
+           "dropout": 0.0, "quantiles": (0.1, 0.25, 0.5, 0.9), "head": head} | kw  # fmt: skip
+    return build_forecaster(ForecastConfig(**cfg)).eval()
+
+
+def batch(dtype=torch.float32):
+    """Look-back y (B, T), past (B, T, P), future covariates (B, T, F) and (B, K, F)."""
+    future = torch.randn(B, T + K, F, dtype=dtype)
+    return (
+        torch.randn(B, T, dtype=dtype),
+        torch.randn(B, T, P, dtype=dtype),
+        *future.split([T, K], 1),
+    )
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_shapes(head):
+    model = small(head)
+    y, past, fut_hist, fut = batch()
+    h, c = model.encode(y, past, fut_hist)
+    assert h.shape == c.shape == (2, B, 6)
+    assert model.forecast(y, past, fut_hist, fut).shape == (B, K, 4)
+    assert model.loss(y, past, fut_hist, fut, target=torch.randn(B, K)).shape == ()
+    bare = small(head, n_past=0, n_future=0)
+    assert bare.encoder.lstm.input_size == 1
+    assert bare.forecast(y).shape == (B, K, 4)
+
+
+def test_forecast_equals_a_loop_of_decode_step():
+    model = small()
+    y, past, fut_hist, fut = batch()
+    out = model.forecast(y, past, fut_hist, fut)
+    state = model.encode(y, past, fut_hist)
+    prev = y[:, -1]
+    for k in range(K):
+        q, state = model.decode_step(prev, fut[:, k], state)
+        torch.testing.assert_close(out[:, k], q)
+        prev = q[:, 2]  # the median: quantiles (0.1, 0.25, 0.5, 0.9)
+    # With full teacher forcing the inputs are the truth: the loss is that of the gold loop.
+    target = torch.randn(B, K)
+    state, prev, preds = model.encode(y, past, fut_hist), y[:, -1], []
+    for k in range(K):
+        q, state = model.decode_step(prev, fut[:, k], state)
+        preds.append(q)
+        prev = target[:, k]
+    want = pinball_loss(torch.stack(preds, 1), target, (0.1, 0.25, 0.5, 0.9))
+    got = model.loss(y, past, fut_hist, fut, target=target, teacher_forcing=1.0)
+    torch.testing.assert_close(got, want)
+    assert not torch.allclose(model.loss(y, past, fut_hist, fut, target=target), want)
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_quantiles_are_increasing(head):
+    model = small(head, hidden_size=5)
+    for p in model.parameters():  # large weights so the raw gaps span a wide range
+        torch.nn.init.normal_(p, std=3.0)
+    y, past, fut_hist, fut = (5 * x for x in batch())
+    q = model.forecast(y, past, fut_hist, fut)
+    assert torch.all(q[..., 1:] >= q[..., :-1])
+    raw = 20 * torch.randn(50, 5)
+    mono = monotone_quantiles(raw, 2)
+    assert torch.all(mono[:, 1:] >= mono[:, :-1])
+    torch.testing.assert_close(mono[:, 2], raw[:, 2])  # the median is the raw middle value
+    sp = torch.nn.functional.softplus
+    torch.testing.assert_close(mono[:, 4] - mono[:, 3], sp(raw[:, 4]))
+    torch.testing.assert_close(mono[:, 1] - mono[:, 0], sp(raw[:, 0]))
+
+
+def test_pinball_equals_forecast_metrics_pinball():
+    rng = np.random.default_rng(0)
+    qs = [0.05, 0.3, 0.5, 0.8]
+    pred, y = rng.normal(size=(6, 5, 4)), rng.normal(size=(6, 5))  # (N, K, Q), (N, K)
+    got = pinball_loss(torch.from_numpy(pred), torch.from_numpy(y), qs).item()
+    assert got == pytest.approx(pinball(y, np.moveaxis(pred, -1, 0), qs), rel=1e-12)
+    # and a hand-worked term: q = 0.8, y − ŷ = −2 → (0.8 − 1)·(−2) = 0.4
+    assert pinball_loss(torch.tensor([3.0]), torch.tensor(1.0), [0.8]).item() == pytest.approx(0.4)
+
+
+def test_gradcheck_of_one_decode_step():
+    model = small(num_layers=1).double()
+    gen = torch.Generator().manual_seed(3)
+
+    def rand(*shape):
+        return torch.randn(*shape, dtype=torch.float64, generator=gen, requires_grad=True)
+
+    prev, fut_t, h, c = rand(B), rand(B, F), rand(1, B, 6), rand(1, B, 6)
+
+    def fn(prev, fut_t, h, c):
+        q, (h1, c1) = model.decode_step(prev, fut_t, (h, c))
+        return q, h1, c1
+
+    assert gradcheck(fn, (prev, fut_t, h, c), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_future_covariates_change_the_forecast_from_their_step_on(head):
+    model = small(head)
+    y, past, fut_hist, fut = batch()
+    out = model.forecast(y, past, fut_hist, fut)
+    changed = fut.clone()
+    changed[:, 2] += 1.0
+    out2 = model.forecast(y, past, fut_hist, changed)
+    assert not torch.allclose(out2[:, 2], out[:, 2])
+    if head == "autoregressive":  # causal: the earlier steps cannot see step 2's covariates
+        torch.testing.assert_close(out2[:, :2], out[:, :2])
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_past_covariates_enter_through_the_look_back_only(head):
+    model = small(head)
+    y, past, fut_hist, fut = batch()
+    full_past = torch.cat([past, torch.randn(B, K, P)], 1)  # (B, T + K, P): known later
+    out = model.forecast(y, full_past[:, :T], fut_hist, fut)
+    later = full_past.clone()
+    later[:, T:] = torch.randn(B, K, P)
+    torch.testing.assert_close(model.forecast(y, later[:, :T], fut_hist, fut), out)
+    earlier = full_past.clone()
+    earlier[:, T - 1] += 1.0
+    assert not torch.allclose(model.forecast(y, earlier[:, :T], fut_hist, fut), out)
+    with pytest.raises(ValueError, match=r"past: expected a float tensor of shape \(3, 7, 2\)"):
+        model.forecast(y, full_past, fut_hist, fut)
+
+
+def sine_windows(n, gen):
+    """Noiseless sine, period 12, random phases: look-back (n, 24) and the next 12 (n, 12)."""
+    phase = torch.rand(n, 1, generator=gen) * 2 * math.pi
+    series = torch.sin(2 * math.pi * torch.arange(36) / 12 + phase)  # (n, 36)
+    return series[:, :24], series[:, 24:]
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_learns_a_sine_wave(head):
+    start = time.perf_counter()
+    model = build_forecaster(ForecastConfig(horizon=12, hidden_size=32, num_layers=1,
+                                            dropout=0.0, head=head)).train()  # fmt: skip
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(300):
+        y, target = sine_windows(32, gen)
+        loss = model.loss(y, target=target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    y, target = sine_windows(100, gen)
+    with torch.no_grad():
+        median = model.eval().forecast(y)[..., 1]
+    assert (median - target).abs().mean().item() < 0.05
+    assert time.perf_counter() - start < 10
+
+
+def test_config_errors_name_the_field():
+    cases = [
+        ({"horizon": 0}, "horizon: expected an integer >= 1, got 0"),
+        ({"n_past": -1}, "n_past: expected an integer >= 0, got -1"),
+        ({"hidden_size": 2.0}, "hidden_size: expected an integer >= 1, got 2.0"),
+        ({"num_layers": True}, "num_layers: expected an integer >= 1, got True"),
+        ({"dropout": 1.0}, r"dropout: expected a probability in \[0, 1\), got 1.0"),
+        ({"quantiles": (0.1, 1.0)}, "quantiles: expected levels strictly between 0 and 1"),
+        ({"quantiles": (0.9, 0.5)}, "quantiles: expected strictly increasing levels"),
+        ({"quantiles": (0.1, 0.9)}, "quantiles: expected 0.5 among the levels"),
+        ({"quantiles": 0.5}, "quantiles: expected a sequence of levels, got 0.5"),
+        ({"head": "seq2seq"}, "head: expected one of autoregressive, direct, got 'seq2seq'"),
+    ]
+    for change, message in cases:
+        with pytest.raises(UserError, match=message):
+            ForecastConfig(**({"horizon": 2} | change))
+    assert ForecastConfig(horizon=2, quantiles=[0.5]).quantiles == (0.5,)
+
+
+def test_argument_errors_name_the_argument():
+    model = small()
+    y, past, fut_hist, fut = batch()
+    with pytest.raises(
+        ValueError, match=r"future_horizon: expected .* shape \(3, 4, 3\), got None"
+    ):
+        model.forecast(y, past, fut_hist)
+    with pytest.raises(ValueError, match="past: expected None"):
+        small(n_past=0).forecast(y, past, fut_hist, fut)
+    with pytest.raises(ValueError, match=r"target: expected shape \(3, 4\), got \(3, 5\)"):
+        model.loss(y, past, fut_hist, fut, target=torch.randn(B, 5))
+    with pytest.raises(ValueError, match="teacher_forcing: expected a value in"):
+        model.loss(y, past, fut_hist, fut, target=torch.randn(B, K), teacher_forcing=2.0)
+    with pytest.raises(ValueError, match="decode_step: the direct head"):
+        small("direct").decode_step(y[:, -1], fut[:, 0], model.encode(y, past, fut_hist))
