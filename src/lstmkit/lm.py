@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from lstmkit.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from lstmkit.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
 from lstmkit.data import (
     BucketScore,
     Corpus,
@@ -331,15 +331,4 @@ class LanguageModel:
             raise UserError("LanguageModel: not fitted yet; call fit() or LanguageModel.load()")
 
 
-def resolve_checkpoint(directory: str | Path) -> Path:
-    """A checkpoint directory itself, or a run folder's ``best/`` (else ``last/``)."""
-    path = Path(directory)
-    if (path / "config.json").exists() or not path.is_dir():
-        return path
-    for name in (BEST, "last"):
-        if (path / name / "config.json").exists():
-            return path / name
-    raise UserError(f"{path}: expected a checkpoint or a run folder (with best/ or last/)")
-
-
-__all__ = ["LanguageModel", "evaluate_streams", "resolve_checkpoint"]
+__all__ = ["LanguageModel", "evaluate_streams"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from lstmkit.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from lstmkit.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
 from lstmkit.data import PairCorpus, Pairs, split_pairs
 from lstmkit.decode import beam_search, greedy, sample
 from lstmkit.errors import UserError
@@ -26,7 +26,7 @@ from lstmkit.tasks.lm import device_of
 from lstmkit.tasks.seq2seq import Seq2SeqTask, bucketed_batches, collate
 from lstmkit.tokenizers import load_tokenizer, train_tokenizer
 from lstmkit.train.optim import OptimConfig
-from lstmkit.train.trainer import BEST, LAST, TrainConfig, Trainer
+from lstmkit.train.trainer import BEST, TrainConfig, Trainer
 
 METHODS = ("greedy", "beam", "sample")
 PARAMS = (
@@ -138,6 +138,7 @@ class Seq2Seq:
                           progress=progress)  # fmt: skip
         if checkpoint is not None:
             trainer.resume(checkpoint.directory)
+        self.model_ = trainer.model  # validation translates with it
         self.progress_ = trainer.fit()
         self.model_ = trainer.model
         if (Path(out) / BEST).exists():
@@ -203,8 +204,7 @@ class Seq2Seq:
         """BLEU/chrF/exact of greedy translations of the first validation sentences."""
         src, ref = valid.src[:SCORE_SENTENCES], valid.tgt[:SCORE_SENTENCES]
 
-        def scores(model) -> dict[str, float]:
-            self.model_ = model
+        def scores(model) -> dict[str, float]:  # model is self.model_, set before training
             found = translation_scores(self.translate(src, method="greedy"), ref)
             return {k: found[k] for k in ("bleu", "chrf", "exact")}
 
@@ -319,12 +319,7 @@ class Seq2Seq:
     def load(cls, directory: str | Path) -> Seq2Seq:
         """Rebuilds a fitted model from a checkpoint directory, or a run folder's ``best/``
         (else ``last/``)."""
-        path = Path(directory)
-        for name in (BEST, LAST):
-            if not (path / "config.json").exists() and (path / name / "config.json").exists():
-                path = path / name
-                break
-        checkpoint = load_checkpoint(path, task="seq2seq")
+        checkpoint = load_checkpoint(resolve_checkpoint(directory), task="seq2seq")
         s2s = cls(**checkpoint.config["estimator"])
         s2s._load_tokenizers(checkpoint)
         s2s.model_ = build_seq2seq(Seq2SeqConfig(**checkpoint.config["model"]))

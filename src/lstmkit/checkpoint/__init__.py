@@ -30,7 +30,12 @@ from lstmkit.checkpoint.codec import (
     TOKENIZER_DIR,
     Checkpoint,
 )
-from lstmkit.checkpoint.load import is_checkpoint, load_checkpoint, restore_training
+from lstmkit.checkpoint.load import (
+    is_checkpoint,
+    load_checkpoint,
+    resolve_checkpoint,
+    restore_training,
+)
 from lstmkit.checkpoint.save import check_output_dir, save_checkpoint
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "check_output_dir",
     "is_checkpoint",
     "load_checkpoint",
+    "resolve_checkpoint",
     "restore_training",
     "save_checkpoint",
 ]

@@ -170,3 +170,23 @@ def is_checkpoint(directory: str | os.PathLike) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(config, dict) and config.get("format") == FORMAT
+
+
+def resolve_checkpoint(
+    directory: str | os.PathLike, prefer: tuple[str, ...] = ("best", "last")
+) -> Path:
+    """A checkpoint directory itself, or a run folder's first checkpoint of ``prefer``.
+
+    A path that does not exist is returned as it is, for :func:`load_checkpoint` to report.
+
+    Raises:
+        UserError: a folder that is neither a checkpoint nor a run folder holding one.
+    """
+    path = Path(directory)
+    if (path / CONFIG_FILE).exists() or not path.is_dir():
+        return path
+    for name in prefer:
+        if (path / name / CONFIG_FILE).exists():
+            return path / name
+    wanted = " or ".join(f"{name}/" for name in prefer)
+    raise UserError(f"{path}: expected a checkpoint or a run folder (with {wanted})")

@@ -90,7 +90,7 @@ def train_settings(s: dict, only: set | None = None) -> dict:
 def resume_target(s: dict, task: str, data_options: tuple[str, ...]) -> tuple[Path, dict | None]:
     """For ``--resume``: the checkpoint to continue (``RUN/last``) and, unless data options were
     given, the data sources the run recorded. Sets ``s["out"]`` to the run folder."""
-    from lstmkit.checkpoint import load_checkpoint
+    from lstmkit.checkpoint import load_checkpoint, resolve_checkpoint
 
     fixed = sorted(s["given_"] - RESUMABLE - set(data_options) - {"seed"})
     if fixed:
@@ -99,10 +99,12 @@ def resume_target(s: dict, task: str, data_options: tuple[str, ...]) -> tuple[Pa
             f"{flag}: fixed by the run being resumed; drop it, or start a new run with --out"
         )
     path = Path(s["resume"])
-    if (path / "last" / "config.json").exists():
-        path = path / "last"
-    elif not (path / "config.json").exists():
+    if not path.is_dir():
         raise UserError(f"--resume {path}: expected a run folder (with last/) or a checkpoint")
+    try:
+        path = resolve_checkpoint(path, prefer=("last",))
+    except UserError as error:
+        raise UserError(f"--resume {error}") from None
     s["out"] = s["out"] or str(path.parent)
     if s["given_"] & set(data_options):
         return path, None
