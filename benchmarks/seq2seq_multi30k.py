@@ -138,7 +138,24 @@ def main() -> None:
             f"{r['tokens_per_s']:,.0f} | {r['greedy']['bleu']:.1f} | {r['beam']['bleu']:.1f} | "
             f"{r['beam']['chrf']:.1f} |"
         )
-    print(f"\n{rows[0]['beam']['signature']}")
+    print(f"\n{rows[0]['beam']['signature']}\n")
+    print_by_length(rows)
+
+
+def print_by_length(rows: list[dict]) -> None:
+    """BLEU (beam 5) per source-length bucket: the notes' claim that quality falls with length."""
+    labels = list(rows[0]["beam"]["by_length"])
+    sizes = [rows[0]["beam"]["by_length"][k]["sentences"] for k in labels]
+    print("BLEU (beam 5) by source length in words (sentences):\n")
+    print(
+        "| attention | "
+        + " | ".join(f"{k} ({n})" for k, n in zip(labels, sizes, strict=True))
+        + " |"
+    )
+    print("|---|" + "---:|" * len(labels))
+    for r in rows:
+        cells = " | ".join(f"{r['beam']['by_length'][k]['bleu']:.1f}" for k in labels)
+        print(f"| {r['attention']} | {cells} |")
 
 
 if __name__ == "__main__":

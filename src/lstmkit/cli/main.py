@@ -7,7 +7,7 @@ import sys
 import warnings
 
 from lstmkit import __version__
-from lstmkit.cli import info, lm, seq2seq
+from lstmkit.cli import forecast, info, lm, seq2seq
 from lstmkit.errors import Notice, UserError
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.register(commands)
     lm.register(commands)
     seq2seq.register(commands)
+    forecast.register(commands)
     return parser
 
 

@@ -109,3 +109,76 @@ def predict_table(r: dict) -> str:
 def _show(token: str) -> str:
     """A token as printable text: spaces and newlines made visible."""
     return repr(token)[1:-1] if token.isspace() or not token.isprintable() else token
+
+
+def write_json(result: dict, path) -> None:
+    """Writes ``result`` to a file as :func:`emit` prints it with ``--json``."""
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(_finite(result), file, indent=2, ensure_ascii=False)
+        file.write("\n")
+
+
+def forecast_scores_table(overall: dict) -> str:
+    """One row per model (the LSTM first): MAE, RMSE, sMAPE (%), MASE and the coverage of the
+    outer quantiles' interval; a model skipped on every series shows dashes."""
+    rows = []
+    for model, s in overall.items():
+        if s is None:
+            rows.append([model, "-", "-", "-", "-", "-"])
+            continue
+        cover = f"{s['coverage']:.0%}" if "coverage" in s else "-"
+        rows.append([model, f"{s['mae']:.4g}", f"{s['rmse']:.4g}", f"{s['smape']:.2f}",
+                     f"{s['mase']:.3f}", cover])  # fmt: skip
+    return format_table(["model", "MAE", "RMSE", "sMAPE", "MASE", "coverage"], rows, "<>>>>>")
+
+
+def forecast_train_table(r: dict) -> str:
+    lines = [f"run: {r['out']}  (stopped: {r['stopped']}, {r['steps']} steps, {r['minutes']} min)"]
+    metrics = [k for k in ("loss", "mase", "mae") if r["history"] and k in r["history"][-1]]
+    rows = [[h["epoch"], h["step"], *(f"{h[k]:.4g}" for k in metrics)] for h in r["history"]]
+    if rows:
+        lines += ["", format_table(["epoch", "step", *(f"valid {k}" for k in metrics)], rows)]
+    if "metrics" in r:
+        m = r["metrics"]
+        lines += ["", f"test: the last {m['folds']} window(s) of {m['horizon']} steps of each "
+                  "series", forecast_scores_table(m["overall"])]  # fmt: skip
+    if r["files"]:
+        lines += ["", "wrote " + ", ".join(r["files"])]
+    return "\n".join(lines)
+
+
+def forecast_backtest_table(r: dict) -> str:
+    t = r["training"]
+    lines = [
+        f"backtest: {r['folds']} folds of {r['horizon']} steps, {r['step']} apart, over "
+        f"{len(r['series'])} series; the LSTM trained once before the first ({t['steps']} steps, "
+        f"{t['minutes']} min)",
+        "",
+        forecast_scores_table(r["overall"]),
+    ]
+    rows = []
+    for model in r["overall"]:
+        cells = []
+        for fold in range(r["folds"]):
+            found = [s["models"][model]["folds"][fold] for s in r["series"].values()]
+            maes = [f["mae"] for f in found if f is not None]
+            cells.append(f"{sum(maes) / len(maes):.4g}" if maes else "-")
+        rows.append([model, *cells])
+    header = ["model", *(f"fold {k + 1}" for k in range(r["folds"]))]
+    lines += ["", "MAE by fold (mean over series):", format_table(header, rows)]
+    if r.get("files"):
+        lines += ["", "wrote " + ", ".join(r["files"])]
+    return "\n".join(lines)
+
+
+def forecast_table(r: dict) -> str:
+    """The forecast, one row per series and step."""
+    rows = r["forecast"]
+    if not rows:
+        return ""
+    values = [k for k in rows[0] if k not in ("series", "time")]
+    cells = [[row["series"], row["time"], *(f"{row[k]:.6g}" for k in values)] for row in rows]
+    lines = [format_table(["series", "time", *values], cells, "<<" + ">" * len(values))]
+    if r.get("files"):
+        lines += ["", "wrote " + ", ".join(r["files"])]
+    return "\n".join(lines)

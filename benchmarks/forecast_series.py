@@ -1,0 +1,174 @@
+"""Forecasting quality: the LSTM beside seasonal naive and ETS on real series, same split.
+
+Each series' last ``horizon`` steps are the test window; every model forecasts them from the
+history before it (:func:`lstmkit.forecast_backtest.backtest` with one fold: the LSTM trains on
+the history, its last horizon held out to pick the best epoch, the baselines fit on all of it).
+Scores: MASE (scaled by the in-sample seasonal naive error) and sMAPE (%), as in the M4
+competition. Target (issue 5): the LSTM beats seasonal naive on every series and ETS on at least
+half.
+
+Series: ``../shared/data/timeseries`` (AirPassengers, monthly-milk, us_gasoline, taylor, ETTh1's
+"OT", exchange_rate's 8 series as one global model) and the built-ins (co2, elnino, macrodata's
+real GDP, sunspots). taylor and exchange_rate come without timestamps; they get a regular index
+(half-hourly from 2000-06-05, daily from 1990-01-01) as Darts does.
+
+Run::
+
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/forecast_series.py
+    .venv/bin/python benchmarks/forecast_series.py --only AirPassengers co2 --epochs 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstmkit.data.series_builtin import builtin_series
+from lstmkit.forecast import Forecaster, read_frame
+from lstmkit.forecast_backtest import backtest
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "timeseries"
+
+
+def _csv(name: str, **options):
+    return lambda: read_frame(DATA / name, **options)
+
+
+def _indexed(name: str, start: str, freq: str, columns=None):
+    def load():
+        table = pd.read_csv(DATA / name)
+        table = table[columns] if columns else table
+        table.columns = [str(c) for c in table.columns]
+        table.insert(0, "time", pd.date_range(start, periods=len(table), freq=freq))
+        return read_frame(table, time="time", target=list(table.columns[1:]), freq=freq)
+
+    return load
+
+
+# name -> (loader, horizon)
+SERIES = {
+    "AirPassengers": (_csv("AirPassengers.csv"), 12),
+    "monthly-milk": (_csv("monthly-milk.csv"), 12),
+    "us_gasoline": (_csv("us_gasoline.csv"), 52),
+    "taylor": (_indexed("taylor.csv", "2000-06-05", "30min"), 48),
+    "ETTh1 OT": (_csv("ETTh1.csv", target="OT"), 24),
+    "exchange_rate (8)": (_indexed("exchange_rate.csv", "1990-01-01", "D"), 30),
+    "co2": (lambda: builtin_series("co2"), 52),
+    "elnino": (lambda: builtin_series("elnino"), 12),
+    "macrodata realgdp": (lambda: builtin_series("macrodata"), 8),
+    "sunspots": (lambda: builtin_series("sunspots"), 11),
+}
+
+
+def run(name: str, args) -> dict:
+    loader, horizon = SERIES[name]
+    frame = loader()
+    fc = Forecaster(
+        horizon=horizon,
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        batches_per_epoch=args.batches_per_epoch,
+        train={"epochs": args.epochs, "seed": args.seed},
+    )
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = backtest(fc, frame, folds=1, baselines=("seasonal_naive", "ets"), progress=False)
+    overall = bt.scores["overall"]
+    return {
+        "name": name,
+        "freq": frame.freq,
+        "length": int(np.mean([len(s) for s in frame])),
+        "series": len(frame),
+        "horizon": horizon,
+        "season": bt.scores["season"],
+        "lookback": fc.lookback_,
+        "train_s": bt.scores["train_seconds"],
+        "total_s": time.monotonic() - started,
+        **{m: overall[m] for m in ("lstm", "seasonal_naive", "ets")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="+", choices=list(SERIES), help="a subset")
+    parser.add_argument("--hidden-size", type=int, default=64)
+    parser.add_argument("--num-layers", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batches-per-epoch", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"{DATA}: not found; this benchmark reads the shared data sets")
+    load = os.getloadavg()[0]
+    rows = []
+    for name in args.only or SERIES:
+        rows.append(run(name, args))
+        r = rows[-1]
+        scores = ", ".join(f"{m} {r[m]['mase']:.3f}" for m in ("lstm", "seasonal_naive", "ets"))
+        print(f"{name}: MASE {scores} ({r['train_s']:.0f} s)", file=sys.stderr, flush=True)
+    print(
+        f"torch {torch.__version__} | threads {torch.get_num_threads()} | "
+        f"{platform.processor() or platform.machine()} | seed {args.seed} | 1-min load avg "
+        f"{load:.2f} at start, {os.getloadavg()[0]:.2f} at end\n"
+    )
+    print(
+        f"LSTM: {args.num_layers}x{args.hidden_size} encoder and autoregressive decoder, "
+        f"quantiles 0.1/0.5/0.9, {args.epochs} epochs x {args.batches_per_epoch} batches of 64 "
+        "windows, best epoch on the last horizon before the test window; test: the last "
+        "horizon. MASE and sMAPE (%); lower is better; best of the three in bold.\n"
+    )
+    print(table(rows))
+    print()
+    for line in verdicts(rows):
+        print(line)
+
+
+def table(rows: list[dict]) -> str:
+    models = ("lstm", "seasonal_naive", "ets")
+    head = (
+        "| series | freq | length | horizon | look-back | MASE LSTM | MASE s.naive | MASE ETS "
+        "| sMAPE LSTM | sMAPE s.naive | sMAPE ETS | 80% coverage LSTM | LSTM train s |"
+    )
+    lines = [head, "|---|---|---:|---:|---:|" + "---:|" * 8]
+    for r in rows:
+        cells = []
+        for metric in ("mase", "smape"):
+            values = [r[m][metric] if r[m] else float("nan") for m in models]
+            best = np.nanmin(values)
+            cells += [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in values]
+        length = f"{r['length']:,}" + (f" x {r['series']}" if r["series"] > 1 else "")
+        lines.append(
+            f"| {r['name']} | {r['freq']} | {length} | {r['horizon']} | {r['lookback']} | "
+            + " | ".join(cells)
+            + f" | {r['lstm'].get('coverage', float('nan')):.0%} | {r['train_s']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    def beats(r, m):
+        return r[m] is None or r["lstm"]["mase"] < r[m]["mase"]
+
+    snaive = [r["name"] for r in rows if not beats(r, "seasonal_naive")]
+    ets = sum(beats(r, "ets") for r in rows)
+    missed = f" (not {', '.join(snaive)})" if snaive else ""
+    return [
+        f"- {'PASS' if not snaive else 'FAIL'}: LSTM beats seasonal naive (MASE) on "
+        f"{len(rows) - len(snaive)}/{len(rows)} series{missed}",
+        f"- {'PASS' if 2 * ets >= len(rows) else 'FAIL'}: LSTM beats ETS (MASE) on "
+        f"{ets}/{len(rows)} series (target: at least half)",
+    ]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,365 @@
+"""Forecasting windows for the trainer: scaling, look-back/horizon windows, the task itself.
+
+Two scalings, both standard practice for a global model over series of different levels:
+
+* **Per series** (:class:`SeriesScaler`): each series' target is standardised by the mean and
+  standard deviation of its *training part only*, and each covariate column by its mean and
+  spread over all series' training parts, so nothing after the training cut leaks into the
+  inputs' scale.
+* **Per window** (``window_norm``, RevIN, Kim et al. 2022): inside a window the look-back's own
+  mean and spread (floored at :data:`WINDOW_SCALE_FLOOR`) are subtracted and divided out, and
+  added back to the forecast. A trending series then looks alike at every origin, so the network
+  learns shapes rather than levels it has not seen.
+
+A window at origin ``t`` of series ``s`` reads ``y[t - L : t]`` and forecasts ``y[t : t + K]``;
+future covariates (the user's, then the calendar's) are given for both stretches.
+
+**Residual to seasonal naive** (``season`` m > 0): the network reads the seasonal differences
+``y[j] - y[j - m]`` of the look-back (and, as one more past covariate, the look-back's level
+around its mean, which the differences lose and a mean-reverting series needs) and forecasts
+``y[t + k] - y[t - m + (k mod m)]``, the deviation from the seasonal naive forecast, which is
+added back. A network that has learnt
+nothing forecasts seasonal naive (m = 1: naive), not noise; what it learns is the correction —
+the classical idea behind SARIMA's differencing and Smyl's ES-RNN (M4 winner, 2020).
+
+Legend: B windows in a batch, L look-back, K horizon, P past covariates, F future covariates
+(user's and calendar), Q quantiles, S series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from lstmkit.data.calendar import calendar_features
+from lstmkit.data.series import Series
+from lstmkit.models.forecaster import pinball_loss
+from lstmkit.tasks.lm import device_of
+
+WINDOW_SCALE_FLOOR = 0.1  # in series-standardised units: a flat look-back is not blown up
+STD_FLOOR = 1e-8  # a constant covariate column is centred, not divided by zero
+
+
+@dataclass
+class SeriesScaler:
+    """Standardisation statistics fitted on the training part only.
+
+    Attributes:
+        target: series name -> (mean, std) of its target.
+        past, future: per column (mean, std) of the past and the user's future covariates.
+    """
+
+    target: dict[str, tuple[float, float]]
+    past: list[tuple[float, float]]
+    future: list[tuple[float, float]]
+
+    @classmethod
+    def fit(cls, series: list[Series], train_ends: list[int]) -> SeriesScaler:
+        """Statistics of ``series[i]`` over ``[0, train_ends[i])``."""
+        target = {s.name: _stats(s.values[:end]) for s, end in zip(series, train_ends, strict=True)}
+
+        def columns(kind: str) -> list[tuple[float, float]]:
+            if getattr(series[0], kind) is None:
+                return []
+            parts = [getattr(s, kind)[:end] for s, end in zip(series, train_ends, strict=True)]
+            stacked = np.concatenate(parts)  # (sum T, C)
+            return [_stats(stacked[:, c]) for c in range(stacked.shape[1])]
+
+        return cls(target, columns("past"), columns("future"))
+
+    def target_stats(self, name: str, values: np.ndarray) -> tuple[float, float]:
+        """The fitted (mean, std) of series ``name``; a series unseen in training uses its own."""
+        return self.target.get(name) or _stats(values)
+
+    def to_dict(self) -> dict:
+        return {"target": self.target, "past": self.past, "future": self.future}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SeriesScaler:
+        target = {k: (float(m), float(s)) for k, (m, s) in data["target"].items()}
+        return cls(target, [tuple(p) for p in data["past"]], [tuple(f) for f in data["future"]])
+
+
+def _stats(values: np.ndarray) -> tuple[float, float]:
+    std = float(np.std(values))
+    return float(np.mean(values)), std if std > STD_FLOOR else 1.0
+
+
+def _standardise(x: np.ndarray | None, stats: list[tuple[float, float]]) -> np.ndarray | None:
+    if x is None or not stats:
+        return None
+    mean, std = np.array(stats).T  # (C,), (C,)
+    return (x - mean) / std
+
+
+@dataclass
+class Prepared:
+    """One series, scaled, with its covariates laid out for windowing.
+
+    Attributes:
+        name, index: as the :class:`Series`.
+        y: (T,) the standardised target.
+        past: (T, P) standardised past covariates, or None.
+        future: (T + extra, F) the user's standardised future covariates then the calendar's,
+            or None; may run past the end of ``y`` (the covariates of a forecast horizon).
+        mean, std: the target's standardisation, to undo it.
+    """
+
+    name: str
+    index: pd.DatetimeIndex
+    y: np.ndarray
+    past: np.ndarray | None
+    future: np.ndarray | None
+    mean: float
+    std: float
+
+
+def prepare(
+    series: Series,
+    scaler: SeriesScaler,
+    calendar_freq: str | None,
+    future_extra: np.ndarray | None = None,
+    extra_steps: int = 0,
+) -> Prepared:
+    """Scale one series and attach its future covariates.
+
+    Args:
+        series: the series.
+        scaler: the fitted statistics.
+        calendar_freq: the frequency whose calendar features join the future covariates, or
+            None for none.
+        future_extra: (extra_steps, F_user) the user's future covariates after the series' end.
+        extra_steps: steps past the end for which future covariates are wanted (a horizon).
+    """
+    mean, std = scaler.target_stats(series.name, series.values)
+    index = series.index
+    full = pd.date_range(index[0], periods=len(index) + extra_steps, freq=index.freq)
+    parts = []
+    if series.future is not None:
+        user = series.future if future_extra is None else np.vstack([series.future, future_extra])
+        parts.append(_standardise(user, scaler.future))
+    if calendar_freq is not None:
+        cal = calendar_features(full, calendar_freq)
+        if cal.shape[1]:
+            parts.append(cal)
+    future = np.hstack([p[: len(full)] for p in parts]) if parts else None
+    past = _standardise(series.past, scaler.past)
+    return Prepared(series.name, index, (series.values - mean) / std, past, future, mean, std)
+
+
+@dataclass
+class Window:
+    """A batch of windows as tensors; ``y`` and ``target`` are window-normalised.
+
+    Attributes:
+        y: (B, L); past: (B, L, P) or None; future_hist: (B, L, F) or None;
+        future_horizon: (B, K, F) or None; target: (B, K) or None (origins at the series' end);
+        loc, scale: (B,) the window normalisation, to undo it.
+    """
+
+    y: Tensor
+    past: Tensor | None
+    future_hist: Tensor | None
+    future_horizon: Tensor | None
+    target: Tensor | None
+    loc: Tensor
+    scale: Tensor
+    base: Tensor  # (B, K): the seasonal naive forecast added back (zeros without a season)
+
+    def undo(self, values: Tensor) -> Tensor:
+        """Window-normalised (B, K[, Q]) values back to series-standardised units."""
+        shape = (-1,) + (1,) * (values.dim() - 1)  # (B, 1[, 1])
+        base = self.base if values.dim() == 2 else self.base.unsqueeze(-1)
+        return values * self.scale.view(shape) + self.loc.view(shape) + base
+
+    def inputs(self) -> tuple:
+        return self.y, self.past, self.future_hist, self.future_horizon
+
+
+def make_windows(
+    prepared: list[Prepared],
+    origins: list[tuple[int, int]],
+    lookback: int,
+    horizon: int,
+    window_norm: bool = True,
+    season: int = 0,
+) -> Window:
+    """Cut windows at ``origins`` ((series index, t) pairs) into one batch.
+
+    A window's target is included when the series holds all ``horizon`` values after ``t``.
+    With ``season`` m > 0 the windows are residuals to seasonal naive (see the module's
+    docstring) and ``t`` must be at least ``lookback + m``.
+    """
+    ys, pasts, f_hist, f_hor, targets, bases = [], [], [], [], [], []
+    steps = np.arange(horizon)
+    for s, t in origins:
+        p = prepared[s]
+        hist = p.y[t - lookback : t]
+        base = np.zeros(horizon)
+        if season:
+            hist = hist - p.y[t - lookback - season : t - season]
+            base = p.y[t - season + steps % season]
+        ys.append(hist)
+        bases.append(base)
+        past = None if p.past is None else p.past[t - lookback : t]
+        if season:  # the level the differences lost, as the look-back's deviation from its mean
+            level = p.y[t - lookback : t, None]
+            level = level - level.mean()
+            past = level if past is None else np.hstack([past, level])
+        if past is not None:
+            pasts.append(past)
+        if p.future is not None:
+            f_hist.append(p.future[t - lookback : t])
+            f_hor.append(p.future[t : t + horizon])
+        target = p.y[t : t + horizon]
+        targets.append(target - base[: len(target)])
+    y = torch.tensor(np.stack(ys), dtype=torch.float32)  # (B, L)
+    if window_norm and season:  # differences: scaled, not centred (that would add a drift)
+        loc = torch.zeros(len(ys))
+        scale = y.pow(2).mean(1).sqrt().clamp_min(WINDOW_SCALE_FLOOR)
+    elif window_norm:
+        loc = y.mean(1)
+        scale = y.std(1, correction=0).clamp_min(WINDOW_SCALE_FLOOR)
+    else:
+        loc, scale = torch.zeros(len(ys)), torch.ones(len(ys))
+    full = all(len(t) == horizon for t in targets)
+    target = torch.tensor(np.stack(targets), dtype=torch.float32) if full else None
+
+    def stacked(parts):
+        return torch.tensor(np.stack(parts), dtype=torch.float32) if parts else None
+
+    return Window(
+        (y - loc[:, None]) / scale[:, None],
+        stacked(pasts),
+        stacked(f_hist),
+        stacked(f_hor),
+        None if target is None else (target - loc[:, None]) / scale[:, None],
+        loc,
+        scale,
+        torch.tensor(np.stack(bases), dtype=torch.float32),
+    )
+
+
+def forecast_windows(model: nn.Module, window: Window) -> Tensor:
+    """The model's quantiles for a batch of windows, window normalisation undone: (B, K, Q) in
+    series-standardised units."""
+    device = device_of(model)
+    inputs = [None if x is None else x.to(device) for x in window.inputs()]
+    return window.undo(model.forecast(*inputs).cpu())  # (B, K, Q)
+
+
+def seasonal_scales(prepared: list[Prepared], ends: list[int], season: int) -> list[float]:
+    """MASE's denominator per series: mean |y_t - y_{t-m}| over ``[0, end)``, standardised
+    units (m = ``season``, or 1 where the part is too short)."""
+    scales = []
+    for p, end in zip(prepared, ends, strict=True):
+        y = p.y[:end]
+        m = season if end > season else 1
+        d = float(np.mean(np.abs(y[m:] - y[:-m]))) if end > m else 1.0
+        scales.append(d if d > STD_FLOOR else 1.0)
+    return scales
+
+
+class ForecastTask:
+    """Windows for the trainer: pinball loss of the window-normalised horizon.
+
+    Each epoch draws ``batches_per_epoch`` batches of ``batch_size`` training windows uniformly
+    with replacement (seeded by the epoch, so a resumed run draws the same ones) — one epoch is
+    then the same amount of work whatever the data's size, as neuralforecast counts steps.
+
+    Args:
+        prepared: the scaled series.
+        train_origins, valid_origins: (series index, t) pairs; a valid window's target lies in
+            the validation part.
+        lookback, horizon, window_norm, season: as :func:`make_windows`.
+        batch_size, batches_per_epoch: windows per batch, batches per epoch.
+        meta: ``{"config": the run's config, "files": {}, "seed": int}``.
+        teacher_forcing: see :meth:`lstmkit.models.forecaster.LSTMForecaster.loss`.
+        mase_scales: per series, MASE's denominator in standardised units.
+    """
+
+    task = "forecast"
+
+    def __init__(
+        self,
+        prepared: list[Prepared],
+        train_origins: list[tuple[int, int]],
+        valid_origins: list[tuple[int, int]],
+        lookback: int,
+        horizon: int,
+        batch_size: int,
+        batches_per_epoch: int,
+        meta: dict,
+        window_norm: bool = True,
+        teacher_forcing: float = 0.0,
+        mase_scales: list[float] | None = None,
+        season: int = 0,
+    ) -> None:
+        self.prepared = prepared
+        self.train_origins, self.valid_origins = train_origins, valid_origins
+        self.lookback, self.horizon, self.window_norm = lookback, horizon, window_norm
+        self.batch_size, self.batches_per_epoch, self.meta = batch_size, batches_per_epoch, meta
+        self.teacher_forcing, self.season = teacher_forcing, season
+        self.mase_scales = mase_scales or [1.0] * len(prepared)
+
+    def num_batches(self) -> int:
+        return self.batches_per_epoch
+
+    def _windows(self, origins) -> Window:
+        return make_windows(self.prepared, origins, self.lookback, self.horizon, self.window_norm,
+                            self.season)  # fmt: skip
+
+    def batches(self, epoch: int, start: int):
+        rng = np.random.default_rng([self.meta["seed"], epoch])
+        draws = rng.integers(0, len(self.train_origins), (self.batches_per_epoch, self.batch_size))
+        for row in draws[start:]:
+            yield self._windows([self.train_origins[i] for i in row])
+
+    def train_loss(self, model: nn.Module, batch: Window, carry):
+        device = device_of(model)
+        inputs = [None if x is None else x.to(device) for x in batch.inputs()]
+        loss = model.loss(*inputs, target=batch.target.to(device),
+                          teacher_forcing=self.teacher_forcing)  # fmt: skip
+        return loss, batch.y.shape[0], None
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation pinball loss (window-normalised units, as training) and MASE, MAE
+        (standardised units) of the median, over every validation window."""
+        total, count, mase, mae = 0.0, 0, 0.0, 0.0
+        for k in range(0, len(self.valid_origins), 256):
+            origins = self.valid_origins[k : k + 256]
+            window = self._windows(origins)
+            device = device_of(model)
+            inputs = [None if x is None else x.to(device) for x in window.inputs()]
+            q = model.forecast(*inputs).cpu()  # (B, K, Q) window-normalised
+            total += pinball_loss(q, window.target, model.quantiles).item() * len(origins)
+            count += len(origins)
+            median, truth = window.undo(q[..., model.median_index]), window.undo(window.target)
+            err = (median - truth).abs().mean(1)  # (B,) standardised units
+            scales = torch.tensor([self.mase_scales[s] for s, _ in origins])
+            mae += err.sum().item()
+            mase += (err / scales).sum().item()
+        return {"loss": total / count, "mase": mase / count, "mae": mae / count}
+
+    def run_config(self) -> dict:
+        return self.meta["config"]
+
+    def files(self) -> dict[str, bytes]:
+        return self.meta["files"]
+
+
+__all__ = [
+    "ForecastTask",
+    "Prepared",
+    "SeriesScaler",
+    "Window",
+    "forecast_windows",
+    "make_windows",
+    "prepare",
+    "seasonal_scales",
+]

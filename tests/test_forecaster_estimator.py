@@ -1,0 +1,213 @@
+"""The Forecaster estimator: fit/predict, dates, save/load, covariates, long format, errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmkit.data.series import Series
+from lstmkit.errors import UserError
+from lstmkit.forecast import Forecaster, fingerprint, future_values, read_frame
+from lstmkit.tasks.forecast import WINDOW_SCALE_FLOOR
+
+H, N = 4, 60
+TINY = {"horizon": H, "hidden_size": 8, "num_layers": 1, "batch_size": 8,
+        "batches_per_epoch": 3, "train": {"epochs": 2}}  # fmt: skip
+
+
+def monthly(n=N, start="2000-01-01", seed=0) -> pd.DataFrame:
+    k = np.arange(n)
+    noise = np.random.default_rng(seed).normal(0, 0.1, n)
+    y = 5 + 0.05 * k + np.sin(2 * np.pi * k / 12) + noise
+    return pd.DataFrame({"month": pd.date_range(start, periods=n, freq="MS"), "y": y})
+
+
+def months_after(last, steps) -> list[pd.Timestamp]:
+    return [pd.Timestamp(last) + pd.DateOffset(months=k) for k in range(1, steps + 1)]
+
+
+@pytest.fixture(scope="module")
+def df():
+    return monthly()
+
+
+@pytest.fixture(scope="module")
+def fitted(df):
+    return Forecaster(**TINY).fit(df, progress=False)
+
+
+def test_predict_rows_dates_and_ordered_quantiles(fitted, df):
+    out = fitted.predict()
+    assert list(out.columns) == ["series", "time", "forecast", "q0.1", "q0.5", "q0.9"]
+    assert len(out) == H
+    assert (out["series"] == "y").all()
+    assert list(out["time"]) == months_after(df["month"].iloc[-1], H)
+    q = out[["q0.1", "q0.5", "q0.9"]].to_numpy()
+    assert np.isfinite(q).all()
+    assert (np.diff(q, axis=1) > 0).all()  # q0.1 < q0.5 < q0.9 on every row
+    np.testing.assert_array_equal(out["forecast"], out["q0.5"])
+    # The model's own settings, derived from the data: monthly, a 12-month season.
+    assert (fitted.freq_, fitted.season_, fitted.lookback_) == ("MS", 12, 24)
+
+
+@pytest.mark.parametrize(("window_norm", "residual"), [(False, False), (True, False),
+                                                      (False, True), (True, True)])  # fmt: skip
+def test_a_network_that_outputs_zero_forecasts_the_baseline_it_is_built_on(
+    df, window_norm, residual
+):
+    fc = Forecaster(**{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}},
+                    window_norm=window_norm, residual=residual).fit(df, progress=False)  # fmt: skip
+    for p in fc.model_.parameters():
+        p.data.zero_()  # every raw output 0: median 0, other levels at softplus(0) = log 2
+    out = fc.predict()
+    y, lookback, season = df["y"].to_numpy(), 24, 12
+    mean, std = y[: N - H].mean(), y[: N - H].std()  # the training part's statistics
+    look = (y[N - lookback :] - mean) / std  # standardised look-back
+    base = np.zeros(H)
+    if residual:
+        look = look - (y[N - lookback - season : N - season] - mean) / std
+        base = (y[N - season : N - season + H] - mean) / std  # seasonal naive
+    if window_norm and residual:  # differences are scaled by their root mean square, not centred
+        loc, scale = 0.0, max(np.sqrt(np.mean(look**2)), WINDOW_SCALE_FLOOR)
+    elif window_norm:
+        loc, scale = look.mean(), max(look.std(), WINDOW_SCALE_FLOOR)
+    else:
+        loc, scale = 0.0, 1.0
+    np.testing.assert_allclose(out["forecast"], (loc + base) * std + mean, rtol=1e-5)
+    spread = np.log(2) * scale * std
+    np.testing.assert_allclose(out["q0.9"] - out["forecast"], spread, rtol=1e-4)
+    np.testing.assert_allclose(out["forecast"] - out["q0.1"], spread, rtol=1e-4)
+
+
+def test_scaler_is_fitted_before_the_validation_window(fitted, df):
+    train = df["y"].to_numpy()[: N - H]  # valid_windows=1 holds out the last horizon
+    assert fitted.scaler_.target["y"] == pytest.approx((train.mean(), train.std()))
+
+
+def test_shorter_horizon_and_explicit_data_agree_with_predict(fitted, df):
+    full = fitted.predict()
+    pd.testing.assert_frame_equal(fitted.predict(horizon=3), full.iloc[:3])
+    pd.testing.assert_frame_equal(fitted.predict(data=df), full)
+    earlier = fitted.predict(data=df.iloc[:50])
+    assert list(earlier["time"]) == months_after(df["month"].iloc[49], H)
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_save_load_and_run_folder_give_identical_predictions(df, tmp_path, residual):
+    fc = Forecaster(**TINY, residual=residual).fit(df, out=tmp_path / "run", progress=False)
+    want = fc.predict()
+    loaded = Forecaster.load(fc.save(tmp_path / "saved"))
+    pd.testing.assert_frame_equal(loaded.predict(), want)
+    pd.testing.assert_frame_equal(loaded.predict(data=df), want)
+    from_run = Forecaster.load(tmp_path / "run")  # its best/ checkpoint
+    assert from_run.checkpoint_ == tmp_path / "run" / "best"
+    pd.testing.assert_frame_equal(from_run.predict(), want)
+    assert from_run.horizon == H
+    assert from_run.hidden_size == 8
+    assert from_run.residual is residual
+
+
+def test_same_seed_reproduces_and_another_seed_differs(df, fitted):
+    again = Forecaster(**TINY).fit(df, progress=False).predict()
+    pd.testing.assert_frame_equal(again, fitted.predict())
+    other = Forecaster(**{**TINY, "train": {"epochs": 2, "seed": 1}}).fit(df, progress=False)
+    assert np.abs(other.predict()["forecast"] - again["forecast"]).max() > 1e-4
+
+
+def test_future_covariate_is_required_and_used(df):
+    promo = (np.arange(N) % 5 == 0).astype(float)
+    data = df.assign(y=df["y"] + promo, promo=promo)
+    fc = Forecaster(**TINY).fit(data, future_covariates=["promo"], progress=False)
+    assert fc.config_.n_future == 1 + 2  # promo, then month sin/cos
+    with pytest.raises(UserError, match=r"future: the model uses future covariates \['promo'\]"):
+        fc.predict()
+    times = months_after(df["month"].iloc[-1], H)
+    off = fc.predict(future=pd.DataFrame({"month": times, "promo": 0.0}))
+    on = fc.predict(future=pd.DataFrame({"month": times, "promo": 1.0}))
+    assert list(on["time"]) == times
+    assert np.abs(on["forecast"] - off["forecast"]).max() > 1e-4
+    with pytest.raises(UserError, match=r"expected covariates at 2005-04-01"):
+        fc.predict(future=pd.DataFrame({"month": times[:3], "promo": 0.0}))
+
+
+def test_long_format_gives_one_forecast_per_series():
+    a = monthly(50, "2001-01-01", seed=1).assign(unique_id="a")
+    b = monthly(40, "2002-03-01", seed=2).assign(unique_id="b", y=lambda d: 3 * d["y"])
+    table = pd.concat([a, b], ignore_index=True).rename(columns={"month": "ds"})
+    fc = Forecaster(**TINY).fit(table, id_col="unique_id", progress=False)
+    out = fc.predict()
+    assert list(out["series"]) == ["a"] * H + ["b"] * H
+    assert list(out.loc[out["series"] == "a", "time"]) == months_after(a["month"].iloc[-1], H)
+    assert list(out.loc[out["series"] == "b", "time"]) == months_after(b["month"].iloc[-1], H)
+    # Each series keeps its own level: b is three times as large.
+    assert (
+        out.loc[out["series"] == "b", "forecast"].mean()
+        > out.loc[out["series"] == "a", "forecast"].mean() + 5
+    )
+    pd.testing.assert_frame_equal(fc.predict(data=table), out)
+
+
+def test_errors(fitted, df):
+    with pytest.raises(UserError, match="horizon: expected at most the trained horizon 4, got 5"):
+        fitted.predict(horizon=5)
+    with pytest.raises(UserError, match="horizon: expected a positive integer, got 0"):
+        fitted.predict(horizon=0)
+    # The look-back of 24, and one season of 12 before it for the seasonal differences.
+    with pytest.raises(UserError, match=r"series 'y': expected at least 36 steps .* got 10"):
+        fitted.predict(data=df.iloc[:10])
+    with pytest.raises(UserError, match="Forecaster: not fitted yet"):
+        Forecaster().predict()
+    # At least a look-back of 1, a season of 12, a horizon to train on and one to validate.
+    with pytest.raises(UserError, match=r"series 'y': expected at least 21 steps .* got 20"):
+        Forecaster(**TINY).fit(df.iloc[:20], progress=False)
+    Forecaster(**TINY).fit(df.iloc[:21], progress=False)  # just enough
+    # Without residuals there is no season to read first.
+    with pytest.raises(UserError, match=r"series 'y': expected at least 9 steps .* got 8"):
+        Forecaster(**TINY, residual=False).fit(df.iloc[:8], progress=False)
+    with pytest.raises(UserError, match="batch_size: expected a positive integer, got 0"):
+        Forecaster(**{**TINY, "batch_size": 0}).fit(df, progress=False)
+
+
+def test_future_values_and_fingerprint():
+    index = pd.date_range("2000-01-01", periods=3, freq="D")
+    s = Series("s", index, np.array([1.0, 2.0, 3.0]))
+    table = pd.DataFrame({"day": pd.date_range("2000-01-05", periods=2, freq="D")[::-1],
+                          "x": [7.0, 6.0]})  # fmt: skip
+    table.loc[len(table)] = [pd.Timestamp("2000-01-04"), 5.0]
+    got = future_values(table, s, 3, ["x"], {"time": "day"})
+    np.testing.assert_array_equal(got, [[5.0], [6.0], [7.0]])  # sorted by time, not by row
+    missing = r"future: expected columns \['day', 'z'\], missing \['z'\]"
+    with pytest.raises(UserError, match=missing):
+        future_values(table, s, 3, ["z"], {"time": "day"})
+    with pytest.raises(UserError, match="expected covariates at 2000-01-07"):
+        future_values(table, s, 4, ["x"], {"time": "day"})
+    other = Series("s", index, np.array([1.0, 2.0, 3.5]))
+    assert fingerprint([s]) == fingerprint([Series("s", index, np.array([1.0, 2.0, 3.0]))])
+    assert fingerprint([s]) != fingerprint([other])
+
+
+def test_read_frame_accepts_rows_in_any_order(df):
+    shuffled = df.sample(frac=1.0, random_state=0)  # an Index of ints, not a RangeIndex
+    frame = read_frame(shuffled)
+    assert frame.target == ["y"]
+    np.testing.assert_array_equal(frame[0].values, df["y"].to_numpy())
+
+
+def test_read_frame_accepts_an_unnamed_datetime_index(df):
+    frame = read_frame(pd.DataFrame({"y": df["y"].to_numpy()}, index=df["month"].to_numpy()))
+    assert frame.freq == "MS"
+    assert frame.target == ["y"]
+
+
+def test_learns_a_seasonal_series_with_trend_better_than_naive():
+    k = np.arange(150)
+    y = 10 + 0.05 * k + 2 * np.sin(2 * np.pi * k / 12)
+    data = pd.DataFrame({"month": pd.date_range("2000-01-01", periods=150, freq="MS"), "y": y})
+    fc = Forecaster(horizon=12, hidden_size=8, num_layers=1, dropout=0.0, batch_size=32,
+                    batches_per_epoch=50, train={"epochs": 6})  # fmt: skip
+    out = fc.fit(data.iloc[:138], progress=False).predict()
+    assert fc.progress_.step == 300
+    lstm = np.mean(np.abs(out["forecast"].to_numpy() - y[138:]))
+    naive = np.mean(np.abs(y[137] - y[138:]))  # about 1.5
+    seasonal_naive = np.mean(np.abs(y[126:138] - y[138:]))  # the year's trend, 0.6
+    assert lstm < naive / 4, (lstm, naive)
+    assert lstm < seasonal_naive / 4, (lstm, seasonal_naive)  # it learnt the trend
