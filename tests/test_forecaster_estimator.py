@@ -211,3 +211,15 @@ def test_learns_a_seasonal_series_with_trend_better_than_naive():
     seasonal_naive = np.mean(np.abs(y[126:138] - y[138:]))  # the year's trend, 0.6
     assert lstm < naive / 4, (lstm, naive)
     assert lstm < seasonal_naive / 4, (lstm, seasonal_naive)  # it learnt the trend
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_min_length_is_exactly_what_fit_needs(residual):
+    # look-back 6, season 12 (monthly) for residuals, one horizon to train, one to validate
+    fc = Forecaster(**{**TINY, "train": {"epochs": 1}}, lookback=6, residual=residual)
+    need = 6 + (12 if residual else 0) + 2 * H
+    assert fc.min_length("MS") == need
+    assert fc.min_length("MS", test_steps=5) == need + 5
+    fc.fit(monthly(need), progress=False)  # exactly enough
+    with pytest.raises(UserError, match="expected at least"):
+        fc.fit(monthly(need - 1), progress=False)

@@ -208,8 +208,12 @@ def _write_backtest(out: Path, bt, frame, names: tuple[str, str, str]) -> list[s
     plot_forecast(png, history, rows[rows["model"] == "lstm"],
                   truth={s.name: s.to_pandas() for s in frame},
                   baselines={m: t for m, t in baselines.items() if len(t)},
-                  title=f"the last of {bt.scores['folds']} test windows")  # fmt: skip
+                  title=_fold_title(bt.scores["folds"]))  # fmt: skip
     return [str(p) for p in (scores, table, png)]
+
+
+def _fold_title(folds: int) -> str:
+    return "the test window" if folds == 1 else f"the last of {folds} test windows"
 
 
 def _write_forecast(out: Path, fc: Forecaster, frame) -> list[str]:

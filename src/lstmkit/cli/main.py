@@ -7,7 +7,7 @@ import sys
 import warnings
 
 from lstmkit import __version__
-from lstmkit.cli import forecast, info, lm, seq2seq
+from lstmkit.cli import forecast, info, inspect, lm, seq2seq
 from lstmkit.errors import Notice, UserError
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.register(commands)
     seq2seq.register(commands)
     forecast.register(commands)
+    inspect.register(commands)
     return parser
 
 

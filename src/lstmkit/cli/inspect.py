@@ -1,0 +1,146 @@
+"""`lstmkit inspect`: a trained model's gates on your input, as one HTML report with figures."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+from lstmkit.cli import output
+from lstmkit.cli.options import command_parser, option, positive_int, settings
+from lstmkit.errors import Notice, UserError
+
+DOC = """Run your input through a trained model with the LSTM's gate trace on, and write one
+self-contained HTML report (gates, cell states, next-token or attention or forecast, findings)
+with PNG figures beside it. A language model or seq2seq model reads --text or --text-file; a
+forecaster reads --csv. For a language model trained on the built-in keywords corpus the report
+also names the unit that holds the keyword (--label picks the cuisine)."""
+SOURCES = ("text", "text_file", "csv")
+KEYWORD_PASSAGES = 300
+
+
+def register(commands) -> None:
+    p = command_parser(commands, "inspect", run, help="see the gates and memory of a trained model",
+                       description=DOC)  # fmt: skip
+    p.add_argument("model", metavar="DIR", help="a run folder or checkpoint")
+    option(p, "--text", help="the text to read (language model, seq2seq)")
+    option(p, "--text-file", metavar="FILE", help="read the text from a UTF-8 file")
+    option(p, "--csv", metavar="FILE", help="the series' history (forecaster)")
+    option(p, "--out", metavar="FILE", help="the HTML report to write, e.g. report.html")
+    option(p, "--label", help="keywords model: the cuisine whose memory unit to find "
+                              "(default: the best found)")  # fmt: skip
+    option(p, "--max-tokens", type=positive_int, default=5000, help="read at most this many tokens")
+    option(p, "--overwrite", action="store_true", default=False, help="replace an existing --out")
+    option(p, "--json", action="store_true", default=False, help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lstmkit.inspect.report import write_report
+    from lstmkit.inspect.traces import load_any
+
+    s = settings(args)
+    source = _source(s)
+    out = _out(s)
+    text = _text(s, source)
+    estimator = load_any(args.model)
+    trace = _trace(estimator, args.model, source, text, s)
+    files = write_report(trace, out)
+    for notice in trace["notices"]:
+        warnings.warn(notice, Notice, stacklevel=1)
+    result = {
+        "model": str(getattr(estimator, "checkpoint_", args.model)),
+        "kind": trace["kind"],
+        "title": trace["title"],
+        "files": [str(f) for f in files],
+        "findings": trace["findings"],
+        "memory": [{k: v for k, v in m.items() if k != "trace"} for m in trace["memory"]],
+        "notices": trace["notices"],
+    }
+    output.emit(result, s["json"], _table)
+    return 0
+
+
+def _source(s: dict) -> str:
+    given = [name for name in SOURCES if s[name] is not None]
+    flags = "--text, --text-file or --csv"
+    if len(given) != 1:
+        got = "none" if not given else " and ".join("--" + g.replace("_", "-") for g in given)
+        raise UserError(f"{flags}: expected one of them, got {got}")
+    return given[0]
+
+
+def _out(s: dict) -> Path:
+    if s["out"] is None:
+        raise UserError("--out: expected the report's file name (e.g. report.html), got none")
+    out = Path(s["out"])
+    if out.is_dir():
+        raise UserError(f"--out {out}: expected a file name, got a folder")
+    if out.exists() and not s["overwrite"]:
+        raise UserError(f"--out {out}: already exists; choose a new name or pass --overwrite")
+    return out
+
+
+def _text(s: dict, source: str) -> str | None:
+    if source == "text":
+        if not s["text"].strip():
+            raise UserError("--text: expected some text, got none")
+        return s["text"]
+    if source == "text_file":
+        from lstmkit.data import read_text
+
+        return read_text(s["text_file"], option="--text-file")
+    return None
+
+
+def _trace(estimator, directory: str, source: str, text: str | None, s: dict) -> dict:
+    from lstmkit.forecast import Forecaster
+    from lstmkit.inspect import traces
+    from lstmkit.lm import LanguageModel
+
+    flag = "--" + source.replace("_", "-")
+    if isinstance(estimator, Forecaster):
+        if source != "csv":
+            raise UserError(f"{flag}: {directory} holds a forecaster; give its series' history "
+                            "with --csv FILE")  # fmt: skip
+        _no_label(s, directory)
+        return traces.forecast_trace(estimator, s["csv"])
+    kind = "language model" if isinstance(estimator, LanguageModel) else "seq2seq model"
+    if source == "csv":
+        raise UserError(f"--csv: {directory} holds a {kind}; give text with --text or --text-file")
+    if kind == "seq2seq model":
+        _no_label(s, directory)
+        return traces.seq2seq_trace(estimator, text, s["max_tokens"])
+    trace = traces.lm_trace(estimator, text, s["max_tokens"])
+    if traces.training_data(estimator).get("builtin") != "keywords":
+        _no_label(s, directory)
+    elif estimator.tokenizer_.kind != "word":
+        trace["notices"].append("the keyword memory search needs a word tokenizer; skipped")
+    else:
+        from lstmkit.inspect.memory import add_keyword_memory
+        from lstmkit.data import CUISINES
+
+        if s["label"] is not None and s["label"] not in CUISINES:
+            raise UserError(f"--label: expected one of {', '.join(CUISINES)}, got {s['label']!r}")
+        add_keyword_memory(trace, estimator, s["label"])
+    return trace
+
+
+def _no_label(s: dict, directory: str) -> None:
+    if s["label"] is not None:
+        raise UserError(f"--label: only a language model trained on the built-in keywords corpus "
+                        f"has labels to search; {directory} is not one")  # fmt: skip
+
+
+def _table(r: dict) -> str:
+    lines = [f"{r['title']}  ({r['model']})", ""]
+    lines += [f"- {finding}" for finding in r["findings"]]
+    if r["memory"]:
+        rows = [[m["label"], m["panel"], m["layer"] + 1, m["unit"], f"{m['correlation']:+.3f}"]
+                for m in r["memory"]]  # fmt: skip
+        lines += ["", format_memory(rows)]
+    lines += ["", "wrote " + ", ".join(r["files"])]
+    return "\n".join(lines)
+
+
+def format_memory(rows: list[list]) -> str:
+    return output.format_table(["label", "panel", "layer", "unit", "correlation"], rows, "<<>>>")

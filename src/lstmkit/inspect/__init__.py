@@ -1,0 +1,33 @@
+"""Seeing the memory: gate traces of a trained model on your input, the units that hold a
+label, and an HTML report (``lstmkit inspect``).
+
+* :mod:`lstmkit.inspect.traces` — run a language model, seq2seq model or forecaster with its
+  LSTMs' gate trace on (:func:`lm_trace`, :func:`seq2seq_trace`, :func:`forecast_trace`,
+  :func:`load_any`).
+* :mod:`lstmkit.inspect.memory` — the units whose cell state holds a label
+  (:func:`memory_units`, :func:`keyword_memory`).
+* :mod:`lstmkit.inspect.report` — the self-contained HTML report and its figures.
+"""
+
+from lstmkit.inspect.memory import KeywordMemory, add_keyword_memory, keyword_memory, memory_units
+from lstmkit.inspect.traces import (
+    forecast_trace,
+    lm_trace,
+    load_any,
+    recording,
+    seq2seq_trace,
+    to_json,
+)
+
+__all__ = [
+    "KeywordMemory",
+    "add_keyword_memory",
+    "forecast_trace",
+    "keyword_memory",
+    "lm_trace",
+    "load_any",
+    "memory_units",
+    "recording",
+    "seq2seq_trace",
+    "to_json",
+]
