@@ -1,7 +1,8 @@
 """lstmkit: train, inspect and deploy LSTM and sequence-to-sequence LSTM models.
 
 The estimators are importable from the top level (``from lstmkit import LanguageModel,
-Seq2Seq, Forecaster``); they load on first use, so ``import lstmkit`` and ``lstmkit --version`` stay quick.
+Seq2Seq, Forecaster``); they load on first use, so ``import lstmkit`` and ``lstmkit --version``
+stay quick.
 """
 
 from __future__ import annotations

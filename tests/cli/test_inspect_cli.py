@@ -12,7 +12,7 @@ import pytest
 
 from lstmkit.checkpoint import save_checkpoint
 from lstmkit.cli.main import main
-from lstmkit.data.keywords import VOCAB
+from lstmkit.data.keywords import CUISINES, VOCAB
 from lstmkit.forecast import Forecaster
 from lstmkit.lm import LanguageModel
 from lstmkit.models import LMConfig, LSTMLanguageModel, Seq2SeqConfig, build_seq2seq
@@ -88,7 +88,8 @@ def test_language_model_report(models, tmp_path, capsys):
     assert code == 0, err
     result = json.loads(text)
     assert result["kind"] == "lm"
-    assert result["files"][0] == str(out) and out.exists()
+    assert result["files"][0] == str(out)
+    assert out.exists()
     assert all(Path(f).exists() for f in result["files"])
     assert result["memory"] == []
     assert "mapped to <unk>: 'a'" in result["notices"][0]
@@ -106,13 +107,19 @@ def test_language_model_report(models, tmp_path, capsys):
 
 def test_keywords_model_adds_the_memory_search(models, tmp_path, capsys):
     out = tmp_path / "kw.html"
-    code, text, err = inspect(models / "kw", "--text", "my friend eats samosa . his favourite",
-                              "--out", out, "--label", "INDIAN", "--json", capsys=capsys)  # fmt: skip
+    words = "my friend eats samosa . his favourite"
+    code, text, err = inspect(models / "kw", "--text", words, "--out", out, "--label", "INDIAN",
+                              "--json", capsys=capsys)  # fmt: skip
     assert code == 0, err
     result = json.loads(text)
     assert [m["label"] for m in result["memory"]] == ["INDIAN"] * 3
     assert all(m["panel"] == "lstm" and m["layer"] == 0 for m in result["memory"])
-    assert result["findings"][0].startswith(f"Unit {result['memory'][0]['unit']} of layer 1")
+    assert result["findings"][0].startswith(f"Unit {result['memory'][0]['unit']} of layer 0")
+    code, text, err = inspect(models / "kw", "--text", words, "--out", tmp_path / "all.html",
+                              "--json", capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    labels = [m["label"] for m in json.loads(text)["memory"]]  # each cuisine's best unit
+    assert sorted(labels) == sorted(CUISINES)
     code, _, err = inspect(models / "kw", "--text", "my friend", "--out", tmp_path / "x.html",
                            "--label", "indian", capsys=capsys)  # fmt: skip
     assert code == 2
@@ -136,7 +143,8 @@ def test_seq2seq_and_forecaster_reports(models, tmp_path, capsys):
     ("model", "args", "message"),
     [
         ("missing", ["--text", "the"], "missing: no such checkpoint directory"),
-        ("series.csv", ["--text", "the"], "series.csv: expected a checkpoint or a run folder, got a file"),
+        ("series.csv", ["--text", "the"], "series.csv: expected a checkpoint or a run folder, "
+                                           "got a file"),
         ("lm", ["--csv", "{root}/series.csv"], "--csv: {root}/lm holds a language model; give "
                                                 "text with --text or --text-file"),
         ("fc", ["--text", "the"], "--text: {root}/fc holds a forecaster; give its series' "

@@ -104,18 +104,25 @@ def test_keyword_memory_finds_the_hand_built_unit_and_its_wipe():
     assert found.words == NOTES_EXAMPLE.split()
     assert len(found.c) == len(found.f) == len(found.i) == len(found.words)
     assert found.words[found.change] == "my"  # the forget gate closes there
-    assert found.wiped and found.f[found.change] < 0.01
-    assert found.words[found.food] == "pasta" and found.i[found.food] > 0.99
+    assert found.wiped
+    assert found.f[found.change] < 0.01
+    assert found.words[found.food] == "pasta"
+    assert found.i[found.food] > 0.99
     k = found.words.index("INDIAN")
     assert found.c[k - 1] > 0.99  # the memory at the first question: INDIAN
     assert found.c[-2] < -0.99  # at the second: not INDIAN
-    assert "wiped by the forget gate at 'my'" in found.finding()
+    assert "at the subject change, 'my', it is wiped by the forget gate" in found.finding()
+    assert found.raw_correlation == pytest.approx(found.correlation, abs=0.02)  # c is ±1
 
 
 def test_keyword_memory_without_a_cuisine_takes_the_best_and_checks_its_arguments():
     lm = hand_built_lm()
     passages = generate_passages(40, "test-memory")
-    assert keyword_memory(lm, passages).cuisine == "INDIAN"  # only INDIAN is held cleanly
+    found = keyword_memory(lm, passages)
+    assert found.cuisine == "INDIAN"  # only INDIAN is held cleanly
+    assert found.per_cuisine[0] == ("INDIAN", 0, 0, found.correlation)
+    assert sorted(c for c, *_ in found.per_cuisine) == sorted(CUISINES)
+    assert all(abs(r) <= found.correlation for *_, r in found.per_cuisine)
     with pytest.raises(UserError, match="cuisine: expected one of INDIAN"):
         keyword_memory(lm, passages, cuisine="indian")
     with pytest.raises(UserError, match=r"layer: expected an integer in \[0, 1\), got 1"):

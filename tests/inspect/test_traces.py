@@ -79,7 +79,8 @@ def test_lm_trace_matches_the_fused_forward_and_the_cell_equations():
     assert (trace["kind"], trace["attention"], trace["forecast"], trace["memory"]) == (
         "lm", None, None, [],
     )  # fmt: skip
-    assert trace["findings"] and all(isinstance(f, str) for f in trace["findings"])
+    assert trace["findings"]
+    assert all(isinstance(f, str) for f in trace["findings"])
     json.dumps(to_json(trace))
 
 
@@ -100,10 +101,13 @@ def test_recording_leaves_the_lstm_as_it_was():
     lstm = LSTM(3, 4, batch_first=True)
     x = torch.randn(2, 5, 3)
     with recording(lstm) as (calls,):
-        out, _ = lstm(x)
-    assert len(calls) == 1 and calls[0].f.shape == (1, 2, 5, 4)
-    assert len(lstm(x)) == 2 and not lstm._forward_hooks and not lstm._forward_pre_hooks
-    with pytest.raises(UserError, match="expected LSTM layers to inspect, got GRU"):
+        lstm(x)
+    assert len(calls) == 1
+    assert calls[0].f.shape == (1, 2, 5, 4)
+    assert len(lstm(x)) == 2  # (output, (h, c)) again: the hooks are gone
+    assert not lstm._forward_hooks
+    assert not lstm._forward_pre_hooks
+    with pytest.raises(UserError, match="expected LSTM layers to inspect, got GRU"):  # noqa: SIM117
         with recording(torch.nn.GRU(3, 4)):
             pass
 
@@ -148,7 +152,8 @@ def test_seq2seq_trace_matches_the_encoder_decoder_and_greedy_translation():
     backward = {k: v[:, ::-1] for k, v in rows(encoder["quantities"], [1]).items()}
     check_cell_equations(backward)  # the backward direction reads from the last token
     attention = trace["attention"]
-    assert attention["src"] == encoder["tokens"] and attention["tgt"] == decoder["tokens"]
+    assert attention["src"] == encoder["tokens"]
+    assert attention["tgt"] == decoder["tokens"]
     assert attention["weights"].shape == (len(decoder["tokens"]), 4)
     np.testing.assert_allclose(attention["weights"].sum(1), 1.0, atol=1e-6)
     json.dumps(to_json(trace))
@@ -205,7 +210,7 @@ def test_forecast_trace_reads_the_window_the_model_reads(forecaster):
 
 
 def test_forecast_trace_without_data_uses_the_kept_history(forecaster):
-    fc, df = forecaster
+    fc, _ = forecaster
     trace = forecast_trace(fc)
     np.testing.assert_allclose(trace["forecast"]["forecast"], fc.predict()["forecast"])
     assert trace["forecast"]["history_time"][-1] == "2005-12-01"

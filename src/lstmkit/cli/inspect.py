@@ -29,7 +29,14 @@ def register(commands) -> None:
     option(p, "--out", metavar="FILE", help="the HTML report to write, e.g. report.html")
     option(p, "--label", help="keywords model: the cuisine whose memory unit to find "
                               "(default: the best found)")  # fmt: skip
-    option(p, "--max-tokens", type=positive_int, default=5000, help="read at most this many tokens")
+    option(
+        p,
+        "--max-tokens",
+        type=positive_int,
+        default=5000,
+        metavar="N",
+        help="read at most this many tokens",
+    )
     option(p, "--overwrite", action="store_true", default=False, help="replace an existing --out")
     option(p, "--json", action="store_true", default=False, help="print JSON")
 
@@ -116,8 +123,8 @@ def _trace(estimator, directory: str, source: str, text: str | None, s: dict) ->
     elif estimator.tokenizer_.kind != "word":
         trace["notices"].append("the keyword memory search needs a word tokenizer; skipped")
     else:
-        from lstmkit.inspect.memory import add_keyword_memory
         from lstmkit.data import CUISINES
+        from lstmkit.inspect.memory import add_keyword_memory
 
         if s["label"] is not None and s["label"] not in CUISINES:
             raise UserError(f"--label: expected one of {', '.join(CUISINES)}, got {s['label']!r}")
@@ -135,7 +142,7 @@ def _table(r: dict) -> str:
     lines = [f"{r['title']}  ({r['model']})", ""]
     lines += [f"- {finding}" for finding in r["findings"]]
     if r["memory"]:
-        rows = [[m["label"], m["panel"], m["layer"] + 1, m["unit"], f"{m['correlation']:+.3f}"]
+        rows = [[m["label"], m["panel"], m["layer"], m["unit"], f"{m['correlation']:+.3f}"]
                 for m in r["memory"]]  # fmt: skip
         lines += ["", format_memory(rows)]
     lines += ["", "wrote " + ", ".join(r["files"])]

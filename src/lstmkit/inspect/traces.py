@@ -108,8 +108,9 @@ def panel(name: str, tokens: list[str], traces: Sequence[GateTrace], layers: int
     Returns:
         The panel and its notices.
     """
-    per_call = [{q: getattr(t, q)[:, row].float().cpu().numpy() for q in QUANTITIES}
-                for t in traces]  # fmt: skip  each (L*D, T, H)
+    per_call = [  # each (L*D, T, H)
+        {q: getattr(t, q)[:, row].float().cpu().numpy() for q in QUANTITIES} for t in traces
+    ]
     notices = []
     if join == "layers":
         widths = [c["f"].shape[-1] for c in per_call]
@@ -209,7 +210,7 @@ def seq2seq_trace(s2s, sentence: str, max_tokens: int = 5000) -> dict:
         (hyp,) = greedy(model, torch.tensor([ids], device=device), torch.tensor([len(ids)]),
                         MAX_LEN, None if ratio is None else RATIO_MARGIN * ratio)  # fmt: skip
     src = [src_tok.id_to_token(i) for i in ids]
-    tgt = ([tgt_tok.id_to_token(i) for i in hyp.tokens] + [tgt_tok.id_to_token(model.eos_id)])
+    tgt = [tgt_tok.id_to_token(i) for i in hyp.tokens] + [tgt_tok.id_to_token(model.eos_id)]
     tgt = tgt[: len(dec)]  # one decoder step per emitted token
     translation = tgt_tok.decode(hyp.tokens)
     trace = new_trace("seq2seq", f"Translation: {sentence.strip()[:60]!r} -> {translation[:60]!r}")
@@ -259,27 +260,29 @@ def forecast_trace(fc, data=None, future: pd.DataFrame | None = None) -> dict:
     L = fc.lookback_
     trace = new_trace("forecast", f"Forecast of series {first!r}, {fc.horizon} steps ahead")
     layers = fc.config_.num_layers
-    encoder, _ = panel("encoder", [_stamp(t) for t in times[-L:]], calls[0], layers, 1,
-                       "time")
+    encoder, _ = panel("encoder", [_stamp(t) for t in times[-L:]], calls[0], layers, 1, "time")
     trace["panels"].append(encoder)
     if len(calls) > 1:
-        decoder, _ = panel("decoder", [_stamp(t) for t in rows["time"]], calls[1], layers,
-                           1, "time")
+        decoder, _ = panel(
+            "decoder", [_stamp(t) for t in rows["time"]], calls[1], layers, 1, "time"
+        )
         trace["panels"].append(decoder)
     shown = min(len(values), max(L, 4 * fc.horizon))
     levels = [c for c in table.columns if c.startswith("q")]
     trace["forecast"] = {
-        "series": str(first), "history_time": [_stamp(t) for t in times[-shown:]],
+        "series": str(first),
+        "history_time": [_stamp(t) for t in times[-shown:]],
         "history": [float(v) for v in values[-shown:]],
-        "time": [_stamp(t) for t in rows["time"]], "forecast": rows["forecast"].astype(float).tolist(),
+        "time": [_stamp(t) for t in rows["time"]],
+        "forecast": rows["forecast"].astype(float).tolist(),
         "lower": rows[levels[0]].astype(float).tolist(),
         "upper": rows[levels[-1]].astype(float).tolist(),
-    }  # fmt: skip
+    }
     low, high = rows[levels[0]].iloc[-1], rows[levels[-1]].iloc[-1]
     trace["findings"].append(
         f"Series {first!r}: the median forecast runs from {rows['forecast'].iloc[0]:.4g} to "
         f"{rows['forecast'].iloc[-1]:.4g} over the {len(rows)} steps after {_stamp(times[-1])}; "
-        f"at the last step the {levels[0]}–{levels[-1]} band is {low:.4g} to {high:.4g}."
+        f"at the last step the {levels[0]} to {levels[-1]} band is {low:.4g} to {high:.4g}."
     )
     for p in trace["panels"]:
         trace["findings"] += gate_findings(p)
@@ -311,7 +314,7 @@ def gate_findings(p: dict) -> list[str]:
     q, D = p["quantities"], p["directions"]
     for row in range(q["f"].shape[0]):
         f, c = q["f"][row], q["c"][row]  # (T, H)
-        where = f"{p['name']} layer {row // D + 1}"
+        where = f"{p['name']} layer {row // D}"
         if D == 2:
             where += " (backward)" if row % 2 else " (forward)"
         text = (f"{where}: mean forget gate {f.mean():.2f}; {(f > 0.9).mean():.0%} of unit-steps "
@@ -329,12 +332,13 @@ def gate_findings(p: dict) -> list[str]:
 def attention_finding(src: list[str], tgt: list[str], weights: np.ndarray, shown: int = 12
                       ) -> str:  # fmt: skip
     """Which source token each output token attends to most."""
-    pairs = [f"{t!r}←{src[int(w.argmax())]!r} ({w.max():.2f})"
-             for t, w in zip(tgt[:shown], weights, strict=False)]  # fmt: skip
+    pairs = [
+        f"{t!r}←{src[int(w.argmax())]!r} ({w.max():.2f})"
+        for t, w in zip(tgt[:shown], weights, strict=False)
+    ]
     more = f" and {len(tgt) - shown} more" if len(tgt) > shown else ""
-    return "Attention, each output token and the source token it weighs most: " + ", ".join(
-        pairs
-    ) + more + "."
+    lead = "Attention, each output token and the source token it weighs most"
+    return f"{lead}: {', '.join(pairs)}{more}."
 
 
 # ---------------------------------------------------------------------------- checkpoints
