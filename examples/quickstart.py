@@ -26,6 +26,9 @@ from lstmkit.cli.output import format_table
 from lstmkit.config_file import read_config_file
 from lstmkit.data import CUISINES, NOTES_EXAMPLE, load_corpus
 from lstmkit.data.keywords import FOOD_CUISINE, generate_passages, parse_passage
+from lstmkit.inspect.memory import add_keyword_memory
+from lstmkit.inspect.report import write_report
+from lstmkit.inspect.traces import lm_trace
 from lstmkit.lm import LanguageModel
 
 CONFIG = Path(__file__).with_name("keywords.yaml")
@@ -127,6 +130,16 @@ def explain(lm: LanguageModel, seed: int) -> None:
     )
 
 
+def report(lm: LanguageModel, out: str, seed: int) -> None:
+    """The notes' passage as an offline HTML report (gates, cell state, memory units), with
+    the search for the unit that holds each cuisine over held-out passages."""
+    trace = lm_trace(lm, NOTES_EXAMPLE)
+    found = add_keyword_memory(trace, lm, seed=seed)
+    files = write_report(trace, Path(out) / "report.html")
+    print(f"  {found.finding()}")
+    print(f"  open {files[0]} in a browser (also: lstmkit inspect {out} --text '...')")
+
+
 def main(argv: list[str] | None = None) -> LanguageModel:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/quickstart", help="run folder (replaced)")
@@ -156,6 +169,8 @@ def main(argv: list[str] | None = None) -> LanguageModel:
     next_words(lm)
     print("\n5. Inside the memory cell: the notes' passage through the gate trace")
     explain(lm, args.seed)
+    print("\n6. The memory, seen: the one-vs-rest search for keyword units, and an HTML report")
+    report(lm, args.out, args.seed)
     prompt = "my uncle loves tacos . at night he reads a book his favourite cuisine is"
     print(f'\nTry it: .venv/bin/lstmkit lm predict {args.out} "{prompt}"')
     return lm

@@ -39,9 +39,12 @@ def test_quickstart_prints_every_section(tmp_path, capsys):
         "3. Cuisine accuracy",
         "4. Next-word prediction",
         "5. Inside the memory cell",
+        "6. The memory, seen",
     ):
         assert heading in text
     assert text.count("favourite cuisine is -> ") == 2  # the notes' two questions
     assert "51+" in text
     assert "wipes it at" in text
+    assert "holds the keyword" in text
+    assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert load_checkpoint(out / "last").config["model"]["hidden_size"] == lm.model["hidden_size"]
