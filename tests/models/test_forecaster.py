@@ -1,7 +1,6 @@
 """The forecasting network: shapes, decode loop, quantiles, pinball loss, covariates, learning."""
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -154,7 +153,6 @@ def sine_windows(n, gen):
 
 @pytest.mark.parametrize("head", HEADS)
 def test_learns_a_sine_wave(head):
-    start = time.perf_counter()
     model = build_forecaster(ForecastConfig(horizon=12, hidden_size=32, num_layers=1,
                                             dropout=0.0, head=head)).train()  # fmt: skip
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
@@ -169,7 +167,6 @@ def test_learns_a_sine_wave(head):
     with torch.no_grad():
         median = model.eval().forecast(y)[..., 1]
     assert (median - target).abs().mean().item() < 0.05
-    assert time.perf_counter() - start < 10
 
 
 def test_config_errors_name_the_field():
