@@ -13,19 +13,24 @@ the baselines of :mod:`lstmkit.baselines`.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
 from lstmkit.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from lstmkit.data.calendar import calendar_feature_names, season_length
-from lstmkit.data.series import Series, SeriesFrame, from_table
-from lstmkit.data.series_builtin import load_series
+from lstmkit.data.series import Series, SeriesFrame
 from lstmkit.data.series_split import split_series
+from lstmkit.data.series_tools import (
+    fingerprint,
+    from_tail,
+    future_values,
+    read_frame,
+    series_tail,
+    truncate,
+)
 from lstmkit.errors import UserError
 from lstmkit.models.forecaster import ForecastConfig, build_forecaster
 from lstmkit.tasks.forecast import (
@@ -47,48 +52,6 @@ PARAMS = (
 READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariates", "freq", "fill")
 DEFAULT_OPTIM = {"lr": 0.003, "schedule": "cosine", "weight_decay": 0.0}
 DEFAULT_TRAIN = {"epochs": 30, "clip": 1.0}
-
-
-def read_frame(data, **options) -> SeriesFrame:
-    """A :class:`SeriesFrame` from a frame, a pandas DataFrame, a CSV path or a built-in name.
-
-    ``options`` are :func:`~lstmkit.data.series.read_series`'s (``time``, ``target``, ``id_col``,
-    ``past_covariates``, ``future_covariates``, ``freq``, ``fill``); None values are dropped.
-    """
-    options = {k: v for k, v in options.items() if v is not None}
-    if isinstance(data, SeriesFrame):
-        return data
-    if isinstance(data, pd.DataFrame):
-        if isinstance(data.index, pd.DatetimeIndex):  # the times as the index: a column again
-            name = data.index.name or next(n for n in ("time", "time_") if n not in data.columns)
-            table = data.rename_axis(name).reset_index()
-        elif any(n is not None for n in data.index.names):
-            table = data.reset_index()
-        else:  # a plain row index (sorted, sampled or filtered rows) carries nothing
-            table = data.reset_index(drop=True)
-        frame = from_table(table, "data", lambda row: f"data row {row}", **options)
-        frame.source = {"dataframe": True, **frame.source}
-        return frame
-    return load_series(data, **options)
-
-
-def fingerprint(series: list[Series]) -> str:
-    """sha256 of the series' names and values: a resumed run must train on the same data."""
-    digest = hashlib.sha256()
-    for s in series:
-        digest.update(s.name.encode())
-        digest.update(np.ascontiguousarray(s.values, dtype=np.float64).tobytes())
-    return digest.hexdigest()
-
-
-def truncate(series: Series, end: int) -> Series:
-    """The first ``end`` steps of a series."""
-
-    def cut(x):
-        return None if x is None else x[:end]
-
-    return Series(series.name, series.index[:end], series.values[:end], cut(series.past),
-                  cut(series.future))  # fmt: skip
 
 
 class Forecaster:
@@ -113,6 +76,7 @@ class Forecaster:
         optim, train: :class:`~lstmkit.train.OptimConfig` / :class:`TrainConfig` fields.
 
     Example:
+        >>> import numpy as np
         >>> t = pd.date_range("2000-01", periods=120, freq="MS")
         >>> df = pd.DataFrame({"month": t, "y": np.sin(np.arange(120) * np.pi / 6) + 5})
         >>> fc = Forecaster(horizon=6, hidden_size=8, num_layers=1, train={"epochs": 1},
@@ -223,7 +187,7 @@ class Forecaster:
         train = [(i, t) for i, end in enumerate(ends) for t in range(self._reach, end - K + 1)]
         valid = [(i, t) for i, (s, end) in enumerate(zip(frame, ends, strict=True))
                  for t in range(end, len(s) - K + 1)]  # fmt: skip
-        self.history_ = {s.name: _tail(s, self._reach) for s in frame}
+        self.history_ = {s.name: series_tail(s, self._reach) for s in frame}
         meta = {"config": self._run_config(frame), "files": {}, "seed": seed}
         return ForecastTask(prepared, train, valid, L, K, self.batch_size, self.batches_per_epoch,
                             meta, self.window_norm, self.teacher_forcing,
@@ -370,7 +334,7 @@ class Forecaster:
 
     def _history_series(self, data, read_options) -> list[Series]:
         if data is None:
-            return [_from_tail(name, h, self.freq_) for name, h in self.history_.items()]
+            return [from_tail(name, h, self.freq_) for name, h in self.history_.items()]
         frame = read_frame(data, **{**self.read_options_, **read_options})
         for kind in ("past", "future"):
             given = getattr(frame, f"{kind}_covariates")
@@ -422,51 +386,4 @@ class Forecaster:
             raise UserError("Forecaster: not fitted yet; call fit() or Forecaster.load()")
 
 
-def _tail(series: Series, length: int) -> dict:
-    """The last ``length`` steps of a series as JSON: what ``predict()`` reads without data."""
-
-    def rows(x):
-        return None if x is None else x[-length:].tolist()
-
-    return {"end": str(series.index[-1]), "values": series.values[-length:].tolist(),
-            "past": rows(series.past), "future": rows(series.future)}  # fmt: skip
-
-
-def _from_tail(name: str, tail: dict, freq: str) -> Series:
-    index = pd.date_range(end=pd.Timestamp(tail["end"]), periods=len(tail["values"]), freq=freq)
-
-    def array(x):
-        return None if x is None else np.asarray(x, dtype=np.float64)
-
-    return Series(name, index, array(tail["values"]), array(tail["past"]), array(tail["future"]))
-
-
-def future_values(
-    table: pd.DataFrame, series: Series, horizon: int, names: list[str], options: dict
-) -> np.ndarray:
-    """The future covariates ``names`` of ``series`` over the ``horizon`` steps after its end,
-    from ``table`` (a time column named as at training, an id column in long format).
-
-    Raises:
-        UserError: a missing column or a missing step, named.
-    """
-    time, id_col = options.get("time"), options.get("id_col")
-    needed = [c for c in [time, id_col, *names] if c]
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        raise UserError(f"future: expected columns {needed}, missing {missing}")
-    rows = table if id_col is None else table[table[id_col].astype(str) == series.name]
-    stamps = pd.to_datetime(rows[time], errors="coerce")
-    wanted = pd.date_range(series.index[-1], periods=horizon + 1, freq=series.index.freq)[1:]
-    found = rows.assign(_t=stamps.values).drop_duplicates("_t").set_index("_t")
-    lacking = [t for t in wanted if t not in found.index]
-    if lacking:
-        raise UserError(f"future: series {series.name!r}: expected covariates at {lacking[0]} "
-                        f"(the {horizon} steps after {series.index[-1]}), got none")  # fmt: skip
-    values = found.loc[wanted, names].to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        raise UserError(f"future: series {series.name!r}: expected numbers, got missing values")
-    return values
-
-
-__all__ = ["Forecaster", "future_values", "read_frame"]
+__all__ = ["Forecaster", "fingerprint", "future_values", "read_frame", "truncate"]
