@@ -40,6 +40,12 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
         except yaml.YAMLError as error:
             mark, problem = getattr(error, "problem_mark", None), getattr(error, "problem", None)
             at = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            if isinstance(error, yaml.reader.ReaderError):  # its str() spans two lines
+                before = text[: error.position]
+                line, column = before.count("\n") + 1, error.position - before.rfind("\n")
+                code = error.character if isinstance(error.character, int) else ord(error.character)
+                problem = f"unacceptable character #x{code:04x}: {error.reason}"
+                at = f" (at line {line}, column {column})"
             raise UserError(f"{path}: invalid YAML: {problem or error}{at}") from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else type(data).__name__

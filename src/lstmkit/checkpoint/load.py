@@ -37,6 +37,9 @@ from lstmkit.errors import UserError
 def load_checkpoint(directory: str | os.PathLike, *, task: str | None = None) -> Checkpoint:
     """Read and verify a checkpoint written by :func:`save_checkpoint`.
 
+    A checkpoint that a save killed midway left renamed aside (``.<name>.old-<pid>``) is put back
+    first, so that a crash at any moment leaves the last good checkpoint loadable.
+
     Args:
         directory: the checkpoint directory.
         task: if given, the task the checkpoint must be for.
@@ -52,6 +55,7 @@ def load_checkpoint(directory: str | os.PathLike, *, task: str | None = None) ->
     directory = Path(directory)
     if task is not None and task not in TASKS:
         raise UserError(f"task: expected one of {TASKS}, got {task!r}")
+    _recover(directory)
     if not directory.is_dir():
         state = "got a file" if directory.exists() else "no such checkpoint directory"
         raise UserError(f"{directory}: {state}")
@@ -178,6 +182,8 @@ def resolve_checkpoint(
     """A checkpoint directory itself, or a run folder's first checkpoint of ``prefer``.
 
     A path that does not exist is returned as it is, for :func:`load_checkpoint` to report.
+    A run folder whose checkpoint was renamed aside by a save that was killed before it put the
+    new one in place gets it back (see :func:`_recover`).
 
     Raises:
         UserError: a folder that is neither a checkpoint nor a run folder holding one.
@@ -186,7 +192,19 @@ def resolve_checkpoint(
     if (path / CONFIG_FILE).exists() or not path.is_dir():
         return path
     for name in prefer:
-        if (path / name / CONFIG_FILE).exists():
+        if (path / name / CONFIG_FILE).exists() or _recover(path / name):
             return path / name
     wanted = " or ".join(f"{name}/" for name in prefer)
     raise UserError(f"{path}: expected a checkpoint or a run folder (with {wanted})")
+
+
+def _recover(target: Path) -> bool:
+    """Puts back ``target`` from ``.<name>.old-<pid>``, where a save killed between its two
+    renames left it (POSIX cannot swap two folders atomically); True if it did."""
+    if target.exists():
+        return False
+    for old in sorted(target.parent.glob(f".{target.name}.old-*")):
+        if is_checkpoint(old):
+            os.replace(old, target)
+            return True
+    return False

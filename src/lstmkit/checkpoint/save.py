@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import shutil
@@ -36,7 +37,7 @@ from lstmkit.checkpoint.codec import (
     _write_bytes,
     _write_tensors,
 )
-from lstmkit.checkpoint.load import is_checkpoint
+from lstmkit.checkpoint.load import _recover, is_checkpoint
 from lstmkit.errors import UserError
 
 
@@ -54,7 +55,9 @@ def save_checkpoint(
     """Write a checkpoint atomically: all of the new one, or the previous one untouched.
 
     Everything goes into a sibling ``.<name>.tmp-<pid>``, is fsynced, then renamed into place; a
-    previous checkpoint is renamed aside first and removed only once the new one is in.
+    previous checkpoint is renamed aside first and removed only once the new one is in. What a
+    save killed midway left is dealt with first: a checkpoint renamed aside is put back if
+    ``directory`` is missing, and the temporaries of processes no longer running are removed.
 
     Args:
         directory: the checkpoint directory; absent, empty, or an earlier checkpoint.
@@ -70,9 +73,10 @@ def save_checkpoint(
         ``directory`` as a Path.
 
     Raises:
-        UserError: ``directory`` holds something other than a checkpoint of its own files.
+        UserError: ``directory`` holds something other than a checkpoint of its own files; or
+            writing failed (a full disk, no permission): the message names ``directory`` and the
+            cause, the previous checkpoint is intact and no temporary is left.
         ValueError, TypeError: a bad ``task``, a reserved key, or a value JSON cannot hold.
-        OSError: writing failed; the previous checkpoint is intact and no temporary is left.
 
     Example:
         >>> import tempfile
@@ -86,19 +90,49 @@ def save_checkpoint(
     if task not in TASKS:
         raise ValueError(f"task: expected one of {TASKS}, got {task!r}")
     target = Path(os.path.abspath(directory))
+    _recover(target)
+    _remove_leftovers(target)
     _check_replaceable(target)
     weights, tied = _dedupe(model.state_dict())
     header = _config_header(task, config, tied)
     state, state_tensors = _encode_training_state(optimizer, scheduler, training_state)
     files = _check_extra_files(extra_files or {})
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    had_previous = target.exists()
     try:
         _write_tree(tmp, header, weights, state, state_tensors, files)
         _swap_in(tmp, target)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(_write_failure(target, error, had_previous)) from error
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Path(directory)
+
+
+def _write_failure(target: Path, error: OSError, had_previous: bool) -> str:
+    full = error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    why = "the disk is full" if full else "writing failed"
+    kept = "the previous checkpoint is intact" if had_previous else "nothing was written"
+    return f"{target}: cannot save the checkpoint: {why} ({error.strerror or error}); {kept}"
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Removes the ``.<name>.tmp-<pid>`` and ``.<name>.old-<pid>`` that saves of processes which
+    no longer run (killed mid-save) left beside ``target``."""
+    if os.name != "posix":  # os.kill(pid, 0) probes a process only on POSIX
+        return
+    for path in target.parent.glob(f".{target.name}.*-*"):
+        kind, _, pid = path.name.removeprefix(f".{target.name}.").partition("-")
+        if kind not in ("tmp", "old") or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # alive, another user's
+            pass
 
 
 def _check_replaceable(target: Path) -> None:

@@ -91,9 +91,10 @@ def run_train(args: argparse.Namespace) -> int:
         resume, spec = resume_target(s, "lm", DATA_OPTIONS)
         estimator = LanguageModel(train=train_settings(s, s["given_"]))
     else:
-        check_new_run(s)
         estimator, resume, spec = _estimator(s), None, None
     corpus = load_corpus(**(spec or {**{k: s[k] for k in DATA_OPTIONS}, "seed": s["seed"]}))
+    if resume is None:  # after the data is read: bad data leaves no empty --out behind
+        check_new_run(s)
     lm = estimator.fit(corpus, out=s["out"], progress=s["progress"], resume=resume)
     result = {**train_result(lm, s["out"]), "best_valid_loss": lm.progress_.best}
     if corpus.test.strip():

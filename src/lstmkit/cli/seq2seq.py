@@ -134,9 +134,10 @@ def run_train(args: argparse.Namespace) -> int:
         resume, spec = resume_target(s, "seq2seq", DATA_OPTIONS)
         estimator = Seq2Seq(train=train_settings(s, s["given_"]))
     else:
-        check_new_run(s)
         estimator, resume, spec = _estimator(s), None, None
     corpus = _load(spec, s)
+    if resume is None:  # after the data is read: bad data leaves no empty --out behind
+        check_new_run(s)
     s2s = estimator.fit(corpus, out=s["out"], progress=s["progress"], resume=resume)
     result = train_result(s2s, s["out"])
     if len(corpus.test):

@@ -41,13 +41,15 @@ TRAIN_HELP = {
     "clip": (nonnegative_float, "gradient-norm clipping (0: off)"),
     "patience": (positive_int, "early stopping: epochs without a better validation score"),
     "log_every": (positive_int, "steps between training-loss records"),
+    "save_every": (positive_int, "also save last/ every N steps within an epoch (for crashes)"),
     "tensorboard": (bool, "also write TensorBoard scalars to <out>/tensorboard"),
     "monitor": (str, "validation metric that picks best/ and early stopping"),
     "seed": (int, "seed of initialisation, dropout, batch order and generated data"),
 }
 CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 # Options a resumed run may change; the rest are fixed by the run being resumed.
-RESUMABLE = {"epochs", "max_time", "max_steps", "patience", "out", "resume", "progress", "json"}
+RESUMABLE = {"epochs", "max_time", "max_steps", "patience", "save_every", "out", "resume",
+             "progress", "json", "nproc"}  # fmt: skip
 
 
 def dataclass_options(g, cls, helps: dict, choices=None, skip=(), prefix=None) -> None:
@@ -77,6 +79,31 @@ def add_training_options(p) -> None:
     option(run, "--resume", metavar="DIR", help="continue a run exactly (a run folder)")
     option(run, "--no-progress", dest="progress", action="store_false", default=True)
     option(run, "--json", action="store_true", default=False, help="print the result as JSON")
+    option(run, "--nproc", type=positive_int, default=1, help="run N processes here (torchrun)")
+    p.set_defaults(run=data_parallel(p.get_default("run")))
+
+
+def data_parallel(run):
+    """``run`` for ``--nproc N``: this command line again as N processes under ``torchrun``;
+    in those processes, the output of rank 0 alone (see :mod:`lstmkit.train.distributed`)."""
+
+    def command(args) -> int:
+        import contextlib
+        import os
+        import sys
+
+        from lstmkit.train import distributed
+
+        if "WORLD_SIZE" in os.environ:  # a torchrun worker: never launches again
+            quiet = os.environ.get("RANK", "0") != "0"
+            with contextlib.redirect_stdout(open(os.devnull, "w") if quiet else sys.stdout):
+                return run(args)
+        nproc = getattr(args, "nproc", None) or 1  # given on the command line, or absent
+        if nproc > 1:
+            return distributed.launch(nproc, distributed.without_nproc(sys.argv[1:]))
+        return run(args)
+
+    return command
 
 
 def optim_settings(s: dict) -> dict:

@@ -186,7 +186,9 @@ def _read_csv(file: Path) -> pd.DataFrame:
         table = pd.read_csv(file, dtype=str, skip_blank_lines=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise UserError(f"{file}: empty file; expected a CSV file with a header row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        raise _not_utf8(file) from None
+    except pd.errors.ParserError as error:
         reason = str(error).strip().splitlines()[-1]
         raise UserError(f"{file}: not a CSV file ({reason})") from None
     table.columns = [str(c).strip() for c in table.columns]
@@ -194,6 +196,22 @@ def _read_csv(file: Path) -> pd.DataFrame:
     if table.empty:
         raise UserError(f"{file}: no data rows; expected a header row and then one row per time")
     return table
+
+
+def _not_utf8(file: Path) -> UserError:
+    """The error for a file that is not UTF-8, naming line and column as the text readers do
+    (pandas' own message counts bytes from the start of a buffer, not of the file)."""
+    with gzip.open(file) if file.suffix == ".gz" else open(file, "rb") as stream:
+        data = stream.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        start = error.start
+        line, column = data.count(b"\n", 0, start) + 1, start - data.rfind(b"\n", 0, start)
+        return UserError(
+            f"{file}:{line}:{column}: not UTF-8 (byte 0x{data[start]:02x}); expected UTF-8 text"
+        )
+    return UserError(f"{file}: not UTF-8; expected UTF-8 text")
 
 
 def from_table(

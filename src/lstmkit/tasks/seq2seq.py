@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmkit.tasks.lm import device_of
+from lstmkit.train.distributed import shard_rows
 
 Batch = tuple[
     Tensor, Tensor, Tensor, Tensor
@@ -116,6 +117,12 @@ class Seq2SeqTask:
     def _collate(self, pairs) -> Batch:
         c = self.meta["config"]["model"]
         return collate(pairs, c["pad_id"], c["bos_id"], c["eos_id"])
+
+    def shard(self, batch: Batch, rank: int, world: int) -> Batch:
+        """Rank ``rank``'s sentences of a batch, with the padding they need alone."""
+        src, lengths, tgt_in, tgt_out = shard_rows(batch, rank, world)
+        T = int((tgt_out != self.meta["config"]["model"]["pad_id"]).sum(1).max())
+        return src[:, : int(lengths.max())], lengths, tgt_in[:, :T], tgt_out[:, :T]
 
     def train_loss(self, model: nn.Module, batch: Batch, carry):
         src, lengths, tgt_in, tgt_out = (t.to(device_of(model)) for t in batch)

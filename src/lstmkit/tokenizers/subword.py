@@ -130,7 +130,7 @@ class SentencePieceTokenizer(Tokenizer, kinds=SUBWORD_KINDS):
 
     def encode(self, text: str) -> list[int]:
         ids: list[int] = []
-        for line in self._sp.encode(text.split("\n")):  # one call: SentencePiece loops in C++
+        for line in self._encode_lines(text.split("\n")):  # one call: SentencePiece loops in C++
             ids += line
             ids.append(EOS_ID)
         ids.pop()  # the last line has no "\n" after it
@@ -139,12 +139,24 @@ class SentencePieceTokenizer(Tokenizer, kinds=SUBWORD_KINDS):
     def encode_with_unknowns(self, text: str) -> tuple[list[int], list[str]]:
         lines = text.split("\n")
         unknowns: dict[str, None] = {}
-        pieces_of_lines = self._sp.encode(lines, out_type=str)
-        for ids, pieces in zip(self._sp.encode(lines), pieces_of_lines, strict=True):
+        pieces_of_lines = self._encode_lines(lines, out_type=str)
+        for ids, pieces in zip(self._encode_lines(lines), pieces_of_lines, strict=True):
             for id, piece in zip(ids, pieces, strict=True):
                 if id == self.unk_id:  # the piece is the run of unknown characters itself
                     unknowns.update(dict.fromkeys(piece.replace("▁", "")))
         return self.encode(text), list(unknowns)
+
+    def _encode_lines(self, lines: list[str], **options: Any) -> list:
+        try:
+            return self._sp.encode(lines, **options)
+        except TypeError:  # SentencePiece's message for a lone surrogate (undecodable bytes)
+            bad = next((c for line in lines for c in line if "\ud800" <= c <= "\udfff"), None)
+            if bad is None:
+                raise
+            raise UserError(
+                f"text: expected Unicode text, got a lone surrogate U+{ord(bad):04X} "
+                "(bytes that are not UTF-8?)"
+            ) from None
 
     def decode(self, ids: Sequence[int]) -> str:
         check_ids(ids, self.vocab_size)

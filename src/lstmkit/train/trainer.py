@@ -8,6 +8,11 @@ early stopping, the time and step budgets, and exact resumption.
 Exact resumption: a checkpoint holds the model, optimiser, schedule, every RNG, the position in
 the epoch and the state carried between batches, and a task's batches depend only on the epoch
 (never on a global RNG), so a resumed run takes the same steps as one that never stopped.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the same loop is data-parallel: see
+:mod:`lstmkit.train.distributed`. Each rank trains on its rows of every global batch (a task's
+``shard(batch, rank, world)``, else :func:`~lstmkit.train.distributed.shard_rows`), the gradient
+is that of the whole batch, and rank 0 alone logs and saves.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from tqdm import tqdm
 
 from lstmkit.checkpoint import load_checkpoint, restore_training, save_checkpoint
 from lstmkit.errors import UserError
+from lstmkit.train import distributed
 from lstmkit.train.metrics import (
     CURVE_FILE,
     METRICS_FILE,
@@ -50,6 +56,7 @@ class TrainConfig:
     clip: float = 0.25  # gradient-norm clipping; 0 turns it off
     patience: int | None = None  # early stopping: epochs without a better validation loss
     log_every: int = 50  # steps between training-loss records
+    save_every: int | None = None  # steps between mid-epoch saves of last/ (and at epoch ends)
     tensorboard: bool = False  # also write the metrics as TensorBoard scalars
     monitor: str = "loss"  # the validation metric for best/ and early stopping
     seed: int = 0
@@ -69,6 +76,8 @@ class TrainConfig:
             raise UserError(f"monitor: expected a validation metric's name, got {self.monitor!r}")
         if self.log_every < 1:
             raise UserError(f"log_every: expected a positive integer, got {self.log_every!r}")
+        if self.save_every is not None and self.save_every < 1:
+            raise UserError(f"save_every: expected a positive integer, got {self.save_every!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,7 +130,7 @@ class Trainer:
         optim: optimiser and schedule settings.
         config: budgets, clipping, logging.
         out: the run folder: ``last/`` and ``best/`` checkpoints, ``metrics.jsonl``, ``loss.png``.
-        device: where to train; None picks CUDA when present.
+        device: where to train; None picks CUDA when present (``cuda:LOCAL_RANK`` under torchrun).
         progress: show a progress bar.
     """
 
@@ -135,18 +144,20 @@ class Trainer:
         device: str | torch.device | None = None,
         progress: bool = True,
     ) -> None:
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.rank, self.world = distributed.init_from_env()  # (0, 1) unless under torchrun
+        self.device = torch.device(device) if device else distributed.default_device()
         self.model = model.to(self.device)
         self.task, self.optim_config, self.config = task, optim, config
         self.out = Path(out)
         self.out.mkdir(
             parents=True, exist_ok=True
         )  # refusing another run's folder is the CLI's job
-        self.progress_bar = progress
+        self.progress_bar = progress and self.rank == 0
+        self.step_module = distributed.data_parallel(self.model, task)
         self.optimizer = build_optimizer(parameter_groups(self.model), optim)
         total = config.epochs * task.num_batches()
         self.schedule = Schedule(self.optimizer, optim, total_steps=config.max_steps or total)
-        self.log = MetricsLog(self.out, tensorboard=config.tensorboard)
+        self.log = distributed.NullLog() if self.rank else MetricsLog(self.out, config.tensorboard)
         self.state = Progress()
         self.carry: Any = None
 
@@ -159,7 +170,21 @@ class Trainer:
         }
 
     def save(self, name: str) -> Path:
-        """Writes the checkpoint ``out/<name>``, atomically: a failure leaves the previous one."""
+        """Writes the checkpoint ``out/<name>``, atomically: a failure leaves the previous one.
+
+        Raises:
+            UserError: a weight is not finite (a NaN gradient with a finite loss), so that such
+                weights never replace the last good checkpoint; or the disk is full.
+        """
+        for param_name, param in self.model.named_parameters():
+            if not torch.isfinite(param).all():
+                raise UserError(
+                    f"training diverged: {param_name} is not finite after step {self.state.step}; "
+                    f"the last good checkpoint is {self.out / LAST} (try a lower lr or clip)"
+                )
+        carry = distributed.gather_state(self.carry) if self.world > 1 else self.carry
+        if self.rank != 0:
+            return self.out / name
         return save_checkpoint(
             self.out / name,
             task=self.task.task,
@@ -167,7 +192,7 @@ class Trainer:
             model=self.model,
             optimizer=self.optimizer,
             scheduler=self.schedule,
-            training_state={"progress": asdict(self.state), "carry": self.carry},
+            training_state={"progress": asdict(self.state), "carry": carry},
             extra_files=self.task.files(),
         )
 
@@ -177,7 +202,8 @@ class Trainer:
         restore_training(checkpoint, self.model, self.optimizer, self.schedule)
         state = checkpoint.training_state
         self.state = Progress(**state["progress"])
-        self.carry = _to_device(state.get("carry"), self.device)
+        carry = _to_device(state.get("carry"), self.device)
+        self.carry = distributed.split_state(carry, self.rank, self.world)
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> Progress:
@@ -185,7 +211,9 @@ class Trainer:
         final progress (``stopped`` says why)."""
         if self.state.step == 0:  # a fresh run: dropout masks follow the seed; a resumed run
             torch.manual_seed(self.config.seed)  # has its RNG state back from the checkpoint
-            self._clear_previous_run()
+            if self.rank == 0:
+                self._clear_previous_run()
+            distributed.barrier()
         started, self._first_step = time.monotonic(), self.state.step
         budget = self.config.max_time * 60 if self.config.max_time else math.inf
         while self.state.epoch < self.config.epochs:
@@ -201,7 +229,9 @@ class Trainer:
             self.state.stopped = "epochs"
         self.state.elapsed += time.monotonic() - started
         self.save(LAST)
-        self._plot()
+        if self.rank == 0:
+            self._plot()
+        distributed.barrier()  # the checkpoints exist before any rank reads them
         return self.state
 
     def _validate_partial(self) -> None:
@@ -212,8 +242,9 @@ class Trainer:
             return
         self.model.eval()
         with torch.no_grad():
-            metrics = self.task.evaluate(self.model)
+            metrics = self.task.evaluate(self.model) if self.rank == 0 else None
         self.model.train()
+        metrics = distributed.from_main(metrics)  # every rank decides as rank 0
         self.log.write("valid", self.state.step, epoch=self.state.epoch, partial=1, **metrics)
         epoch = self.state.epoch + self.state.batch / max(1, self.task.num_batches())
         entry = {"epoch": round(epoch, 3), "step": self.state.step, "partial": True, **metrics}
@@ -259,9 +290,12 @@ class Trainer:
             if config.max_steps and state.step >= config.max_steps:
                 bar.close()
                 return "max-steps"
-            if time.monotonic() - started >= budget:
+            late = time.monotonic() - started >= budget  # every rank stops if any is late
+            if budget < math.inf and distributed.agree(late, self.device):
                 bar.close()
                 return "max-time"
+            if config.save_every and state.step % config.save_every == 0 and state.batch < total:
+                self.save(LAST)  # mid-epoch: the epoch's end saves after validating
         bar.close()
         return ""
 
@@ -279,10 +313,14 @@ class Trainer:
 
     def _step(self, batch: Any) -> tuple[float, int]:
         """One optimiser step on one batch; returns (loss, tokens)."""
-        loss, tokens, carry = self.task.train_loss(self.model, batch, self.carry)
-        if not torch.isfinite(loss):
+        if self.world > 1:  # this rank's rows (its TBPTT streams) of the global batch
+            shard = getattr(self.task, "shard", distributed.shard_rows)
+            batch = shard(batch, self.rank, self.world)
+        loss, tokens, carry = self.step_module(batch, self.carry)
+        loss, mean, tokens = distributed.global_loss(loss, tokens)  # the same on every rank
+        if not torch.isfinite(mean):
             raise UserError(
-                f"training diverged: the loss is {loss.item()} at step {self.state.step + 1}; "
+                f"training diverged: the loss is {mean.item()} at step {self.state.step + 1}; "
                 f"the last good checkpoint is {self.out / LAST} (try a lower lr or clip)"
             )
         self.optimizer.zero_grad(set_to_none=True)
@@ -294,15 +332,16 @@ class Trainer:
         self.carry = _detach(carry)
         self.state.step += 1
         self.state.batch += 1
-        return loss.item(), tokens
+        return mean.item(), tokens
 
     def _end_epoch(self) -> bool:
         """Validates, steps the schedule, saves ``last`` (and ``best``); True to stop early."""
         state = self.state
         self.model.eval()
         with torch.no_grad():
-            metrics = self.task.evaluate(self.model)
+            metrics = self.task.evaluate(self.model) if self.rank == 0 else None
         self.model.train()
+        metrics = distributed.from_main(metrics)  # every rank decides as rank 0
         loss = metrics["loss"]
         state.epoch += 1
         state.batch = 0
