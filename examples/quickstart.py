@@ -134,7 +134,7 @@ def report(lm: LanguageModel, out: str, seed: int) -> None:
     """The notes' passage as an offline HTML report (gates, cell state, memory units), with
     the search for the unit that holds each cuisine over held-out passages."""
     trace = lm_trace(lm, NOTES_EXAMPLE)
-    found = add_keyword_memory(trace, lm, seed=seed)
+    found = add_keyword_memory(trace, lm, "INDIAN", seed=seed)  # the notes' first keyword
     files = write_report(trace, Path(out) / "report.html")
     print(f"  {found.finding()}")
     print(f"  open {files[0]} in a browser (also: lstmkit inspect {out} --text '...')")
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> LanguageModel:
     next_words(lm)
     print("\n5. Inside the memory cell: the notes' passage through the gate trace")
     explain(lm, args.seed)
-    print("\n6. The memory, seen: the one-vs-rest search for keyword units, and an HTML report")
+    print("\n6. The memory, seen: the unit that tells INDIAN from every other cuisine; a report")
     report(lm, args.out, args.seed)
     prompt = "my uncle loves tacos . at night he reads a book his favourite cuisine is"
     print(f'\nTry it: .venv/bin/lstmkit lm predict {args.out} "{prompt}"')

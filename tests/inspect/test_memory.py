@@ -40,8 +40,31 @@ def test_correlation_is_pearsons_over_the_labelled_positions():
     cells, labels, hit = planted(1.0)
     keep = [label is not None for label in labels]
     expected = np.corrcoef(cells[keep, 3], hit[keep])[0, 1]
-    found = dict(memory_units(cells, labels, "b", top=12))
+    found = dict(memory_units(cells, labels, "b", top=12, method="pearson"))
     assert found[3] == pytest.approx(expected, abs=1e-12)
+
+
+def test_rank_biserial_is_the_mean_sign_over_every_positive_negative_pair():
+    cells, labels, hit = planted(1.0, n=120)
+    cells[:, 5] = np.round(cells[:, 5], 1)  # ties count one half
+    keep = np.array([label is not None for label in labels])
+    x, y = cells[keep], hit[keep]
+    found = dict(memory_units(cells, labels, "b", top=12))
+    for unit in (3, 5, 7):
+        pos, neg = x[y == 1, unit], x[y == 0, unit]
+        expected = np.mean(np.sign(pos[:, None] - neg[None, :]))  # 2 * AUC - 1, by brute force
+        assert found[unit] == pytest.approx(expected, abs=1e-12)
+
+
+def test_rank_biserial_sees_a_perfect_separation_that_pearson_does_not():
+    # one label in six held at +1, the five others at five different levels below it
+    levels = {"a": -4.0, "b": -3.0, "c": -2.0, "d": -1.0, "e": 0.0, "x": 1.0}
+    labels = [k for k in levels for _ in range(10)]
+    cells = np.array([[levels[k]] for k in labels])
+    assert memory_units(cells, labels, "x", top=1) == [(0, 1.0)]
+    assert memory_units(cells, labels, "x", top=1, method="pearson")[0][1] < 0.7
+    with pytest.raises(UserError, match="method: expected one of"):
+        memory_units(cells, labels, "x", method="spearman")
 
 
 def test_a_constant_unit_scores_zero_without_warnings():
@@ -112,7 +135,7 @@ def test_keyword_memory_finds_the_hand_built_unit_and_its_wipe():
     assert found.c[k - 1] > 0.99  # the memory at the first question: INDIAN
     assert found.c[-2] < -0.99  # at the second: not INDIAN
     assert "at the subject change, 'my', it is wiped by the forget gate" in found.finding()
-    assert found.raw_correlation == pytest.approx(found.correlation, abs=0.02)  # c is ±1
+    assert found.pearson > 0.9  # c is ±1: Pearson agrees
 
 
 def test_keyword_memory_without_a_cuisine_takes_the_best_and_checks_its_arguments():
