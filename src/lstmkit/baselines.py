@@ -1,4 +1,4 @@
-"""Classical forecasting baselines to hold an LSTM forecaster against, and a rolling backtest.
+"""Classical forecasting baselines to hold an LSTM forecaster against.
 
 Four baselines, one interface (:data:`BASELINES`, :func:`forecast_baseline`): each fits on a 1-D
 history and forecasts ``horizon`` steps with optional quantiles.
@@ -18,13 +18,13 @@ history and forecasts ``horizon`` steps with optional quantiles.
 
 Fits are capped (``maxiter``) and their warnings (convergence above all) are silenced and recorded
 in ``note`` instead. A fit that fails outright is reported as skipped too, so that one bad fold
-does not end a backtest.
+does not end a backtest (:func:`lstmkit.forecast_backtest.backtest` scores them beside the LSTM).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from lstmkit.errors import UserError
-from lstmkit.forecast_metrics import score_forecast
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 MAXITER = 100  # optimiser iterations per statsmodels fit
@@ -308,92 +307,3 @@ def forecast_baseline(
     if name not in BASELINES:
         raise UserError(f"name: expected one of {', '.join(BASELINES)}, got {name!r}")
     return BASELINES[name](history, horizon, season, quantiles)
-
-
-# ---------------------------------------------------------------------------------------------
-# Rolling-origin backtest
-
-
-def fold_cuts(n: int, horizon: int, folds: int, step: int | None = None) -> list[tuple[int, int]]:
-    """Test windows ``[origin, origin + horizon)`` of an expanding-window backtest on n values.
-
-    The last window ends at n; each earlier one starts ``step`` (default ``horizon``) sooner.
-    Fold k trains on ``[0, origin_k)``.
-
-    Raises:
-        UserError: horizon, folds or step < 1, or folds that leave no training value.
-
-    Example:
-        >>> fold_cuts(10, horizon=2, folds=3)
-        [(4, 6), (6, 8), (8, 10)]
-    """
-    horizon = _check_int(horizon, "horizon", 1)
-    folds = _check_int(folds, "folds", 1)
-    step = horizon if step is None else _check_int(step, "step", 1)
-    first = n - horizon - (folds - 1) * step
-    if first < 1:
-        raise UserError(
-            f"folds: expected {folds} folds of horizon {horizon}, step {step} to leave at least "
-            f"one training value in {n}, got first origin {first}"
-        )
-    return [(first + k * step, first + k * step + horizon) for k in range(folds)]
-
-
-def rolling_backtest(
-    series,
-    horizon: int,
-    folds: int,
-    season: int,
-    models: Sequence[str] = ("naive", "seasonal_naive", "ets", "arima"),
-    step: int | None = None,
-    quantiles=DEFAULT_QUANTILES,
-) -> dict:
-    """Score baselines over the last ``folds`` windows of ``series``, refitting on each origin.
-
-    Each fold's training history is everything before its origin (:func:`fold_cuts`); its scores
-    are :func:`~lstmkit.forecast_metrics.score_forecast`'s, MASE scaled on that history, coverage
-    of the interval between the lowest and highest quantile, pinball over all quantiles.
-
-    Returns:
-        ``{"folds": [(origin, end), ...], "models": {name: {"folds": [scores | None],
-        "mean": {metric: mean over scored folds} | None, "notes": [str]}}}``; a fold is None
-        where the model was skipped.
-
-    Raises:
-        UserError: as :func:`fold_cuts`, an unknown model, or a first training window shorter
-            than season + 1 (MASE's scale needs one seasonal difference).
-    """
-    y, _ = _history(series)
-    season = _check_int(season, "season", 1)
-    quantiles = _check_quantiles(quantiles)
-    for name in models:
-        if name not in BASELINES:
-            raise UserError(f"models: expected names from {', '.join(BASELINES)}, got {name!r}")
-    cuts = fold_cuts(y.size, horizon, folds, step)
-    if cuts[0][0] < season + 1:
-        raise UserError(
-            f"folds: expected the first fold to train on at least season + 1 = {season + 1} "
-            f"values, got {cuts[0][0]}"
-        )
-    results = {}
-    for name in models:
-        fold_scores, notes = [], []
-        for origin, end in cuts:
-            train, test = y[:origin], y[origin:end]
-            fc = forecast_baseline(name, train, horizon, season, quantiles)
-            notes.append(fc.note)
-            fold_scores.append(None if fc.skipped else _score(test, fc, train, season))
-        scored = [s for s in fold_scores if s is not None]
-        mean = {k: float(np.mean([s[k] for s in scored])) for k in scored[0]} if scored else None
-        results[name] = {"folds": fold_scores, "mean": mean, "notes": notes}
-    return {"folds": cuts, "models": results}
-
-
-def _score(test, fc: BaselineForecast, train, season) -> dict:
-    extra = {}
-    if fc.quantiles:
-        qs = sorted(fc.quantiles)
-        extra = {"q_pred": np.stack([fc.quantiles[q] for q in qs]), "quantiles": qs}
-        if len(qs) >= 2:
-            extra.update(lower=fc.quantiles[qs[0]], upper=fc.quantiles[qs[-1]])
-    return score_forecast(test, fc.mean, train, season, **extra)

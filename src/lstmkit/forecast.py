@@ -42,6 +42,7 @@ from lstmkit.tasks.forecast import (
     seasonal_scales,
 )
 from lstmkit.train.optim import OptimConfig
+from lstmkit.train.resume import adopt_run
 from lstmkit.train.trainer import BEST, TrainConfig, Trainer
 
 PARAMS = (
@@ -252,17 +253,8 @@ class Forecaster:
         return {**params, "quantiles": list(self.quantiles)}
 
     def _adopt(self, checkpoint, frame: SeriesFrame) -> None:
-        config = checkpoint.config
-        if config["data"].get("fingerprint") != fingerprint(frame.series):
-            raise UserError(
-                f"--resume {checkpoint.directory}: the series differ from those the run started "
-                "with; resume with the same data, or start a new run"
-            )
-        for key, value in config["estimator"].items():
-            if key != "train":
-                setattr(self, key, tuple(value) if key == "quantiles" else value)
-        budgets = {**config["training"], "max_time": None, "max_steps": None}
-        self.train = {**budgets, **self.train}
+        adopt_run(self, checkpoint, fingerprint(frame.series), "the series differ from those")
+        self.quantiles = tuple(self.quantiles)  # a JSON list in the checkpoint
 
     # ------------------------------------------------------------------ inference
     def predict(
@@ -296,7 +288,7 @@ class Forecaster:
         if horizon > self.horizon:
             raise UserError(f"horizon: expected at most the trained horizon {self.horizon}, "
                             f"got {horizon}")  # fmt: skip
-        series = self._history_series(data, read_options)
+        series = self.history(data, **read_options)
         extra = [self._future_rows(s, future) for s in series]
         return self.forecast_at(series, [len(s) for s in series], extra)[
             lambda d: d.groupby("series", sort=False).cumcount() < horizon
@@ -332,7 +324,15 @@ class Forecaster:
             rows.append(table)
         return pd.concat(rows, ignore_index=True)
 
-    def _history_series(self, data, read_options) -> list[Series]:
+    def history(self, data=None, **read_options) -> list[Series]:
+        """The series a forecast starts from: ``data`` read with the training's column names
+        (``read_options`` override them) and checked against the model, or, without data, the
+        last window of each training series kept in the model.
+
+        Raises:
+            UserError: other covariates or another frequency than at training.
+        """
+        self._check_fitted()
         if data is None:
             return [from_tail(name, h, self.freq_) for name, h in self.history_.items()]
         frame = read_frame(data, **{**self.read_options_, **read_options})

@@ -124,8 +124,7 @@ def _baseline(name, series, origin, horizon, season, quantiles):
     fc = forecast_baseline(name, series.to_pandas().iloc[:origin], horizon, season, quantiles)
     if fc.skipped:
         return None, fc.note
-    times = pd.date_range(series.index[origin - 1], periods=horizon + 1, freq=series.index.freq)
-    table = pd.DataFrame({"model": name, "series": series.name, "time": times[1:],
+    table = pd.DataFrame({"model": name, "series": series.name, "time": fc.index,
                           "forecast": fc.mean})  # fmt: skip
     for level in quantiles:
         if fc.quantiles and level in fc.quantiles:

@@ -33,6 +33,7 @@ from lstmkit.sampling import check_sampling, sample
 from lstmkit.tasks.lm import LMTask, device_of, evaluate_streams
 from lstmkit.tokenizers import format_unknowns, load_tokenizer, train_tokenizer
 from lstmkit.train.optim import OptimConfig
+from lstmkit.train.resume import adopt_run
 from lstmkit.train.trainer import BEST, TrainConfig, Trainer
 
 EVAL_BPTT = 256  # window of evaluate(): the state is carried, so only speed depends on it
@@ -138,20 +139,8 @@ class LanguageModel:
 
     def _adopt(self, checkpoint: Checkpoint, corpus: Corpus) -> None:
         """Takes the settings and tokenizer of the run being resumed; ``train`` overrides."""
-        config = checkpoint.config
-        recorded = config.get("data", {}).get("fingerprint")
-        if recorded and corpus.sources and recorded != corpus.fingerprint():
-            raise UserError(
-                f"--resume {checkpoint.directory}: the training text differs from the one the "
-                "run started with; resume with the same data, or start a new run"
-            )
-        params = config["estimator"]
-        for key in ("tokenizer", "vocab_size", "model", "batch_size", "bptt", "optim"):
-            setattr(self, key, params[key])
-        self.tokenizer_options = params.get("tokenizer_options", {})
-        # The budget that stopped the run is spent; a new one must be given again.
-        recorded = {**config["training"], "max_time": None, "max_steps": None}
-        self.train = {**recorded, **self.train}
+        fingerprint = corpus.fingerprint() if corpus.sources else None
+        adopt_run(self, checkpoint, fingerprint, "the training text differs from the one")
         self.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
 
     def _run_config(self, config: LMConfig, corpus: Corpus | None = None) -> dict:

@@ -26,6 +26,7 @@ from lstmkit.tasks.lm import device_of
 from lstmkit.tasks.seq2seq import Seq2SeqTask, bucketed_batches, collate
 from lstmkit.tokenizers import load_tokenizer, train_tokenizer
 from lstmkit.train.optim import OptimConfig
+from lstmkit.train.resume import adopt_run
 from lstmkit.train.trainer import BEST, TrainConfig, Trainer
 
 METHODS = ("greedy", "beam", "sample")
@@ -211,18 +212,8 @@ class Seq2Seq:
         return scores
 
     def _adopt(self, checkpoint: Checkpoint, corpus: PairCorpus) -> None:
-        config = checkpoint.config
-        recorded = config.get("data", {}).get("fingerprint")
-        if recorded and corpus.sources and recorded != corpus.fingerprint():
-            raise UserError(
-                f"--resume {checkpoint.directory}: the training pairs differ from those the run "
-                "started with; resume with the same data, or start a new run"
-            )
-        for key, value in config["estimator"].items():
-            if key != "train":
-                setattr(self, key, value)
-        budgets = {**config["training"], "max_time": None, "max_steps": None}
-        self.train = {**budgets, **self.train}
+        fingerprint = corpus.fingerprint() if corpus.sources else None
+        adopt_run(self, checkpoint, fingerprint, "the training pairs differ from those")
         self._load_tokenizers(checkpoint)
 
     def _load_tokenizers(self, checkpoint: Checkpoint) -> None:

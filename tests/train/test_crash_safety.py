@@ -49,6 +49,17 @@ def _progress(run: Path) -> dict | None:
         return None
 
 
+def _train_lm_failing(tmp_path, capsys) -> str:
+    """`lstmkit lm train` into tmp_path/run, expected to fail with one line: that line."""
+    (tmp_path / "text.txt").write_text(LM_TEXT)
+    code = main(["lm", "train", "--data", str(tmp_path / "text.txt"), "--out",
+                 str(tmp_path / "run"), *LM_ARGV])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    return err
+
+
 def _kill_mid_epoch(argv: list[str], run: Path) -> dict:
     """Starts the CLI, SIGKILLs it as soon as ``last/`` holds a mid-epoch checkpoint; returns
     that checkpoint's progress."""
@@ -196,12 +207,7 @@ def test_the_cli_reports_a_diverging_run_in_one_line(tmp_path, capsys, monkeypat
         return (loss * math.nan if len(calls) == 25 else loss), tokens, state
 
     monkeypatch.setattr(LMTask, "train_loss", diverging)
-    (tmp_path / "text.txt").write_text(LM_TEXT)
-    code = main(["lm", "train", "--data", str(tmp_path / "text.txt"), "--out",
-                 str(tmp_path / "run"), *LM_ARGV])  # fmt: skip
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1
+    err = _train_lm_failing(tmp_path, capsys)
     assert "lstmkit lm train: error: training diverged: the loss is nan at step 25" in err
     assert "Traceback" not in err
     assert _last_weights_are_finite(tmp_path / "run")["step"] == 20
@@ -249,12 +255,7 @@ def test_a_full_disk_on_the_first_save_says_nothing_was_written(tmp_path, monkey
 
 def test_the_cli_reports_a_full_disk_in_one_line(tmp_path, capsys, monkeypatch):
     _disk_full_from(monkeypatch, 3)
-    (tmp_path / "text.txt").write_text(LM_TEXT)
-    code = main(["lm", "train", "--data", str(tmp_path / "text.txt"), "--out",
-                 str(tmp_path / "run"), *LM_ARGV])  # fmt: skip
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1
+    err = _train_lm_failing(tmp_path, capsys)
     assert "run/last: cannot save the checkpoint: the disk is full" in err
     monkeypatch.undo()
     assert load_checkpoint(tmp_path / "run" / "last").training_state["progress"]["step"] == 20

@@ -28,7 +28,7 @@ from lstmkit.cli.training import (
     train_result,
     train_settings,
 )
-from lstmkit.data.series import read_series
+from lstmkit.data.series import read_series, stamp_text
 from lstmkit.data.series_builtin import BUILTIN_SERIES, builtin_series, load_series
 from lstmkit.errors import Notice, UserError
 from lstmkit.forecast import Forecaster
@@ -277,7 +277,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if s["plot"] is not None:
         plot_forecast(s["plot"], _history(fc, frame), table, title=f"forecast from {args.model}")
         files.append(s["plot"])
-    records = table.assign(time=[_stamp(t) for t in table["time"]]).to_dict("records")
+    records = table.assign(time=[stamp_text(t) for t in table["time"]]).to_dict("records")
     result = {"model": str(fc.checkpoint_), "forecast": records, "files": files}
     output.emit(result, s["json"], output.forecast_table)
     return 0
@@ -316,16 +316,7 @@ def _future(s: dict, fc: Forecaster) -> pd.DataFrame | None:
 
 
 def _history(fc: Forecaster, frame) -> dict[str, pd.Series]:
-    if frame is not None:
-        return {s.name: s.to_pandas() for s in frame}
-    index = {name: pd.date_range(end=pd.Timestamp(tail["end"]), periods=len(tail["values"]),
-                                 freq=fc.freq_) for name, tail in fc.history_.items()}  # fmt: skip
-    return {name: pd.Series(tail["values"], index[name]) for name, tail in fc.history_.items()}
-
-
-def _stamp(time: pd.Timestamp) -> str:
-    """``2020-01-01`` for midnight, ``2020-01-01 06:00:00`` otherwise."""
-    return str(time.date()) if time == time.normalize() else str(time)
+    return {s.name: s.to_pandas() for s in fc.history(frame)}
 
 
 # ---------------------------------------------------------------------- backtest

@@ -301,7 +301,7 @@ def _series(key, name, grid, cols, past, future, fill, label) -> Series:
     return Series(key, grid, values, _stack(cols, past, fill), _stack(cols, future, fill))
 
 
-def _stamp(stamp: pd.Timestamp) -> str:
+def stamp_text(stamp: pd.Timestamp) -> str:
     """``2020-01-01`` for midnight, ``2020-01-01 06:00:00`` otherwise."""
     stamp = pd.Timestamp(stamp)
     return str(stamp.date()) if stamp == stamp.normalize() else str(stamp)
@@ -384,8 +384,8 @@ def _check_duplicates(index: pd.DatetimeIndex, order: np.ndarray, label: str, lo
     if len(dup):
         first = np.flatnonzero(index == index[dup[0]])[0]
         raise UserError(
-            f"{label}: duplicate timestamp {_stamp(index[dup[0]])} at {locate(order[first])} and "
-            f"{locate(order[dup[0]])}; expected each time once"
+            f"{label}: duplicate timestamp {stamp_text(index[dup[0]])} at "
+            f"{locate(order[first])} and {locate(order[dup[0]])}; expected each time once"
         )
 
 
@@ -406,8 +406,9 @@ def _frequency(index: pd.DatetimeIndex, order, label: str, locate, offset):
     off = np.flatnonzero(~index.isin(grid))
     if len(off):
         raise UserError(
-            f"{locate(order[off[0]])}: timestamp {_stamp(index[off[0]])} is not on the "
-            f"{offset.freqstr!r} grid starting at {_stamp(index[0])}; expected regular timestamps"
+            f"{locate(order[off[0]])}: timestamp {stamp_text(index[off[0]])} is not on the "
+            f"{offset.freqstr!r} grid starting at {stamp_text(index[0])}; "
+            "expected regular timestamps"
         )
     return offset
 
@@ -438,7 +439,7 @@ def _check_missing(cols, grid, index, order, label, locate, fill) -> None:
     parts = []
     if gaps:
         first = grid[~grid.isin(index)][0]
-        parts.append(f"{gaps} missing timestamps (first {_stamp(first)})")
+        parts.append(f"{gaps} missing timestamps (first {stamp_text(first)})")
     holes = [c for c, n in nan.items() if n]
     if holes:
         c = holes[0]

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from lstmkit.checkpoint import CONFIG_FILE, load_checkpoint, resolve_checkpoint
+from lstmkit.data.series import stamp_text
 from lstmkit.errors import UserError
 from lstmkit.nn import LSTM, GateTrace
 from lstmkit.tokenizers import format_unknowns
@@ -256,24 +257,25 @@ def forecast_trace(fc, data=None, future: pd.DataFrame | None = None) -> dict:
         table = fc.predict(data=frame, future=future)
     first = table["series"].iloc[0]
     rows = table[table["series"] == first]
-    times, values = _history(fc, frame, first)
+    series = next(s for s in fc.history(frame) if s.name == first)
+    times, values = series.index, series.values
     L = fc.lookback_
     trace = new_trace("forecast", f"Forecast of series {first!r}, {fc.horizon} steps ahead")
     layers = fc.config_.num_layers
-    encoder, _ = panel("encoder", [_stamp(t) for t in times[-L:]], calls[0], layers, 1, "time")
+    encoder, _ = panel("encoder", [stamp_text(t) for t in times[-L:]], calls[0], layers, 1, "time")
     trace["panels"].append(encoder)
     if len(calls) > 1:
         decoder, _ = panel(
-            "decoder", [_stamp(t) for t in rows["time"]], calls[1], layers, 1, "time"
+            "decoder", [stamp_text(t) for t in rows["time"]], calls[1], layers, 1, "time"
         )
         trace["panels"].append(decoder)
     shown = min(len(values), max(L, 4 * fc.horizon))
     levels = [c for c in table.columns if c.startswith("q")]
     trace["forecast"] = {
         "series": str(first),
-        "history_time": [_stamp(t) for t in times[-shown:]],
+        "history_time": [stamp_text(t) for t in times[-shown:]],
         "history": [float(v) for v in values[-shown:]],
-        "time": [_stamp(t) for t in rows["time"]],
+        "time": [stamp_text(t) for t in rows["time"]],
         "forecast": rows["forecast"].astype(float).tolist(),
         "lower": rows[levels[0]].astype(float).tolist(),
         "upper": rows[levels[-1]].astype(float).tolist(),
@@ -281,29 +283,13 @@ def forecast_trace(fc, data=None, future: pd.DataFrame | None = None) -> dict:
     low, high = rows[levels[0]].iloc[-1], rows[levels[-1]].iloc[-1]
     trace["findings"].append(
         f"Series {first!r}: the median forecast runs from {rows['forecast'].iloc[0]:.4g} to "
-        f"{rows['forecast'].iloc[-1]:.4g} over the {len(rows)} steps after {_stamp(times[-1])}; "
+        f"{rows['forecast'].iloc[-1]:.4g} over the {len(rows)} steps after "
+        f"{stamp_text(times[-1])}; "
         f"at the last step the {levels[0]} to {levels[-1]} band is {low:.4g} to {high:.4g}."
     )
     for p in trace["panels"]:
         trace["findings"] += gate_findings(p)
     return trace
-
-
-def _history(fc, frame, name) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    """The times and values of series ``name``: from ``frame``, or the model's kept tail."""
-    if frame is not None:
-        series = next(s for s in frame.series if s.name == name)
-        return series.index, np.asarray(series.values, dtype=float)
-    tail = fc.history_[name]
-    index = pd.date_range(end=pd.Timestamp(tail["end"]), periods=len(tail["values"]),
-                          freq=fc.freq_)  # fmt: skip
-    return index, np.asarray(tail["values"], dtype=float)
-
-
-def _stamp(t) -> str:
-    """A time stamp as a short string: the date alone at midnight."""
-    t = pd.Timestamp(t)
-    return t.strftime("%Y-%m-%d") if t == t.normalize() else t.isoformat(sep=" ")
 
 
 # ---------------------------------------------------------------------------- findings
