@@ -30,6 +30,7 @@ from lstmkit.data import (
 from lstmkit.errors import Notice, UserError
 from lstmkit.models import LMConfig, LSTMLanguageModel
 from lstmkit.sampling import check_sampling, sample
+from lstmkit.stream import LMState, Stream, lm_step, lm_stream
 from lstmkit.tasks.lm import LMTask, device_of, evaluate_streams
 from lstmkit.tokenizers import format_unknowns, load_tokenizer, train_tokenizer
 from lstmkit.train.optim import OptimConfig
@@ -274,6 +275,28 @@ class LanguageModel:
     def _step(self, token: int, state: list) -> tuple[Tensor, list]:
         logits, state = self.model_(torch.tensor([[token]], device=device_of(self.model_)), state)
         return logits[0, -1], state
+
+    # ------------------------------------------------------------------ streaming
+    def step(self, token, state: LMState | None = None) -> tuple[Tensor, LMState]:
+        """Reads one token in constant memory: no history is kept (see :mod:`lstmkit.stream`).
+
+        Args:
+            token: a token string of the vocabulary, an id, or a batch of B of them (a sequence
+                or a (B,) tensor); the batch size is fixed by the first step.
+            state: the state the previous step returned; None starts from zeros.
+
+        Returns:
+            The next token's probabilities (V,) (a batch: (B, V)), and the new state.
+
+        Raises:
+            UserError: an unknown token, an id out of range, a batch of another size.
+        """
+        return lm_step(self, token, state)
+
+    def stream(self) -> Stream:
+        """A :class:`~lstmkit.stream.Stream` reading text piece by piece (``feed``, ``push``,
+        ``top``, ``reset``), the state carried between calls."""
+        return lm_stream(self)
 
     @staticmethod
     def _notice(what: str, unknowns: list[str]) -> None:

@@ -22,6 +22,7 @@ from lstmkit.decode import beam_search, greedy, sample
 from lstmkit.errors import UserError
 from lstmkit.models import Seq2SeqConfig, build_seq2seq
 from lstmkit.scores import translation_scores
+from lstmkit.stream import Seq2SeqState, Stream, seq2seq_start, seq2seq_step, seq2seq_stream
 from lstmkit.tasks.lm import device_of
 from lstmkit.tasks.seq2seq import Seq2SeqTask, bucketed_batches, collate
 from lstmkit.tokenizers import load_tokenizer, train_tokenizer
@@ -297,6 +298,29 @@ class Seq2Seq:
         :meth:`translate`."""
         hypotheses = self.translate(list(sources), **decoding)
         return {**translation_scores(hypotheses, references, sources), "hypotheses": hypotheses}
+
+    # ------------------------------------------------------------------ streaming
+    def start(self, sentence: str | Sequence[str]) -> Seq2SeqState:
+        """Encodes the source once (one sentence, or a list of B): the state for :meth:`step`."""
+        return seq2seq_start(self, sentence)
+
+    def step(self, token, state: Seq2SeqState) -> tuple[torch.Tensor, Seq2SeqState]:
+        """One decoder step in constant memory (see :mod:`lstmkit.stream`).
+
+        Args:
+            token: the previous target token (``"<bos>"`` first): a token string, an id, or a
+                batch of B (a sequence or a (B,) tensor) for a state of B sentences.
+            state: from :meth:`start` or the previous step.
+
+        Returns:
+            The next token's probabilities (V,) (a batch: (B, V)), and the new state.
+        """
+        return seq2seq_step(self, token, state)
+
+    def stream(self, sentence: str) -> Stream:
+        """A :class:`~lstmkit.stream.Stream` over the translation of ``sentence``: the decoder
+        after ``<bos>``; ``push``/``feed`` target tokens, ``top(k)`` the next ones."""
+        return seq2seq_stream(self, sentence)
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | Path) -> Path:

@@ -348,3 +348,53 @@ def test_resolve_backend():
     assert resolve(backend="explicit", return_gates=True) == "explicit"
     assert resolve(backend="fused") == "fused"
     assert resolve(backend="fused", weight_drop=0.5) == "fused"
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(num_layers=1),
+        dict(num_layers=3, batch_first=True),
+        dict(num_layers=2, bias=False),
+        dict(num_layers=2, dtype=F64),
+        dict(num_layers=2, bidirectional=True),  # not a cell step: the sequence kernel
+        dict(num_layers=2, proj_size=2),  # not a cell step either
+    ],
+    ids=["l1", "l3-bf", "l2-nobias", "l2-f64", "bi-l2", "l2-proj"],
+)
+@pytest.mark.parametrize("with_hx", [False, True])
+def test_single_step_parity_with_torch(cfg, with_hx):
+    # A decoder's or a stream's step (T = 1) runs as torch's LSTM cell per layer: same outputs
+    # and gradients as torch.nn.LSTM's sequence kernel, with and without a given state.
+    cfg = dict(cfg)
+    dtype = cfg.pop("dtype", torch.float32)
+    ours, ref = make_pair("fused", dtype=dtype, **cfg)
+    shape = (BATCH, 1, INPUT_SIZE) if cfg.get("batch_first") else (1, BATCH, INPUT_SIZE)
+    x = torch.randn(shape, dtype=dtype, requires_grad=True)
+    hx = None
+    if with_hx:
+        D = 2 if cfg.get("bidirectional") else 1
+        P = cfg.get("proj_size") or HIDDEN_SIZE
+        L = cfg["num_layers"] * D
+        hx = (
+            torch.randn(L, BATCH, P, dtype=dtype, requires_grad=True),
+            torch.randn(L, BATCH, HIDDEN_SIZE, dtype=dtype, requires_grad=True),
+        )
+    compare_forward_backward(ours, ref, x, hx=hx, tol=TOL[dtype])
+
+
+def test_single_step_uses_cell_only_where_it_matches(monkeypatch):
+    # Inter-layer dropout in training keeps the sequence kernel (its own dropout draws).
+    calls = []
+    lstm = LSTM(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, dropout=0.5, batch_first=True)
+    original = LSTM._run_cell_step
+    monkeypatch.setattr(
+        LSTM, "_run_cell_step", lambda self, *a: calls.append(1) or original(self, *a)
+    )
+    x = torch.randn(2, 1, INPUT_SIZE)
+    lstm.train()
+    lstm(x)
+    assert calls == []
+    lstm.eval()
+    lstm(x)
+    assert calls == [1]
