@@ -1,0 +1,108 @@
+"""`lstmkit serve`: a trained model behind a JSON HTTP API (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import socket
+import sys
+
+from lstmkit.cli.options import command_parser, nonnegative_float, option, positive_int, settings
+from lstmkit.errors import UserError
+
+DOC = """Serve a trained model over HTTP: a language model answers /predict and /generate, a
+seq2seq model /translate, a forecaster /forecast; every server answers /health and documents
+its API at /docs. The model is loaded once and runs in one worker thread that batches concurrent
+requests. Bad requests get a 4xx answer {"error": "..."}. Ctrl-C stops the server."""
+
+
+def register(commands) -> None:
+    p = command_parser(commands, "serve", run, help="serve a trained model as a JSON HTTP API",
+                       description=DOC)  # fmt: skip
+    p.add_argument("model", metavar="DIR", help="a run folder or checkpoint")
+    option(p, "--host", default="127.0.0.1", help="the address to listen on")
+    option(p, "--port", type=port_number, default=8000, help="the port (0: any free one)")
+    option(p, "--max-batch", type=positive_int, default=32, metavar="N",
+           help="sentences per /translate request; requests batched in one model call")  # fmt: skip
+    option(p, "--max-text-chars", type=positive_int, default=2000, metavar="N",
+           help="the longest text, prompt or sentence of a request")  # fmt: skip
+    option(p, "--max-tokens", type=positive_int, default=500, metavar="N",
+           help="the most tokens /generate samples or /translate outputs per sentence")  # fmt: skip
+    option(p, "--queue", type=positive_int, default=256, metavar="N",
+           help="requests that may wait for the model; more are answered 503")  # fmt: skip
+    option(p, "--batch-wait-ms", type=nonnegative_float, default=2.0, metavar="MS",
+           help="how long the worker waits for more requests to batch")  # fmt: skip
+    option(p, "--threads", type=positive_int, metavar="N",
+           help="torch threads of the model worker (default: torch's)")  # fmt: skip
+    option(p, "--log-level", choices=("critical", "error", "warning", "info", "debug"),
+           default="warning", help="uvicorn's log level")  # fmt: skip
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
+    return value
+
+
+port_number.kind = "a port 0-65535"
+
+
+def run(args: argparse.Namespace) -> int:
+    s = settings(args)
+    try:
+        import uvicorn
+
+        from lstmkit.serve import Limits, create_app
+    except ImportError as missing:
+        raise UserError(f"serve: expected fastapi and uvicorn installed (pip install "
+                        f"'lstmkit[serve]'), got {missing}") from None  # fmt: skip
+    limits = Limits(max_text_chars=s["max_text_chars"], max_batch=s["max_batch"],
+                    max_tokens=s["max_tokens"], queue=s["queue"],
+                    batch_wait_ms=s["batch_wait_ms"], threads=s["threads"])  # fmt: skip
+    sock = bind(s["host"], s["port"])  # before loading: a taken port fails fast
+    try:
+        app = create_app(args.model, limits)
+        host, port = sock.getsockname()[:2]
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        print(f"serving {args.model} at {url} (API docs: {url}/docs); Ctrl-C stops", flush=True)
+        config = uvicorn.Config(app, log_level=s["log_level"], timeout_graceful_shutdown=5)
+        # uvicorn shuts down cleanly on Ctrl-C, then raises it again for the caller.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+    print("stopped", file=sys.stderr)
+    return 0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``.
+
+    Raises:
+        UserError: an unknown host or a port in use, naming the option.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise UserError(f"--host: expected an address of this machine, got {host!r} "
+                        f"({error})") from None  # fmt: skip
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise UserError(f"--host: expected an address of this machine, got {host!r}") from None
+        raise UserError(f"--port {port}: expected a free port on {host}, got "
+                        f"{error.strerror or error}") from None  # fmt: skip
+    sock.set_inheritable(True)
+    return sock

@@ -1,0 +1,217 @@
+"""The HTTP service: :func:`create_app` loads a model once and answers JSON requests with it.
+
+Endpoints (the loaded kind's are active; the others answer 409 naming the loaded kind):
+
+- ``GET /health``: kind, model folder, version, uptime, queue depth, limits, batching counts.
+- ``POST /predict`` (language model): the likeliest next tokens (and word) after a text.
+- ``POST /generate`` (language model): a sampled continuation; a ``seed`` makes it repeatable.
+- ``POST /translate`` (seq2seq): a batch of sentences, greedy or beam search.
+- ``POST /forecast`` (forecaster): the forecast after a history (or the training series).
+- ``GET /docs``, ``GET /openapi.json``: the API's documentation, from FastAPI.
+
+Every rejected request gets a 4xx answer ``{"error": "field: expected X, got Y"}``: 400 for a
+body that is not JSON, 404 for an unknown path, 409 for an endpoint of another kind of model,
+413 for a body over the size limit, 422 for a field out of its limits or input the model
+refuses (:class:`~lstmkit.errors.UserError`), 503 when the queue is full. The model runs in one
+worker thread (:mod:`lstmkit.serve.worker`), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from lstmkit import __version__
+from lstmkit.errors import UserError
+from lstmkit.serve import handlers
+from lstmkit.serve.errors import validation_message
+from lstmkit.serve.schemas import RESPONSES, ErrorResponse, HealthResponse, Limits, request_models
+from lstmkit.serve.worker import ModelWorker, QueueFull
+
+KINDS = {  # task: (what it is called, its endpoints)
+    "lm": ("language model", ("predict", "generate")),
+    "seq2seq": ("seq2seq model", ("translate",)),
+    "forecast": ("forecaster", ("forecast",)),
+}
+ENDPOINTS = {name: task for task, (_, names) in KINDS.items() for name in names}
+BATCHED = ("predict", "translate")
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 409, 413, 422, 503)}
+
+
+def load_estimator(directory: str | Path):
+    """The estimator a checkpoint or run folder holds, and its task (``"lm"``, ``"seq2seq"``,
+    ``"forecast"``).
+
+    Raises:
+        UserError: the folder is missing or holds no checkpoint of a known task.
+    """
+    from lstmkit.checkpoint import load_checkpoint, resolve_checkpoint
+
+    if Path(directory).is_file():
+        raise UserError(f"{directory}: expected a checkpoint or a run folder, got a file")
+    path = resolve_checkpoint(directory)
+    task = load_checkpoint(path).config.get("task")
+    if task == "lm":
+        from lstmkit.lm import LanguageModel as Estimator
+    elif task == "seq2seq":
+        from lstmkit.seq2seq import Seq2Seq as Estimator
+    elif task == "forecast":
+        from lstmkit.forecast import Forecaster as Estimator
+    else:
+        raise UserError(f"{directory}: expected a checkpoint of lm, seq2seq or forecast, "
+                        f"got {task!r}")  # fmt: skip
+    return task, Estimator.load(path)
+
+
+def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
+    """The service for the model in ``model_dir`` (a checkpoint or run folder), loaded once.
+
+    Args:
+        model_dir: a checkpoint, or a run folder (its ``best/``, else ``last/``).
+        limits: what a request may ask for, and the batching; default :class:`Limits()`.
+
+    Raises:
+        UserError: ``model_dir`` holds no model to serve.
+
+    Example:
+        Serve it with uvicorn (``lstmkit serve DIR`` does this)::
+
+            uvicorn.run(create_app("runs/lm"), host="127.0.0.1", port=8000)
+    """
+    limits = limits or Limits()
+    task, estimator = load_estimator(model_dir)
+    kind, active = KINDS[task]
+    worker = ModelWorker(_handlers(task, estimator, limits), BATCHED, limits.max_batch,
+                         limits.queue, limits.batch_wait_ms / 1000, limits.threads)  # fmt: skip
+    models = request_models(limits, getattr(estimator, "horizon", None))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+
+    app = FastAPI(title="lstmkit", version=__version__, lifespan=lifespan,
+                  description=f"The {kind} in {model_dir}, served by lstmkit.")  # fmt: skip
+    started = time.monotonic()
+    model = str(getattr(estimator, "checkpoint_", model_dir))
+    app.state.worker, app.state.estimator = worker, estimator
+    _error_handlers(app, models)
+    _limit_body(app, limits)
+
+    @app.get("/health", response_model=HealthResponse)
+    async def health() -> dict:
+        """Whether the service is up, what it serves and how busy it is."""
+        return {"status": "ok", "kind": task, "model": model, "version": __version__,
+                "uptime_s": round(time.monotonic() - started, 3), "queue_depth": worker.depth,
+                "endpoints": [f"/{n}" for n in active], "limits": limits.to_dict(),
+                "batches": worker.stats.to_dict()}  # fmt: skip
+
+    for name in ENDPOINTS:
+        if name in active:
+            app.post(f"/{name}", response_model=RESPONSES[name], responses=ERRORS,
+                     summary=SUMMARIES[name])(_endpoint(worker, name, models[name]))  # fmt: skip
+        else:
+            app.post(f"/{name}", include_in_schema=False)(_elsewhere(name, kind, model, active))
+    return app
+
+
+SUMMARIES = {
+    "predict": "the likeliest next tokens after a text",
+    "generate": "a sampled continuation of a prompt",
+    "translate": "translations of a batch of sentences",
+    "forecast": "the forecast after a series' history",
+}
+
+
+def _handlers(task: str, estimator, limits: Limits) -> dict:
+    if task == "lm":
+        return {"predict": handlers.predict_handler(estimator),
+                "generate": handlers.generate_handler(estimator)}  # fmt: skip
+    if task == "seq2seq":
+        return {"translate": handlers.translate_handler(estimator, limits.max_batch)}
+    return {"forecast": handlers.forecast_handler(estimator)}
+
+
+def _endpoint(worker: ModelWorker, name: str, model: type):
+    """The route of an active endpoint: its request queued for the model worker."""
+
+    async def endpoint(body) -> JSONResponse | dict:
+        key = handlers.translate_key(body) if name == "translate" else (name,)
+        size = len(body.sentences) if name == "translate" else 1
+        try:
+            result, notices = await worker.run(key, body, size)
+        except QueueFull as busy:
+            return error(503, str(busy), {"Retry-After": "1"})
+        except UserError as refused:
+            return error(422, str(refused))
+        return {**result, "notices": list(dict.fromkeys([*result["notices"], *notices]))}
+
+    endpoint.__annotations__ = {"body": model}
+    endpoint.__doc__ = model.__doc__
+    endpoint.__name__ = name
+    return endpoint
+
+
+def _elsewhere(name: str, kind: str, model: str, active: tuple[str, ...]):
+    """The route of an endpoint another kind of model has: 409, naming the loaded kind."""
+    wanted = KINDS[ENDPOINTS[name]][0]
+    here = ", ".join(f"/{n}" for n in active)
+
+    async def endpoint() -> JSONResponse:
+        return error(409, f"/{name}: expected a server of a {wanted}, got one of a {kind} "
+                          f"({model}), which answers {here}")  # fmt: skip
+
+    endpoint.__name__ = f"{name}_elsewhere"
+    return endpoint
+
+
+def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _error_handlers(app: FastAPI, models: dict) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
+        return error(status, validation_message(errors, models.get(request.url.path.strip("/"))))
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        # A bug of ours, not bad input (that is a 4xx above): say so, in the same shape.
+        return error(500, f"{request.url.path}: internal error: {type(exc).__name__}: {exc}")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        path = request.url.path
+        if exc.status_code == 404:
+            names = ", ".join(["/health", "/docs", *(f"/{n}" for n in ENDPOINTS)])
+            message = f"{path}: no such endpoint; expected one of {names}"
+        elif exc.status_code == 405:
+            message = f"{request.method} {path}: method not allowed; expected " + (
+                "GET" if path == "/health" else "POST")  # fmt: skip
+        else:
+            message = f"{path}: {exc.detail}"
+        return error(exc.status_code, message, getattr(exc, "headers", None))
+
+
+def _limit_body(app: FastAPI, limits: Limits) -> None:
+    """Refuses (413) a body whose declared length is over what any valid request needs."""
+    largest = max(1 << 20, 8 * limits.max_batch * limits.max_text_chars + 4096,
+                  100 * limits.max_history + 4096)  # fmt: skip
+
+    @app.middleware("http")
+    async def limit(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > largest:
+            return error(413, f"body: expected at most {largest} bytes, got {length}")
+        return await call_next(request)

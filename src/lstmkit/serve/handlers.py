@@ -1,0 +1,174 @@
+"""What each endpoint asks of the loaded estimator; these run in the model worker's thread.
+
+A handler takes a list of validated requests (a batch the worker gathered) and returns one JSON
+dict per request, each with its own ``notices``. /predict and /translate run a batch through the
+model at once; /generate and /forecast one request at a time.
+
+/predict batches by hand what :meth:`LanguageModel.predict_next
+<lstmkit.lm.LanguageModel.predict_next>` does for one text: the texts are padded at the end and
+the logits taken at each text's last token. The LSTM reads left to right, so the padding after
+a text never reaches them.
+
+Legend: B batch, T time, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from lstmkit.errors import UserError
+from lstmkit.tasks.lm import device_of
+from lstmkit.tokenizers import format_unknowns
+
+Handler = Callable[[Sequence], list[dict]]
+
+
+# ---------------------------------------------------------------------------- language model
+@torch.no_grad()
+def next_token_probs(lm, texts: Sequence[str]) -> tuple[Tensor, list[list[str]]]:
+    """Probabilities of the token after each text, in one forward pass.
+
+    Returns:
+        probs (B, V), and per text the notices (characters or words mapped to ``<unk>``).
+    """
+    tokenizer = lm.tokenizer_
+    ids, notices = [], []
+    for text in texts:
+        found, unknowns = tokenizer.encode_with_unknowns(text)
+        ids.append(found or [tokenizer.eos_id])  # an empty text: as after the end of a text
+        notices.append([f"prompt: {format_unknowns(unknowns)}"] if unknowns else [])
+    lengths = torch.tensor([len(i) for i in ids])
+    batch = torch.full((len(ids), int(lengths.max())), tokenizer.pad_id, dtype=torch.long)
+    for row, found in enumerate(ids):
+        batch[row, : len(found)] = torch.tensor(found)  # (B, T), padded at the end
+    lm.model_.eval()
+    logits, _ = lm.model_(batch.to(device_of(lm.model_)))  # (B, T, V)
+    last = logits[torch.arange(len(ids)), lengths - 1]  # (B, V)
+    return last.softmax(-1).cpu(), notices
+
+
+def predict_handler(lm) -> Handler:
+    def predict(requests: Sequence) -> list[dict]:
+        probs, notices = next_token_probs(lm, [r.text for r in requests])
+        results = []
+        for request, p, notes in zip(requests, probs, notices, strict=True):
+            top = p.topk(min(request.top_k, p.numel()))
+            pairs = zip(top.values.tolist(), top.indices.tolist(), strict=True)
+            tokens = [{"token": lm.tokenizer_.id_to_token(i), "prob": prob} for prob, i in pairs]
+            result = {"next": tokens, "next_word": None, "notices": notes}
+            if request.next_word:
+                with warnings.catch_warnings():  # its notices are the ones above
+                    warnings.simplefilter("ignore")
+                    word, prob = lm.next_word(request.text)
+                result["next_word"] = {"word": word, "prob": prob}
+            results.append(result)
+        return results
+
+    return predict
+
+
+def generate_handler(lm) -> Handler:
+    def one(r) -> dict:
+        return {"text": lm.generate(r.prompt, r.max_tokens, r.temperature, r.top_k, r.top_p,
+                                    r.seed)}  # fmt: skip
+
+    def generate(requests: Sequence) -> list[dict]:
+        return [each(one, r) for r in requests]
+
+    return generate
+
+
+# ---------------------------------------------------------------------------- seq2seq
+def translate_key(request) -> tuple:
+    """Requests with equal keys decode with the same options, so they can share a batch."""
+    beam = request.method == "beam"
+    return ("translate", request.method, request.beam_size if beam else None,
+            request.length_penalty if beam else None, request.max_len, request.n_best)  # fmt: skip
+
+
+def translate_handler(s2s, batch_size: int) -> Handler:
+    def translate(requests: Sequence) -> list[dict]:
+        first = requests[0]  # the worker batches requests of one key only
+        sentences = [s for r in requests for s in r.sentences]
+        found = s2s.translate(sentences, method=first.method, beam_size=first.beam_size,
+                              length_penalty=first.length_penalty, max_len=first.max_len,
+                              n_best=first.n_best, batch_size=batch_size)  # fmt: skip
+        results, start = [], 0
+        for request in requests:
+            mine = found[start : start + len(request.sentences)]
+            start += len(request.sentences)
+            if request.n_best is None:
+                results.append({"translations": mine, "n_best": None, "notices": []})
+                continue
+            n_best = [[{"text": text, "score": score} for text, score in hyps] for hyps in mine]
+            best = [hyps[0]["text"] if hyps else "" for hyps in n_best]
+            results.append({"translations": best, "n_best": n_best, "notices": []})
+        return results
+
+    return translate
+
+
+# ---------------------------------------------------------------------------- forecaster
+def forecast_handler(fc) -> Handler:
+    def forecast(requests: Sequence) -> list[dict]:
+        return [each(lambda r: {"forecast": forecast_rows(fc, r)}, r) for r in requests]
+
+    return forecast
+
+
+def forecast_rows(fc, request) -> list[dict]:
+    """The forecaster's :meth:`~lstmkit.forecast.Forecaster.predict` for one request, as rows
+    ``{"series", "time", "forecast", "q<level>"...}`` (times as text, non-finite values None)."""
+    from lstmkit.data.series import stamp_text
+
+    table = fc.predict(request.horizon, data=history_frame(fc, request))
+    if not request.quantiles:
+        table = table[["series", "time", "forecast"]]
+    table = table.assign(time=[stamp_text(t) for t in table["time"]])
+    return [{k: _finite(v) for k, v in row.items()} for row in table.to_dict("records")]
+
+
+def history_frame(fc, request):
+    """The request's history as a :class:`~lstmkit.data.series.SeriesFrame`, read and checked as
+    a CSV file would be; None without one (the forecast follows the training series)."""
+    from lstmkit.data.calendar import check_freq
+    from lstmkit.data.series import from_table
+
+    if request.history is not None:
+        table = pd.DataFrame({"time": [p.time for p in request.history],
+                              request.name: [p.value for p in request.history]})  # fmt: skip
+        return from_table(table, "history", lambda row: f"history[{row}]", time="time",
+                          target=request.name, freq=fc.freq_)  # fmt: skip
+    if request.values is None:
+        return None
+    freq = request.freq or fc.freq_
+    check_freq(freq)
+    try:
+        times = pd.date_range(pd.Timestamp(request.start), periods=len(request.values), freq=freq)
+    except (ValueError, TypeError):
+        raise UserError(f"start: expected a timestamp such as 2020-01-01, got "
+                        f"{request.start!r}") from None  # fmt: skip
+    table = pd.DataFrame({"time": times, request.name: request.values})
+    return from_table(table, "values", lambda row: f"values[{row}]", time="time",
+                      target=request.name, freq=freq)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- shared
+def each(run: Callable[[object], dict], request) -> dict:
+    """``run(request)`` with the warnings it raised as the result's ``notices``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run(request)
+    return {**result, "notices": list(dict.fromkeys(str(w.message) for w in caught))}
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

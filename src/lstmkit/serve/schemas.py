@@ -1,0 +1,239 @@
+"""The service's requests and responses (pydantic v2), with the limits a request must keep.
+
+The request models are built per app by :func:`request_models`, so that the limits of the
+running server (``--max-text-chars``, ``--max-batch``) and of the loaded model (a forecaster's
+horizon) are both checked by pydantic and shown in the OpenAPI schema at ``/docs``. Every request
+model forbids unknown fields and is strict: ``"5"`` is not an integer and ``true`` not a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from lstmkit.errors import UserError
+
+MAX_SEED = 2**63 - 1
+MAX_NAME_CHARS = 100
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask for, and how the model worker batches and queues requests.
+
+    Args:
+        max_text_chars: characters of a /predict text, /generate prompt or /translate sentence.
+        max_batch: sentences of one /translate request, and requests (or sentences) the worker
+            runs through the model together.
+        max_tokens: tokens /generate may sample and /translate may output per sentence.
+        max_top_k: the largest ``top_k`` of /predict and /generate.
+        max_beam_size: the largest ``beam_size`` of /translate.
+        max_history: points of a /forecast history.
+        queue: requests waiting for the model; one more is answered 503.
+        batch_wait_ms: how long the worker waits for more requests to batch with the first.
+        threads: torch's intra-op threads in the model worker (None: torch's default).
+    """
+
+    max_text_chars: int = 2000
+    max_batch: int = 32
+    max_tokens: int = 500
+    max_top_k: int = 100
+    max_beam_size: int = 16
+    max_history: int = 10_000
+    queue: int = 256
+    batch_wait_ms: float = 2.0
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "threads" and value is None:
+                continue
+            if f.name == "batch_wait_ms":
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise UserError(f"batch_wait_ms: expected a number >= 0, got {value!r}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"{f.name}: expected a positive integer, got {value!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Point(Strict):
+    """One observation of a series."""
+
+    time: str = Field(min_length=1, max_length=40, description="a timestamp, e.g. 2020-01-01")
+    value: float = Field(allow_inf_nan=False)
+
+
+def request_models(limits: Limits, horizon: int | None = None) -> dict[str, type[BaseModel]]:
+    """The request models of each endpoint under ``limits``; ``horizon``: a forecaster's.
+
+    Returns:
+        ``{"predict": PredictRequest, "generate": ..., "translate": ..., "forecast": ...}``.
+    """
+    return {
+        "predict": _predict_request(limits),
+        "generate": _generate_request(limits),
+        "translate": _translate_request(limits),
+        "forecast": _forecast_request(limits, horizon),
+    }
+
+
+# Class bodies do not see the names of the enclosing function that they assign themselves
+# (``text``, ``horizon``), hence ``chars`` and ``max_horizon``.
+def _predict_request(limits: Limits) -> type[BaseModel]:
+    chars = limits.max_text_chars
+
+    class PredictRequest(Strict):
+        """The likeliest next tokens after ``text``."""
+
+        text: str = Field(min_length=1, max_length=chars, description="the text read so far")
+        top_k: int = Field(5, ge=1, le=limits.max_top_k, description="next tokens to return")
+        next_word: bool = Field(False, description="also the likeliest next whole word")
+
+    return PredictRequest
+
+
+def _generate_request(limits: Limits) -> type[BaseModel]:
+    chars = limits.max_text_chars
+
+    class GenerateRequest(Strict):
+        """A sampled continuation of ``prompt``."""
+
+        prompt: str = Field("", max_length=chars, description="empty: from scratch")
+        max_tokens: int = Field(100, ge=1, le=limits.max_tokens)
+        temperature: float = Field(1.0, gt=0, le=100, allow_inf_nan=False)
+        top_k: int | None = Field(None, ge=1, le=limits.max_top_k)
+        top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+        seed: int | None = Field(None, ge=0, le=MAX_SEED, description="the same seed, same text")
+
+    return GenerateRequest
+
+
+def _translate_request(limits: Limits) -> type[BaseModel]:
+    sentence = Annotated[str, Field(max_length=limits.max_text_chars)]
+
+    class TranslateRequest(Strict):
+        """Translations of a batch of sentences."""
+
+        sentences: list[sentence] = Field(min_length=1, max_length=limits.max_batch)
+        method: Literal["greedy", "beam"] = "beam"
+        beam_size: int = Field(5, ge=1, le=limits.max_beam_size)
+        length_penalty: float = Field(0.6, ge=0, le=10, allow_inf_nan=False)
+        max_len: int = Field(min(200, limits.max_tokens), ge=1, le=limits.max_tokens)
+        n_best: int | None = Field(None, ge=1, le=limits.max_beam_size,
+                                   description="beam: also the n best, scored")  # fmt: skip
+
+        @model_validator(mode="after")
+        def _check(self):
+            if self.n_best is not None and self.method != "beam":
+                raise ValueError(f"n_best: expected only with method 'beam', got {self.method!r}")
+            if self.n_best is not None and self.n_best > self.beam_size:
+                raise ValueError(f"n_best: expected at most beam_size {self.beam_size}, "
+                                 f"got {self.n_best}")  # fmt: skip
+            return self
+
+    return TranslateRequest
+
+
+def _forecast_request(limits: Limits, horizon: int | None) -> type[BaseModel]:
+    max_horizon, longest = horizon, limits.max_history
+    value = Annotated[float, Field(allow_inf_nan=False)]
+
+    class ForecastRequest(Strict):
+        """A forecast after a series' history: ``history`` points, or ``values`` from ``start``
+        at ``freq``; neither: after the end of each series the model was trained on."""
+
+        history: list[Point] | None = Field(None, min_length=1, max_length=longest)
+        values: list[value] | None = Field(None, min_length=1, max_length=longest)
+        start: str | None = Field(None, min_length=1, max_length=40,
+                                  description="the time of values[0]")  # fmt: skip
+        freq: str | None = Field(None, min_length=1, max_length=20,
+                                 description="of values; default the model's")  # fmt: skip
+        name: str = Field("series", min_length=1, max_length=MAX_NAME_CHARS)
+        horizon: int | None = Field(None, ge=1, le=max_horizon, description="default the model's")
+        quantiles: bool = Field(True, description="include the quantile columns")
+
+        @model_validator(mode="after")
+        def _check(self):
+            if self.history is not None and self.values is not None:
+                raise ValueError("history, values: expected one of them, got both")
+            if self.values is not None and self.start is None:
+                raise ValueError("start: expected the time of values[0] with values, got none")
+            if self.values is None and (self.start is not None or self.freq is not None):
+                given = "start" if self.start is not None else "freq"
+                raise ValueError(f"{given}: expected only with values, got {given} without them")
+            return self
+
+    return ForecastRequest
+
+
+class Token(BaseModel):
+    token: str
+    prob: float
+
+
+class Word(BaseModel):
+    word: str
+    prob: float
+
+
+class PredictResponse(BaseModel):
+    next: list[Token]
+    next_word: Word | None = None
+    notices: list[str]
+
+
+class GenerateResponse(BaseModel):
+    text: str
+    notices: list[str]
+
+
+class Scored(BaseModel):
+    text: str
+    score: float
+
+
+class TranslateResponse(BaseModel):
+    translations: list[str]
+    n_best: list[list[Scored]] | None = None
+    notices: list[str]
+
+
+class ForecastResponse(BaseModel):
+    forecast: list[dict[str, str | float | None]] = Field(
+        description="one row per series and step: series, time, forecast, q<level>..."
+    )
+    notices: list[str]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    kind: str
+    model: str
+    version: str
+    uptime_s: float
+    queue_depth: int
+    endpoints: list[str]
+    limits: dict
+    batches: dict
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="what was wrong, e.g. 'top_k: expected at most 100, got 500'")
+
+
+RESPONSES = {
+    "predict": PredictResponse,
+    "generate": GenerateResponse,
+    "translate": TranslateResponse,
+    "forecast": ForecastResponse,
+}
