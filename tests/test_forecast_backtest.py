@@ -130,3 +130,22 @@ def test_unknown_baseline_is_refused_before_training(values):
     with pytest.raises(UserError, match=r"baselines: expected names from naive, .*got 'prophet'"):
         backtest(forecaster, frame, FOLDS, baselines=("naive", "prophet"), progress=False)
     assert not hasattr(forecaster, "model_")
+
+
+def test_unadjusted_scores_are_the_network_alone(run, values):
+    forecaster, result = run
+    assert result.scores["adjustment"] == forecaster.adjustment_
+    series = read_frame(table(values), target=["a", "b"]).series
+    maes = []
+    for s in series:
+        raw = [forecaster.forecast_at([s], [o], adjusted=False)["forecast"] for o in ORIGINS]
+        by_hand = [np.mean(np.abs(f.to_numpy() - s.values[o : o + H]))
+                   for f, o in zip(raw, ORIGINS, strict=True)]  # fmt: skip
+        entry = result.scores["series"][s.name]["models"]["lstm"]["unadjusted"]
+        assert [f["mae"] for f in entry["folds"]] == pytest.approx(by_hand, rel=1e-9)
+        maes.append(np.mean(by_hand))
+    assert result.scores["lstm_unadjusted"]["mae"] == pytest.approx(np.mean(maes), rel=1e-9)
+    # The scored LSTM is the adjusted one: its interval differs from the network's alone.
+    scored = rows(result.forecasts, "lstm", "a", 0)
+    alone = forecaster.forecast_at([series[0]], [ORIGINS[0]], adjusted=False)
+    assert np.abs(scored["q0.9"].to_numpy() - alone["q0.9"].to_numpy()).min() > 1e-6

@@ -55,7 +55,8 @@ def test_a_network_that_outputs_zero_forecasts_the_baseline_it_is_built_on(
     df, window_norm, residual
 ):
     fc = Forecaster(**{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}},
-                    window_norm=window_norm, residual=residual).fit(df, progress=False)  # fmt: skip
+                    window_norm=window_norm, residual=residual, shrink=False,
+                    calibrate=False).fit(df, progress=False)  # fmt: skip
     for p in fc.model_.parameters():
         p.data.zero_()  # every raw output 0: median 0, other levels at softplus(0) = log 2
     out = fc.predict()
@@ -116,7 +117,8 @@ def test_same_seed_reproduces_and_another_seed_differs(df, fitted):
 def test_future_covariate_is_required_and_used(df):
     promo = (np.arange(N) % 5 == 0).astype(float)
     data = df.assign(y=df["y"] + promo, promo=promo)
-    fc = Forecaster(**TINY).fit(data, future_covariates=["promo"], progress=False)
+    # Without shrinkage: a barely trained network may be shrunk to seasonal naive, blind to it.
+    fc = Forecaster(**TINY, shrink=False).fit(data, future_covariates=["promo"], progress=False)
     assert fc.config_.n_future == 1 + 2  # promo, then month sin/cos
     with pytest.raises(UserError, match=r"future: the model uses future covariates \['promo'\]"):
         fc.predict()
@@ -223,3 +225,64 @@ def test_min_length_is_exactly_what_fit_needs(residual):
     fc.fit(monthly(need), progress=False)  # exactly enough
     with pytest.raises(UserError, match="expected at least"):
         fc.fit(monthly(need - 1), progress=False)
+
+
+def noisy_months(series: int, steps: int, sigma: float, seed: int) -> pd.DataFrame:
+    """Long format: ``series`` monthly sines (phases apart) plus N(0, sigma²) noise."""
+    rng, k = np.random.default_rng(seed), np.arange(steps)
+    month = pd.date_range("2000-01-01", periods=steps, freq="MS")
+    parts = []
+    for i in range(series):
+        y = 5 + np.sin(2 * np.pi * (k + i) / 12) + rng.normal(0, sigma, steps)
+        parts.append(pd.DataFrame({"month": month, "id": f"s{i}", "y": y}))
+    return pd.concat(parts)
+
+
+def test_calibrated_interval_covers_80_percent_of_fresh_windows():
+    # 40 series: 40 validation windows, enough for a margin per step. The network trains on
+    # the first 60 steps (the last 4 validate); every origin after them is a fresh window.
+    data, cut = noisy_months(40, 100, 0.5, seed=0), 60
+    fc = Forecaster(**TINY).fit(data[data["month"] < data["month"].iloc[cut]], id_col="id",
+                                progress=False)  # fmt: skip
+    assert fc.adjustment_["per_step"]
+    assert fc.adjustment_["independent"] == 40
+    series, origins = read_frame(data, id_col="id").series, range(cut, 100 - H + 1)
+    every = [(s, t) for t in origins for s in series]
+    truth = np.concatenate([s.values[t : t + H] for s, t in every])
+    covered = {}
+    for adjusted in (True, False):
+        out = fc.forecast_at(*map(list, zip(*every, strict=True)), adjusted=adjusted)
+        covered[adjusted] = (out["q0.1"] <= truth) & (truth <= out["q0.9"])
+    # 37 origins x 40 series x 4 steps, correlated; the calibration set's own error (sd about
+    # sqrt(.8 * .2 / 40) = 0.06 per step) dominates.
+    assert np.mean(covered[True]) == pytest.approx(0.8, abs=0.1)
+    assert abs(np.mean(covered[False]) - 0.8) > 0.15, np.mean(covered[False])
+
+
+def test_adjusted_forecast_is_shrunk_toward_seasonal_naive_and_widened_by_the_margins(df, tmp_path):
+    fc = Forecaster(**TINY, shrink=True).fit(df, out=tmp_path / "run", progress=False)
+    adj = fc.adjustment_
+    assert adj["windows"] == 1
+    assert not adj["per_step"]
+    raw = fc.forecast_at(fc.history(), [len(s) for s in fc.history()], adjusted=False)
+    out = fc.predict()
+    # By hand, in the data's units: b + a_k (median - b), b the value a season (12) before.
+    y, std = df["y"].to_numpy(), df["y"].to_numpy()[: N - H].std()
+    b = y[N - 12 : N - 12 + H]
+    a = np.array(adj["shrink"])
+    shift = (1 - a) * (raw["forecast"].to_numpy() - b)
+    np.testing.assert_allclose(out["forecast"], b + a * (raw["forecast"] - b), rtol=1e-6)
+    margin = np.array(adj["calibration"][0]["margin"]) * std  # standardised units -> the data's
+    low = np.minimum(raw["q0.1"] - shift - margin, out["forecast"])
+    high = np.maximum(raw["q0.9"] - shift + margin, out["forecast"])
+    np.testing.assert_allclose(out["q0.1"], low, rtol=1e-6)
+    np.testing.assert_allclose(out["q0.9"], high, rtol=1e-6)
+    # Kept in the checkpoints as JSON: a saved model and the run folder's best/ reproduce it.
+    for loaded in (Forecaster.load(fc.save(tmp_path / "saved")), Forecaster.load(tmp_path / "run")):
+        assert loaded.adjustment_ == adj
+        pd.testing.assert_frame_equal(loaded.predict(), out)
+    plain = Forecaster(**TINY, shrink=False, calibrate=False).fit(df, progress=False)
+    assert plain.adjustment_ is None
+    pd.testing.assert_frame_equal(plain.predict(), raw)  # same seed: the network alone
+    with pytest.raises(UserError, match="calibrate: expected true or false, got 'yes'"):
+        Forecaster(**TINY, calibrate="yes").fit(df, progress=False)

@@ -19,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from lstmkit import forecast_calibration as calibration
+from lstmkit import forecast_stream as streaming
 from lstmkit.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from lstmkit.data.calendar import calendar_feature_names, season_length
 from lstmkit.data.series import Series, SeriesFrame
@@ -48,7 +50,7 @@ from lstmkit.train.trainer import BEST, TrainConfig, Trainer
 PARAMS = (
     "horizon", "lookback", "hidden_size", "num_layers", "dropout", "quantiles", "head",
     "calendar", "window_norm", "residual", "season", "batch_size", "batches_per_epoch",
-    "teacher_forcing", "valid_windows", "optim", "train",
+    "teacher_forcing", "valid_windows", "shrink", "calibrate", "optim", "train",
 )  # fmt: skip
 READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariates", "freq", "fill")
 DEFAULT_OPTIM = {"lr": 0.003, "schedule": "cosine", "weight_decay": 0.0}
@@ -73,7 +75,13 @@ class Forecaster:
             frequency (:func:`~lstmkit.data.calendar.season_length`).
         batch_size, batches_per_epoch: windows per batch, batches per epoch.
         teacher_forcing: probability of feeding the decoder the truth in training.
-        valid_windows: horizons at each series' end held out to pick the best epoch.
+        valid_windows: horizons at each series' end held out to pick the best epoch and to
+            fit ``shrink`` and ``calibrate`` (:mod:`lstmkit.forecast_calibration`).
+        shrink: with ``residual``, shrink the forecast toward seasonal naive by a weight in
+            [0, 1] per step fitted on the validation windows (0: seasonal naive exactly). Off
+            by default: on the ten benchmark series it won monthly-milk but lost more
+            elsewhere (mean test MASE 1.176 against 1.065 without).
+        calibrate: widen or narrow each interval q/1-q by split-conformal calibration on them.
         optim, train: :class:`~lstmkit.train.OptimConfig` / :class:`TrainConfig` fields.
 
     Example:
@@ -103,6 +111,8 @@ class Forecaster:
         batches_per_epoch: int = 50,
         teacher_forcing: float = 0.0,
         valid_windows: int = 1,
+        shrink: bool = False,
+        calibrate: bool = True,
         optim: dict | None = None,
         train: dict | None = None,
     ) -> None:
@@ -113,6 +123,7 @@ class Forecaster:
         self.residual = residual
         self.batch_size, self.batches_per_epoch = batch_size, batches_per_epoch
         self.teacher_forcing, self.valid_windows = teacher_forcing, valid_windows
+        self.shrink, self.calibrate = shrink, calibrate
         self.optim, self.train = dict(optim or {}), dict(train or {})
 
     # ------------------------------------------------------------------ training
@@ -161,11 +172,20 @@ class Forecaster:
         if (Path(out) / BEST).exists():
             self.model_.load_state_dict(load_checkpoint(Path(out) / BEST).state_dict)
         self.model_.cpu().eval()
+        if self.shrink or self.calibrate:
+            *found, independent = calibration.validation_forecasts(self.model_, task)
+            self.adjustment_ = calibration.fit_adjustment(
+                *found, self.config_.quantiles, shrink=self.shrink, calibrate=self.calibrate,
+                independent=independent,
+            )  # fmt: skip
+            if (Path(out) / BEST).exists():
+                calibration.stamp_checkpoint(Path(out) / BEST, self.model_, self.adjustment_)
         return self
 
     def _task(self, frame: SeriesFrame, seed: int) -> ForecastTask:
         """Check the settings against the data, fit the scaler, cut the windows."""
         self._check_settings()
+        self.adjustment_ = None  # fitted after training; none in the run's checkpoints till then
         self.freq_ = frame.freq
         self.season_ = self.season or season_length(frame.freq)
         self.lookback_ = self.lookback or self._default_lookback(frame)
@@ -205,6 +225,9 @@ class Forecaster:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):  # fmt: skip
                 raise UserError(f"{name}: expected a positive integer, got {value!r}")
+        for name in ("shrink", "calibrate"):
+            if not isinstance(value := getattr(self, name), bool):
+                raise UserError(f"{name}: expected true or false, got {value!r}")
         if not 0 <= self.teacher_forcing <= 1:
             raise UserError(
                 f"teacher_forcing: expected a probability in [0, 1], got {self.teacher_forcing!r}"
@@ -242,7 +265,7 @@ class Forecaster:
             "freq": self.freq_, "season": self.season_, "lookback": self.lookback_,
             "scaler": self.scaler_.to_dict(), "calendar": self.calendar_names_,
             "covariates": self.covariates_, "read_options": self.read_options_,
-            "history": self.history_,
+            "history": self.history_, "adjustment": self.adjustment_,
         }  # fmt: skip
         if frame is not None:
             data.update(sources=frame.spec(), fingerprint=fingerprint(frame.series))
@@ -294,10 +317,19 @@ class Forecaster:
             lambda d: d.groupby("series", sort=False).cumcount() < horizon
         ].reset_index(drop=True)
 
-    def forecast_at(self, series: list[Series], origins: list[int], future_extra=None
-                    ) -> pd.DataFrame:  # fmt: skip
+    def start(self, series: str | None = None, data=None, **read_options):
+        """The state after a series' history, for :meth:`step` (:mod:`lstmkit.forecast_stream`)."""
+        return streaming.forecast_start(self, series, data, **read_options)
+
+    def step(self, value: float, state=None):
+        """One value in, ``(forecast as :meth:`predict`'s, new state)`` out, bounded memory."""
+        return streaming.forecast_step(self, value, state)
+
+    def forecast_at(self, series: list[Series], origins: list[int], future_extra=None,
+                    adjusted: bool = True) -> pd.DataFrame:  # fmt: skip
         """Forecast the full horizon from ``origins[i]`` of ``series[i]`` (its history before
-        it); future covariates past a series' end come from ``future_extra[i]``."""
+        it); future covariates past a series' end come from ``future_extra[i]``. ``adjusted``:
+        with the shrinkage and calibration fitted on the validation windows."""
         self._check_fitted()
         K, L = self.horizon, self.lookback_
         future_extra = future_extra or [None] * len(series)
@@ -313,6 +345,9 @@ class Forecaster:
         window = make_windows(prepared, origins_at, L, K, self.window_norm, self._difference)
         with torch.no_grad():
             q = forecast_windows(self.model_, window).numpy()  # (S, K, Q) standardised
+        if adjusted and self.adjustment_:
+            base = window.base.numpy() if self._difference else None  # (S, K)
+            q = calibration.adjust_quantiles(q, base, self.adjustment_, self.config_.quantiles)
         rows = []
         for (_, t), p, qs in zip(origins_at, prepared, q, strict=True):
             times = pd.date_range(p.index[t - 1], periods=K + 1, freq=p.index.freq)[1:]
@@ -374,6 +409,7 @@ class Forecaster:
         fc.scaler_ = SeriesScaler.from_dict(data["scaler"])
         fc.calendar_names_, fc.covariates_ = data["calendar"], data["covariates"]
         fc.read_options_, fc.history_ = data["read_options"], data["history"]
+        fc.adjustment_ = data.get("adjustment")  # none in a checkpoint saved before it was fit
         fc.config_ = ForecastConfig(**config["model"])
         fc.model_ = build_forecaster(fc.config_)
         fc.model_.load_state_dict(checkpoint.state_dict)

@@ -38,7 +38,10 @@ class Backtest:
     Attributes:
         scores: ``{"horizon", "season", "folds", "train_seconds", "series": {name: {"origins":
             [time, ...], "models": {model: {"folds": [scores | None], "mean": scores | None,
-            "notes": [str]}}}}, "overall": {model: mean over series of the series' means}}``.
+            "notes": [str]}}}}, "overall": {model: mean over series of the series' means},
+            "adjustment": the LSTM's shrinkage and calibration (None without),
+            "lstm_unadjusted": the LSTM's overall scores without them}``; the LSTM's entry per
+            series also holds ``"unadjusted": {"folds", "mean"}``.
         forecasts: every model's forecast, one row per model, series, fold and step:
             ``model, series, fold, time, forecast, q<level>..., actual``.
     """
@@ -89,10 +92,13 @@ def backtest(
     for s in frame:
         cuts = origins[s.name]
         found = {m: {"folds": [], "notes": []} for m in ("lstm", *baselines)}
+        raw = found["lstm"]["unadjusted"] = {"folds": []}
         for fold, origin in enumerate(cuts):
             truth, history = s.values[origin : origin + H], s.values[:origin]
             lstm = forecaster.forecast_at([s], [origin])
             lstm.insert(0, "model", "lstm")
+            unadjusted = forecaster.forecast_at([s], [origin], adjusted=False)
+            raw["folds"].append(_score(unadjusted, truth, history, forecaster.season_))
             runs = [("lstm", lstm, "")]
             for name in baselines:
                 runs.append((name, *_baseline(name, s, origin, H, forecaster.season_, quantiles)))
@@ -103,7 +109,7 @@ def backtest(
                     continue
                 found[name]["folds"].append(_score(table, truth, history, forecaster.season_))
                 tables.append(table.assign(fold=fold, actual=truth))
-        for entry in found.values():
+        for entry in (*found.values(), raw):
             entry["mean"] = _mean(entry["folds"])
         times = [str(s.index[o]) for o in cuts]
         per_series[s.name] = {"origins": times, "models": found}
@@ -112,6 +118,9 @@ def backtest(
         "train_seconds": seconds, "series": per_series,
         "overall": {m: _mean([r["models"][m]["mean"] for r in per_series.values()])
                     for m in ("lstm", *baselines)},
+        "adjustment": forecaster.adjustment_,
+        "lstm_unadjusted": _mean([r["models"]["lstm"]["unadjusted"]["mean"]
+                                  for r in per_series.values()]),
     }  # fmt: skip
     columns = ["model", "series", "fold", "time", "forecast"]
     forecasts = pd.concat(tables, ignore_index=True)

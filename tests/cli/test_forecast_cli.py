@@ -68,7 +68,7 @@ def tested(data):
     """A run with one test window, and what it printed with --json."""
     folder, _ = data
     argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), "--horizon", str(H),
-            "--out", str(folder / "tested"), *TINY]  # fmt: skip
+            "--out", str(folder / "tested"), "--shrink", *TINY]  # fmt: skip
     return folder / "tested", run_json(argv)
 
 
@@ -304,3 +304,35 @@ def test_predict_on_a_folder_without_a_checkpoint_exits_2(data, tested, capsys):
     assert "Traceback" not in err
     assert main(["forecast", "predict", str(tested[0]), "--horizon", "7"]) == 2
     assert "--horizon: expected at most the trained horizon 6, got 7" in capsys.readouterr().err
+
+
+def test_train_reports_the_adjustment_and_predict_reproduces_it(data, tested):
+    run, result = tested
+    metrics = result["metrics"]
+    adjustment = metrics["adjustment"]
+    assert len(adjustment["shrink"]) == H
+    assert adjustment["calibration"][0]["levels"] == [0.1, 0.9]
+    assert set(metrics["lstm_unadjusted"]) == set(metrics["overall"]["lstm"])
+    stored = json.loads((run / "best" / "config.json").read_text())
+    assert stored["data"]["adjustment"] == adjustment
+    # The model in best/ forecasts the test window as the run scored it, adjusted.
+    found = run_json(["forecast", "predict", str(run)])["forecast"]
+    lstm = [r for r in read_csv(run / "forecast.csv") if r["model"] == "lstm"]
+    for key in ("forecast", "q0.1", "q0.9"):
+        assert [r[key] for r in found] == pytest.approx([float(r[key]) for r in lstm], rel=1e-6)
+
+
+def test_no_shrink_and_no_calibrate_from_flags_or_a_config_file(data, tmp_path, capsys):
+    folder, _ = data
+    config = tmp_path / "run.toml"
+    config.write_text("calibrate = false\n")
+    argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), *HORIZON, "--no-shrink",
+            "--config", str(config), "--out", str(tmp_path / "r"), *TINY]  # fmt: skip
+    metrics = run_json(argv)["metrics"]
+    assert metrics["adjustment"] is None
+    assert metrics["lstm_unadjusted"] == metrics["overall"]["lstm"]
+    stored = json.loads((tmp_path / "r" / "best" / "config.json").read_text())
+    assert (stored["estimator"]["shrink"], stored["estimator"]["calibrate"]) == (False, False)
+    config.write_text("calibrate = 'no'\n")
+    assert main(["forecast", "train", "--config", str(config), "--out", str(tmp_path / "s")]) == 2
+    assert "run.toml: calibrate: expected true or false, got 'no'" in capsys.readouterr().err

@@ -26,7 +26,8 @@ READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariate
 DATA_OPTIONS = (*SOURCES, *READ_OPTIONS)
 ESTIMATOR_KEYS = ("horizon", "lookback", "hidden_size", "num_layers", "dropout", "quantiles",
                   "head", "calendar", "window_norm", "residual", "season", "batch_size",
-                  "batches_per_epoch", "teacher_forcing", "valid_windows")  # fmt: skip
+                  "batches_per_epoch", "teacher_forcing", "valid_windows", "shrink",
+                  "calibrate")  # fmt: skip
 DEFAULT = {k: p.default for k, p in inspect.signature(Forecaster).parameters.items()}
 # The forecaster's own optimiser and budget defaults replace OptimConfig's and TrainConfig's.
 PRESET = {**DEFAULT_OPTIM, **DEFAULT_TRAIN}
@@ -119,7 +120,8 @@ MODEL_HELP = {
     "batches_per_epoch": (positive_int, "batches of random windows per epoch"),
     "teacher_forcing": (nonnegative_float, "probability in [0, 1] of feeding the decoder the "
                         "truth in training"),
-    "valid_windows": (positive_int, "horizons at each series' end that pick the best epoch"),
+    "valid_windows": (positive_int, "horizons at each series' end that pick the best epoch and "
+                      "fit --shrink and --calibrate"),
 }  # fmt: skip
 
 
@@ -141,6 +143,12 @@ def model_options(p) -> None:
     switch.help = "do not normalise each window by its look-back's mean and spread (RevIN)"
     switch = option(m, "--no-residual", dest="residual", action="store_false", default=True)
     switch.help = "forecast the values, not their deviation from the seasonal naive forecast"
+    option(m, "--shrink", action=argparse.BooleanOptionalAction, default=DEFAULT["shrink"],
+           help="shrink the forecast toward seasonal naive by per-step weights in [0, 1] fitted "
+           "on the validation windows (residual models)")  # fmt: skip
+    option(m, "--calibrate", action=argparse.BooleanOptionalAction, default=DEFAULT["calibrate"],
+           help="widen or narrow the intervals by split-conformal calibration on the validation "
+           "windows")  # fmt: skip
 
 
 def baselines_option(g) -> None:
