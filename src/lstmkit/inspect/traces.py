@@ -37,9 +37,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lstmkit.checkpoint import CONFIG_FILE, load_checkpoint, resolve_checkpoint
+from lstmkit.checkpoint import CONFIG_FILE
 from lstmkit.data.series import stamp_text
 from lstmkit.errors import UserError
+from lstmkit.estimators import load_estimator
 from lstmkit.nn import LSTM, GateTrace
 from lstmkit.tokenizers import format_unknowns
 
@@ -339,28 +340,12 @@ def load_any(directory: str | Path):
         UserError: naming the folder when it is missing, holds no checkpoint, or its model is
             a GRU or plain RNN language model.
     """
-    if Path(directory).is_file():
-        raise UserError(f"{directory}: expected a checkpoint or a run folder, got a file")
-    path = resolve_checkpoint(directory)
-    config = load_checkpoint(path).config
-    task = config.get("task")
-    if task == "lm":
-        from lstmkit.lm import LanguageModel
-
-        cell = config.get("model", {}).get("cell", "lstm")
-        if cell != "lstm":
-            raise UserError(f"{directory}: a {cell.upper()} language model has no LSTM gates to "
-                            "inspect; expected one trained with cell 'lstm'")  # fmt: skip
-        return LanguageModel.load(path)
-    if task == "seq2seq":
-        from lstmkit.seq2seq import Seq2Seq
-
-        return Seq2Seq.load(path)
-    if task == "forecast":
-        from lstmkit.forecast import Forecaster
-
-        return Forecaster.load(path)
-    raise UserError(f"{directory}: expected a checkpoint of lm, seq2seq or forecast, got {task!r}")
+    estimator = load_estimator(directory)
+    if estimator.task_ == "lm" and estimator.model_.config.cell != "lstm":
+        cell = estimator.model_.config.cell
+        raise UserError(f"{directory}: a {cell.upper()} language model has no LSTM gates to "
+                        "inspect; expected one trained with cell 'lstm'")  # fmt: skip
+    return estimator
 
 
 def training_data(estimator) -> dict:

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException
 
 from lstmkit import __version__
 from lstmkit.errors import UserError
+from lstmkit.estimators import load_estimator
 from lstmkit.serve import handlers
 from lstmkit.serve.errors import validation_message
 from lstmkit.serve.schemas import RESPONSES, ErrorResponse, HealthResponse, Limits, request_models
@@ -42,31 +43,6 @@ KINDS = {  # task: (what it is called, its endpoints)
 ENDPOINTS = {name: task for task, (_, names) in KINDS.items() for name in names}
 BATCHED = ("predict", "translate")
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 409, 413, 422, 503)}
-
-
-def load_estimator(directory: str | Path):
-    """The estimator a checkpoint or run folder holds, and its task (``"lm"``, ``"seq2seq"``,
-    ``"forecast"``).
-
-    Raises:
-        UserError: the folder is missing or holds no checkpoint of a known task.
-    """
-    from lstmkit.checkpoint import load_checkpoint, resolve_checkpoint
-
-    if Path(directory).is_file():
-        raise UserError(f"{directory}: expected a checkpoint or a run folder, got a file")
-    path = resolve_checkpoint(directory)
-    task = load_checkpoint(path).config.get("task")
-    if task == "lm":
-        from lstmkit.lm import LanguageModel as Estimator
-    elif task == "seq2seq":
-        from lstmkit.seq2seq import Seq2Seq as Estimator
-    elif task == "forecast":
-        from lstmkit.forecast import Forecaster as Estimator
-    else:
-        raise UserError(f"{directory}: expected a checkpoint of lm, seq2seq or forecast, "
-                        f"got {task!r}")  # fmt: skip
-    return task, Estimator.load(path)
 
 
 def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
@@ -85,7 +61,8 @@ def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
             uvicorn.run(create_app("runs/lm"), host="127.0.0.1", port=8000)
     """
     limits = limits or Limits()
-    task, estimator = load_estimator(model_dir)
+    estimator = load_estimator(model_dir)
+    task = estimator.task_
     kind, active = KINDS[task]
     worker = ModelWorker(_handlers(task, estimator, limits), BATCHED, limits.max_batch,
                          limits.queue, limits.batch_wait_ms / 1000, limits.threads)  # fmt: skip
