@@ -552,6 +552,64 @@ CASES = [
         "argument --max-tokens: expected a positive integer, got '0'",
         usage=True,
     ),
+    # export
+    Case(
+        "export-missing-run",
+        "missing run folder",
+        "export {ws}/missing-run --out {ws}/new",
+        "<tmp>/missing-run: no such checkpoint directory",
+    ),
+    Case(
+        "export-existing-out",
+        "--out an existing folder",
+        "export {ws}/lm --out {ws}/previous",
+        "--out <tmp>/previous: already exists and is not empty",
+    ),
+    Case(
+        "export-format",
+        "unknown --format",
+        "export {ws}/lm --format tflite --out {ws}/new",
+        "--format: expected one of onnx, got 'tflite'",
+    ),
+    Case(
+        "export-opset",
+        "--opset out of range",
+        "export {ws}/lm --out {ws}/new --opset 3",
+        "--opset: expected an integer from 14 to 20, got 3",
+    ),
+    Case(
+        "export-no-out",
+        "no --out",
+        "export {ws}/lm",
+        "--out: expected the folder to write the export to, got none",
+    ),
+    # serve
+    Case(
+        "serve-missing-run",
+        "missing run folder",
+        "serve {ws}/missing-run --port 0",
+        "<tmp>/missing-run: no such checkpoint directory",
+    ),
+    Case(
+        "serve-file",
+        "a file for the model folder",
+        "serve {ws}/text.txt --port 0",
+        "<tmp>/text.txt: expected a checkpoint or a run folder, got a file",
+    ),
+    Case(
+        "serve-port",
+        "--port 70000",
+        "serve {ws}/lm --port 70000",
+        "argument --port: expected a port 0-65535, got '70000'",
+        usage=True,
+    ),
+    Case(
+        "serve-max-batch",
+        "--max-batch 0",
+        "serve {ws}/lm --max-batch 0 --port 0",
+        "argument --max-batch: expected a positive integer, got '0'",
+        usage=True,
+    ),
     # info
     Case(
         "info-unknown",
@@ -652,7 +710,8 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 def command(case: Case) -> str:
     words = case.args.split()
-    return " ".join(["lstmkit", *words[: 1 if words[0] in ("inspect", "info") else 2]])
+    single = ("inspect", "info", "export", "serve")  # commands without a verb
+    return " ".join(["lstmkit", *words[: 1 if words[0] in single else 2]])
 
 
 def error_line(case: Case, stderr: str) -> str:

@@ -71,7 +71,7 @@ def test_table_output_and_overwrite(run_dir, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["{missing}", "--out", "{out}"], "expected a checkpoint or a run folder, got nothing"),
+        (["{missing}", "--out", "{out}"], "nope: no such checkpoint directory"),
         (
             ["{notckpt}", "--out", "{out}"],
             "expected a checkpoint or a run folder (with best/ or last/)",

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                         f"'lstmkit[export]'), got {missing}") from None  # fmt: skip
     check_out(s["out"], s["overwrite"])  # before loading the model: fail fast
     if not Path(args.model).exists():
-        raise UserError(f"{args.model}: expected a checkpoint or a run folder, got nothing there")
+        raise UserError(f"{args.model}: no such checkpoint directory")
     opset = DEFAULT_OPSET if s["opset"] is None else s["opset"]
     manifest = export_onnx(args.model, s["out"], opset=opset, overwrite=s["overwrite"])
     result = {"model": manifest["source"], "kind": manifest["kind"], "out": str(s["out"]),
