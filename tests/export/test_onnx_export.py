@@ -265,7 +265,8 @@ from lstmkit.export.runtime import OnnxSeq2Seq
 model = OnnxSeq2Seq({str(root / "onnx")!r}, threads=1)
 src = {[s2s._encode_src(s) for s in sentences if s]!r}
 print(json.dumps({{"ids": model.greedy(src, max_len=7),
-                  "text": model.translate({sentences!r})}}))
+                  "text": model.translate({sentences!r}),
+                  "one": model.translate({sentences[2]!r})}}))
 """)
     src = [s2s._encode_src(s) for s in sentences if s]
     lengths = torch.tensor([len(s) for s in src])
@@ -276,6 +277,7 @@ print(json.dumps({{"ids": model.greedy(src, max_len=7),
     assert got["text"] == s2s.translate(sentences, method="greedy")
     assert len({len(ids) for ids in got["ids"]}) > 1  # outputs of several lengths: not trivial
     assert got["text"][3] == ""
+    assert got["one"] == got["text"][2]  # one sentence in, one string out
 
 
 @pytest.fixture(scope="module")

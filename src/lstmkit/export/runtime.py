@@ -192,10 +192,14 @@ class OnnxSeq2Seq(_Exported):
             out.append([i for i in row if i not in (pad, bos, eos)])
         return out
 
-    def translate(self, sentences, max_len: int | None = 200) -> list[str]:
+    def translate(self, sentences, max_len: int | None = 200) -> list[str] | str:
         """Greedy translations of ``sentences`` (blank ones give ""), with the model's
-        tokenizers and its default length limit, as ``Seq2Seq.translate(method="greedy")``."""
+        tokenizers and its default length limit, as ``Seq2Seq.translate(method="greedy")``;
+        one sentence (a str) gives one str."""
         from lstmkit.tokenizers import load_tokenizer
+
+        if isinstance(sentences, str):
+            return self.translate([sentences], max_len)[0]
 
         src_tok = load_tokenizer(self.folder / self.manifest["tokenizer"]["src"])
         tgt_tok = load_tokenizer(self.folder / self.manifest["tokenizer"]["tgt"])
