@@ -12,9 +12,9 @@ the same weights:
    ``torch.nn.Linear`` → softmax, stepped on (B, 1) under ``torch.inference_mode()``; every ratio
    is taken against it;
 2. lstmkit forward: the network's ``forward`` on (B, 1) with the carried state → softmax, under
-   ``torch.no_grad()`` (one lstmkit LSTM module per layer, torch's fused sequence kernel);
-3. raw step: :func:`lstmkit.stream.lm_advance` → softmax: the same network, one step through
-   torch's LSTM *cell* per layer (the fused sequence kernel is slow at T = 1);
+   ``torch.no_grad()`` (one lstmkit LSTM module per layer; ``lstmkit.nn.LSTM`` runs a one-step
+   call as torch's LSTM *cell* per layer, because torch's fused sequence kernel is slow at T = 1);
+3. raw step: :func:`lstmkit.stream.lm_advance` → softmax: 2 with the state kept as a tuple;
 4. ``LanguageModel.step``: the estimator's step (3 plus input checks, the eval-mode switch,
    no-grad and the immutable state; an id per stream in, probabilities out);
 
@@ -63,7 +63,7 @@ CHECK_STEPS, PROBS_ATOL = 20, 1e-5
 LABELS = {
     "torch": "torch.nn.LSTM reference",
     "forward": "lstmkit forward (B, 1)",
-    "raw": "lstmkit raw step (cell)",
+    "raw": "lstmkit raw step",
     "step": "LanguageModel.step",
     "push": "Stream.push",
 }
