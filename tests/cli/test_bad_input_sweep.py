@@ -610,6 +610,39 @@ CASES = [
         "argument --max-batch: expected a positive integer, got '0'",
         usage=True,
     ),
+    # experiment
+    Case(
+        "experiment-length",
+        "--length too short",
+        "experiment adding --length 1 --out {ws}/new",
+        "--length: expected an integer >= 10, got 1",
+    ),
+    Case(
+        "experiment-cell",
+        "unknown --cell",
+        "experiment adding --cell lstm tcn --out {ws}/new",
+        "--cell: expected any of lstm, gru, rnn, got 'tcn'",
+    ),
+    Case(
+        "experiment-problem",
+        "unknown problem",
+        "experiment sorting --out {ws}/new",
+        "argument problem: invalid choice: 'sorting'",
+        usage=True,
+    ),
+    Case(
+        "experiment-existing-out",
+        "--out a previous run",
+        "experiment adding --out {ws}/previous",
+        "--out <tmp>/previous: is not empty",
+    ),
+    Case(
+        "experiment-lr",
+        "--lr 0",
+        "experiment adding --lr 0 --out {ws}/new",
+        "argument --lr: expected a number > 0, got '0'",
+        usage=True,
+    ),
     # info
     Case(
         "info-unknown",
@@ -710,7 +743,7 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 def command(case: Case) -> str:
     words = case.args.split()
-    single = ("inspect", "info", "export", "serve")  # commands without a verb
+    single = ("inspect", "info", "export", "serve", "experiment")  # commands without a verb
     return " ".join(["lstmkit", *words[: 1 if words[0] in single else 2]])
 
 

@@ -23,7 +23,7 @@ from lstmkit.errors import UserError
 
 FORMAT = "lstmkit-checkpoint"
 FORMAT_VERSION = 1
-TASKS = ("lm", "seq2seq", "forecast")
+TASKS = ("lm", "seq2seq", "forecast", "experiment")
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"

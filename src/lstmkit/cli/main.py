@@ -7,7 +7,7 @@ import sys
 import warnings
 
 from lstmkit import __version__
-from lstmkit.cli import forecast, info, inspect, lm, seq2seq
+from lstmkit.cli import experiment, export, forecast, info, inspect, lm, seq2seq, serve
 from lstmkit.errors import Notice, UserError
 
 
@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     seq2seq.register(commands)
     forecast.register(commands)
     inspect.register(commands)
+    export.register(commands)
+    serve.register(commands)
+    experiment.register(commands)
     return parser
 
 

@@ -44,6 +44,7 @@ from lstmkit.train.optim import OptimConfig, Schedule, build_optimizer, paramete
 
 LAST, BEST = "last", "best"
 HIGHER_IS_BETTER = frozenset({"bleu", "chrf", "exact", "accuracy"})
+UNBOUNDED_EPOCHS = 10**6  # an epoch budget this large stands for "until another budget ends"
 
 
 @dataclass
@@ -106,6 +107,9 @@ class Task(Protocol):
     def files(self) -> dict[str, bytes]:
         """Files saved with every checkpoint, e.g. the tokenizer's."""
 
+    # Optional: ``finished(metrics) -> bool``, True when the validation metrics mean the task
+    # is done (an experiment solved): training stops there, as at early stopping.
+
 
 @dataclass
 class Progress:
@@ -117,7 +121,8 @@ class Progress:
     best: float = math.inf  # the best monitored value, negated when higher is better
     bad_epochs: int = 0
     elapsed: float = 0.0  # seconds of training before this process
-    stopped: str = ""  # why the run ended: "epochs", "early-stopping", "max-time", "max-steps"
+    # why the run ended: "epochs", "early-stopping", "finished" (task), "max-time", "max-steps"
+    stopped: str = ""
     history: list = field(default_factory=list)
 
 
@@ -222,8 +227,9 @@ class Trainer:
                 self.state.stopped = stop
                 self._validate_partial()
                 break
-            if self._end_epoch():
-                self.state.stopped = "early-stopping"
+            stop = self._end_epoch()
+            if stop:
+                self.state.stopped = stop
                 break
         else:
             self.state.stopped = "epochs"
@@ -268,7 +274,8 @@ class Trainer:
         bar = tqdm(
             total=total,
             initial=state.batch,
-            desc=f"epoch {state.epoch + 1}/{config.epochs}",
+            desc=f"epoch {state.epoch + 1}"
+            + (f"/{config.epochs}" if config.epochs < UNBOUNDED_EPOCHS else ""),
             unit="batch",
             disable=not self.progress_bar,
             leave=False,
@@ -284,7 +291,8 @@ class Trainer:
                 mean = window_loss / max(1, window_tokens)
                 rate = window_tokens / max(seconds, 1e-9)
                 self.log.write("train", state.step, epoch=state.epoch, loss=mean, tokens_per_s=rate)
-                bar.set_postfix(loss=f"{mean:.3f}", ppl=f"{_ppl(mean):.1f}", tok_s=f"{rate:,.0f}",
+                ppl = {"ppl": f"{_ppl(mean):.1f}"} if task.task in ("lm", "seq2seq") else {}
+                bar.set_postfix(loss=f"{mean:.3f}", **ppl, tok_s=f"{rate:,.0f}",
                                 run_eta=self._run_eta(started, budget))  # fmt: skip
                 window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
             if config.max_steps and state.step >= config.max_steps:
@@ -334,8 +342,8 @@ class Trainer:
         self.state.batch += 1
         return mean.item(), tokens
 
-    def _end_epoch(self) -> bool:
-        """Validates, steps the schedule, saves ``last`` (and ``best``); True to stop early."""
+    def _end_epoch(self) -> str:
+        """Validates, steps the schedule, saves ``last`` (and ``best``); why to stop, or ""."""
         state = self.state
         self.model.eval()
         with torch.no_grad():
@@ -356,7 +364,10 @@ class Trainer:
         if improved:
             self.save(BEST)
         patience = self.config.patience
-        return patience is not None and state.bad_epochs >= patience
+        finished = getattr(self.task, "finished", None)
+        if finished is not None and finished(metrics):
+            return "finished"
+        return "early-stopping" if patience is not None and state.bad_epochs >= patience else ""
 
     def _key(self, metrics: dict[str, float]) -> float:
         """The monitored metric as a value to minimise."""
