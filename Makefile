@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench bench-peers clean
 
 install: $(STAMP)
 
@@ -31,6 +31,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/lstm_layer.py
+
+# lstmkit beside JoeyNMT, Darts and neuralforecast (issue 9): one venv per peer (minutes and
+# ~1.5 GB each, under benchmarks/peers/.venvs/), then the runs and one table. Never run by CI.
+bench-peers: $(STAMP)
+	benchmarks/peers/setup_envs.sh
+	$(PY) benchmarks/peers/compare.py --threads 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

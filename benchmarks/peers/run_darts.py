@@ -1,0 +1,80 @@
+"""Darts' side of the forecasting comparison; run with the Darts venv's python.
+
+Darts 0.48 ``RNNModel(model="LSTM", hidden_dim=64, n_rnn_layers=1, input_chunk_length=59,
+training_length=60, batch_size=64)`` (the issue's settings: one-step-ahead targets at every
+position of 60-step windows, forecasts rolled out autoregressively), Adam 1e-3 (Darts' default),
+MSE loss (Darts' default), no dropout, on the training part of :mod:`data`'s series. It trains
+once per budget of the ladder (from scratch; a budget of S steps is S / 68 epochs, one epoch
+being 68 batches of the training part's windows) and scores each on the validation tail; the
+largest budget is scored on the test tail too.
+
+Timed: windows per second over blocks of 10 steps (:class:`lightning_clock.StepClock`), the
+median after the first block; a budget's seconds are the wall-clock of ``fit``. Prints one
+JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from darts import TimeSeries
+from darts.models import RNNModel
+from lightning_clock import StepClock
+
+import data
+
+EPOCH = 68  # batches of 64 in one pass over the training part's 60-step windows
+
+
+def fit(series: TimeSeries, steps: int, seed: int) -> tuple[RNNModel, StepClock, float]:
+    clock = StepClock()
+    model = RNNModel(
+        model="LSTM", hidden_dim=64, n_rnn_layers=1, dropout=0.0, input_chunk_length=59,
+        training_length=60, batch_size=64, n_epochs=max(1, steps // EPOCH),
+        optimizer_kwargs={"lr": 1e-3}, random_state=seed,
+        pl_trainer_kwargs={"accelerator": "cpu", "callbacks": [clock], "logger": False,
+                           "enable_progress_bar": False, "enable_model_summary": False},
+    )  # fmt: skip
+    start = time.perf_counter()
+    model.fit(series, verbose=False)
+    return model, clock, time.perf_counter() - start
+
+
+def score(model: RNNModel, full: TimeSeries, split: str, seed: int) -> float:
+    origins = data.origins(split)
+    found = model.predict(n=data.HORIZON, series=[full[:o] for o in origins], verbose=False)
+    values = [f.values()[:, 0] for f in found]
+    return data.mase(dict(zip(origins, values, strict=True)), seed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ladder", type=int, nargs="+", default=[68, 136, 272, 544, 1088])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    load_start = data.load_now()
+    frame = data.series_frame(args.seed)
+    full = TimeSeries.from_dataframe(frame, time_col="ds", value_cols="y", freq="h")
+    train_end, _ = data.split_points("test")
+    ladder = []
+    for steps in args.ladder:
+        model, clock, seconds = fit(full[:train_end], steps, args.seed)
+        ladder.append({"steps": steps, "fit_s": seconds,
+                       "valid_mase": score(model, full, "valid", args.seed)})  # fmt: skip
+    rates = clock.rates(64)
+    import torch
+
+    data.emit({
+        "side": "darts", "task": "forecast",
+        "train_windows_per_s": data.median(rates[1:]), "train_blocks": rates,
+        "ladder": ladder, "test_mase": score(model, full, "test", args.seed),
+        "load": [load_start, data.load_now()], "threads": torch.get_num_threads(),
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
