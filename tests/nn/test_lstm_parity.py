@@ -398,3 +398,27 @@ def test_single_step_uses_cell_only_where_it_matches(monkeypatch):
     lstm.eval()
     lstm(x)
     assert calls == [1]
+
+
+def test_auto_trains_variable_lengths_on_cpu_explicitly_with_the_same_result(monkeypatch):
+    # backend="auto" in CPU training with variable lengths takes the explicit backend (faster
+    # there); inference and equal lengths keep the fused kernel. Same numbers either way.
+    ref = nn.LSTM(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, bidirectional=True, batch_first=True)
+    randomize_(ref)
+    ours = LSTM(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, bidirectional=True, batch_first=True)
+    ours.load_state_dict(ref.state_dict())
+    used = []
+    for name in ("_run_fused", "_run_explicit"):
+        original = getattr(LSTM, name)
+        monkeypatch.setattr(LSTM, name, lambda self, *a, _o=original, _n=name: used.append(_n)
+                            or _o(self, *a))  # fmt: skip
+    x = torch.randn(BATCH, SEQ_LEN, INPUT_SIZE, requires_grad=True)
+    compare_forward_backward(ours, ref, x, lengths=[6, 2, 5, 1])
+    assert used == ["_run_explicit"]
+    used.clear()
+    compare_forward_backward(ours, ref, x, lengths=[6, 6, 6, 6])
+    assert used == ["_run_fused"]
+    used.clear()
+    with torch.no_grad():
+        ours(x, lengths=[6, 2, 5, 1])
+    assert used == ["_run_fused"]

@@ -94,15 +94,21 @@ class Decoder(nn.Module):
     def _logits(self, out: Tensor, context: Tensor | None) -> tuple[Tensor, Tensor]:
         """LSTM output (B, [T,] H) and context → logits (B, [T,] V) and õ (B, [T,] H)."""
         o = out if context is None else torch.tanh(self.combine(torch.cat([out, context], -1)))
-        x = self.dropout(o)
-        x = x if self.project is None else self.project(x)
-        return self.output(x), o
+        return self._output(o), o
 
     def step(
         self, tokens: Tensor, state: DecoderState, memory: Memory, attention: Attention | None
     ) -> tuple[Tensor, DecoderState]:
         """One step: previous tokens (B,) → logits (B, V) and the new state."""
-        parts = [self.dropout(self.embed(tokens))]  # (B, E)
+        o, state = self._advance(self.dropout(self.embed(tokens)), state, memory, attention)
+        return self._output(o), state
+
+    def _advance(
+        self, embedded: Tensor, state: DecoderState, memory: Memory, attention: Attention | None
+    ) -> tuple[Tensor, DecoderState]:
+        """One step from the embedded previous tokens (B, E): õ_t (B, H) (the LSTM output
+        without attention) and the new state; the output layer is left to the caller."""
+        parts = [embedded]
         context = weights = None
         if self.attention == "bahdanau":
             context, weights = attention(state.h[-1], memory.keys, memory.states, memory.mask)
@@ -113,8 +119,13 @@ class Decoder(nn.Module):
         out = out.squeeze(1)  # (B, H)
         if self.attention == "luong":
             context, weights = attention(out, memory.keys, memory.states, memory.mask)
-        logits, o = self._logits(out, context)
-        return logits, DecoderState(h, c, o if self.input_feeding else None, weights)
+        o = out if context is None else torch.tanh(self.combine(torch.cat([out, context], -1)))
+        return o, DecoderState(h, c, o if self.input_feeding else None, weights)
+
+    def _output(self, o: Tensor) -> Tensor:
+        """õ (B, [T,] H) → logits (B, [T,] V)."""
+        x = self.dropout(o)
+        return self.output(x if self.project is None else self.project(x))
 
     def teacher_forced(
         self,
@@ -132,6 +143,14 @@ class Decoder(nn.Module):
         1 - teacher_forcing, the model's own greedy prediction (scheduled sampling, Bengio et al.
         2015), which needs the loop too.
         """
+        if teacher_forcing == 1 and (self.attention == "bahdanau" or self.input_feeding):
+            # Embedding and output layer over all steps at once, only the recurrence in the loop.
+            embedded, outs, weights = self.dropout(self.embed(tgt_in)), [], []  # (B, T, E)
+            for t in range(tgt_in.shape[1]):
+                o, state = self._advance(embedded[:, t], state, memory, attention)
+                outs.append(o)
+                weights.append(state.weights)
+            return self._output(torch.stack(outs, 1)), torch.stack(weights, 1)  # (B, T, V)
         if self.attention == "bahdanau" or self.input_feeding or teacher_forcing < 1:
             tokens, logits, weights = tgt_in[:, 0], [], []
             for t in range(tgt_in.shape[1]):

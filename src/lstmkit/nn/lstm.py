@@ -199,7 +199,9 @@ class LSTM(nn.LSTM):
         )
 
     def resolve_backend(self, return_gates: bool = False) -> str:
-        """The backend a forward call would use now: ``"fused"`` or ``"explicit"``."""
+        """The backend a forward call would use now: ``"fused"`` or ``"explicit"`` (a training
+        call with variable ``lengths`` on CPU takes the explicit one under ``"auto"``: see
+        :meth:`_explicit_is_faster`)."""
         if self.backend == "fused":
             if return_gates:
                 raise ValueError(
@@ -251,6 +253,8 @@ class LSTM(nn.LSTM):
         B, T = x.shape[:2]  # x is (B, T, I)
         lengths = check_lengths(lengths, B, T)
         hx = self._initial_state(hx, x, unbatched)
+        if backend == "fused" and self._explicit_is_faster(x, lengths):
+            backend = "explicit"
         if backend == "fused":
             out, h_n, c_n = self._run_fused(x, hx, lengths)
             trace = None
@@ -335,6 +339,24 @@ class LSTM(nn.LSTM):
         out, (h_n, c_n) = self._forward_packed(packed, hx, "fused", False)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return out, h_n, c_n
+
+    def _explicit_is_faster(self, x: Tensor, lengths: list[int] | None) -> bool:
+        """Under ``backend="auto"``: training on CPU with variable lengths goes explicit.
+
+        torch's packed-sequence backward zero-fills the whole gate gradient at every step; the
+        explicit backend masks instead. Measured (forward + backward, bidirectional 1x256,
+        B = 64, S = 20, mixed lengths): 85 against 64 ms on one thread, 69 against 54 on two;
+        1x128 unidirectional 6.9 against 3.6 ms; 2x512 even (901 / 880). In inference the fused
+        kernel is faster (17 against 25 ms), so only training switches.
+        """
+        return (
+            self.backend == "auto"
+            and lengths is not None
+            and min(lengths) < x.shape[1]
+            and self.training
+            and torch.is_grad_enabled()
+            and x.device.type == "cpu"
+        )
 
     def _cell_step_ok(self) -> bool:
         """Whether one step may run as torch's LSTM cell per layer (see :meth:`_run_cell_step`)."""
