@@ -7,6 +7,7 @@ slow implementation from a busy machine.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -65,3 +66,22 @@ def load_average() -> float | None:
 def fmt_load(value: float | None) -> str:
     """Formats a load average for a header line, ``n/a`` where there is none."""
     return "n/a" if value is None else f"{value:.2f}"
+
+
+def run_meta(**fields) -> dict:
+    """The header every benchmark records: versions, threads, CPU, the load at start, and the
+    run's own ``fields`` (its settings), in that order."""
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        **fields,
+        "load_avg_start": load_average(),
+    }
+
+
+def emit(as_json: bool, markdown: str, **payload) -> None:
+    """Prints the run as JSON (``payload``: meta, results, ...) or as its markdown report."""
+    print(json.dumps(payload, indent=2) if as_json else markdown)

@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -53,7 +52,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from _common import cpu_model, fmt_load, load_average
+from _common import emit, fmt_load, load_average, run_meta
 
 CELLS = ("lstm", "gru", "rnn")
 TARGET = 0.98
@@ -224,20 +223,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    meta = {
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "cpu": cpu_model(),
-        "python": platform.python_version(),
-        "seed": args.seed,
-        "steps": args.steps,
-        "minutes": args.minutes,
-        "lr": args.lr,
-        "schedule": "cosine" if args.steps else "constant",
-        "hidden_size": args.hidden_size,
-        "load_avg_start": load_average(),
-    }
+    meta = run_meta(
+        seed=args.seed, steps=args.steps, minutes=args.minutes, lr=args.lr,
+        schedule="cosine" if args.steps else "constant", hidden_size=args.hidden_size,
+    )  # fmt: skip
     corpus = builtin_corpus("keywords", seed=args.seed)
     test = generate_passages(TEST_PASSAGES, seed=TEST_SEED, max_filler=MAX_FILLER)
     records = []
@@ -252,10 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     meta["load_avg_end"] = load_average()
-    if args.json:
-        print(json.dumps({"meta": meta, "results": records}, indent=2))
-    else:
-        print(render_markdown(meta, records))
+    emit(args.json, render_markdown(meta, records), meta=meta, results=records)
     return 0
 
 

@@ -33,7 +33,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -49,7 +48,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from _common import cpu_model, fmt_load, load_average, measure_matmul_peak
+from _common import cpu_model, emit, fmt_load, load_average, measure_matmul_peak
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tinyshakespeare"
 TRAIN_FRACTION = 0.9  # nanoGPT's split of input.txt
@@ -315,10 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = train(args, trainer, valid_ids)
     meta["load_avg_end"] = load_average()
-    if args.json:
-        print(json.dumps({"meta": meta, "results": rows}, indent=2))
-    else:
-        print(render_markdown(meta, rows))
+    emit(args.json, render_markdown(meta, rows), meta=meta, results=rows)
     return 0
 
 

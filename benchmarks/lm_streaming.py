@@ -45,9 +45,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -56,7 +53,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from _common import cpu_model, fmt_load, load_average, measure_matmul_peak
+from _common import emit, fmt_load, load_average, measure_matmul_peak, run_meta
 
 VOCAB, EMBEDDING, HIDDEN, LAYERS = 10_000, 256, 512, 2
 CHECK_STEPS, PROBS_ATOL = 20, 1e-5
@@ -281,24 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"cannot import lstmkit ({exc}); run `.venv/bin/pip install -e . --no-deps`")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    meta = {
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "cpu": cpu_model(),
-        "python": platform.python_version(),
-        "rounds": args.rounds,
-        "steps": args.steps,
-        "warmup": args.warmup,
-        "seed": args.seed,
-        "vocab_size": VOCAB,
-        "embedding_size": EMBEDDING,
-        "hidden_size": HIDDEN,
-        "num_layers": LAYERS,
-        "flops_per_token": flops_per_token(),
-        "load_avg_start": load_average(),
-        "peak_gflops": measure_matmul_peak(tries=10),
-    }
+    meta = run_meta(
+        rounds=args.rounds, steps=args.steps, warmup=args.warmup, seed=args.seed,
+        vocab_size=VOCAB, embedding_size=EMBEDDING, hidden_size=HIDDEN, num_layers=LAYERS,
+        flops_per_token=flops_per_token(),
+    )  # fmt: skip
+    meta["peak_gflops"] = measure_matmul_peak(tries=10)
     print(f"matmul peak {meta['peak_gflops']:.1f} GFLOP/s", file=sys.stderr, flush=True)
     lm, ref = build_models(args.seed)
     records: list[dict] = []
@@ -314,10 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         meta["peak_gflops"] = end_peak
         for r in records:
             r["peak_share"] = 100 * r["gflops"] / end_peak
-    if args.json:
-        print(json.dumps({"meta": meta, "results": records}, indent=2))
-    else:
-        print(render_markdown(meta, records))
+    emit(args.json, render_markdown(meta, records), meta=meta, results=records)
     return 0
 
 

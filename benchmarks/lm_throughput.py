@@ -44,7 +44,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -57,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from _common import cpu_model, fmt_load, load_average, measure_matmul_peak
+from _common import cpu_model, emit, fmt_load, load_average, measure_matmul_peak
 
 Shape = tuple[int, int]  # (batch, bptt)
 
@@ -375,10 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         meta["peak_gflops"] = end_peak
         for r in records:
             r["mfu"] = 100 * r["gflops"] / end_peak
-    if args.json:
-        print(json.dumps({"meta": meta, "results": records}, indent=2))
-    else:
-        print(render_markdown(meta, records, profiles))
+    emit(args.json, render_markdown(meta, records, profiles), meta=meta, results=records)
     return 0
 
 

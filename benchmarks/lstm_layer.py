@@ -45,7 +45,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -56,7 +55,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from _common import cpu_model, fmt_load, load_average, measure_matmul_peak
+from _common import cpu_model, emit, fmt_load, load_average, measure_matmul_peak
 
 Shape = tuple[int, int, int, int]  # (batch, time, input_size, hidden_size)
 
@@ -562,10 +561,8 @@ def main(argv: list[str] | None = None) -> int:
                 record[mode]["pct_peak"] = 100 * record[mode]["gflops"] / end_peak
         meta["peak_gflops"] = end_peak
     targets = evaluate_targets(records)
-    if args.json:
-        print(json.dumps({"meta": meta, "results": records, "targets": targets}, indent=2))
-    else:
-        print(render_markdown(meta, records, targets))
+    emit(args.json, render_markdown(meta, records, targets), meta=meta, results=records,
+         targets=targets)  # fmt: skip
     return 0
 
 

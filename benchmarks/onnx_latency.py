@@ -35,9 +35,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -48,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import cpu_model, fmt_load, load_average
+from _common import emit, fmt_load, load_average, run_meta
 
 VOCAB, EMBEDDING, HIDDEN, LAYERS, SOURCE = 10_000, 256, 512, 2, 20
 CHECK_STEPS, ATOL = 10, 1e-4
@@ -251,19 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    meta = {
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "threads": args.threads,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "cpu": cpu_model(),
-        "python": platform.python_version(),
-        "rounds": args.rounds,
-        "steps": args.steps,
-        "warmup": args.warmup,
-        "seed": args.seed,
-        "load_avg_start": load_average(),
-    }
+    meta = run_meta(
+        onnxruntime=onnxruntime.__version__, rounds=args.rounds, steps=args.steps,
+        warmup=args.warmup, seed=args.seed,
+    )  # fmt: skip
     records: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="lstmkit-onnx-") as tmp:
         for name, build in (
@@ -277,10 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 ms = [f"{r['label']} {r['median_s'] * 1e3:.2f} ms" for r in records[-2:]]
                 print(f"{name}, batch {batch}: " + ", ".join(ms), file=sys.stderr, flush=True)
     meta["load_avg_end"] = load_average()
-    if args.json:
-        print(json.dumps({"meta": meta, "results": records}, indent=2))
-    else:
-        print(render_markdown(meta, records))
+    emit(args.json, render_markdown(meta, records), meta=meta, results=records)
     return 0
 
 
