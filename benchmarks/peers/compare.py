@@ -15,7 +15,7 @@ windows/s at equal or better test MASE. "Equal" allows ``--bleu-tolerance`` BLEU
 Run (each venv takes minutes and ~1.5 GB to create; never part of the tests or CI)::
 
     make bench-peers
-    .venv/bin/python benchmarks/peers/compare.py --threads 2 --json
+    .venv/bin/python benchmarks/peers/compare.py --threads 1 --json
 """
 
 from __future__ import annotations
@@ -145,7 +145,8 @@ def main() -> None:
                         choices=("seq2seq", "forecast"))  # fmt: skip
     parser.add_argument("--peers", nargs="+", default=["joeynmt", "darts", "neuralforecast"],
                         choices=("joeynmt", "darts", "neuralforecast"))  # fmt: skip
-    parser.add_argument("--threads", type=int, default=2, help="threads of every child")
+    # One thread by default: on these small models a second thread slows both sides down.
+    parser.add_argument("--threads", type=int, default=1, help="threads of every child")
     parser.add_argument("--epochs", type=int, default=10, help="seq2seq training epochs")
     parser.add_argument(
         "--ladder",
