@@ -1,12 +1,12 @@
 """Run an exported model with numpy and onnxruntime only (no torch): the deployment side of
 :func:`lstmkit.export.onnx.export_onnx`.
 
-Example:
-    >>> lm = OnnxLanguageModel("lm-onnx")  # doctest: +SKIP
-    >>> logits, state = lm.step([5])  # one sentence, token 5: logits (1, V)
-    >>> logits, state = lm.step([7], state)
-    >>> OnnxSeq2Seq("s2s-onnx").translate(["a b c"])  # doctest: +SKIP
-    ['c b a']
+Example (folders written by ``lstmkit export``)::
+
+    lm = OnnxLanguageModel("lm-onnx")
+    logits, state = lm.step([5])  # one sentence, token 5: logits (1, V)
+    logits, state = lm.step([7], state)
+    OnnxSeq2Seq("s2s-onnx").translate(["a b c"])  # ['c b a']
 
 A forecaster's graph takes the windows :meth:`lstmkit.Forecaster.predict` builds (see
 :class:`OnnxForecaster` for the preprocessing the caller computes).
