@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -48,7 +47,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from _common import cpu_model, emit, fmt_load, load_average, measure_matmul_peak
+from _common import emit, fmt_load, load_average, measure_matmul_peak, run_meta
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tinyshakespeare"
 TRAIN_FRACTION = 0.9  # nanoGPT's split of input.txt
@@ -291,14 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     train_text, valid_text = load_split(args.data)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    settings = {k: v for k, v in vars(args).items() if k not in ("data", "out", "json", "threads")}
     meta = {
-        **{k: v for k, v in vars(args).items() if k not in ("data", "out", "json", "threads")},
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "cpu": cpu_model(),
-        "python": platform.python_version(),
-        "load_avg_start": load_average(),
+        **run_meta(**settings),
         "peak_gflops": measure_matmul_peak(tries=10),
         "data": str(args.data),
         "train_chars": len(train_text),

@@ -14,8 +14,7 @@ the same weights:
 2. lstmkit forward: the network's ``forward`` on (B, 1) with the carried state → softmax, under
    ``torch.no_grad()`` (one lstmkit LSTM module per layer; ``lstmkit.nn.LSTM`` runs a one-step
    call as torch's LSTM *cell* per layer, because torch's fused sequence kernel is slow at T = 1);
-3. raw step: :func:`lstmkit.stream.lm_advance` → softmax: 2 with the state kept as a tuple;
-4. ``LanguageModel.step``: the estimator's step (3 plus input checks, the eval-mode switch,
+3. ``LanguageModel.step``: the estimator's step (2 plus input checks, the eval-mode switch,
    no-grad and the immutable state; an id per stream in, probabilities out);
 
 and, at batch 1, ``Stream.push`` (``LanguageModel.stream()``), which also keeps the probabilities.
@@ -60,7 +59,6 @@ CHECK_STEPS, PROBS_ATOL = 20, 1e-5
 LABELS = {
     "torch": "torch.nn.LSTM reference",
     "forward": "lstmkit forward (B, 1)",
-    "raw": "lstmkit raw step",
     "step": "LanguageModel.step",
     "push": "Stream.push",
 }
@@ -123,7 +121,6 @@ def build_models(seed: int):
 
 def steppers(lm, ref: nn.Module, batch: int) -> dict[str, Stepper]:
     """A fresh stepper per implementation, each starting from the zero state."""
-    from lstmkit.stream import lm_advance
 
     def torch_step() -> Stepper:
         state = None
@@ -133,17 +130,6 @@ def steppers(lm, ref: nn.Module, batch: int) -> dict[str, Stepper]:
             with torch.inference_mode():
                 out, state = ref["lstm"](ref["embed"](ids[:, None]), state)  # (B, 1, H)
                 return ref["output"](out[:, 0]).softmax(-1)  # (B, V)
-
-        return step
-
-    def raw_step() -> Stepper:
-        state = None
-
-        def step(ids: Tensor) -> Tensor:
-            nonlocal state
-            with torch.no_grad():
-                logits, state = lm_advance(lm.model_, ids[:, None], state)  # (B, V)
-                return logits.softmax(-1)
 
         return step
 
@@ -173,7 +159,7 @@ def steppers(lm, ref: nn.Module, batch: int) -> dict[str, Stepper]:
         stream = lm.stream()
         return lambda ids: stream.push(int(ids[0])).view(1, -1)
 
-    found = {"torch": torch_step(), "forward": forward_step(), "raw": raw_step(),
+    found = {"torch": torch_step(), "forward": forward_step(),
              "step": estimator_step()}  # fmt: skip
     if batch == 1:
         found["push"] = push_step()

@@ -44,8 +44,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -56,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from _common import cpu_model, emit, fmt_load, load_average, measure_matmul_peak
+from _common import emit, fmt_load, load_average, measure_matmul_peak, run_meta
 
 Shape = tuple[int, int]  # (batch, bptt)
 
@@ -333,24 +331,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     report = _report()
     peak_tries = 10
-    meta = {
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "cpu": cpu_model(),
-        "python": platform.python_version(),
-        "repeat": args.repeat,
-        "warmup": args.warmup,
-        "seed": args.seed,
-        "peak_tries": peak_tries,
-        "embedding_size": EMBEDDING,
-        "hidden_size": HIDDEN,
-        "num_layers": LAYERS,
-        "vocab_size": VOCAB,
-        "forward_flops_per_token": forward_flops_per_token(),
-        "load_avg_start": load_average(),
-        "peak_gflops": measure_matmul_peak(tries=peak_tries),
-    }
+    meta = run_meta(
+        repeat=args.repeat, warmup=args.warmup, seed=args.seed, peak_tries=peak_tries,
+        embedding_size=EMBEDDING, hidden_size=HIDDEN, num_layers=LAYERS, vocab_size=VOCAB,
+        forward_flops_per_token=forward_flops_per_token(),
+    )  # fmt: skip
+    meta["peak_gflops"] = measure_matmul_peak(tries=peak_tries)
     report(f"matmul peak {meta['peak_gflops']:.1f} GFLOP/s, {meta['threads']} threads")
     records: list[dict] = []
     profiles: dict[str, str] = {}
