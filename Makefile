@@ -36,7 +36,7 @@ bench: $(STAMP)
 # ~1.5 GB each, under benchmarks/peers/.venvs/), then the runs and one table. Never run by CI.
 bench-peers: $(STAMP)
 	benchmarks/peers/setup_envs.sh
-	$(PY) benchmarks/peers/compare.py --threads 1
+	$(PY) benchmarks/peers/compare.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

@@ -57,7 +57,10 @@ def run_side(side: str, task: str, args: argparse.Namespace, extra: tuple = ()) 
     command += ["--epochs", str(args.epochs)] if task == "seq2seq" else ["--ladder", *args.ladder]
     threads = str(args.threads)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-           "OMP_WAIT_POLICY": "PASSIVE", "PYTHONWARNINGS": "ignore"}  # fmt: skip
+           "PYTHONWARNINGS": "ignore"}  # fmt: skip
+    env.pop("OMP_WAIT_POLICY", None)
+    if args.wait_policy != "default":
+        env["OMP_WAIT_POLICY"] = args.wait_policy.upper()
     print(f"running {side} {task} ...", file=sys.stderr, flush=True)
     start = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -145,8 +148,16 @@ def main() -> None:
                         choices=("seq2seq", "forecast"))  # fmt: skip
     parser.add_argument("--peers", nargs="+", default=["joeynmt", "darts", "neuralforecast"],
                         choices=("joeynmt", "darts", "neuralforecast"))  # fmt: skip
-    # One thread by default: on these small models a second thread slows both sides down.
-    parser.add_argument("--threads", type=int, default=1, help="threads of every child")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads of every child (default: every core)")  # fmt: skip
+    parser.add_argument(
+        "--wait-policy",
+        default="default",
+        choices=("default", "passive", "active"),
+        help="OMP_WAIT_POLICY of every child (default: unset, OpenMP's own, which spins a "
+        "while before sleeping; passive makes a second thread on these small models slower "
+        "than one, as it sleeps and wakes around every operation)",
+    )
     parser.add_argument("--epochs", type=int, default=10, help="seq2seq training epochs")
     parser.add_argument(
         "--ladder",
@@ -165,7 +176,10 @@ def main() -> None:
     args = parser.parse_args()
     results, rows = [], []
     if args.load:  # pairs were saved in order: (peer, lstmkit), ...
-        results = json.loads(args.load.read_text())["runs"]
+        saved = json.loads(args.load.read_text())
+        results = saved["runs"]
+        args.threads = saved["threads"]
+        args.wait_policy = saved.get("wait_policy", "passive")  # saved before the option
         for peer, ours in zip(results[::2], results[1::2], strict=True):
             rows += rows_for(peer["task"], peer, ours, args)
     for task in [] if args.load else args.tasks:
@@ -175,14 +189,15 @@ def main() -> None:
             ours = run_side("lstmkit", task, args, extra)  # back-to-back: similar load
             results += [peer, ours]
             rows += rows_for(task, peer, ours, args)
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-              "threads": args.threads, "runs": results, "rows": rows}  # fmt: skip
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "threads": args.threads,
+              "wait_policy": args.wait_policy, "runs": results, "rows": rows}  # fmt: skip
     if args.save:
         args.save.write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{report['machine']} | threads {args.threads} | seed {args.seed}\n")
+    print(f"{report['machine']} | threads {args.threads} | OMP_WAIT_POLICY {args.wait_policy} "
+          f"| seed {args.seed}\n")  # fmt: skip
     for r in results:
         load = ", ".join(f"{x:.2f}" for x in r["load"])
         print(f"- {r['side']} {r['task']}: wall {r['wall_s']:.0f} s, 1-min load {load}")
