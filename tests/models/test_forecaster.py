@@ -72,6 +72,56 @@ def test_forecast_equals_a_loop_of_decode_step():
     assert not torch.allclose(model.loss(y, past, fut_hist, fut, target=target), want)
 
 
+def reference_loss(model, y, past, fut_hist, fut, target, teacher_forcing):
+    """The detached-feedback step loop written out, with grad at every step."""
+    state, prev, preds = model.encode(y, past, fut_hist), y[:, -1], []
+    for k in range(K):
+        q, state = model.decode_step(prev, None if fut is None else fut[:, k], state)
+        preds.append(q)
+        prev = q[:, 2].detach()  # the median, fed back without its gradient
+        if teacher_forcing > 0:
+            prev = torch.where(torch.rand(prev.shape) < teacher_forcing, target[:, k], prev)
+    return pinball_loss(torch.stack(preds, 1), target, (0.1, 0.25, 0.5, 0.9))
+
+
+@pytest.mark.parametrize("teacher_forcing", [0.0, 0.5])
+@pytest.mark.parametrize("n_future", [0, F])
+def test_training_replay_equals_the_step_loop_with_its_gradients(teacher_forcing, n_future):
+    torch.manual_seed(0)
+    model = small(n_future=n_future).double().train()
+    y, past, fut_hist, fut = batch(torch.float64)
+    fut_hist, fut = (fut_hist, fut) if n_future else (None, None)
+    target = torch.randn(B, K, dtype=torch.float64)
+    calls = []
+    model.head.lstm.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[1]))
+
+    def loss_and_grads(fn):
+        model.zero_grad()
+        torch.manual_seed(1)  # the same teacher-forcing draws on both sides
+        loss = fn()
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    got = loss_and_grads(lambda: model.loss(y, past, fut_hist, fut, target=target,
+                                            teacher_forcing=teacher_forcing))  # fmt: skip
+    assert calls[-1] == K  # the LSTM ran once over the whole horizon
+    want = loss_and_grads(lambda: reference_loss(model, y, past, fut_hist, fut, target,
+                                                 teacher_forcing))  # fmt: skip
+    torch.testing.assert_close(got[0], want[0])
+    for g, w in zip(got[1], want[1], strict=True):
+        torch.testing.assert_close(g, w)
+
+
+def test_training_with_dropout_steps_one_at_a_time():
+    model = small(dropout=0.5).train()
+    calls = []
+    model.head.lstm.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[1]))
+    y, past, fut_hist, fut = batch()
+    model.loss(y, past, fut_hist, fut, target=torch.randn(B, K)).backward()
+    assert calls == [1] * K  # each step draws its own mask, so no replay
+    assert all(p.grad is not None for p in model.parameters())
+
+
 @pytest.mark.parametrize("head", HEADS)
 def test_quantiles_are_increasing(head):
     model = small(head, hidden_size=5)

@@ -30,6 +30,19 @@ def test_adamw_exempts_biases_and_gains_from_weight_decay():
     assert len(exempt["params"]) == 3  # linear bias, layer-norm weight and bias
 
 
+def test_fused_adamw_takes_the_step_written_out():
+    model, opt, config = make(lr=0.01, weight_decay=0.1)
+    assert opt.defaults["fused"]  # one kernel over all parameters
+    weight = model[0].weight
+    before = weight.detach().clone()
+    weight.grad = grad = torch.randn_like(weight)
+    opt.step()
+    # AdamW's first step (Loshchilov & Hutter): decay, then m/(sqrt(v)+eps) with bias correction.
+    m, v = 0.1 * grad / (1 - 0.9), 0.001 * grad**2 / (1 - 0.999)
+    want = before * (1 - 0.01 * 0.1) - 0.01 * m / (v.sqrt() + 1e-8)
+    torch.testing.assert_close(weight.detach(), want)
+
+
 def test_sgd_with_momentum():
     _, opt, _ = make(optimizer="sgd", lr=1.0, momentum=0.9)
     assert isinstance(opt, torch.optim.SGD)

@@ -89,6 +89,25 @@ def test_a_run_writes_checkpoints_metrics_and_curve(tmp_path):
     assert [h["epoch"] for h in progress.history] == [1, 2, 3]
 
 
+class SubnormalProbe(ToyTask):
+    """Records whether a subnormal float32 survives arithmetic during each training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept = []
+
+    def train_loss(self, model, batch, carry):
+        self.kept.append((torch.tensor([1e-30]) * 1e-10).item() != 0)
+        return super().train_loss(model, batch, carry)
+
+
+def test_subnormals_are_flushed_while_training_only(tmp_path):
+    task = SubnormalProbe()
+    train(tmp_path, task=task, epochs=1)
+    assert task.kept and not any(task.kept)  # 1e-40 is subnormal in float32: flushed to 0
+    assert (torch.tensor([1e-30]) * 1e-10).item() != 0  # torch's default is back
+
+
 def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
     whole, _ = train(tmp_path / "whole")
     _, progress = train(tmp_path / "part", max_steps=8)  # stops inside the second epoch

@@ -34,6 +34,7 @@ Legend: B batch, T look-back length, K horizon, P past covariates (n_past), F fu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
@@ -204,16 +205,42 @@ class AutoregressiveDecoder(nn.Module):
 
         With ``target`` (B, K) each step's input is, per series and with probability
         ``teacher_forcing``, the true previous value; otherwise the previous median, detached.
+
+        Because every fed-back value is detached, the gradient is that of the LSTM run over
+        the inputs the steps were given, which are constants to autograd. So when autograd
+        records (training) and no dropout is active (its masks would differ between passes),
+        the steps run once without autograd to find those inputs, and the LSTM and the output
+        layer then run once over all K of them: one sequence call instead of K one-step calls
+        and their K backward steps (same values, same gradients; parity tested). A
+        forward-only call (inference) runs the steps alone.
         """
-        prev, steps = last, []
+        replay = torch.is_grad_enabled() and not self._dropout_active()
+        with torch.no_grad() if replay else contextlib.nullcontext():
+            quantiles, fed = self._steps(last, future, state, horizon, target, teacher_forcing)
+        if not replay:
+            return quantiles
+        x = fed.unsqueeze(-1)  # (B, K, 1)
+        if future is not None:
+            x = torch.cat([x, future[:, :horizon]], -1)  # (B, K, 1 + F)
+        out, _ = self.lstm(x, state)  # (B, K, H)
+        return monotone_quantiles(self.output(out), self.median_index)  # (B, K, Q)
+
+    def _steps(self, last, future, state, horizon, target, teacher_forcing):
+        """The step loop: quantiles (B, K, Q) and the value fed into each step (B, K)."""
+        prev, steps, fed = last, [], []
         for k in range(horizon):
+            fed.append(prev)
             q, state = self.step(prev, None if future is None else future[:, k], state)
             steps.append(q)
             prev = q[:, self.median_index].detach()
             if target is not None and teacher_forcing > 0:
                 truth = torch.rand(prev.shape, device=prev.device) < teacher_forcing
                 prev = torch.where(truth, target[:, k], prev)
-        return torch.stack(steps, 1)  # (B, K, Q)
+        return torch.stack(steps, 1), torch.stack(fed, 1)
+
+    def _dropout_active(self) -> bool:
+        """Whether a dropout mask would be drawn (training with p > 0, here or between layers)."""
+        return self.training and (self.dropout.p > 0 or self.lstm.dropout > 0)
 
 
 class DirectHead(nn.Module):
