@@ -3,8 +3,8 @@
 ``seq2seq``: :class:`lstmkit.Seq2Seq` with JoeyNMT's architecture in ``run_joeynmt.py``: word
 tokenizers, a 1-layer bidirectional LSTM encoder (embedding 128, hidden 256), a 1-layer LSTM
 decoder (hidden 256) with Luong "general" attention and input feeding, no dropout, Adam 2e-3
-(AdamW without weight decay) at a constant rate, gradient norm clipped at 1 (``--clip``;
-JoeyNMT does not clip, but lstmkit's training swung without it on this task), batches of 64
+(AdamW without weight decay) at a constant rate, no gradient clipping (as JoeyNMT's default;
+``--clip`` sets a norm), batches of 64
 sentences, greedy validation BLEU on the dev set after every epoch; then beam 5
 (length penalty 0.6, as JoeyNMT's ``beam_alpha``) over the test set, 64 sentences a batch.
 
@@ -166,9 +166,10 @@ def main() -> None:
     parser.add_argument(
         "--clip",
         type=float,
-        default=1.0,
-        help="seq2seq gradient-norm clipping (0: none, JoeyNMT's default; without it lstmkit's "
-        "dev BLEU swung 95.6 -> 63.6 -> 93.6 between epochs on this task)",
+        default=0.0,
+        help="seq2seq gradient-norm clipping (0: none, JoeyNMT's default). With N(0, 1/E) "
+        "embeddings, 2 threads, test BLEU of the best dev epoch: none 99.72 (but dev swung "
+        "99.7 -> 56.5 -> 95.4 in the last epochs), 5: 99.23, 1: 99.05",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ladder", type=int, nargs="+", default=[68, 136, 272, 544, 1088],
