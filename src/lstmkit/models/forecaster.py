@@ -121,6 +121,8 @@ def monotone_quantiles(raw: Tensor, median_index: int) -> Tensor:
         >>> monotone_quantiles(torch.tensor([0.0, 2.0, 0.0]), 1)  # softplus(0) = log 2
         tensor([1.3069, 2.0000, 2.6931])
     """
+    if raw.shape[-1] == 1:  # the median alone
+        return raw
     median = raw[..., median_index : median_index + 1]  # (..., 1)
     above = median + F.softplus(raw[..., median_index + 1 :]).cumsum(-1)
     below = median - F.softplus(raw[..., :median_index].flip(-1)).cumsum(-1).flip(-1)
