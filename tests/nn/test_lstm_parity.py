@@ -400,6 +400,35 @@ def test_single_step_uses_cell_only_where_it_matches(monkeypatch):
     assert calls == [1]
 
 
+@pytest.mark.parametrize(
+    "cfg",
+    [dict(num_layers=2), dict(num_layers=2, batch_first=True), dict(num_layers=1, proj_size=2)],
+    ids=["l2", "l2-bf", "l1-proj-fallback"],
+)  # fmt: skip
+def test_step_equals_torch_lstm_on_one_step_with_gradients(cfg):
+    ref = nn.LSTM(INPUT_SIZE, HIDDEN_SIZE, dtype=F64, **cfg)
+    randomize_(ref)
+    ours = LSTM(INPUT_SIZE, HIDDEN_SIZE, dtype=F64, **cfg)
+    ours.load_state_dict(ref.state_dict())
+    P = cfg.get("proj_size") or HIDDEN_SIZE
+    x = torch.randn(BATCH, INPUT_SIZE, dtype=F64, requires_grad=True)
+    h0 = torch.randn(cfg["num_layers"], BATCH, P, dtype=F64, requires_grad=True)
+    c0 = torch.randn(cfg["num_layers"], BATCH, HIDDEN_SIZE, dtype=F64, requires_grad=True)
+    out, (h, c) = ours.step(x, (h0, c0))
+    want, (h_ref, c_ref) = ref(x.unsqueeze(1 if cfg.get("batch_first") else 0), (h0, c0))
+    want = want[:, 0] if cfg.get("batch_first") else want[0]
+    for got, ref_value in ((out, want), (h, h_ref), (c, c_ref)):
+        torch.testing.assert_close(got, ref_value)
+    probe = [torch.randn_like(t) for t in (out, h, c)]
+    inputs = [x, h0, c0, *ref.parameters()]
+    ours_params = dict(ours.named_parameters())
+    got = torch.autograd.grad([out, h, c], [x, h0, c0, *(ours_params[n] for n, _ in
+                              ref.named_parameters())], probe)  # fmt: skip
+    expected = torch.autograd.grad([want, h_ref, c_ref], inputs, probe)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e)
+
+
 def test_auto_trains_variable_lengths_on_cpu_explicitly_with_the_same_result(monkeypatch):
     # backend="auto" in CPU training with variable lengths takes the explicit backend (faster
     # there); inference and equal lengths keep the fused kernel. Same numbers either way.

@@ -110,6 +110,11 @@ class ExportLSTM(nn.Module):
             self.register_buffer(f"r{layer}", torch.stack(r))  # (D, 4H, H)
             self.register_buffer(f"b{layer}", torch.stack(b))  # (D, 8H)
 
+    def step(self, x: Tensor, hx) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """As :meth:`lstmkit.nn.LSTM.step`: x (B, I), ``(h, c)`` → output (B, H), state."""
+        out, state = self(x.unsqueeze(1 if self.batch_first else 0), hx)
+        return (out[:, 0] if self.batch_first else out[0]), state
+
     def forward(self, input: Tensor, hx=None, lengths: Tensor | None = None):
         """As :meth:`lstmkit.nn.LSTM.forward` in eval mode: input (B, T, I) (batch_first) or
         (T, B, I), hx ``(h0, c0)`` each (L*D, B, H) or None, lengths (B,) or None →

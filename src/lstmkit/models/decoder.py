@@ -117,8 +117,7 @@ class Decoder(nn.Module):
             parts.append(context)  # (B, D*H)
         if self.input_feeding:
             parts.append(state.feed)  # (B, H)
-        out, (h, c) = self.lstm(torch.cat(parts, -1).unsqueeze(1), (state.h, state.c))
-        out = out.squeeze(1)  # (B, H)
+        out, (h, c) = self.lstm.step(torch.cat(parts, -1), (state.h, state.c))  # out (B, H)
         if self.attention == "luong":
             context, weights = attention(out, memory.keys, memory.states, memory.mask)
         o = out if context is None else torch.tanh(self.combine(torch.cat([out, context], -1)))

@@ -190,8 +190,8 @@ class AutoregressiveDecoder(nn.Module):
         x = prev.unsqueeze(-1)  # (B, 1)
         if future_t is not None:
             x = torch.cat([x, future_t], -1)  # (B, 1 + F)
-        out, state = self.lstm(x.unsqueeze(1), state)  # (B, 1, H)
-        raw = self.output(self.dropout(out.squeeze(1)))  # (B, Q)
+        out, state = self.lstm.step(x, state)  # (B, H)
+        raw = self.output(self.dropout(out))  # (B, Q)
         return monotone_quantiles(raw, self.median_index), state
 
     def forward(

@@ -266,6 +266,22 @@ class LSTM(nn.LSTM):
             out = out.transpose(0, 1)
         return (out, (h_n, c_n), trace) if return_gates else (out, (h_n, c_n))
 
+    def step(self, x: Tensor, hx: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """One time step for a decoder's inner loop: x (B, I) and ``(h, c)`` each (L, B, H) →
+        the top layer's output (B, H) and the new ``(h, c)``.
+
+        :meth:`forward`'s one-step path (torch's LSTM cell per layer) without its argument
+        checks and sequence bookkeeping, which cost more than the cell itself at small sizes
+        (1x64, B = 64: about 80 µs a call); callers build ``x`` and ``hx`` themselves. Where
+        the cell path does not apply (bidirectional, projections, dropout between layers in
+        training, the explicit backend's options) this is :meth:`forward` on one step.
+        """
+        if self.resolve_backend() == "fused" and self._cell_step_ok():
+            out, h, c = self._run_cell_step(x.unsqueeze(1), hx)
+            return out[:, 0], (h, c)
+        out, state = self(x.unsqueeze(1 if self.batch_first else 0), hx)
+        return (out[:, 0] if self.batch_first else out[0]), state
+
     def _weight_dtype(self) -> torch.dtype:
         return self.weight_ih_l0.dtype
 
