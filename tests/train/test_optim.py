@@ -31,7 +31,7 @@ def test_adamw_exempts_biases_and_gains_from_weight_decay():
 
 
 def test_fused_adamw_takes_the_step_written_out():
-    model, opt, config = make(lr=0.01, weight_decay=0.1)
+    model, opt, _ = make(lr=0.01, weight_decay=0.1)
     assert opt.defaults["fused"]  # one kernel over all parameters
     weight = model[0].weight
     before = weight.detach().clone()

@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from lstmkit.nn.padding import Lengths
-from lstmkit.nn.recurrence import LSTMRecurrence
+from lstmkit.nn.explicit import run_explicit
 from lstmkit.nn.validation import (
     check_constructor,
     check_input,
@@ -42,28 +39,6 @@ from lstmkit.nn.validation import (
 )
 
 BACKENDS = ("auto", "fused", "explicit")
-LN_EPS = 1e-5
-
-
-class GateTrace(NamedTuple):
-    """The memory cell's internals, each shaped (L*D, B, T, H) (``h``: (L*D, B, T, P)).
-
-    Index ``layer * D + direction`` as in ``h_n``. Zero at padded steps; batch-major whatever
-    ``batch_first`` is; detached from the autograd graph.
-    """
-
-    i: Tensor
-    f: Tensor
-    g: Tensor
-    o: Tensor
-    c: Tensor
-    h: Tensor
-
-
-def _gate_perm(hidden_size: int, device: torch.device | None = None) -> Tensor:
-    """Row order turning torch's (i, f, g, o) gate blocks into the explicit (o, i, f, g)."""
-    H = hidden_size
-    return torch.cat([torch.arange(3 * H, 4 * H), torch.arange(0, 3 * H)]).to(device)
 
 
 class LSTM(nn.LSTM):
@@ -274,9 +249,11 @@ class LSTM(nn.LSTM):
         checks and sequence bookkeeping, which cost more than the cell itself at small sizes
         (1x64, B = 64: about 80 µs a call); callers build ``x`` and ``hx`` themselves. Where
         the cell path does not apply (bidirectional, projections, dropout between layers in
-        training, the explicit backend's options) this is :meth:`forward` on one step.
+        training, the explicit backend's options), or forward hooks are registered, this is a
+        call of the module on one step.
         """
-        if self.resolve_backend() == "fused" and self._cell_step_ok():
+        hooked = self._forward_hooks or self._forward_pre_hooks  # e.g. inspect's gate recording
+        if not hooked and self.resolve_backend() == "fused" and self._cell_step_ok():
             out, h, c = self._run_cell_step(x.unsqueeze(1), hx)
             return out[:, 0], (h, c)
         out, state = self(x.unsqueeze(1 if self.batch_first else 0), hx)
@@ -396,104 +373,4 @@ class LSTM(nn.LSTM):
 
     def _run_explicit(self, x: Tensor, hx, lengths: list[int] | None, return_gates: bool):
         """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace."""
-        T = x.shape[1]
-        steps = max(lengths) if lengths is not None else T
-        layer_in = x[:, :steps]  # (B, T, I): the recurrence is batch-major
-        seqs = Lengths(lengths, steps, x.device)
-        if seqs.pad is not None:  # padded steps may hold anything, NaN included: make them 0
-            layer_in = layer_in.masked_fill(seqs.pad, 0)
-        D = 2 if self.bidirectional else 1
-        h_n, c_n, traces = [], [], []
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(D):
-                idx = layer * D + d
-                inp = seqs.reverse(layer_in) if d else layer_in
-                out, cs, act = self._layer(inp, hx[0][idx], hx[1][idx], idx)
-                h_n.append(seqs.last(out))
-                c_n.append(seqs.last(cs))
-                if d:
-                    out, cs, act = (seqs.reverse(t) for t in (out, cs, act))
-                outs.append(seqs.zero_padding(out))
-                if return_gates:
-                    traces.append([seqs.zero_padding(t.detach()) for t in (act, cs, outs[-1])])
-            layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
-            if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
-                layer_in = F.dropout(layer_in, self.dropout, training=True)
-        out = layer_in  # (B, T', D*P)
-        trace = self._assemble_trace(traces) if return_gates else None
-        if steps < T:
-            out = F.pad(out, (0, 0, 0, T - steps))
-            trace = GateTrace(*(F.pad(t, (0, 0, 0, T - steps)) for t in trace)) if trace else None
-        return out, torch.stack(h_n), torch.stack(c_n), trace
-
-    def _layer(self, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
-        """One layer and direction through :class:`LSTMRecurrence`; inp is (B, T, I_l)."""
-        D = 2 if self.bidirectional else 1
-        sfx = f"_l{idx // D}" + ("_reverse" if idx % D else "")
-        H = self.hidden_size
-        B, T = inp.shape[:2]
-        perm = _gate_perm(H, inp.device)
-        w_ih = getattr(self, f"weight_ih{sfx}")[perm]
-        w_hh = self._recurrent_weight(sfx)[perm]
-        rows = inp.reshape(B * T, -1)  # (B*T, I_l)
-        bias = (
-            (getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}"))[perm]
-            if self.bias
-            else None
-        )
-        # The input projection of all steps: one matrix product.
-        if self.layer_norm:
-            ln_w, ln_b = getattr(self, f"ln_ih_weight{sfx}"), getattr(self, f"ln_ih_bias{sfx}")
-            xw = F.layer_norm(torch.mm(rows, w_ih.t()), (4 * H,), ln_w[perm], ln_b[perm], LN_EPS)
-            xw = xw + bias if bias is not None else xw
-        elif bias is not None:
-            xw = torch.addmm(bias, rows, w_ih.t())
-        else:
-            xw = torch.mm(rows, w_ih.t())
-        xw = xw.view(B, T, 4 * H)  # LSTMRecurrence overwrites it with the gate activations
-        w_hr = getattr(self, f"weight_hr{sfx}") if self.proj_size else None
-        w_peep = getattr(self, f"weight_ch{sfx}")[[2, 0, 1]] if self.peephole else None
-        ln = (None,) * 4
-        if self.layer_norm:
-            ln = (
-                getattr(self, f"ln_hh_weight{sfx}")[perm],
-                getattr(self, f"ln_hh_bias{sfx}")[perm],
-                getattr(self, f"ln_c_weight{sfx}"),
-                getattr(self, f"ln_c_bias{sfx}"),
-            )
-        mask_h, zone_c, zone_h = self._masks(T, B, h0)
-        return LSTMRecurrence.apply(
-            xw, h0, c0, w_hh, w_hr, w_peep, *ln, mask_h, zone_c, zone_h, LN_EPS
-        )
-
-    def _masks(self, T: int, B: int, like: Tensor):
-        """Recurrent-dropout mask (B, P) and zoneout weights (B, T, H), (B, T, P), or None."""
-        H, P = self.hidden_size, self.proj_size or self.hidden_size
-        mask_h = zone_c = zone_h = None
-        if self.recurrent_dropout > 0 and self.training:
-            keep = 1.0 - self.recurrent_dropout
-            mask_h = like.new_empty(B, P).bernoulli_(keep).div_(keep)
-        if self.zoneout > 0 and self.training:
-            zone_c = like.new_empty(B, T, H).bernoulli_(self.zoneout)
-            zone_h = like.new_empty(B, T, P).bernoulli_(self.zoneout)
-        elif self.zoneout > 0:  # eval: the expectation
-            zone_c = like.new_full((1, 1, 1), self.zoneout).expand(B, T, H)
-            zone_h = like.new_full((1, 1, 1), self.zoneout).expand(B, T, P)
-        return mask_h, zone_c, zone_h
-
-    def _assemble_trace(self, traces: list[list[Tensor]]) -> GateTrace:
-        """Per layer-direction (act (B,T,4H) in (o,i,f,g) order, c, h) → GateTrace (L*D,B,T,·).
-
-        The gates are views into the activations (stacked, if there is more than one layer or
-        direction): copying the trace would cost as much as computing it.
-        """
-        H = self.hidden_size
-
-        def stacked(j: int) -> Tensor:
-            parts = [t[j] for t in traces]
-            return parts[0].unsqueeze(0) if len(parts) == 1 else torch.stack(parts)
-
-        act, c, h = (stacked(j) for j in range(3))
-        o, i, f, g = act.split(H, dim=-1)
-        return GateTrace(i=i, f=f, g=g, o=o, c=c, h=h)
+        return run_explicit(self, x, hx, lengths, return_gates)

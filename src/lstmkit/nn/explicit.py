@@ -1,0 +1,151 @@
+"""The explicit backend's driver: layers and directions of a :class:`lstmkit.nn.LSTM` through
+:class:`~lstmkit.nn.recurrence.LSTMRecurrence`, padding, the variants' masks and the gate trace.
+
+The functions take the LSTM module as their first argument and read its weights and options.
+
+Legend: B batch, T time, I input_size, H hidden_size, P proj_size or H, L num_layers,
+D directions (2 if bidirectional else 1).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lstmkit.nn.padding import Lengths
+from lstmkit.nn.recurrence import LSTMRecurrence
+
+if TYPE_CHECKING:
+    from lstmkit.nn.lstm import LSTM
+
+LN_EPS = 1e-5
+
+
+class GateTrace(NamedTuple):
+    """The memory cell's internals, each shaped (L*D, B, T, H) (``h``: (L*D, B, T, P)).
+
+    Index ``layer * D + direction`` as in ``h_n``. Zero at padded steps; batch-major whatever
+    ``batch_first`` is; detached from the autograd graph.
+    """
+
+    i: Tensor
+    f: Tensor
+    g: Tensor
+    o: Tensor
+    c: Tensor
+    h: Tensor
+
+
+def _gate_perm(hidden_size: int, device: torch.device | None = None) -> Tensor:
+    """Row order turning torch's (i, f, g, o) gate blocks into the explicit (o, i, f, g)."""
+    H = hidden_size
+    return torch.cat([torch.arange(3 * H, 4 * H), torch.arange(0, 3 * H)]).to(device)
+
+
+def run_explicit(lstm: LSTM, x: Tensor, hx, lengths: list[int] | None, return_gates: bool):
+    """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace."""
+    T = x.shape[1]
+    steps = max(lengths) if lengths is not None else T
+    layer_in = x[:, :steps]  # (B, T, I): the recurrence is batch-major
+    seqs = Lengths(lengths, steps, x.device)
+    if seqs.pad is not None:  # padded steps may hold anything, NaN included: make them 0
+        layer_in = layer_in.masked_fill(seqs.pad, 0)
+    D = 2 if lstm.bidirectional else 1
+    h_n, c_n, traces = [], [], []
+    for layer in range(lstm.num_layers):
+        outs = []
+        for d in range(D):
+            idx = layer * D + d
+            inp = seqs.reverse(layer_in) if d else layer_in
+            out, cs, act = _layer(lstm, inp, hx[0][idx], hx[1][idx], idx)
+            h_n.append(seqs.last(out))
+            c_n.append(seqs.last(cs))
+            if d:
+                out, cs, act = (seqs.reverse(t) for t in (out, cs, act))
+            outs.append(seqs.zero_padding(out))
+            if return_gates:
+                traces.append([seqs.zero_padding(t.detach()) for t in (act, cs, outs[-1])])
+        layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
+        if layer < lstm.num_layers - 1 and lstm.dropout > 0 and lstm.training:
+            layer_in = F.dropout(layer_in, lstm.dropout, training=True)
+    out = layer_in  # (B, T', D*P)
+    trace = _assemble_trace(lstm, traces) if return_gates else None
+    if steps < T:
+        out = F.pad(out, (0, 0, 0, T - steps))
+        trace = GateTrace(*(F.pad(t, (0, 0, 0, T - steps)) for t in trace)) if trace else None
+    return out, torch.stack(h_n), torch.stack(c_n), trace
+
+
+def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
+    """One layer and direction through :class:`LSTMRecurrence`; inp is (B, T, I_l)."""
+    D = 2 if lstm.bidirectional else 1
+    sfx = f"_l{idx // D}" + ("_reverse" if idx % D else "")
+    H = lstm.hidden_size
+    B, T = inp.shape[:2]
+    perm = _gate_perm(H, inp.device)
+    w_ih = getattr(lstm, f"weight_ih{sfx}")[perm]
+    w_hh = lstm._recurrent_weight(sfx)[perm]
+    rows = inp.reshape(B * T, -1)  # (B*T, I_l)
+    bias = (
+        (getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))[perm]
+        if lstm.bias
+        else None
+    )
+    # The input projection of all steps: one matrix product.
+    if lstm.layer_norm:
+        ln_w, ln_b = getattr(lstm, f"ln_ih_weight{sfx}"), getattr(lstm, f"ln_ih_bias{sfx}")
+        xw = F.layer_norm(torch.mm(rows, w_ih.t()), (4 * H,), ln_w[perm], ln_b[perm], LN_EPS)
+        xw = xw + bias if bias is not None else xw
+    elif bias is not None:
+        xw = torch.addmm(bias, rows, w_ih.t())
+    else:
+        xw = torch.mm(rows, w_ih.t())
+    xw = xw.view(B, T, 4 * H)  # LSTMRecurrence overwrites it with the gate activations
+    w_hr = getattr(lstm, f"weight_hr{sfx}") if lstm.proj_size else None
+    w_peep = getattr(lstm, f"weight_ch{sfx}")[[2, 0, 1]] if lstm.peephole else None
+    ln = (None,) * 4
+    if lstm.layer_norm:
+        ln = (
+            getattr(lstm, f"ln_hh_weight{sfx}")[perm],
+            getattr(lstm, f"ln_hh_bias{sfx}")[perm],
+            getattr(lstm, f"ln_c_weight{sfx}"),
+            getattr(lstm, f"ln_c_bias{sfx}"),
+        )
+    mask_h, zone_c, zone_h = _masks(lstm, T, B, h0)
+    return LSTMRecurrence.apply(xw, h0, c0, w_hh, w_hr, w_peep, *ln, mask_h, zone_c, zone_h, LN_EPS)
+
+
+def _masks(lstm: LSTM, T: int, B: int, like: Tensor):
+    """Recurrent-dropout mask (B, P) and zoneout weights (B, T, H), (B, T, P), or None."""
+    H, P = lstm.hidden_size, lstm.proj_size or lstm.hidden_size
+    mask_h = zone_c = zone_h = None
+    if lstm.recurrent_dropout > 0 and lstm.training:
+        keep = 1.0 - lstm.recurrent_dropout
+        mask_h = like.new_empty(B, P).bernoulli_(keep).div_(keep)
+    if lstm.zoneout > 0 and lstm.training:
+        zone_c = like.new_empty(B, T, H).bernoulli_(lstm.zoneout)
+        zone_h = like.new_empty(B, T, P).bernoulli_(lstm.zoneout)
+    elif lstm.zoneout > 0:  # eval: the expectation
+        zone_c = like.new_full((1, 1, 1), lstm.zoneout).expand(B, T, H)
+        zone_h = like.new_full((1, 1, 1), lstm.zoneout).expand(B, T, P)
+    return mask_h, zone_c, zone_h
+
+
+def _assemble_trace(lstm: LSTM, traces: list[list[Tensor]]) -> GateTrace:
+    """Per layer-direction (act (B,T,4H) in (o,i,f,g) order, c, h) → GateTrace (L*D,B,T,·).
+
+    The gates are views into the activations (stacked, if there is more than one layer or
+    direction): copying the trace would cost as much as computing it.
+    """
+    H = lstm.hidden_size
+
+    def stacked(j: int) -> Tensor:
+        parts = [t[j] for t in traces]
+        return parts[0].unsqueeze(0) if len(parts) == 1 else torch.stack(parts)
+
+    act, c, h = (stacked(j) for j in range(3))
+    o, i, f, g = act.split(H, dim=-1)
+    return GateTrace(i=i, f=f, g=g, o=o, c=c, h=h)
