@@ -217,6 +217,18 @@ def test_overfits_reversing_five_tokens():
     assert right == 50
 
 
+def test_embedding_init_normal_by_default_or_scaled_by_width():
+    torch.manual_seed(0)
+    cfg = {"src_vocab_size": 400, "tgt_vocab_size": 300, "embedding_size": 64}
+    default = build_seq2seq(Seq2SeqConfig(**cfg))
+    scaled = build_seq2seq(Seq2SeqConfig(**cfg, embedding_init="scaled"))
+    for model, std in ((default, 1.0), (scaled, 64**-0.5)):
+        for embed in (model.encoder.embed, model.decoder.embed):
+            assert abs(embed.weight.std().item() - std) < 0.05 * std
+    with pytest.raises(UserError, match="embedding_init: expected one of normal, scaled"):
+        Seq2SeqConfig(**cfg, embedding_init="xavier")
+
+
 def test_tied_output_layer_shares_the_target_embeddings():
     model = small(tie_tgt_embeddings=True)  # E=5 != H=6: a linear map H → E comes first
     assert model.decoder.output.weight is model.decoder.embed.weight

@@ -31,7 +31,7 @@ from lstmkit.cli.training import (
 from lstmkit.data.numbers import NUMBER_TASKS
 from lstmkit.errors import UserError
 from lstmkit.models.attention import ATTENTIONS, LUONG_SCORES
-from lstmkit.models.seq2seq import Seq2SeqConfig
+from lstmkit.models.seq2seq import EMBEDDING_INITS, Seq2SeqConfig
 from lstmkit.tokenizers import KINDS
 
 MODEL_HELP = {
@@ -44,9 +44,11 @@ MODEL_HELP = {
     "luong_score": (str, "Luong attention's score"),
     "input_feeding": (bool, "Luong: feed the attentional state to the next step"),
     "tie_tgt_embeddings": (bool, "decoder output layer shares its input embeddings"),
+    "embedding_init": (str, "initial embeddings: normal, torch's N(0, 1); scaled, N(0, 1/E)"),
 }
 SKIP = {"src_vocab_size", "tgt_vocab_size", "pad_id", "bos_id", "eos_id", "bidirectional"}
-CHOICES = {"attention": ATTENTIONS, "luong_score": LUONG_SCORES}
+CHOICES = {"attention": ATTENTIONS, "luong_score": LUONG_SCORES,
+           "embedding_init": EMBEDDING_INITS}  # fmt: skip
 DATA_OPTIONS = ("data", "src", "tgt", "valid", "test", "valid_src", "valid_tgt", "test_src",
                 "test_tgt", "valid_fraction", "test_fraction")  # fmt: skip
 ESTIMATOR_KEYS = ("src_tokenizer", "tgt_tokenizer", "src_vocab_size", "tgt_vocab_size",

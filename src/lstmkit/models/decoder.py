@@ -18,7 +18,6 @@ from lstmkit.models.attention import (
     Attention,
     Memory,
 )
-from lstmkit.models.encoder import init_embedding
 from lstmkit.nn import LSTM
 
 
@@ -76,7 +75,6 @@ class Decoder(nn.Module):
         self.input_feeding = input_feeding and attention == "luong"
         self.hidden_size = H
         self.embed = nn.Embedding(vocab_size, E)
-        init_embedding(self.embed)
         self.dropout = nn.Dropout(dropout)
         input_size = E + (memory_size if attention == "bahdanau" else 0)
         input_size += H if self.input_feeding else 0

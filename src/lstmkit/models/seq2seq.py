@@ -37,7 +37,9 @@ from lstmkit.models.attention import (
     Memory,
 )
 from lstmkit.models.decoder import Decoder, DecoderState
-from lstmkit.models.encoder import Bridge, Encoder
+from lstmkit.models.encoder import Bridge, Encoder, init_embedding
+
+EMBEDDING_INITS = ("normal", "scaled")
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Seq2SeqConfig:
     luong_score: str = "general"
     input_feeding: bool = False  # Luong only
     tie_tgt_embeddings: bool = False  # the decoder's output layer shares its input embeddings
+    embedding_init: str = "normal"  # torch's N(0, 1); "scaled": N(0, 1/E) (see init_embedding)
     pad_id: int = 0
     bos_id: int = 2
     eos_id: int = 3
@@ -83,7 +86,9 @@ class Seq2SeqConfig:
         for name in ("bidirectional", "input_feeding", "tie_tgt_embeddings"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(f"{name}: expected true or false, got {getattr(self, name)!r}")
-        for name, choices in (("attention", ATTENTIONS), ("luong_score", LUONG_SCORES)):
+        named_choices = (("attention", ATTENTIONS), ("luong_score", LUONG_SCORES),
+                         ("embedding_init", EMBEDDING_INITS))  # fmt: skip
+        for name, choices in named_choices:
             if getattr(self, name) not in choices:
                 raise UserError(
                     f"{name}: expected one of {', '.join(choices)}, got {getattr(self, name)!r}"
@@ -259,5 +264,8 @@ def build_seq2seq(config: Seq2SeqConfig) -> Seq2Seq:
         input_feeding=c.input_feeding, tie_embeddings=c.tie_tgt_embeddings,
     )  # fmt: skip
     bridge = Bridge(memory_size, c.hidden_size, c.num_layers, D)
+    if c.embedding_init == "scaled":
+        init_embedding(encoder.embed)
+        init_embedding(decoder.embed)
     return Seq2Seq(encoder, decoder, bridge, attention,
                    pad_id=c.pad_id, bos_id=c.bos_id, eos_id=c.eos_id)  # fmt: skip
