@@ -64,6 +64,7 @@ def run(args, attention: str) -> dict:
             "num_layers": args.num_layers,
             "dropout": args.dropout,
             "attention": attention,
+            "embedding_init": args.embedding_init,
         },
         batch_size=args.batch_size,
         label_smoothing=0.1,
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--hidden-size", type=int, default=256)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--embedding-init", default="normal", choices=("normal", "scaled"))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.003)
     parser.add_argument("--epochs", type=int, default=15)
@@ -123,7 +125,8 @@ def main() -> None:
     )
     print(
         f"{rows[0]['name']}; {args.tokenizer} {args.vocab_size} per side, embedding "
-        f"{args.embedding_size}, {args.num_layers}x{args.hidden_size} bi-LSTM encoder and LSTM "
+        f"{args.embedding_size} ({args.embedding_init} init), "
+        f"{args.num_layers}x{args.hidden_size} bi-LSTM encoder and LSTM "
         f"decoder, dropout {args.dropout}, label smoothing 0.1, AdamW lr {args.lr} cosine, "
         f"batch {args.batch_size}, best epoch by validation BLEU (greedy)\n"
     )

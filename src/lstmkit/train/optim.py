@@ -81,15 +81,15 @@ def build_optimizer(params, config: OptimConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=config.lr, fused=_fused_ok(groups))
 
 
+FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def _fused_ok(groups: list[dict]) -> bool:
     """Whether torch's fused AdamW takes these parameters (CPU or CUDA floating point)."""
     params = [p for group in groups for p in group["params"]]
     return bool(params) and all(
         p.device.type in ("cpu", "cuda") and p.dtype in FUSED_DTYPES for p in params
     )
-
-
-FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 class Schedule:
