@@ -45,7 +45,9 @@ def python_of(side: str) -> Path:
     return HERE / ".venvs" / side / "bin" / "python"
 
 
-def run_side(side: str, task: str, args: argparse.Namespace, extra: tuple = ()) -> dict:
+def run_side(
+    side: str, task: str, args: argparse.Namespace, extra: tuple = (), seed: int | None = None
+) -> dict:
     """Runs one runner; returns its JSON line, with the wall-clock and the thread count."""
     python = python_of(side)
     if not python.exists():
@@ -53,7 +55,7 @@ def run_side(side: str, task: str, args: argparse.Namespace, extra: tuple = ()) 
                          "run benchmarks/peers/setup_envs.sh first")  # fmt: skip
     script = HERE / ("run_lstmkit.py" if side == "lstmkit" else f"run_{side}.py")
     command = [str(python), str(script)] + ([task] if side == "lstmkit" else [])
-    command += ["--seed", str(args.seed), *extra]
+    command += ["--seed", str(args.seed if seed is None else seed), *extra]
     command += ["--epochs", str(args.epochs)] if task == "seq2seq" else ["--ladder", *args.ladder]
     threads = str(args.threads)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
@@ -61,7 +63,8 @@ def run_side(side: str, task: str, args: argparse.Namespace, extra: tuple = ()) 
     env.pop("OMP_WAIT_POLICY", None)
     if args.wait_policy != "default":
         env["OMP_WAIT_POLICY"] = args.wait_policy.upper()
-    print(f"running {side} {task} ...", file=sys.stderr, flush=True)
+    print(f"running {side} {task} (seed {args.seed if seed is None else seed}) ...",
+          file=sys.stderr, flush=True)  # fmt: skip
     start = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     if done.returncode != 0:
@@ -69,6 +72,29 @@ def run_side(side: str, task: str, args: argparse.Namespace, extra: tuple = ()) 
         raise SystemExit(f"{side} {task} failed ({done.returncode}):\n{tail}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return {**result, "wall_s": time.monotonic() - start, "env_threads": args.threads}
+
+
+def run_pair(peer_name: str, task: str, args: argparse.Namespace) -> tuple[dict, dict]:
+    """(peer, lstmkit) results, back-to-back per seed; forecasting over ``--seeds`` seeds
+    (series and initialisation both follow the seed) is summarised by :func:`over_seeds`."""
+    extra = LSTMKIT_OPTIONS.get(peer_name, [])
+    seeds = range(args.seed, args.seed + (args.seeds if task == "forecast" else 1))
+    pairs = [(run_side(peer_name, task, args, seed=s), run_side("lstmkit", task, args, extra, s))
+             for s in seeds]  # fmt: skip
+    if len(pairs) == 1:
+        return pairs[0]
+    return over_seeds([p for p, _ in pairs]), over_seeds([o for _, o in pairs])
+
+
+def over_seeds(runs: list[dict]) -> dict:
+    """One forecasting side's runs over several seeds as one: the first seed's ladder, the
+    median throughput, the mean test MASE (each seed's kept under ``test_mase_seeds``)."""
+    mase = [r["test_mase"] for r in runs]
+    rates = sorted(r["train_windows_per_s"] for r in runs)
+    return {**runs[0], "test_mase": sum(mase) / len(mase), "test_mase_seeds": mase,
+            "train_windows_per_s": rates[len(rates) // 2],
+            "wall_s": sum(r["wall_s"] for r in runs),
+            "load": [runs[0]["load"][0], runs[-1]["load"][-1]]}  # fmt: skip
 
 
 def time_to(curve: list[dict], key: str, threshold: float, higher: bool, seconds: str):
@@ -102,11 +128,16 @@ def rows_for(task: str, peer: dict, ours: dict, args: argparse.Namespace) -> lis
                  TARGETS[task]["train"]),
             _row(f"fit s to valid MASE <= {args.mase_threshold:g}", t_peer, t_ours, None,
                  lower_is_better=True),
-            _quality("test MASE (12 steps)", peer["test_mase"], ours["test_mase"],
+            _quality(_mase_label(peer), peer["test_mase"], ours["test_mase"],
                      args.mase_tolerance, higher=False),
         ]  # fmt: skip
     peer_name = peer["side"] + (f" (lstmkit head {ours['head']})" if "head" in ours else "")
     return [{"task": task, "peer": peer_name, **r} for r in rows]
+
+
+def _mase_label(run: dict) -> str:
+    seeds = len(run.get("test_mase_seeds", [0]))
+    return "test MASE (12 steps)" + (f", mean of {seeds} seeds" if seeds > 1 else "")
 
 
 def _row(metric, peer, ours, target, lower_is_better=False) -> dict:
@@ -170,6 +201,13 @@ def main() -> None:
     parser.add_argument("--mase-threshold", type=float, default=0.9)
     parser.add_argument("--mase-tolerance", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="forecast: run each pair over this many seeds from --seed (the series and the "
+        "initialisation); the table gives the mean test MASE and the median windows/s",
+    )
     parser.add_argument("--save", type=Path, help="also write every runner's JSON here")
     parser.add_argument("--load", type=Path, help="re-table the runs --save wrote; run nothing")
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
@@ -180,24 +218,25 @@ def main() -> None:
         results = saved["runs"]
         args.threads = saved["threads"]
         args.wait_policy = saved.get("wait_policy", "passive")  # saved before the option
+        args.seed, args.seeds = saved.get("seed", 0), saved.get("seeds", 1)
         for peer, ours in zip(results[::2], results[1::2], strict=True):
             rows += rows_for(peer["task"], peer, ours, args)
     for task in [] if args.load else args.tasks:
         for peer_name in (p for p in PEERS[task] if p in args.peers):
-            peer = run_side(peer_name, task, args)
-            extra = LSTMKIT_OPTIONS.get(peer_name, [])
-            ours = run_side("lstmkit", task, args, extra)  # back-to-back: similar load
+            peer, ours = run_pair(peer_name, task, args)  # back-to-back: similar load
             results += [peer, ours]
             rows += rows_for(task, peer, ours, args)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "threads": args.threads,
-              "wait_policy": args.wait_policy, "runs": results, "rows": rows}  # fmt: skip
+              "wait_policy": args.wait_policy, "seed": args.seed, "seeds": args.seeds,
+              "runs": results, "rows": rows}  # fmt: skip
     if args.save:
         args.save.write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"{report['machine']} | threads {args.threads} | OMP_WAIT_POLICY {args.wait_policy} "
-          f"| seed {args.seed}\n")  # fmt: skip
+          f"| seed {args.seed}" + (f", forecast seeds {args.seed}-{args.seed + args.seeds - 1}"
+                                   if args.seeds > 1 else "") + "\n")  # fmt: skip
     for r in results:
         load = ", ".join(f"{x:.2f}" for x in r["load"])
         print(f"- {r['side']} {r['task']}: wall {r['wall_s']:.0f} s, 1-min load {load}")
