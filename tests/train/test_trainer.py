@@ -112,6 +112,16 @@ def test_subnormals_are_flushed_while_training_only(tmp_path):
     assert (torch.tensor([1e-30]) * 1e-10).item() != 0  # torch's default is back
 
 
+def test_a_caller_who_flushes_subnormals_keeps_flushing_after_training(tmp_path):
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush subnormals (no SSE3 / FTZ)")
+    try:
+        train(tmp_path, epochs=1)
+        assert (torch.tensor([1e-30]) * 1e-10).item() == 0  # still flushed
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
     whole, _ = train(tmp_path / "whole")
     _, progress = train(tmp_path / "part", max_steps=8)  # stops inside the second epoch

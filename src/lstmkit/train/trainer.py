@@ -129,19 +129,26 @@ class Progress:
 
 @contextlib.contextmanager
 def flush_denormals():
-    """Treat subnormal floats as zero on the CPU while training, then back to torch's default.
+    """Treat subnormal floats as zero on the CPU while training, then as the caller had them.
 
     Late in training some values (attention weights over long tails, Adam's second moments)
     drift into the subnormal range, where x86 arithmetic is many times slower: a seq2seq run
     lost 9% of its throughput between its second and eighth epoch without this, none with it,
     at the same BLEU (OMP_NUM_THREADS=2, benchmarks/peers run_lstmkit.py seq2seq).
     """
+    before = flushing_denormals()  # torch has no getter; a caller may have switched it on
     changed = torch.set_flush_denormal(True)  # False where the CPU cannot (then nothing to undo)
     try:
         yield
     finally:
-        if changed:
+        if changed and not before:
             torch.set_flush_denormal(False)
+
+
+def flushing_denormals() -> bool:
+    """Whether this thread's CPU arithmetic flushes subnormal floats to zero: a subnormal float32
+    (1e-39) times one comes out 0 only then."""
+    return (torch.tensor([1e-39]) * 1.0).item() == 0.0
 
 
 class Trainer:
