@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -79,8 +80,8 @@ def run_pair(peer_name: str, task: str, args: argparse.Namespace) -> tuple[dict,
     (series and initialisation both follow the seed) is summarised by :func:`over_seeds`."""
     extra = LSTMKIT_OPTIONS.get(peer_name, [])
     seeds = range(args.seed, args.seed + (args.seeds if task == "forecast" else 1))
-    pairs = [(run_side(peer_name, task, args, seed=s), run_side("lstmkit", task, args, extra, s))
-             for s in seeds]  # fmt: skip
+    pairs = [(run_side(peer_name, task, args, seed=s),
+              run_side("lstmkit", task, args, extra, seed=s)) for s in seeds]  # fmt: skip
     if len(pairs) == 1:
         return pairs[0]
     return over_seeds([p for p, _ in pairs]), over_seeds([o for _, o in pairs])
@@ -90,9 +91,8 @@ def over_seeds(runs: list[dict]) -> dict:
     """One forecasting side's runs over several seeds as one: the first seed's ladder, the
     median throughput, the mean test MASE (each seed's kept under ``test_mase_seeds``)."""
     mase = [r["test_mase"] for r in runs]
-    rates = sorted(r["train_windows_per_s"] for r in runs)
     return {**runs[0], "test_mase": sum(mase) / len(mase), "test_mase_seeds": mase,
-            "train_windows_per_s": rates[len(rates) // 2],
+            "train_windows_per_s": statistics.median(r["train_windows_per_s"] for r in runs),
             "wall_s": sum(r["wall_s"] for r in runs),
             "load": [runs[0]["load"][0], runs[-1]["load"][-1]]}  # fmt: skip
 
