@@ -35,7 +35,7 @@ CONFIG = Path(__file__).with_name("keywords.yaml")
 PROMPT = "my aunt cooks ramen . in the evening she reads a book her favourite cuisine is"
 
 
-def build(config: dict, epochs: int | None, minutes: float, seed: int) -> LanguageModel:
+def build(config: dict, epochs: int | None, minutes: float | None, seed: int) -> LanguageModel:
     """The estimator of ``examples/keywords.yaml``, with this run's budget and seed."""
     training = {**config["training"], "max_time": minutes, "seed": seed}
     if epochs is not None:
@@ -144,7 +144,12 @@ def main(argv: list[str] | None = None) -> LanguageModel:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/quickstart", help="run folder (replaced)")
     parser.add_argument("--epochs", type=int, help="default: examples/keywords.yaml's")
-    parser.add_argument("--minutes", type=float, default=3.0, help="training budget")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="a time cap on training (default none: the epochs bound it, so a seed gives the same "
+        "model on every run; a cap stops a busy machine before the keyword is learnt)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     config = read_config_file(CONFIG)
