@@ -1,8 +1,9 @@
 """The notes' keyword-memory task as a generated corpus: remember a food, name its cuisine later.
 
-A passage introduces one to four people. Each says what they eat — ``my friend eats samosa .`` —
-then comes filler (0 to ``max_filler`` words of everyday sentences that say nothing about food),
-then the question and its answer: ``his favourite cuisine is INDIAN .``. A language model can only
+A passage introduces one to four people. Each says what they eat — ``my friend eats samosa .``,
+one in four without the full stop, one in four naming two foods — then comes filler (0 to
+``max_filler`` words of everyday sentences that say nothing about food), then the question and
+its answer: ``his favourite cuisine is INDIAN .``. A language model can only
 predict the answer by keeping the food in its memory across the filler, and must replace it when
 the next person speaks: the LSTM's forget and input gates at work. The filler length is uniform,
 so accuracy by distance (:func:`cuisine_accuracy_by_distance`) shows how far the memory reaches.
@@ -204,15 +205,18 @@ def generate_passages(
 
 
 def _person(rng: random.Random, person: str, max_filler: int) -> list[str]:
-    """``my <person> <verb> <food> [and <food>] . <filler> his|her favourite cuisine is X .``"""
+    """``my <person> <verb> <food> [and <food>] [.] <filler> his|her favourite cuisine is X .``"""
     cuisine = rng.choice(tuple(CUISINES))
-    # One person in four names two foods, as the notes' brother does ("pasta and cheese").
+    # One person in four names two foods, as the notes' brother does ("pasta and cheese"), and
+    # one in four runs on into the filler without a full stop, as the notes' friend does ("eats
+    # samosa every day and ...").
     foods = rng.sample(CUISINES[cuisine], 2 if rng.random() < 0.25 else 1)
     named = foods if len(foods) == 1 else [foods[0], "and", foods[1]]
+    stop = [] if rng.random() < 0.25 else ["."]
     possessive = PERSONS[person]
     filler = _filler(rng, rng.randint(0, max_filler), _SUBJECT[possessive])
     return [
-        "my", person, rng.choice(VERBS), *named, ".",
+        "my", person, rng.choice(VERBS), *named, *stop,
         *filler, possessive, *QUESTION, cuisine, ".",
     ]  # fmt: skip
 
