@@ -84,6 +84,7 @@ def run(name: str, args) -> dict:
         num_layers=args.num_layers,
         batches_per_epoch=args.batches_per_epoch,
         valid_windows=args.valid_windows,
+        one_step_loss=args.one_step_loss,
         shrink=args.shrink,
         calibrate=args.calibrate,
         train={"epochs": args.epochs, "seed": args.seed},
@@ -117,6 +118,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batches-per-epoch", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--one-step-loss", type=float, default=Forecaster().one_step_loss,
+                        help="weight of the encoder's one-step-ahead loss (0: off)")  # fmt: skip
     # Three: the shrinkage and the calibration of one series rest on its validation windows
     # (2 x horizon + 1 of them; one window gave a single horizon of scores).
     parser.add_argument("--valid-windows", type=int, default=3)

@@ -1,5 +1,8 @@
 """The Forecaster estimator: fit/predict, dates, save/load, covariates, long format, errors."""
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,6 +108,29 @@ def test_save_load_and_run_folder_give_identical_predictions(df, tmp_path, resid
     assert from_run.horizon == H
     assert from_run.hidden_size == 8
     assert from_run.residual is residual
+
+
+def test_one_step_loss_is_kept_and_a_checkpoint_from_before_it_loads(df, fitted, tmp_path):
+    fc = Forecaster(**TINY, one_step_loss=0.5).fit(df, progress=False)
+    assert fc.model_.one_step is not None
+    loaded = Forecaster.load(fc.save(tmp_path / "with"))
+    assert loaded.one_step_loss == 0.5
+    assert loaded.model_.one_step is not None
+    pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
+    # A checkpoint written before the option existed has no such key: it means off.
+    old = fitted.save(tmp_path / "old")
+    config = json.loads((old / "config.json").read_text())
+    del config["estimator"]["one_step_loss"], config["model"]["one_step_loss"]
+    data = json.dumps(config).encode()
+    (old / "config.json").write_bytes(data)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["files"]["config.json"] = {"sha256": hashlib.sha256(data).hexdigest(),
+                                        "bytes": len(data)}  # fmt: skip
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    loaded = Forecaster.load(old)
+    assert loaded.one_step_loss == 0
+    assert loaded.model_.one_step is None
+    pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
 
 
 def test_same_seed_reproduces_and_another_seed_differs(df, fitted):

@@ -50,7 +50,7 @@ from lstmkit.train.trainer import BEST, TrainConfig, Trainer
 PARAMS = (
     "horizon", "lookback", "hidden_size", "num_layers", "dropout", "quantiles", "head",
     "calendar", "window_norm", "residual", "season", "batch_size", "batches_per_epoch",
-    "teacher_forcing", "valid_windows", "shrink", "calibrate", "optim", "train",
+    "teacher_forcing", "one_step_loss", "valid_windows", "shrink", "calibrate", "optim", "train",
 )  # fmt: skip
 READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariates", "freq", "fill")
 DEFAULT_OPTIM = {"lr": 0.003, "schedule": "cosine", "weight_decay": 0.0}
@@ -75,6 +75,10 @@ class Forecaster:
             frequency (:func:`~lstmkit.data.calendar.season_length`).
         batch_size, batches_per_epoch: windows per batch, batches per epoch.
         teacher_forcing: probability of feeding the decoder the truth in training.
+        one_step_loss: weight of the encoder's one-step-ahead loss over the look-back, added to
+            the horizon's (:mod:`lstmkit.models.forecaster`; 0: off). Off by default: at 1 it
+            took the peers' sine-plus-noise test MASE from 0.772 to 0.716 (five seeds) but on
+            the benchmark series lost us_gasoline (2.78 to 4.47) and ETTh1 (0.245 to 0.344).
         valid_windows: horizons at each series' end held out to pick the best epoch and to
             fit ``shrink`` and ``calibrate`` (:mod:`lstmkit.forecast_calibration`).
         shrink: with ``residual``, shrink the forecast toward seasonal naive by a weight in
@@ -110,6 +114,7 @@ class Forecaster:
         batch_size: int = 64,
         batches_per_epoch: int = 50,
         teacher_forcing: float = 0.0,
+        one_step_loss: float = 0.0,
         valid_windows: int = 1,
         shrink: bool = False,
         calibrate: bool = True,
@@ -123,6 +128,7 @@ class Forecaster:
         self.residual = residual
         self.batch_size, self.batches_per_epoch = batch_size, batches_per_epoch
         self.teacher_forcing, self.valid_windows = teacher_forcing, valid_windows
+        self.one_step_loss = one_step_loss
         self.shrink, self.calibrate = shrink, calibrate
         self.optim, self.train = dict(optim or {}), dict(train or {})
 
@@ -201,7 +207,7 @@ class Forecaster:
             horizon=self.horizon, n_past=len(frame.past_covariates) + bool(self.residual),
             n_future=len(frame.future_covariates) + len(self.calendar_names_),
             hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout,
-            quantiles=self.quantiles, head=self.head,
+            quantiles=self.quantiles, head=self.head, one_step_loss=self.one_step_loss,
         )  # fmt: skip
         prepared = [self._prepare(s) for s in frame]
         L, K = self.lookback_, self.horizon

@@ -112,6 +112,56 @@ def test_training_replay_equals_the_step_loop_with_its_gradients(teacher_forcing
         torch.testing.assert_close(g, w)
 
 
+@pytest.mark.parametrize("head", HEADS)
+def test_one_step_loss_adds_the_encoders_next_value_pinball_written_out(head):
+    torch.manual_seed(0)
+    model = small(head, one_step_loss=0.7)
+    plain = small(head)
+    missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
+    assert not missing
+    assert unexpected == ["one_step.weight", "one_step.bias"]
+    y, past, fut_hist, fut = batch()
+    target = torch.randn(B, K)
+    # The encoder's top-layer outputs from torch's own LSTM with the same weights.
+    reference = torch.nn.LSTM(1 + P + F, 6, 2, batch_first=True)
+    reference.load_state_dict(model.encoder.lstm.state_dict())
+    out, _ = reference(torch.cat([y.unsqueeze(-1), past, fut_hist], -1))  # (B, T, H)
+    raw = (out @ model.one_step.weight.T + model.one_step.bias).detach().numpy()  # (B, T, Q)
+    # Quantiles (0.1, 0.25, 0.5, 0.9): the median raw, the others softplus gaps outwards.
+    gap = np.log1p(np.exp(raw))
+    median = raw[..., 2]
+    quantiles = np.stack([median - gap[..., 1] - gap[..., 0], median - gap[..., 1], median,
+                          median + gap[..., 3]], -1)  # fmt: skip
+    following = torch.cat([y[:, 1:], target[:, :1]], 1).numpy()  # y_{j+1}; the last: target_0
+    levels = np.array([0.1, 0.25, 0.5, 0.9])
+    diff = following[..., None] - quantiles
+    one_step = np.maximum(levels * diff, (levels - 1) * diff).mean()
+    with torch.no_grad():
+        want = plain.loss(y, past, fut_hist, fut, target=target).item() + 0.7 * one_step
+        got = model.loss(y, past, fut_hist, fut, target=target).item()
+        # The forecast does not use the extra layer.
+        torch.testing.assert_close(model.forecast(y, past, fut_hist, fut),
+                                   plain.forecast(y, past, fut_hist, fut))  # fmt: skip
+    assert got == pytest.approx(want, rel=1e-5)
+    assert got > plain.loss(y, past, fut_hist, fut, target=target).item()
+
+
+def test_one_step_loss_trains_the_encoder_and_its_layer():
+    torch.manual_seed(0)
+    model, plain = small(one_step_loss=1.0).train(), small().train()
+    plain.load_state_dict(model.state_dict(), strict=False)
+    y, past, fut_hist, fut = batch()
+    target = torch.randn(B, K)
+    for m in (model, plain):
+        m.loss(y, past, fut_hist, fut, target=target).backward()
+    assert model.one_step.weight.grad.abs().sum() > 0
+    # The encoder's gradient gains the one-step term's; the decoder's stays as it was.
+    encoder = model.encoder.lstm.weight_ih_l0.grad
+    assert not torch.allclose(encoder, plain.encoder.lstm.weight_ih_l0.grad)
+    torch.testing.assert_close(model.head.lstm.weight_hh_l0.grad,
+                               plain.head.lstm.weight_hh_l0.grad)  # fmt: skip
+
+
 def test_training_with_dropout_steps_one_at_a_time():
     model = small(dropout=0.5).train()
     calls = []
@@ -231,6 +281,8 @@ def test_config_errors_name_the_field():
         ({"quantiles": (0.1, 0.9)}, "quantiles: expected 0.5 among the levels"),
         ({"quantiles": 0.5}, "quantiles: expected a sequence of levels, got 0.5"),
         ({"head": "seq2seq"}, "head: expected one of autoregressive, direct, got 'seq2seq'"),
+        ({"one_step_loss": -1}, "one_step_loss: expected a weight >= 0, got -1"),
+        ({"one_step_loss": "1"}, "one_step_loss: expected a weight >= 0, got '1'"),
     ]
     for change, message in cases:
         with pytest.raises(UserError, match=message):

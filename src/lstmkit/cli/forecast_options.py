@@ -26,8 +26,8 @@ READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariate
 DATA_OPTIONS = (*SOURCES, *READ_OPTIONS)
 ESTIMATOR_KEYS = ("horizon", "lookback", "hidden_size", "num_layers", "dropout", "quantiles",
                   "head", "calendar", "window_norm", "residual", "season", "batch_size",
-                  "batches_per_epoch", "teacher_forcing", "valid_windows", "shrink",
-                  "calibrate")  # fmt: skip
+                  "batches_per_epoch", "teacher_forcing", "one_step_loss", "valid_windows",
+                  "shrink", "calibrate")  # fmt: skip
 DEFAULT = {k: p.default for k, p in inspect.signature(Forecaster).parameters.items()}
 # The forecaster's own optimiser and budget defaults replace OptimConfig's and TrainConfig's.
 PRESET = {**DEFAULT_OPTIM, **DEFAULT_TRAIN}
@@ -120,6 +120,8 @@ MODEL_HELP = {
     "batches_per_epoch": (positive_int, "batches of random windows per epoch"),
     "teacher_forcing": (nonnegative_float, "probability in [0, 1] of feeding the decoder the "
                         "truth in training"),
+    "one_step_loss": (nonnegative_float, "weight of the encoder's one-step-ahead loss over the "
+                      "look-back, added to the horizon's (0: off)"),
     "valid_windows": (positive_int, "horizons at each series' end that pick the best epoch and "
                       "fit --shrink and --calibrate"),
 }  # fmt: skip

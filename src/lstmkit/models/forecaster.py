@@ -25,6 +25,13 @@ Detaching, as :meth:`Decoder.teacher_forced` does with its argmax, trains each s
 from whatever it is given without backpropagating through the chain of K fed-back predictions,
 a second recurrence outside the LSTM's gates where gradients can grow unchecked.
 
+With ``one_step_loss`` w > 0 the encoder is also trained as a one-step-ahead forecaster, as
+DeepAR scores the conditioning range and Darts' ``RNNModel`` trains on every position: a linear
+layer (:attr:`LSTMForecaster.one_step`) maps the encoder's top-layer output after ``y_j`` to Q
+quantiles of ``y_{j+1}`` (of the horizon's first value after the last), and w times their
+pinball loss over the look-back joins the horizon's. Each window then gives T more targets than
+its K; the extra layer is used in training only.
+
 Values are used as given: scale y before (say by the look-back window's mean and spread) and
 unscale the quantiles after; that is the data pipeline's job, not the network's.
 
@@ -88,6 +95,7 @@ class ForecastConfig:
     dropout: float = 0.1  # between LSTM layers and before the output layer
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     head: str = "autoregressive"
+    one_step_loss: float = 0.0  # weight of the encoder's one-step-ahead loss (module docstring)
 
     def __post_init__(self) -> None:
         lows = {"horizon": 1, "n_past": 0, "n_future": 0, "hidden_size": 1, "num_layers": 1}
@@ -98,6 +106,9 @@ class ForecastConfig:
         d = self.dropout
         if isinstance(d, bool) or not isinstance(d, int | float) or not 0 <= d < 1:
             raise UserError(f"dropout: expected a probability in [0, 1), got {d!r}")
+        w = self.one_step_loss
+        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w < float("inf"):
+            raise UserError(f"one_step_loss: expected a weight >= 0, got {w!r}")
         self.quantiles = check_quantiles(self.quantiles)
         if self.head not in HEADS:
             raise UserError(f"head: expected one of {', '.join(HEADS)}, got {self.head!r}")
@@ -158,10 +169,10 @@ class ForecastEncoder(nn.Module):
         self.lstm = LSTM(input_size, hidden_size, num_layers, batch_first=True,
                          dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
 
-    def forward(self, x: Tensor) -> State:
-        """Steps (B, T, 1 + P + F) → the final ``(h, c)``, each (L, B, H)."""
-        _, state = self.lstm(x)
-        return state
+    def forward(self, x: Tensor) -> tuple[Tensor, State]:
+        """Steps (B, T, 1 + P + F) → the top layer's outputs (B, T, H) and the final
+        ``(h, c)``, each (L, B, H)."""
+        return self.lstm(x)
 
 
 class AutoregressiveDecoder(nn.Module):
@@ -297,7 +308,11 @@ class LSTMForecaster(nn.Module):
     """
 
     def __init__(
-        self, encoder: ForecastEncoder, head: AutoregressiveDecoder | DirectHead, horizon: int
+        self,
+        encoder: ForecastEncoder,
+        head: AutoregressiveDecoder | DirectHead,
+        horizon: int,
+        one_step_loss: float = 0.0,
     ) -> None:
         super().__init__()
         self.n_future = head.n_future
@@ -316,6 +331,10 @@ class LSTMForecaster(nn.Module):
             )
         self.encoder, self.head, self.horizon = encoder, head, horizon
         self.quantiles, self.median_index = head.quantiles, head.median_index
+        self.one_step_loss = one_step_loss
+        # The encoder's one-step-ahead quantiles (training only; see the module docstring).
+        self.one_step = (nn.Linear(encoder.hidden_size, len(self.quantiles))
+                         if one_step_loss > 0 else None)  # fmt: skip
 
     def encode(self, y: Tensor, past: Tensor | None = None, future_hist: Tensor | None = None
                ) -> State:  # fmt: skip
@@ -325,6 +344,10 @@ class LSTMForecaster(nn.Module):
         Raises:
             ValueError: naming the argument whose shape is wrong.
         """
+        return self._encode(y, past, future_hist)[1]
+
+    def _encode(self, y, past, future_hist) -> tuple[Tensor, State]:
+        """:meth:`encode`, also returning the top layer's outputs (B, T, H)."""
         if y.dim() != 2 or not y.is_floating_point():
             raise ValueError(f"y: expected a float tensor (B, T), got {y.dtype} {tuple(y.shape)}")
         B, T = y.shape
@@ -343,11 +366,13 @@ class LSTMForecaster(nn.Module):
         return self.head.step(prev, future_t, state)
 
     def _run(self, y, past, future_hist, future_horizon, target=None, teacher_forcing=0.0):
-        state = self.encode(y, past, future_hist)
+        """Quantiles (B, K, Q) and the encoder's top-layer outputs (B, T, H)."""
+        outputs, state = self._encode(y, past, future_hist)
         _check_series("future_horizon", future_horizon, (y.shape[0], self.horizon, self.n_future))
         if isinstance(self.head, DirectHead):
-            return self.head(state[0][-1], future_horizon)
-        return self.head(y[:, -1], future_horizon, state, self.horizon, target, teacher_forcing)
+            return self.head(state[0][-1], future_horizon), outputs
+        pred = self.head(y[:, -1], future_horizon, state, self.horizon, target, teacher_forcing)
+        return pred, outputs
 
     def forecast(
         self,
@@ -359,7 +384,7 @@ class LSTMForecaster(nn.Module):
         """Quantiles (B, K, Q) of the next K values, increasing along Q; the median is
         ``[..., median_index]``. Arguments as :meth:`encode`, plus the future covariates of the
         horizon (B, K, F). The autoregressive head feeds back its own medians."""
-        return self._run(y, past, future_hist, future_horizon)
+        return self._run(y, past, future_hist, future_horizon)[0]
 
     def loss(
         self,
@@ -371,7 +396,9 @@ class LSTMForecaster(nn.Module):
         target: Tensor,
         teacher_forcing: float = 0.0,
     ) -> Tensor:
-        """Pinball loss against ``target`` (B, K), the mean over quantiles and steps.
+        """Pinball loss against ``target`` (B, K), the mean over quantiles and steps; with
+        ``one_step_loss`` w > 0, plus w times the encoder's one-step-ahead pinball loss over the
+        look-back (the module docstring).
 
         Args:
             y, past, future_hist, future_horizon: as :meth:`forecast`.
@@ -387,8 +414,13 @@ class LSTMForecaster(nn.Module):
                              f"got {tuple(target.shape)}")  # fmt: skip
         if not 0 <= teacher_forcing <= 1:
             raise ValueError(f"teacher_forcing: expected a value in [0, 1], got {teacher_forcing}")
-        pred = self._run(y, past, future_hist, future_horizon, target, teacher_forcing)
-        return pinball_loss(pred, target, self.quantiles)
+        pred, outputs = self._run(y, past, future_hist, future_horizon, target, teacher_forcing)
+        loss = pinball_loss(pred, target, self.quantiles)
+        if self.one_step is None:
+            return loss
+        ahead = monotone_quantiles(self.one_step(outputs), self.median_index)  # (B, T, Q)
+        following = torch.cat([y[:, 1:], target[:, :1]], 1)  # (B, T): y_{j+1}
+        return loss + self.one_step_loss * pinball_loss(ahead, following, self.quantiles)
 
 
 def build_forecaster(config: ForecastConfig) -> LSTMForecaster:
@@ -407,4 +439,4 @@ def build_forecaster(config: ForecastConfig) -> LSTMForecaster:
         head = AutoregressiveDecoder(
             c.n_future, c.hidden_size, c.num_layers, c.quantiles, c.dropout
         )
-    return LSTMForecaster(encoder, head, c.horizon)
+    return LSTMForecaster(encoder, head, c.horizon, c.one_step_loss)
