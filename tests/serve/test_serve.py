@@ -237,6 +237,39 @@ def test_forecast_equals_the_library(fc_server, fc_dir):
     assert_rows_equal(answer["forecast"], records(want, quantiles=False))
 
 
+def test_concurrent_forecasts_are_batched_and_equal_the_library(fc_server, fc_dir):
+    app, url = fc_server
+    fc = Forecaster.load(fc_dir)
+    df = monthly(80)
+    bodies, wanted = [], []
+    for k in range(16):  # histories of several lengths and levels, names, horizons, columns
+        n, name, horizon = 36 + 2 * k, f"s{k % 3}", 1 + k % H
+        part = df.iloc[:n].assign(y=df["y"].iloc[:n] * (1 + k / 10))
+        bodies.append({"values": part["y"].tolist(), "start": "2000-01-01", "name": name,
+                       "horizon": horizon, "quantiles": k % 2 == 0})  # fmt: skip
+        want = fc.predict(horizon, data=part.rename(columns={"y": name}), target=name)
+        wanted.append(records(want, quantiles=k % 2 == 0))
+    bodies.append({})  # after the training series
+    wanted.append(records(fc.predict()))
+    largest = app.state.worker.stats.largest
+    for answer, want in zip(asyncio.run(post_all(url, "/forecast", bodies)), wanted, strict=True):
+        assert_rows_equal(answer["forecast"], want)
+    assert app.state.worker.stats.largest > max(1, largest)  # requests shared a batch
+    # A request too short for the look-back fails alone; its batch mates still get theirs.
+    short = {"values": [1.0, 2.0], "start": "2000-01-01"}
+
+    async def send():
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            posts = (client.post("/forecast", json=b) for b in [short, *bodies[:4]])
+            return await asyncio.gather(*posts)
+
+    failed, *answers = asyncio.run(send())
+    assert failed.status_code == 422
+    assert "expected at least 36 steps" in failed.json()["error"]
+    for answer, want in zip(answers, wanted[:4], strict=True):
+        assert_rows_equal(answer.json()["forecast"], want)
+
+
 # ---------------------------------------------------------------------------- bad input
 LONG = "x" * 2001
 BAD = [  # (server, path, body as JSON text, status, the message or a part of it)

@@ -41,7 +41,7 @@ KINDS = {  # task: (what it is called, its endpoints)
     "forecast": ("forecaster", ("forecast",)),
 }
 ENDPOINTS = {name: task for task, (_, names) in KINDS.items() for name in names}
-BATCHED = ("predict", "translate")
+BATCHED = ("predict", "translate", "forecast")
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 409, 413, 422, 503)}
 
 

@@ -2,7 +2,8 @@
 
 A handler takes a list of validated requests (a batch the worker gathered) and returns one JSON
 dict per request, each with its own ``notices``. /predict and /translate run a batch through the
-model at once; /generate and /forecast one request at a time.
+model at once, as does /forecast (:func:`forecast_handler`); /generate runs one request at a
+time.
 
 /predict batches by hand what :meth:`LanguageModel.predict_next
 <lstmkit.lm.LanguageModel.predict_next>` does for one text: the texts are padded at the end and
@@ -116,8 +117,31 @@ def translate_handler(s2s, batch_size: int) -> Handler:
 
 # ---------------------------------------------------------------------------- forecaster
 def forecast_handler(fc) -> Handler:
+    """Every request's series forecast in one batch of windows (:meth:`Forecaster.forecast_at
+    <lstmkit.forecast.Forecaster.forecast_at>` at the trained horizon, then cut to each request's
+    horizon), as :meth:`~lstmkit.forecast.Forecaster.predict` gives them one request at a time.
+    A model with user future covariates needs them over the horizon, which a request cannot
+    give: its requests run one at a time, each failing as ``predict`` does."""
+
     def forecast(requests: Sequence) -> list[dict]:
-        return [each(lambda r: {"forecast": forecast_rows(fc, r)}, r) for r in requests]
+        if len(requests) == 1 or fc.covariates_["future"]:
+            return [each(lambda r: {"forecast": forecast_rows(fc, r)}, r) for r in requests]
+        read = [each(lambda r: {"series": fc.history(history_frame(fc, r))}, r) for r in requests]
+        series = [s for found in read for s in found["series"]]
+        with warnings.catch_warnings(record=True) as caught:  # the batch's: every request's
+            warnings.simplefilter("always")
+            table = fc.forecast_at(series, [len(s) for s in series])
+        start, results = 0, []
+        for request, found in zip(requests, read, strict=True):
+            rows = len(found["series"]) * fc.horizon  # forecast_at gives the full horizon
+            mine = table.iloc[start : start + rows]
+            start += rows
+            horizon = request.horizon or fc.horizon
+            mine = mine[mine.groupby("series", sort=False).cumcount() < horizon]
+            notices = [*found["notices"], *(str(w.message) for w in caught)]
+            results.append({"forecast": _rows(mine, request),
+                            "notices": list(dict.fromkeys(notices))})  # fmt: skip
+        return results
 
     return forecast
 
@@ -125,9 +149,12 @@ def forecast_handler(fc) -> Handler:
 def forecast_rows(fc, request) -> list[dict]:
     """The forecaster's :meth:`~lstmkit.forecast.Forecaster.predict` for one request, as rows
     ``{"series", "time", "forecast", "q<level>"...}`` (times as text, non-finite values None)."""
+    return _rows(fc.predict(request.horizon, data=history_frame(fc, request)), request)
+
+
+def _rows(table: pd.DataFrame, request) -> list[dict]:
     from lstmkit.data.series import stamp_text
 
-    table = fc.predict(request.horizon, data=history_frame(fc, request))
     if not request.quantiles:
         table = table[["series", "time", "forecast"]]
     table = table.assign(time=[stamp_text(t) for t in table["time"]])
