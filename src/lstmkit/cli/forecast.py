@@ -34,7 +34,7 @@ from lstmkit.errors import Notice, UserError
 from lstmkit.forecast import Forecaster
 from lstmkit.forecast_backtest import backtest
 from lstmkit.forecast_plot import plot_forecast
-from lstmkit.models.forecaster import check_quantiles
+from lstmkit.models.quantiles import check_quantiles
 
 VALID_METRICS = ("loss", "mase", "mae")  # what ForecastTask.evaluate reports
 

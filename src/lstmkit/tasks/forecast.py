@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from lstmkit.data.calendar import calendar_features
 from lstmkit.data.series import Series
-from lstmkit.models.forecaster import pinball_loss
+from lstmkit.models.quantiles import pinball_loss
 from lstmkit.tasks.lm import device_of
 
 WINDOW_SCALE_FLOOR = 0.1  # in series-standardised units: a flat look-back is not blown up
