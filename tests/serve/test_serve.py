@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from lstmkit.cli.serve import bind
 from lstmkit.data import Pairs
-from lstmkit.data.series import stamp_text
+from lstmkit.data.calendar import stamp_text
 from lstmkit.errors import Notice
 from lstmkit.forecast import Forecaster
 from lstmkit.lm import LanguageModel

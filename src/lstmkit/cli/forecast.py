@@ -28,7 +28,8 @@ from lstmkit.cli.training import (
     train_result,
     train_settings,
 )
-from lstmkit.data.series import read_series, stamp_text
+from lstmkit.data.calendar import stamp_text
+from lstmkit.data.series import read_series
 from lstmkit.data.series_builtin import BUILTIN_SERIES, builtin_series, load_series
 from lstmkit.errors import Notice, UserError
 from lstmkit.forecast import Forecaster

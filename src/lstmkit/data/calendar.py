@@ -1,4 +1,5 @@
-"""What a series' frequency implies: its season length and calendar features.
+"""What a series' frequency implies: its season length and calendar features; and a timestamp
+as text (:func:`stamp_text`).
 
 Legend: T time steps, K calendar features.
 """
@@ -126,3 +127,9 @@ def calendar_features(index: pd.DatetimeIndex, freq: str) -> np.ndarray:
     if not columns:
         return np.zeros((len(index), 0))
     return np.stack(columns, axis=1)  # (T, K)
+
+
+def stamp_text(stamp: pd.Timestamp) -> str:
+    """``2020-01-01`` for midnight, ``2020-01-01 06:00:00`` otherwise."""
+    stamp = pd.Timestamp(stamp)
+    return str(stamp.date()) if stamp == stamp.normalize() else str(stamp)

@@ -4,7 +4,8 @@ A forecaster sees each series as one array of values on a regular time grid, wit
 covariates: *past* ones are observed only up to the forecast origin (e.g. another sensor), *future*
 ones are known ahead (calendar, holidays; :func:`calendar_features`). Reading is strict at the
 boundary: unknown columns, unparseable dates or numbers, duplicate or missing timestamps raise
-:class:`~lstmkit.errors.UserError` naming the file, line and column, before any model is fit.
+:class:`~lstmkit.errors.UserError` naming the file, line and column, before any model is fit
+(the column checks are in :mod:`lstmkit.data.series_checks`).
 
 Legend: T time steps of a series, P past covariates, F future covariates, K calendar features.
 """
@@ -22,9 +23,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
 from lstmkit.data.calendar import check_freq
+from lstmkit.data.series_checks import (
+    as_dates,
+    check_duplicates,
+    check_missing,
+    grid_frequency,
+    id_groups,
+    parse_numbers,
+    parse_times,
+)
 from lstmkit.errors import Notice, UserError
 
 FILLS = ("interpolate", "ffill")
@@ -242,21 +251,21 @@ def from_table(
         targets = _guess_target(table, where, taken | {time})
     if id_col is not None and len(targets) != 1:
         raise UserError(f"{where}: target: expected one column with id_col, got {_list(targets)}")
-    stamps = _parse_times(table[time], where, locate)
-    numbers = {c: _parse_numbers(table[c], where, locate) for c in targets + past + future}
+    stamps = parse_times(table[time], where, locate)
+    numbers = {c: parse_numbers(table[c], where, locate) for c in targets + past + future}
     rows = np.arange(len(table))
-    groups = [("", rows)] if id_col is None else _groups(table[id_col], where, locate, id_col)
+    groups = [("", rows)] if id_col is None else id_groups(table[id_col], where, locate, id_col)
     series, filled, freqs = [], {}, {}
     for group, members in groups:
         label = f"{where} ({id_col} {group!r})" if id_col else where
         order = members[np.argsort(stamps[members], kind="stable")]
         index = pd.DatetimeIndex(stamps[order])
-        _check_duplicates(index, order, label, locate)
-        step = _frequency(index, order, label, locate, offset)
+        check_duplicates(index, order, label, locate)
+        step = grid_frequency(index, order, label, locate, offset)
         freqs[group] = step.freqstr
         grid = pd.date_range(index[0], index[-1], freq=step)
         cols = {c: pd.Series(v[order], index=index).reindex(grid) for c, v in numbers.items()}
-        _check_missing(cols, grid, index, order, label, locate, fill)
+        check_missing(cols, grid, index, order, label, locate, fill)
         for name in targets:
             key = group if id_col else name
             filled[key] = int(cols[name].isna().sum())
@@ -301,20 +310,8 @@ def _series(key, name, grid, cols, past, future, fill, label) -> Series:
     return Series(key, grid, values, _stack(cols, past, fill), _stack(cols, future, fill))
 
 
-def stamp_text(stamp: pd.Timestamp) -> str:
-    """``2020-01-01`` for midnight, ``2020-01-01 06:00:00`` otherwise."""
-    stamp = pd.Timestamp(stamp)
-    return str(stamp.date()) if stamp == stamp.normalize() else str(stamp)
-
-
 def _list(names: Sequence[str]) -> str:
     return ", ".join(repr(n) for n in names)
-
-
-def _as_dates(column: pd.Series) -> pd.Series:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas' "could not infer format" on every guess
-        return pd.to_datetime(column, errors="coerce")
 
 
 def _guess_time(table: pd.DataFrame, where: str, taken: set[str]) -> str:
@@ -324,7 +321,7 @@ def _guess_time(table: pd.DataFrame, where: str, taken: set[str]) -> str:
         return named[0]
     if not named:
         text = [c for c in free if pd.to_numeric(table[c], errors="coerce").isna().all()]
-        named = [c for c in text if _as_dates(table[c]).notna().all()]
+        named = [c for c in text if as_dates(table[c]).notna().all()]
         if len(named) == 1:
             return named[0]
     found = f"{len(named)} candidates ({_list(named)})" if named else "none"
@@ -343,111 +340,6 @@ def _guess_target(table: pd.DataFrame, where: str, taken: set[str]) -> list[str]
             f"got {len(numeric)}{' (' + _list(numeric) + ')' if numeric else ''}; pass target"
         )
     return numeric
-
-
-def _parse_times(column: pd.Series, where: str, locate) -> np.ndarray:
-    dates = _as_dates(column)
-    bad = np.flatnonzero(dates.isna().to_numpy())
-    if len(bad):
-        row = bad[0]
-        value = column.iloc[row]
-        what = "a missing timestamp" if pd.isna(value) else repr(value)
-        raise UserError(
-            f"{locate(row)}: column {column.name!r}: expected a date or time, got {what}"
-        )
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
-    return dates.to_numpy()
-
-
-def _parse_numbers(column: pd.Series, where: str, locate) -> np.ndarray:
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(np.isnan(values) & column.notna().to_numpy())
-    if len(bad):
-        raise UserError(
-            f"{locate(bad[0])}: column {column.name!r}: expected a number, "
-            f"got {column.iloc[bad[0]]!r}"
-        )
-    return values
-
-
-def _groups(column: pd.Series, where: str, locate, id_col: str):
-    missing = np.flatnonzero(column.isna().to_numpy())
-    if len(missing):
-        raise UserError(f"{locate(missing[0])}: column {id_col!r}: expected an id, got nothing")
-    keys = column.astype(str).to_numpy()
-    return [(key, np.flatnonzero(keys == key)) for key in pd.unique(keys)]
-
-
-def _check_duplicates(index: pd.DatetimeIndex, order: np.ndarray, label: str, locate) -> None:
-    dup = np.flatnonzero(index.duplicated())
-    if len(dup):
-        first = np.flatnonzero(index == index[dup[0]])[0]
-        raise UserError(
-            f"{label}: duplicate timestamp {stamp_text(index[dup[0]])} at "
-            f"{locate(order[first])} and {locate(order[dup[0]])}; expected each time once"
-        )
-
-
-def _frequency(index: pd.DatetimeIndex, order, label: str, locate, offset):
-    if offset is None:
-        if len(index) < 3:
-            raise UserError(
-                f"{label}: expected at least 3 timestamps to infer the frequency, got "
-                f"{len(index)}; pass freq"
-            )
-        offset = _infer(index)
-        if offset is None:
-            raise UserError(
-                f"{label}: irregular time index (no pandas frequency fits); expected regular "
-                "timestamps, or pass freq (e.g. 'D', 'MS', 'h')"
-            )
-    grid = pd.date_range(index[0], index[-1], freq=offset)
-    off = np.flatnonzero(~index.isin(grid))
-    if len(off):
-        raise UserError(
-            f"{locate(order[off[0]])}: timestamp {stamp_text(index[off[0]])} is not on the "
-            f"{offset.freqstr!r} grid starting at {stamp_text(index[0])}; "
-            "expected regular timestamps"
-        )
-    return offset
-
-
-def _infer(index: pd.DatetimeIndex):
-    """The frequency of a whole index, or the commonest among its short regular stretches (which
-    a series with gaps still has); the caller checks that every timestamp lies on its grid."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas 3 announces infer_freq returning offsets
-        found = pd.infer_freq(index)
-        if found is not None:
-            return to_offset(found)
-        starts = np.linspace(0, len(index) - 3, min(300, len(index) - 2)).astype(int)
-        guesses = Counter(pd.infer_freq(index[s : s + 3]) for s in np.unique(starts))
-    guesses.pop(None, None)
-    if not guesses:
-        return None
-    return to_offset(guesses.most_common(1)[0][0])
-
-
-def _check_missing(cols, grid, index, order, label, locate, fill) -> None:
-    if fill is not None:
-        return
-    gaps = len(grid) - len(index)
-    nan = {c: int(s.isna().sum()) - gaps for c, s in cols.items()}
-    if not gaps and not any(nan.values()):
-        return
-    parts = []
-    if gaps:
-        first = grid[~grid.isin(index)][0]
-        parts.append(f"{gaps} missing timestamps (first {stamp_text(first)})")
-    holes = [c for c, n in nan.items() if n]
-    if holes:
-        c = holes[0]
-        row = order[np.flatnonzero(cols[c].reindex(index).isna().to_numpy())[0]]
-        parts.append(f"{nan[c]} missing values in column {c!r} (first at {locate(row)})")
-    raise UserError(
-        f"{label}: {' and '.join(parts)}; expected none, or pass fill='interpolate' or fill='ffill'"
-    )
 
 
 def _filled(column: pd.Series, fill: str | None) -> np.ndarray:

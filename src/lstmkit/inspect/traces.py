@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from lstmkit.checkpoint import CONFIG_FILE
-from lstmkit.data.series import stamp_text
+from lstmkit.data.calendar import stamp_text
 from lstmkit.errors import UserError
 from lstmkit.estimators import load_estimator
 from lstmkit.nn import LSTM, GateTrace

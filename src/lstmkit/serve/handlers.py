@@ -153,7 +153,7 @@ def forecast_rows(fc, request) -> list[dict]:
 
 
 def _rows(table: pd.DataFrame, request) -> list[dict]:
-    from lstmkit.data.series import stamp_text
+    from lstmkit.data.calendar import stamp_text
 
     if not request.quantiles:
         table = table[["series", "time", "forecast"]]
