@@ -162,14 +162,58 @@ def test_one_step_loss_trains_the_encoder_and_its_layer():
                                plain.head.lstm.weight_hh_l0.grad)  # fmt: skip
 
 
-def test_training_with_dropout_steps_one_at_a_time():
-    model = small(dropout=0.5).train()
+def cell(x, h, c, lstm, k):
+    """One LSTM cell step of layer k, the gate equations written out (torch's gate order)."""
+    w_ih, w_hh = getattr(lstm, f"weight_ih_l{k}"), getattr(lstm, f"weight_hh_l{k}")
+    b = getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")
+    i, f, g, o = (x @ w_ih.T + h @ w_hh.T + b).chunk(4, -1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def test_training_with_dropout_replays_the_steps_with_their_masks():
+    torch.manual_seed(0)
+    model = small(dropout=0.3).double().train()
+    head = model.head
+    y, past, fut_hist, fut = batch(torch.float64)
+    target = torch.randn(B, K, dtype=torch.float64)
     calls = []
-    model.head.lstm.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[1]))
-    y, past, fut_hist, fut = batch()
-    model.loss(y, past, fut_hist, fut, target=torch.randn(B, K)).backward()
-    assert calls == [1] * K  # each step draws its own mask, so no replay
-    assert all(p.grad is not None for p in model.parameters())
+    head.lstm.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[1]))
+
+    def loss_and_grads(fn):
+        model.zero_grad()
+        torch.manual_seed(1)  # the encoder's dropout, then the decoder's masks
+        loss = fn()
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    def reference():
+        state = model.encode(y, past, fut_hist)
+        masks = head._masks(B, K, y)  # (B, K, H) per layer: 0 or 1 / (1 - p)
+        hs, cs = list(state[0]), list(state[1])
+        prev, preds = y[:, -1], []
+        for k in range(K):
+            x = torch.cat([prev.unsqueeze(-1), fut[:, k]], -1)
+            for layer in range(2):
+                hs[layer], cs[layer] = cell(x, hs[layer], cs[layer], head.lstm, layer)
+                x = hs[layer] * masks[layer][:, k]
+            q = monotone_quantiles(head.output(x), 2)
+            preds.append(q)
+            prev = q[:, 2].detach()
+        return pinball_loss(torch.stack(preds, 1), target, (0.1, 0.25, 0.5, 0.9))
+
+    got = loss_and_grads(lambda: model.loss(y, past, fut_hist, fut, target=target))
+    assert calls == []  # no call of the whole module: the layers ran one by one, masked
+    want = loss_and_grads(reference)
+    torch.testing.assert_close(got[0], want[0])
+    for g, w in zip(got[1], want[1], strict=True):
+        torch.testing.assert_close(g, w)
+    # The masks drop units at rate p and keep the mean.
+    masks = head._masks(4000, K, y)
+    assert len(masks) == 2
+    for mask in masks:
+        assert (mask == 0).double().mean().item() == pytest.approx(0.3, abs=0.01)
+        assert mask.mean().item() == pytest.approx(1.0, abs=0.02)
 
 
 @pytest.mark.parametrize("head", HEADS)

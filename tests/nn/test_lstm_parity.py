@@ -429,6 +429,36 @@ def test_step_equals_torch_lstm_on_one_step_with_gradients(cfg):
         torch.testing.assert_close(g, e)
 
 
+@pytest.mark.parametrize("steps", [1, 6])
+def test_run_layer_by_layer_equals_torch_lstm_with_gradients(steps):
+    ref = nn.LSTM(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, batch_first=True, dtype=F64)
+    randomize_(ref)
+    ours = LSTM(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, batch_first=True, dtype=F64)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(BATCH, steps, INPUT_SIZE, dtype=F64, requires_grad=True)
+    h0 = torch.randn(2, BATCH, HIDDEN_SIZE, dtype=F64, requires_grad=True)
+    c0 = torch.randn(2, BATCH, HIDDEN_SIZE, dtype=F64, requires_grad=True)
+    out, finals = x, []
+    for k in range(2):
+        out, state = ours.run_layer(k, out, (h0[k], c0[k]))
+        finals.append(state)
+    want, (h_ref, c_ref) = ref(x, (h0, c0))
+    torch.testing.assert_close(out, want)
+    torch.testing.assert_close(torch.stack([h for h, _ in finals]), h_ref)
+    torch.testing.assert_close(torch.stack([c for _, c in finals]), c_ref)
+    probe = torch.randn_like(out)
+    names = [n for n, _ in ref.named_parameters()]
+    mine = dict(ours.named_parameters())
+    got = torch.autograd.grad(out, [x, h0, c0, *(mine[n] for n in names)], probe)
+    expected = torch.autograd.grad(want, [x, h0, c0, *ref.parameters()], probe)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e)
+    with pytest.raises(ValueError, match=r"k: expected a layer in \[0, 2\), got 2"):
+        ours.run_layer(2, x, (h0[0], c0[0]))
+    with pytest.raises(ValueError, match="run_layer: expected a unidirectional LSTM"):
+        LSTM(INPUT_SIZE, HIDDEN_SIZE, bidirectional=True).run_layer(0, x, (h0[0], c0[0]))
+
+
 def test_auto_trains_variable_lengths_on_cpu_explicitly_with_the_same_result(monkeypatch):
     # backend="auto" in CPU training with variable lengths takes the explicit backend (faster
     # there); inference and equal lengths keep the fused kernel. Same numbers either way.

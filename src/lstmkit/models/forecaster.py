@@ -160,35 +160,71 @@ class AutoregressiveDecoder(nn.Module):
 
         Because every fed-back value is detached, the gradient is that of the LSTM run over
         the inputs the steps were given, which are constants to autograd. So when autograd
-        records (training) and no dropout is active (its masks would differ between passes),
-        the steps run once without autograd to find those inputs, and the LSTM and the output
-        layer then run once over all K of them: one sequence call instead of K one-step calls
-        and their K backward steps (same values, same gradients; parity tested). A
-        forward-only call (inference) runs the steps alone.
+        records (training), the steps run once without autograd to find those inputs, and the
+        LSTM and the output layer then run once over all K of them: one sequence call instead
+        of K one-step calls and their K backward steps (same values, same gradients; parity
+        tested). Dropout in training draws its masks for the whole horizon first
+        (:meth:`_masks`), so that both runs drop the same units. A forward-only call
+        (inference) runs the steps alone.
         """
-        replay = torch.is_grad_enabled() and not self._dropout_active()
+        replay = torch.is_grad_enabled()
+        masks = self._masks(last.shape[0], horizon, last) if self._dropout_active() else None
         with torch.no_grad() if replay else contextlib.nullcontext():
-            quantiles, fed = self._steps(last, future, state, horizon, target, teacher_forcing)
+            quantiles, fed = self._steps(last, future, state, horizon, target, teacher_forcing,
+                                         masks)  # fmt: skip
         if not replay:
             return quantiles
         x = fed.unsqueeze(-1)  # (B, K, 1)
         if future is not None:
             x = torch.cat([x, future[:, :horizon]], -1)  # (B, K, 1 + F)
-        out, _ = self.lstm(x, state)  # (B, K, H)
+        if masks is None:
+            out, _ = self.lstm(x, state)  # (B, K, H)
+        else:
+            out = x
+            for k, mask in enumerate(masks):  # layer by layer, each output masked
+                out, _ = self.lstm.run_layer(k, out, (state[0][k], state[1][k]))
+                out = out if mask is None else out * mask
         return monotone_quantiles(self.output(out), self.median_index)  # (B, K, Q)
 
-    def _steps(self, last, future, state, horizon, target, teacher_forcing):
+    def _steps(self, last, future, state, horizon, target, teacher_forcing, masks=None):
         """The step loop: quantiles (B, K, Q) and the value fed into each step (B, K)."""
         prev, steps, fed = last, [], []
         for k in range(horizon):
             fed.append(prev)
-            q, state = self.step(prev, None if future is None else future[:, k], state)
+            future_k = None if future is None else future[:, k]
+            if masks is None:
+                q, state = self.step(prev, future_k, state)
+            else:
+                q, state = self._masked_step(prev, future_k, state, [m[:, k] for m in masks])
             steps.append(q)
             prev = q[:, self.median_index].detach()
             if target is not None and teacher_forcing > 0:
                 truth = torch.rand(prev.shape, device=prev.device) < teacher_forcing
                 prev = torch.where(truth, target[:, k], prev)
         return torch.stack(steps, 1), torch.stack(fed, 1)
+
+    def _masks(self, batch: int, horizon: int, like: Tensor) -> list[Tensor | None]:
+        """Dropout masks for a horizon, one per layer (B, K, H): the output of each layer but
+        the top (the LSTM's dropout), then of the top (before the output layer); each entry 0
+        or 1 / (1 - p), None where p is 0."""
+        levels = [self.lstm.dropout] * (self.num_layers - 1) + [self.dropout.p]
+        shape = (batch, horizon, self.hidden_size)
+        return [like.new_empty(shape).bernoulli_(1 - p).div_(1 - p) if p > 0 else None
+                for p in levels]  # fmt: skip
+
+    def _masked_step(self, prev, future_t, state, masks):
+        """:meth:`step` with the given dropout masks, each (B, H) or None (see :meth:`_masks`)."""
+        x = prev.unsqueeze(-1)  # (B, 1)
+        if future_t is not None:
+            x = torch.cat([x, future_t], -1)  # (B, 1 + F)
+        hs, cs = [], []
+        for k, mask in enumerate(masks):
+            out, (h, c) = self.lstm.run_layer(k, x.unsqueeze(1), (state[0][k], state[1][k]))
+            hs.append(h)
+            cs.append(c)
+            x = out[:, 0] if mask is None else out[:, 0] * mask
+        q = monotone_quantiles(self.output(x), self.median_index)
+        return q, (torch.stack(hs), torch.stack(cs))
 
     def _dropout_active(self) -> bool:
         """Whether a dropout mask would be drawn (training with p > 0, here or between layers)."""

@@ -259,6 +259,31 @@ class LSTM(nn.LSTM):
         out, state = self(x.unsqueeze(1 if self.batch_first else 0), hx)
         return (out[:, 0] if self.batch_first else out[0]), state
 
+    def run_layer(self, k: int, x: Tensor, hx: tuple[Tensor, Tensor]
+                  ) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # fmt: skip
+        """Layer ``k`` alone over x (B, T, I) from ``(h, c)`` each (B, H): its output (B, T, H)
+        and final ``(h, c)``, torch's kernel (its cell at T = 1), no dropout.
+
+        For a caller that applies its own dropout masks between layers, as the forecaster's
+        decoder does to run a horizon's steps again with the masks it stepped with.
+
+        Raises:
+            ValueError: a bidirectional or projected LSTM, or ``k`` out of range.
+        """
+        if self.bidirectional or self.proj_size:
+            raise ValueError("run_layer: expected a unidirectional LSTM without projections")
+        if not 0 <= k < self.num_layers:
+            raise ValueError(f"k: expected a layer in [0, {self.num_layers}), got {k}")
+        weights = self._weights()
+        per_layer = len(weights) // self.num_layers
+        layer = weights[k * per_layer : (k + 1) * per_layer]
+        if x.shape[1] == 1:
+            h, c = _VF.lstm_cell(x[:, 0], hx, *layer)
+            return h.unsqueeze(1), (h, c)
+        out, h, c = _VF.lstm(x, (hx[0][None], hx[1][None]), layer, self.bias, 1, 0.0,
+                             self.training, False, True)  # fmt: skip
+        return out, (h[0], c[0])
+
     def _weight_dtype(self) -> torch.dtype:
         return self.weight_ih_l0.dtype
 
