@@ -206,11 +206,16 @@ class AutoregressiveDecoder(nn.Module):
     def _masks(self, batch: int, horizon: int, like: Tensor) -> list[Tensor | None]:
         """Dropout masks for a horizon, one per layer (B, K, H): the output of each layer but
         the top (the LSTM's dropout), then of the top (before the output layer); each entry 0
-        or 1 / (1 - p), None where p is 0."""
+        or 1 / (1 - p), None where p is 0. Drawn step by step, between layers then before the
+        output, as stepping with dropout draws them, so a seed gives the same masks."""
         levels = [self.lstm.dropout] * (self.num_layers - 1) + [self.dropout.p]
-        shape = (batch, horizon, self.hidden_size)
-        return [like.new_empty(shape).bernoulli_(1 - p).div_(1 - p) if p > 0 else None
-                for p in levels]  # fmt: skip
+        steps = [
+            [like.new_empty(batch, self.hidden_size).bernoulli_(1 - p).div_(1 - p)
+             for p in levels if p > 0]
+            for _ in range(horizon)
+        ]  # fmt: skip
+        drawn = iter(torch.stack(column, 1) for column in zip(*steps, strict=True))
+        return [next(drawn) if p > 0 else None for p in levels]
 
     def _masked_step(self, prev, future_t, state, masks):
         """:meth:`step` with the given dropout masks, each (B, H) or None (see :meth:`_masks`)."""
