@@ -208,6 +208,17 @@ def test_training_with_dropout_replays_the_steps_with_their_masks():
     torch.testing.assert_close(got[0], want[0])
     for g, w in zip(got[1], want[1], strict=True):
         torch.testing.assert_close(g, w)
+
+    # The masks are those torch's own dropout draws when the decoder steps one at a time.
+    def stepped():
+        state, prev, preds = model.encode(y, past, fut_hist), y[:, -1], []
+        for k in range(K):
+            q, state = model.decode_step(prev, fut[:, k], state)
+            preds.append(q)
+            prev = q[:, 2].detach()
+        return pinball_loss(torch.stack(preds, 1), target, (0.1, 0.25, 0.5, 0.9))
+
+    torch.testing.assert_close(loss_and_grads(stepped)[0], got[0])
     # The masks drop units at rate p and keep the mean.
     masks = head._masks(4000, K, y)
     assert len(masks) == 2

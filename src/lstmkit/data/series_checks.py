@@ -20,12 +20,15 @@ from lstmkit.errors import UserError
 
 
 def as_dates(column: pd.Series) -> pd.Series:
+    """The column as timestamps, NaT where a value does not parse (pandas quiet)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' "could not infer format" on every guess
         return pd.to_datetime(column, errors="coerce")
 
 
 def parse_times(column: pd.Series, where: str, locate) -> np.ndarray:
+    """The column as naive timestamps (a time zone dropped); the first that does not parse is
+    an error at its line."""
     dates = as_dates(column)
     bad = np.flatnonzero(dates.isna().to_numpy())
     if len(bad):
@@ -41,6 +44,8 @@ def parse_times(column: pd.Series, where: str, locate) -> np.ndarray:
 
 
 def parse_numbers(column: pd.Series, where: str, locate) -> np.ndarray:
+    """The column as floats (empty cells NaN); the first value that is not a number is an error
+    at its line."""
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(np.isnan(values) & column.notna().to_numpy())
     if len(bad):
@@ -52,6 +57,7 @@ def parse_numbers(column: pd.Series, where: str, locate) -> np.ndarray:
 
 
 def id_groups(column: pd.Series, where: str, locate, id_col: str):
+    """``[(id, row numbers)]`` in order of first appearance; an empty id is an error."""
     missing = np.flatnonzero(column.isna().to_numpy())
     if len(missing):
         raise UserError(f"{locate(missing[0])}: column {id_col!r}: expected an id, got nothing")
@@ -60,6 +66,8 @@ def id_groups(column: pd.Series, where: str, locate, id_col: str):
 
 
 def check_duplicates(index: pd.DatetimeIndex, order: np.ndarray, label: str, locate) -> None:
+    """A timestamp twice in a series is an error naming both lines (``order``: the sorted
+    index's rows in the file)."""
     dup = np.flatnonzero(index.duplicated())
     if len(dup):
         first = np.flatnonzero(index == index[dup[0]])[0]
@@ -70,6 +78,8 @@ def check_duplicates(index: pd.DatetimeIndex, order: np.ndarray, label: str, loc
 
 
 def grid_frequency(index: pd.DatetimeIndex, order, label: str, locate, offset):
+    """The series' frequency (``offset`` if given, else inferred); a timestamp off its grid is
+    an error at its line."""
     if offset is None:
         if len(index) < 3:
             raise UserError(
@@ -110,6 +120,8 @@ def infer_frequency(index: pd.DatetimeIndex):
 
 
 def check_missing(cols, grid, index, order, label, locate, fill) -> None:
+    """Missing timestamps or values (``cols`` reindexed on ``grid``) are an error naming the
+    first, unless ``fill`` is chosen."""
     if fill is not None:
         return
     gaps = len(grid) - len(index)

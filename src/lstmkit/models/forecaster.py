@@ -209,13 +209,13 @@ class AutoregressiveDecoder(nn.Module):
         or 1 / (1 - p), None where p is 0. Drawn step by step, between layers then before the
         output, as stepping with dropout draws them, so a seed gives the same masks."""
         levels = [self.lstm.dropout] * (self.num_layers - 1) + [self.dropout.p]
-        steps = [
-            [like.new_empty(batch, self.hidden_size).bernoulli_(1 - p).div_(1 - p)
-             for p in levels if p > 0]
-            for _ in range(horizon)
-        ]  # fmt: skip
-        drawn = iter(torch.stack(column, 1) for column in zip(*steps, strict=True))
-        return [next(drawn) if p > 0 else None for p in levels]
+        drawn = [[] if p > 0 else None for p in levels]
+        shape = (batch, self.hidden_size)
+        for _ in range(horizon):
+            for masks, p in zip(drawn, levels, strict=True):
+                if masks is not None:
+                    masks.append(like.new_empty(shape).bernoulli_(1 - p) / (1 - p))
+        return [None if masks is None else torch.stack(masks, 1) for masks in drawn]
 
     def _masked_step(self, prev, future_t, state, masks):
         """:meth:`step` with the given dropout masks, each (B, H) or None (see :meth:`_masks`)."""
