@@ -2,9 +2,8 @@
 forecaster."""
 
 from lstmkit.models.attention import BahdanauAttention, LuongAttention, Memory
+from lstmkit.models.forecast_heads import AutoregressiveDecoder, DirectHead
 from lstmkit.models.forecaster import (
-    AutoregressiveDecoder,
-    DirectHead,
     ForecastConfig,
     ForecastEncoder,
     LSTMForecaster,
