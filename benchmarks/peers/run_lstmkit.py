@@ -118,7 +118,7 @@ def run_seq2seq(args: argparse.Namespace) -> dict:
     }  # fmt: skip
 
 
-def fit_forecaster(steps: int, seed: int, head: str, one_step_loss: float = 0.0
+def fit_forecaster(steps: int, seed: int, head: str, one_step_loss: float
                    ) -> tuple[Forecaster, float]:  # fmt: skip
     """Trains on the training part for ``steps`` optimiser steps; returns it and the seconds."""
     train_end, _ = data.split_points("test")

@@ -319,9 +319,7 @@ class Forecaster:
                             f"got {horizon}")  # fmt: skip
         series = self.history(data, **read_options)
         extra = [self._future_rows(s, future) for s in series]
-        return self.forecast_at(series, [len(s) for s in series], extra)[
-            lambda d: d.groupby("series", sort=False).cumcount() < horizon
-        ].reset_index(drop=True)
+        return first_steps(self.forecast_at(series, [len(s) for s in series], extra), horizon)
 
     def start(self, series: str | None = None, data=None, **read_options):
         """The state after a series' history, for :meth:`step` (:mod:`lstmkit.forecast_stream`)."""
@@ -428,4 +426,9 @@ class Forecaster:
             raise UserError("Forecaster: not fitted yet; call fit() or Forecaster.load()")
 
 
-__all__ = ["Forecaster", "fingerprint", "future_values", "read_frame", "truncate"]
+def first_steps(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """The first ``horizon`` rows of each series in a forecast table (its rows in step order)."""
+    return table[table.groupby("series", sort=False).cumcount() < horizon].reset_index(drop=True)
+
+
+__all__ = ["Forecaster", "fingerprint", "first_steps", "future_values", "read_frame", "truncate"]

@@ -455,8 +455,10 @@ def test_run_layer_by_layer_equals_torch_lstm_with_gradients(steps):
         torch.testing.assert_close(g, e)
     with pytest.raises(ValueError, match=r"k: expected a layer in \[0, 2\), got 2"):
         ours.run_layer(2, x, (h0[0], c0[0]))
-    with pytest.raises(ValueError, match="run_layer: expected a unidirectional LSTM"):
-        LSTM(INPUT_SIZE, HIDDEN_SIZE, bidirectional=True).run_layer(0, x, (h0[0], c0[0]))
+    for variant in ({"bidirectional": True}, {"layer_norm": True}, {"weight_drop": 0.2},
+                    {"backend": "explicit"}):  # fmt: skip
+        with pytest.raises(ValueError, match="run_layer: expected a plain unidirectional LSTM"):
+            LSTM(INPUT_SIZE, HIDDEN_SIZE, **variant).run_layer(0, x, (h0[0], c0[0]))
 
 
 def test_auto_trains_variable_lengths_on_cpu_explicitly_with_the_same_result(monkeypatch):

@@ -31,7 +31,21 @@ from lstmkit.nn import LSTM
 State = tuple[Tensor, Tensor]  # (h, c), each (L, B, H)
 
 
-class AutoregressiveDecoder(nn.Module):
+class QuantileHead(nn.Module):
+    """What both heads share: the quantile levels (the median's index among them), the width of
+    the context and of the future covariates they read, and dropout before their output layer."""
+
+    def __init__(
+        self, n_future: int, hidden_size: int, quantiles: Sequence[float], dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.quantiles = check_quantiles(quantiles)
+        self.median_index = self.quantiles.index(0.5)
+        self.n_future, self.hidden_size = n_future, hidden_size
+        self.dropout = nn.Dropout(dropout)
+
+
+class AutoregressiveDecoder(QuantileHead):
     """An LSTM that emits one step's Q quantiles from the previous point value and covariates."""
 
     def __init__(
@@ -42,22 +56,16 @@ class AutoregressiveDecoder(nn.Module):
         quantiles: Sequence[float],
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.quantiles = check_quantiles(quantiles)
-        self.median_index = self.quantiles.index(0.5)
-        self.n_future, self.hidden_size, self.num_layers = n_future, hidden_size, num_layers
+        super().__init__(n_future, hidden_size, quantiles, dropout)
+        self.num_layers = num_layers
         between = dropout if num_layers > 1 else 0.0  # torch warns about dropout after the top
         self.lstm = LSTM(1 + n_future, hidden_size, num_layers, batch_first=True, dropout=between)
-        self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(hidden_size, len(self.quantiles))
 
     def step(self, prev: Tensor, future_t: Tensor | None, state: State) -> tuple[Tensor, State]:
         """Previous point values (B,), future covariates (B, F) or None, state ``(h, c)`` each
         (L, B, H) → quantiles (B, Q) and the new state."""
-        x = prev.unsqueeze(-1)  # (B, 1)
-        if future_t is not None:
-            x = torch.cat([x, future_t], -1)  # (B, 1 + F)
-        out, state = self.lstm.step(x, state)  # (B, H)
+        out, state = self.lstm.step(self._input(prev, future_t), state)  # (B, H)
         raw = self.output(self.dropout(out))  # (B, Q)
         return monotone_quantiles(raw, self.median_index), state
 
@@ -136,10 +144,7 @@ class AutoregressiveDecoder(nn.Module):
 
     def _masked_step(self, prev, future_t, state, masks):
         """:meth:`step` with the given dropout masks, each (B, H) or None (see :meth:`_masks`)."""
-        x = prev.unsqueeze(-1)  # (B, 1)
-        if future_t is not None:
-            x = torch.cat([x, future_t], -1)  # (B, 1 + F)
-        hs, cs = [], []
+        x, hs, cs = self._input(prev, future_t), [], []
         for k, mask in enumerate(masks):
             out, (h, c) = self.lstm.run_layer(k, x.unsqueeze(1), (state[0][k], state[1][k]))
             hs.append(h)
@@ -148,12 +153,18 @@ class AutoregressiveDecoder(nn.Module):
         q = monotone_quantiles(self.output(x), self.median_index)
         return q, (torch.stack(hs), torch.stack(cs))
 
+    @staticmethod
+    def _input(prev: Tensor, future_t: Tensor | None) -> Tensor:
+        """A step's input ``[ŷ, future]`` (B, 1 + F) from the previous values (B,)."""
+        x = prev.unsqueeze(-1)  # (B, 1)
+        return x if future_t is None else torch.cat([x, future_t], -1)
+
     def _dropout_active(self) -> bool:
         """Whether a dropout mask would be drawn (training with p > 0, here or between layers)."""
         return self.training and (self.dropout.p > 0 or self.lstm.dropout > 0)
 
 
-class DirectHead(nn.Module):
+class DirectHead(QuantileHead):
     """One linear layer from the context's top layer and the horizon's covariates to K × Q."""
 
     def __init__(
@@ -164,11 +175,8 @@ class DirectHead(nn.Module):
         quantiles: Sequence[float],
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.quantiles = check_quantiles(quantiles)
-        self.median_index = self.quantiles.index(0.5)
-        self.n_future, self.hidden_size, self.horizon = n_future, hidden_size, horizon
-        self.dropout = nn.Dropout(dropout)
+        super().__init__(n_future, hidden_size, quantiles, dropout)
+        self.horizon = horizon
         Q = len(self.quantiles)
         self.output = nn.Linear(hidden_size + horizon * n_future, horizon * Q)
 

@@ -268,15 +268,18 @@ class LSTM(nn.LSTM):
         decoder does to run a horizon's steps again with the masks it stepped with.
 
         Raises:
-            ValueError: a bidirectional or projected LSTM, or ``k`` out of range.
+            ValueError: ``k`` out of range, or an LSTM torch's kernel does not compute
+                (bidirectional, projections, the explicit backend's variants, weight drop).
         """
-        if self.bidirectional or self.proj_size:
-            raise ValueError("run_layer: expected a unidirectional LSTM without projections")
         if not 0 <= k < self.num_layers:
             raise ValueError(f"k: expected a layer in [0, {self.num_layers}), got {k}")
-        weights = self._weights()
-        per_layer = len(weights) // self.num_layers
-        layer = weights[k * per_layer : (k + 1) * per_layer]
+        variant = self.backend == "explicit" or self._needs_explicit(True) or self.weight_drop
+        if self.bidirectional or self.proj_size or variant:
+            raise ValueError("run_layer: expected a plain unidirectional LSTM (torch's kernel), "
+                             "without projections, variants or weight drop")  # fmt: skip
+        names = [f"weight_ih_l{k}", f"weight_hh_l{k}"]
+        names += [f"bias_ih_l{k}", f"bias_hh_l{k}"] if self.bias else []
+        layer = [getattr(self, name) for name in names]
         if x.shape[1] == 1:
             h, c = _VF.lstm_cell(x[:, 0], hx, *layer)
             return h.unsqueeze(1), (h, c)

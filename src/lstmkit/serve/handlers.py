@@ -122,6 +122,7 @@ def forecast_handler(fc) -> Handler:
     horizon), as :meth:`~lstmkit.forecast.Forecaster.predict` gives them one request at a time.
     A model with user future covariates needs them over the horizon, which a request cannot
     give: its requests run one at a time, each failing as ``predict`` does."""
+    from lstmkit.forecast import first_steps
 
     def forecast(requests: Sequence) -> list[dict]:
         if len(requests) == 1 or fc.covariates_["future"]:
@@ -136,8 +137,7 @@ def forecast_handler(fc) -> Handler:
             rows = len(found["series"]) * fc.horizon  # forecast_at gives the full horizon
             mine = table.iloc[start : start + rows]
             start += rows
-            horizon = request.horizon or fc.horizon
-            mine = mine[mine.groupby("series", sort=False).cumcount() < horizon]
+            mine = first_steps(mine, request.horizon or fc.horizon)
             notices = [*found["notices"], *(str(w.message) for w in caught)]
             results.append({"forecast": _rows(mine, request),
                             "notices": list(dict.fromkeys(notices))})  # fmt: skip
