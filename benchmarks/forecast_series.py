@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 
 from lstmkit.data.series_builtin import builtin_series
-from lstmkit.forecast import Forecaster, read_frame
+from lstmkit.forecast import DEFAULT_TRAIN, Forecaster, read_frame
 from lstmkit.forecast_backtest import backtest
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "timeseries"
@@ -85,9 +85,10 @@ def run(name: str, args) -> dict:
         batches_per_epoch=args.batches_per_epoch,
         valid_windows=args.valid_windows,
         one_step_loss=args.one_step_loss,
+        window_norm=args.window_norm,
         shrink=args.shrink,
         calibrate=args.calibrate,
-        train={"epochs": args.epochs, "seed": args.seed},
+        train={"epochs": args.epochs, "seed": args.seed, "patience": args.patience},
     )
     started = time.monotonic()
     with warnings.catch_warnings():
@@ -115,7 +116,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=list(SERIES), help="a subset")
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--num-layers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=DEFAULT_TRAIN["epochs"])
+    parser.add_argument("--patience", type=int, default=DEFAULT_TRAIN.get("patience"),
+                        help="early stopping: epochs without a better validation loss")  # fmt: skip
     parser.add_argument("--batches-per-epoch", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--one-step-loss", type=float, default=Forecaster().one_step_loss,
@@ -125,6 +128,9 @@ def main() -> None:
     parser.add_argument("--valid-windows", type=int, default=3)
     parser.add_argument("--folds", type=int, default=1, help="test windows (rolling origins)")
     parser.add_argument("--shrink", action=argparse.BooleanOptionalAction, default=False)
+    parser.add_argument("--window-norm", action=argparse.BooleanOptionalAction,
+                        default=Forecaster().window_norm,
+                        help="normalise each window by its look-back (RevIN)")  # fmt: skip
     parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     if not DATA.is_dir():
@@ -147,12 +153,12 @@ def main() -> None:
     print(
         f"LSTM: {args.num_layers}x{args.hidden_size} encoder and autoregressive decoder, "
         f"quantiles 0.1/0.5/0.9, {args.epochs} epochs x {args.batches_per_epoch} batches of 64 "
-        f"windows, best epoch on the last {args.valid_windows} horizon(s) before the test "
-        f"window, which also fit the shrinkage toward seasonal naive ({_on(args.shrink)}) and "
-        f"the conformal calibration ({_on(args.calibrate)}); test: {_test(args.folds)}. MASE and "
-        "sMAPE (%); lower is better; best of the three in bold. Unadjusted: the network alone, "
-        "before shrinkage and calibration; shrink: the weights a_k of the network's correction "
-        "(min-max over the steps).\n"
+        f"windows{_stopping(args.patience)}, best epoch on the last {args.valid_windows} "
+        "horizon(s) before the test window, which also fit the shrinkage toward seasonal naive "
+        f"({_on(args.shrink)}) and the conformal calibration ({_on(args.calibrate)}); test: "
+        f"{_test(args.folds)}. MASE and sMAPE (%); lower is better; best of the three in bold. "
+        "Unadjusted: the network alone, before shrinkage and calibration; shrink: the weights "
+        "a_k of the network's correction (min-max over the steps).\n"
     )
     print(table(rows))
     print()
@@ -197,6 +203,12 @@ def _test(folds: int) -> str:
         return "the last horizon"
     return (f"the last {folds} horizons as rolling origins (the LSTM trained once before the "
             "first, the baselines refit at each), scores averaged over them")  # fmt: skip
+
+
+def _stopping(patience: int | None) -> str:
+    if patience is None:
+        return ""
+    return f" (stopped after {patience} epochs without a better validation loss)"
 
 
 def _on(flag: bool) -> str:

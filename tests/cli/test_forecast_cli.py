@@ -222,6 +222,7 @@ def test_backtest_out_and_a_config_file(data, tmp_path, capsys):
     assert stored["optim"]["lr"] == 0.003
     assert stored["optim"]["schedule"] == "cosine"
     assert stored["training"]["clip"] == 1.0
+    assert stored["training"]["patience"] == 5  # early stopping on by default
     assert stored["training"]["epochs"] == 1
     scores = json.loads((tmp_path / "bt" / "backtest.json").read_text())
     assert list(scores["overall"]) == ["lstm", "naive"]
@@ -327,12 +328,14 @@ def test_no_shrink_and_no_calibrate_from_flags_or_a_config_file(data, tmp_path, 
     config = tmp_path / "run.toml"
     config.write_text("calibrate = false\n")
     argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), *HORIZON, "--no-shrink",
-            "--config", str(config), "--out", str(tmp_path / "r"), *TINY]  # fmt: skip
+            "--config", str(config), "--out", str(tmp_path / "r"), "--patience", "0",
+            *TINY]  # fmt: skip
     metrics = run_json(argv)["metrics"]
     assert metrics["adjustment"] is None
     assert metrics["lstm_unadjusted"] == metrics["overall"]["lstm"]
     stored = json.loads((tmp_path / "r" / "best" / "config.json").read_text())
     assert (stored["estimator"]["shrink"], stored["estimator"]["calibrate"]) == (False, False)
+    assert stored["training"]["patience"] is None  # --patience 0: no early stopping
     config.write_text("calibrate = 'no'\n")
     assert main(["forecast", "train", "--config", str(config), "--out", str(tmp_path / "s")]) == 2
     assert "run.toml: calibrate: expected true or false, got 'no'" in capsys.readouterr().err

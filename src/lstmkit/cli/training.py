@@ -39,7 +39,10 @@ TRAIN_HELP = {
     "max_time": (positive_float, "stop after this many minutes, with a checkpoint"),
     "max_steps": (positive_int, "stop after this many optimiser steps"),
     "clip": (nonnegative_float, "gradient-norm clipping (0: off)"),
-    "patience": (positive_int, "early stopping: epochs without a better validation score"),
+    "patience": (
+        nonnegative_int,
+        "early stopping: epochs without a better validation score (0: off)",
+    ),
     "log_every": (positive_int, "steps between training-loss records"),
     "save_every": (positive_int, "also save last/ every N steps within an epoch (for crashes)"),
     "tensorboard": (bool, "also write TensorBoard scalars to <out>/tensorboard"),
@@ -111,7 +114,11 @@ def optim_settings(s: dict) -> dict:
 
 
 def train_settings(s: dict, only: set | None = None) -> dict:
-    return {k: s[k] for k in TRAIN_HELP if only is None or k in only}
+    """The TrainConfig fields of the settings (``patience`` 0 read as none: no early stopping)."""
+    chosen = {k: s[k] for k in TRAIN_HELP if only is None or k in only}
+    if chosen.get("patience") == 0:
+        chosen["patience"] = None
+    return chosen
 
 
 def resume_target(s: dict, task: str, data_options: tuple[str, ...]) -> tuple[Path, dict | None]:

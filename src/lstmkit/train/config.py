@@ -1,0 +1,96 @@
+"""The trainer's settings and records: :class:`TrainConfig` (budgets, clipping, logging),
+the :class:`Task` protocol every task implements, and :class:`Progress` (where a run is, saved in
+every checkpoint so that a resumed run goes on exactly)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from torch import Tensor, nn
+
+from lstmkit.errors import UserError
+
+
+@dataclass
+class TrainConfig:
+    """When to stop, how to clip, how often to log and save."""
+
+    epochs: int = 10
+    max_time: float | None = None  # minutes; stops cleanly, with a checkpoint
+    max_steps: int | None = None  # optimiser steps; stops cleanly, with a checkpoint
+    clip: float = 0.25  # gradient-norm clipping; 0 turns it off
+    patience: int | None = None  # early stopping: epochs without a better validation loss
+    log_every: int = 50  # steps between training-loss records
+    save_every: int | None = None  # steps between mid-epoch saves of last/ (and at epoch ends)
+    tensorboard: bool = False  # also write the metrics as TensorBoard scalars
+    monitor: str = "loss"  # the validation metric for best/ and early stopping
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise UserError(f"epochs: expected a positive integer, got {self.epochs!r}")
+        if self.max_time is not None and not self.max_time > 0:
+            raise UserError(f"max_time: expected minutes > 0, got {self.max_time!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UserError(f"max_steps: expected a positive integer, got {self.max_steps!r}")
+        if self.clip < 0:
+            raise UserError(f"clip: expected a gradient norm >= 0, got {self.clip!r}")
+        if self.patience is not None and self.patience < 1:
+            raise UserError(f"patience: expected a positive integer, got {self.patience!r}")
+        if not isinstance(self.monitor, str) or not self.monitor:
+            raise UserError(f"monitor: expected a validation metric's name, got {self.monitor!r}")
+        if self.log_every < 1:
+            raise UserError(f"log_every: expected a positive integer, got {self.log_every!r}")
+        if self.save_every is not None and self.save_every < 1:
+            raise UserError(f"save_every: expected a positive integer, got {self.save_every!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Task(Protocol):
+    """What a task gives the trainer."""
+
+    task: str  # "lm", "seq2seq" or "forecast": the checkpoint's task
+
+    def num_batches(self) -> int:
+        """Training batches in one epoch."""
+
+    def batches(self, epoch: int, start: int) -> Iterator[Any]:
+        """The epoch's training batches from index ``start``; a function of the epoch alone."""
+
+    def train_loss(self, model: nn.Module, batch: Any, carry: Any) -> tuple[Tensor, int, Any]:
+        """(mean loss, tokens in the batch, state to carry to the next batch or None)."""
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation metrics, including ``"loss"`` (lower is better)."""
+
+    def run_config(self) -> dict:
+        """The task's part of the checkpoint config (model, data, tokenizer settings)."""
+
+    def files(self) -> dict[str, bytes]:
+        """Files saved with every checkpoint, e.g. the tokenizer's."""
+
+    # Optional: ``finished(metrics) -> bool``, True when the validation metrics mean the task
+    # is done (an experiment solved): training stops there, as at early stopping.
+
+
+@dataclass
+class Progress:
+    """Where a run is; saved in every checkpoint."""
+
+    epoch: int = 0
+    batch: int = 0  # the next batch of the epoch
+    step: int = 0
+    best: float = math.inf  # the best monitored value, negated when higher is better
+    bad_epochs: int = 0
+    elapsed: float = 0.0  # seconds of training before this process
+    # why the run ended: "epochs", "early-stopping", "finished" (task), "max-time", "max-steps"
+    stopped: str = ""
+    history: list = field(default_factory=list)
+
+
+__all__ = ["Progress", "Task", "TrainConfig"]
