@@ -56,7 +56,7 @@ READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariate
 DEFAULT_OPTIM = {"lr": 0.003, "schedule": "cosine", "weight_decay": 0.0}
 # Early stopping after 5 epochs without a better validation loss: the best epoch of a short
 # series comes early (monthly-milk's and elnino's in the first 3 of 30), and on the ten series of
-# benchmarks/forecast_series.py it trained 3.1x faster at the same mean test MASE.
+# benchmarks/forecast_series.py it trained 2.7x faster at the same mean test MASE.
 DEFAULT_TRAIN = {"epochs": 30, "clip": 1.0, "patience": 5}
 
 
