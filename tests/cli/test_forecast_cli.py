@@ -91,6 +91,8 @@ def test_train_scores_the_last_window_beside_the_baselines(data, tested):
     run, result = tested
     assert result["test_windows"] == 1
     assert result["epochs"] == 2
+    best = min(result["history"], key=lambda h: h["loss"])["epoch"]
+    assert result["best_epoch"] == best  # the epoch of the lowest validation loss: best/
     overall = result["metrics"]["overall"]
     assert list(overall) == ["lstm", "naive", "seasonal_naive"]
     assert result["metrics"] == json.loads((run / "metrics.json").read_text())

@@ -161,6 +161,7 @@ def test_early_stopping_after_patience_epochs_without_improvement(tmp_path):
     _, progress = train(tmp_path / "run", task=task, epochs=6, patience=2)
     assert progress.stopped == "early-stopping"
     assert progress.epoch == 4
+    assert progress.best_epoch == 2
     best = load_checkpoint(tmp_path / "run" / "best")
     assert best.training_state["progress"]["epoch"] == 2  # the epoch with the best loss
 

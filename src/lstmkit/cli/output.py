@@ -68,8 +68,21 @@ def keyword_table(scores: dict) -> str:
     return format_table(["distance", "accuracy", "correct"], rows, "<>>")
 
 
+def run_line(r: dict) -> str:
+    """The first line of a train command's summary: where, why it stopped, the best epoch.
+
+    Example:
+        >>> run_line({"out": "runs/a", "stopped": "early-stopping", "epochs": 9, "best_epoch": 4,
+        ...           "steps": 450, "minutes": 0.13})
+        'run: runs/a  (stopped: early-stopping, best epoch 4 of 9, 450 steps, 0.13 min)'
+    """
+    best = f"best epoch {r['best_epoch']} of {r['epochs']}, " if r.get("best_epoch") else ""
+    why = f"stopped: {r['stopped']}, {best}{r['steps']} steps, {r['minutes']} min"
+    return f"run: {r['out']}  ({why})"
+
+
 def train_table(r: dict) -> str:
-    lines = [f"run: {r['out']}  (stopped: {r['stopped']}, {r['steps']} steps, {r['minutes']} min)"]
+    lines = [run_line(r)]
     if r["history"]:
         rows = [
             [h["epoch"], h["step"], f"{h['loss']:.4f}", f"{h['ppl']:.2f}"] for h in r["history"]
@@ -133,7 +146,7 @@ def forecast_scores_table(overall: dict) -> str:
 
 
 def forecast_train_table(r: dict) -> str:
-    lines = [f"run: {r['out']}  (stopped: {r['stopped']}, {r['steps']} steps, {r['minutes']} min)"]
+    lines = [run_line(r)]
     metrics = [k for k in ("loss", "mase", "mae") if r["history"] and k in r["history"][-1]]
     rows = [[h["epoch"], h["step"], *(f"{h[k]:.4g}" for k in metrics)] for h in r["history"]]
     if rows:

@@ -180,8 +180,7 @@ def _side_pair(s: dict, part: str) -> tuple[str, str] | None:
 
 
 def train_table(r: dict) -> str:
-    lines = [f"run: {r['out']}  (stopped: {r['stopped']}, {r['steps']} steps, "
-             f"{r['minutes']} min)"]  # fmt: skip
+    lines = [output.run_line(r)]
     metrics = [k for k in ("loss", "ppl", "bleu", "chrf", "exact") if r["history"] and
                k in r["history"][-1]]  # fmt: skip
     rows = [[h["epoch"], h["step"], *(f"{h[k]:.4g}" for k in metrics)] for h in r["history"]]

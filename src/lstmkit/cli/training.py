@@ -164,6 +164,7 @@ def train_result(estimator, out) -> dict:
         "out": str(out),
         "stopped": p.stopped,
         "epochs": p.epoch,
+        "best_epoch": p.best_epoch,
         "steps": p.step,
         "minutes": round(p.elapsed / 60, 2),
         "history": p.history,

@@ -86,6 +86,7 @@ class Progress:
     batch: int = 0  # the next batch of the epoch
     step: int = 0
     best: float = math.inf  # the best monitored value, negated when higher is better
+    best_epoch: int = 0  # the epoch that reached it (best/), 0 before any
     bad_epochs: int = 0
     elapsed: float = 0.0  # seconds of training before this process
     # why the run ended: "epochs", "early-stopping", "finished" (task), "max-time", "max-steps"

@@ -309,6 +309,7 @@ class Trainer:
         state.best, state.bad_epochs = (key, 0) if improved else (state.best, state.bad_epochs + 1)
         self.save(LAST)
         if improved:
+            state.best_epoch = state.epoch
             self.save(BEST)
         patience = self.config.patience
         finished = getattr(self.task, "finished", None)
