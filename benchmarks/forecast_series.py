@@ -88,7 +88,7 @@ def run(name: str, args) -> dict:
         window_norm=args.window_norm,
         shrink=args.shrink,
         calibrate=args.calibrate,
-        train={"epochs": args.epochs, "seed": args.seed, "patience": args.patience},
+        train={"epochs": args.epochs, "seed": args.seed, "patience": args.patience or None},
     )
     started = time.monotonic()
     with warnings.catch_warnings():
@@ -118,7 +118,8 @@ def main() -> None:
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=DEFAULT_TRAIN["epochs"])
     parser.add_argument("--patience", type=int, default=DEFAULT_TRAIN.get("patience"),
-                        help="early stopping: epochs without a better validation loss")  # fmt: skip
+                        help="early stopping: epochs without a better validation loss "
+                        "(0: off)")  # fmt: skip
     parser.add_argument("--batches-per-epoch", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--one-step-loss", type=float, default=Forecaster().one_step_loss,
@@ -206,7 +207,7 @@ def _test(folds: int) -> str:
 
 
 def _stopping(patience: int | None) -> str:
-    if patience is None:
+    if not patience:
         return ""
     return f" (stopped after {patience} epochs without a better validation loss)"
 
