@@ -459,6 +459,29 @@ def test_run_layer_by_layer_equals_torch_lstm_with_gradients(steps):
                     {"backend": "explicit"}):  # fmt: skip
         with pytest.raises(ValueError, match="run_layer: expected a plain unidirectional LSTM"):
             LSTM(INPUT_SIZE, HIDDEN_SIZE, **variant).run_layer(0, x, (h0[0], c0[0]))
+        with pytest.raises(ValueError, match="layer_weights: expected a plain"):
+            LSTM(INPUT_SIZE, HIDDEN_SIZE, **variant).layer_weights(0)
+
+
+def test_layer_weights_step_torch_lstm_cell_as_the_lstm_steps():
+    """A decoder's own loop (torch.lstm_cell per layer on ``layer_weights``) equals the layer."""
+    ref = nn.LSTM(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, dtype=F64)
+    randomize_(ref)
+    ours = LSTM(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, dtype=F64)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(3, BATCH, INPUT_SIZE, dtype=F64)
+    want, (_, c_ref) = ref(x)
+    hs = [torch.zeros(BATCH, HIDDEN_SIZE, dtype=F64) for _ in range(2)]
+    cs = [h.clone() for h in hs]
+    for t in range(3):
+        inp = x[t]
+        for k in range(2):
+            hs[k], cs[k] = torch.lstm_cell(inp, (hs[k], cs[k]), *ours.layer_weights(k))
+            inp = hs[k]
+        torch.testing.assert_close(inp, want[t])
+    torch.testing.assert_close(torch.stack(cs), c_ref)
+    shapes = [w.shape for w in LSTM(INPUT_SIZE, HIDDEN_SIZE, bias=False).layer_weights(0)]
+    assert shapes == [(4 * HIDDEN_SIZE, INPUT_SIZE), (4 * HIDDEN_SIZE, HIDDEN_SIZE)]
 
 
 def test_auto_trains_variable_lengths_on_cpu_explicitly_with_the_same_result(monkeypatch):

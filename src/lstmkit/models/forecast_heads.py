@@ -19,7 +19,6 @@ L num_layers.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 
 import torch
@@ -85,20 +84,19 @@ class AutoregressiveDecoder(QuantileHead):
 
         Because every fed-back value is detached, the gradient is that of the LSTM run over
         the inputs the steps were given, which are constants to autograd. So when autograd
-        records (training), the steps run once without autograd to find those inputs, and the
-        LSTM and the output layer then run once over all K of them: one sequence call instead
+        records (training), the steps run once without autograd to find those inputs
+        (:meth:`_free_run`), and the LSTM and the output layer then run once over all K of
+        them: one sequence call instead
         of K one-step calls and their K backward steps (same values, same gradients; parity
         tested). Dropout in training draws its masks for the whole horizon first
         (:meth:`_masks`), so that both runs drop the same units. A forward-only call
         (inference) runs the steps alone.
         """
-        replay = torch.is_grad_enabled()
         masks = self._masks(last.shape[0], horizon, last) if self._dropout_active() else None
-        with torch.no_grad() if replay else contextlib.nullcontext():
-            quantiles, fed = self._steps(last, future, state, horizon, target, teacher_forcing,
-                                         masks)  # fmt: skip
-        if not replay:
-            return quantiles
+        if not torch.is_grad_enabled():
+            return self._steps(last, future, state, horizon, target, teacher_forcing, masks)[0]
+        with torch.no_grad():
+            fed = self._free_run(last, future, state, horizon, target, teacher_forcing, masks)
         x = fed.unsqueeze(-1)  # (B, K, 1)
         if future is not None:
             x = torch.cat([x, future[:, :horizon]], -1)  # (B, K, 1 + F)
@@ -127,6 +125,29 @@ class AutoregressiveDecoder(QuantileHead):
                 truth = torch.rand(prev.shape, device=prev.device) < teacher_forcing
                 prev = torch.where(truth, target[:, k], prev)
         return torch.stack(steps, 1), torch.stack(fed, 1)
+
+    def _free_run(self, last, future, state, horizon, target, teacher_forcing, masks):
+        """The value fed into each step (B, K), as :meth:`_steps` finds it, computing only what
+        that needs: each layer's cell (``torch.lstm_cell``, the kernel :meth:`step` runs) and the
+        output layer's median row, without the other quantiles or any module call. The replay
+        needs nothing else, and this loop runs K times a training step: with Q = 3 and two
+        future covariates (1x64, B = 64, one thread) 3.0 ms against about 0.7."""
+        layers = [self.lstm.layer_weights(k) for k in range(self.num_layers)]
+        w, b = self.output.weight[self.median_index], self.output.bias[self.median_index]
+        hs, cs = list(state[0]), list(state[1])
+        prev, fed = last, []
+        for k in range(horizon):
+            fed.append(prev)
+            x = self._input(prev, None if future is None else future[:, k])
+            for layer, weights in enumerate(layers):
+                hs[layer], cs[layer] = torch.lstm_cell(x, (hs[layer], cs[layer]), *weights)
+                mask = None if masks is None else masks[layer]
+                x = hs[layer] if mask is None else hs[layer] * mask[:, k]
+            prev = torch.addmv(b, x, w)  # the median: monotone_quantiles keeps it as it is
+            if target is not None and teacher_forcing > 0:
+                truth = torch.rand(prev.shape, device=prev.device) < teacher_forcing
+                prev = torch.where(truth, target[:, k], prev)
+        return torch.stack(fed, 1)
 
     def _masks(self, batch: int, horizon: int, like: Tensor) -> list[Tensor | None]:
         """Dropout masks for a horizon, one per layer (B, K, H): the output of each layer but

@@ -268,6 +268,22 @@ class LSTM(nn.LSTM):
         decoder does to run a horizon's steps again with the masks it stepped with.
 
         Raises:
+            ValueError: as :meth:`layer_weights`.
+        """
+        layer = self.layer_weights(k, "run_layer")
+        if x.shape[1] == 1:
+            h, c = _VF.lstm_cell(x[:, 0], hx, *layer)
+            return h.unsqueeze(1), (h, c)
+        out, h, c = _VF.lstm(x, (hx[0][None], hx[1][None]), layer, self.bias, 1, 0.0,
+                             self.training, False, True)  # fmt: skip
+        return out, (h[0], c[0])
+
+    def layer_weights(self, k: int, caller: str = "layer_weights") -> list[Tensor]:
+        """Layer ``k``'s ``[w_ih, w_hh]`` (and ``[b_ih, b_hh]`` after them, with biases) as
+        torch's kernel and ``torch.lstm_cell`` take them, for callers that run a layer
+        themselves: :meth:`run_layer`, a decoder's inner loop.
+
+        Raises:
             ValueError: ``k`` out of range, or an LSTM torch's kernel does not compute
                 (bidirectional, projections, the explicit backend's variants, weight drop).
         """
@@ -275,17 +291,11 @@ class LSTM(nn.LSTM):
             raise ValueError(f"k: expected a layer in [0, {self.num_layers}), got {k}")
         variant = self.backend == "explicit" or self._needs_explicit(True) or self.weight_drop
         if self.bidirectional or self.proj_size or variant:
-            raise ValueError("run_layer: expected a plain unidirectional LSTM (torch's kernel), "
+            raise ValueError(f"{caller}: expected a plain unidirectional LSTM (torch's kernel), "
                              "without projections, variants or weight drop")  # fmt: skip
         names = [f"weight_ih_l{k}", f"weight_hh_l{k}"]
         names += [f"bias_ih_l{k}", f"bias_hh_l{k}"] if self.bias else []
-        layer = [getattr(self, name) for name in names]
-        if x.shape[1] == 1:
-            h, c = _VF.lstm_cell(x[:, 0], hx, *layer)
-            return h.unsqueeze(1), (h, c)
-        out, h, c = _VF.lstm(x, (hx[0][None], hx[1][None]), layer, self.bias, 1, 0.0,
-                             self.training, False, True)  # fmt: skip
-        return out, (h[0], c[0])
+        return [getattr(self, name) for name in names]
 
     def _weight_dtype(self) -> torch.dtype:
         return self.weight_ih_l0.dtype
