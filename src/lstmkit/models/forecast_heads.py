@@ -86,11 +86,10 @@ class AutoregressiveDecoder(QuantileHead):
         the inputs the steps were given, which are constants to autograd. So when autograd
         records (training), the steps run once without autograd to find those inputs
         (:meth:`_free_run`), and the LSTM and the output layer then run once over all K of
-        them: one sequence call instead
-        of K one-step calls and their K backward steps (same values, same gradients; parity
-        tested). Dropout in training draws its masks for the whole horizon first
-        (:meth:`_masks`), so that both runs drop the same units. A forward-only call
-        (inference) runs the steps alone.
+        them: one sequence call instead of K one-step calls and their K backward steps (same
+        values, same gradients; parity tested). Dropout in training draws its masks for the
+        whole horizon first (:meth:`_masks`), so that both runs drop the same units. A
+        forward-only call (inference) runs the steps alone.
         """
         masks = self._masks(last.shape[0], horizon, last) if self._dropout_active() else None
         if not torch.is_grad_enabled():
@@ -130,8 +129,8 @@ class AutoregressiveDecoder(QuantileHead):
         """The value fed into each step (B, K), as :meth:`_steps` finds it, computing only what
         that needs: each layer's cell (``torch.lstm_cell``, the kernel :meth:`step` runs) and the
         output layer's median row, without the other quantiles or any module call. The replay
-        needs nothing else, and this loop runs K times a training step: with Q = 3 and two
-        future covariates (1x64, B = 64, one thread) 3.0 ms against about 0.7."""
+        needs nothing else: with three quantiles and two future covariates (B = 64, K = 12, one
+        thread) 1.1 against 2.0 ms for the step loop at 1x64, 2.0 against 3.6 ms at 2x64."""
         layers = [self.lstm.layer_weights(k) for k in range(self.num_layers)]
         w, b = self.output.weight[self.median_index], self.output.bias[self.median_index]
         hs, cs = list(state[0]), list(state[1])
