@@ -91,9 +91,9 @@ class AutoregressiveDecoder(QuantileHead):
         whole horizon first (:meth:`_masks`), so that both runs drop the same units. A
         forward-only call (inference) runs the steps alone.
         """
-        masks = self._masks(last.shape[0], horizon, last) if self._dropout_active() else None
         if not torch.is_grad_enabled():
-            return self._steps(last, future, state, horizon, target, teacher_forcing, masks)[0]
+            return self._steps(last, future, state, horizon, target, teacher_forcing)
+        masks = self._masks(last.shape[0], horizon, last) if self._dropout_active() else None
         with torch.no_grad():
             fed = self._free_run(last, future, state, horizon, target, teacher_forcing, masks)
         x = fed.unsqueeze(-1)  # (B, K, 1)
@@ -108,25 +108,18 @@ class AutoregressiveDecoder(QuantileHead):
                 out = out if mask is None else out * mask
         return monotone_quantiles(self.output(out), self.median_index)  # (B, K, Q)
 
-    def _steps(self, last, future, state, horizon, target, teacher_forcing, masks=None):
-        """The step loop: quantiles (B, K, Q) and the value fed into each step (B, K)."""
-        prev, steps, fed = last, [], []
+    def _steps(self, last, future, state, horizon, target, teacher_forcing) -> Tensor:
+        """The step loop: quantiles (B, K, Q), each step fed the previous median."""
+        prev, steps = last, []
         for k in range(horizon):
-            fed.append(prev)
-            future_k = None if future is None else future[:, k]
-            if masks is None:
-                q, state = self.step(prev, future_k, state)
-            else:
-                q, state = self._masked_step(prev, future_k, state, [m[:, k] for m in masks])
+            q, state = self.step(prev, None if future is None else future[:, k], state)
             steps.append(q)
-            prev = q[:, self.median_index].detach()
-            if target is not None and teacher_forcing > 0:
-                truth = torch.rand(prev.shape, device=prev.device) < teacher_forcing
-                prev = torch.where(truth, target[:, k], prev)
-        return torch.stack(steps, 1), torch.stack(fed, 1)
+            prev = self._fed(q[:, self.median_index].detach(), target, k, teacher_forcing)
+        return torch.stack(steps, 1)
 
     def _free_run(self, last, future, state, horizon, target, teacher_forcing, masks):
-        """The value fed into each step (B, K), as :meth:`_steps` finds it, computing only what
+        """The value fed into each step (B, K), as :meth:`_steps` finds it (with ``masks``, the
+        dropout :meth:`_masks` drew, for the replay to apply again), computing only what
         that needs: each layer's cell (``torch.lstm_cell``, the kernel :meth:`step` runs) and the
         output layer's median row, without the other quantiles or any module call. The replay
         needs nothing else: with three quantiles and two future covariates (B = 64, K = 12, one
@@ -142,11 +135,18 @@ class AutoregressiveDecoder(QuantileHead):
                 hs[layer], cs[layer] = torch.lstm_cell(x, (hs[layer], cs[layer]), *weights)
                 mask = None if masks is None else masks[layer]
                 x = hs[layer] if mask is None else hs[layer] * mask[:, k]
-            prev = torch.addmv(b, x, w)  # the median: monotone_quantiles keeps it as it is
-            if target is not None and teacher_forcing > 0:
-                truth = torch.rand(prev.shape, device=prev.device) < teacher_forcing
-                prev = torch.where(truth, target[:, k], prev)
+            median = torch.addmv(b, x, w)  # monotone_quantiles keeps the median as it is
+            prev = self._fed(median, target, k, teacher_forcing)
         return torch.stack(fed, 1)
+
+    @staticmethod
+    def _fed(median: Tensor, target: Tensor | None, k: int, teacher_forcing: float) -> Tensor:
+        """What step k + 1 reads (B,): per series, the truth ``target[:, k]`` with probability
+        ``teacher_forcing``, else the median."""
+        if target is None or teacher_forcing <= 0:
+            return median
+        truth = torch.rand(median.shape, device=median.device) < teacher_forcing
+        return torch.where(truth, target[:, k], median)
 
     def _masks(self, batch: int, horizon: int, like: Tensor) -> list[Tensor | None]:
         """Dropout masks for a horizon, one per layer (B, K, H): the output of each layer but
@@ -161,17 +161,6 @@ class AutoregressiveDecoder(QuantileHead):
                 if masks is not None:
                     masks.append(like.new_empty(shape).bernoulli_(1 - p) / (1 - p))
         return [None if masks is None else torch.stack(masks, 1) for masks in drawn]
-
-    def _masked_step(self, prev, future_t, state, masks):
-        """:meth:`step` with the given dropout masks, each (B, H) or None (see :meth:`_masks`)."""
-        x, hs, cs = self._input(prev, future_t), [], []
-        for k, mask in enumerate(masks):
-            out, (h, c) = self.lstm.run_layer(k, x.unsqueeze(1), (state[0][k], state[1][k]))
-            hs.append(h)
-            cs.append(c)
-            x = out[:, 0] if mask is None else out[:, 0] * mask
-        q = monotone_quantiles(self.output(x), self.median_index)
-        return q, (torch.stack(hs), torch.stack(cs))
 
     @staticmethod
     def _input(prev: Tensor, future_t: Tensor | None) -> Tensor:
