@@ -192,56 +192,67 @@ def make_windows(
 
     A window's target is included when the series holds all ``horizon`` values after ``t``.
     With ``season`` m > 0 the windows are residuals to seasonal naive (see the module's
-    docstring) and ``t`` must be at least ``lookback + m``.
+    docstring) and ``t`` must be at least ``lookback + m``. The slices are gathered with one
+    index array per series (a batch's windows in the order of ``origins``).
     """
-    ys, pasts, f_hist, f_hor, targets, bases = [], [], [], [], [], []
-    steps = np.arange(horizon)
-    for s, t in origins:
-        p = prepared[s]
-        hist = p.y[t - lookback : t]
-        base = np.zeros(horizon)
-        if season:
-            hist = hist - p.y[t - lookback - season : t - season]
-            base = p.y[t - season + steps % season]
-        ys.append(hist)
-        bases.append(base)
-        past = None if p.past is None else p.past[t - lookback : t]
-        if season:  # the level the differences lost, as the look-back's deviation from its mean
-            level = p.y[t - lookback : t, None]
-            level = level - level.mean()
-            past = level if past is None else np.hstack([past, level])
-        if past is not None:
-            pasts.append(past)
-        if p.future is not None:
-            f_hist.append(p.future[t - lookback : t])
-            f_hor.append(p.future[t : t + horizon])
-        target = p.y[t : t + horizon]
-        targets.append(target - base[: len(target)])
-    y = torch.tensor(np.stack(ys), dtype=torch.float32)  # (B, L)
+    which = np.array([s for s, _ in origins])
+    full = all(t + horizon <= len(prepared[s].y) for s, t in origins)
+    groups = [(np.flatnonzero(which == s), s) for s in np.unique(which)]
+    parts = [
+        _cut(prepared[s], np.array([origins[r][1] for r in rows]), lookback, horizon, season, full)
+        for rows, s in groups
+    ]
+    order = np.argsort(np.concatenate([rows for rows, _ in groups]))  # back to origins' order
+
+    def stacked(key):
+        if parts[0][key] is None:
+            return None
+        return torch.tensor(np.concatenate([p[key] for p in parts])[order], dtype=torch.float32)
+
+    y = stacked("y")  # (B, L)
     if window_norm and season:  # differences: scaled, not centred (that would add a drift)
-        loc = torch.zeros(len(ys))
+        loc = torch.zeros(len(origins))
         scale = y.pow(2).mean(1).sqrt().clamp_min(WINDOW_SCALE_FLOOR)
     elif window_norm:
         loc = y.mean(1)
         scale = y.std(1, correction=0).clamp_min(WINDOW_SCALE_FLOOR)
     else:
-        loc, scale = torch.zeros(len(ys)), torch.ones(len(ys))
-    full = all(len(t) == horizon for t in targets)
-    target = torch.tensor(np.stack(targets), dtype=torch.float32) if full else None
-
-    def stacked(parts):
-        return torch.tensor(np.stack(parts), dtype=torch.float32) if parts else None
-
+        loc, scale = torch.zeros(len(origins)), torch.ones(len(origins))
+    target = stacked("target")
     return Window(
         (y - loc[:, None]) / scale[:, None],
-        stacked(pasts),
-        stacked(f_hist),
-        stacked(f_hor),
+        stacked("past"),
+        stacked("future_hist"),
+        stacked("future_horizon"),
         None if target is None else (target - loc[:, None]) / scale[:, None],
         loc,
         scale,
-        torch.tensor(np.stack(bases), dtype=torch.float32),
+        stacked("base"),
     )
+
+
+def _cut(p: Prepared, t: np.ndarray, lookback: int, horizon: int, season: int, full: bool
+         ) -> dict[str, np.ndarray | None]:  # fmt: skip
+    """:func:`make_windows`' arrays for the origins ``t`` (n,) of one series, float64."""
+    look = t[:, None] + np.arange(-lookback, 0)  # (n, L) indices of the look-back
+    ahead = t[:, None] + np.arange(horizon)  # (n, K) indices of the horizon
+    hist, base = p.y[look], np.zeros(ahead.shape)
+    past = None if p.past is None else p.past[look]  # (n, L, P)
+    if season:
+        hist = hist - p.y[look - season]
+        base = p.y[t[:, None] - season + np.arange(horizon) % season]
+        # the level the differences lost, as the look-back's deviation from its mean
+        level = p.y[look] - p.y[look].mean(1, keepdims=True)
+        past = level[..., None] if past is None else np.concatenate([past, level[..., None]], -1)
+    future = p.future
+    return {
+        "y": hist,
+        "base": base,
+        "past": past,
+        "future_hist": None if future is None else future[look],
+        "future_horizon": None if future is None else future[ahead],
+        "target": p.y[ahead] - base if full else None,
+    }
 
 
 def forecast_windows(model: nn.Module, window: Window) -> Tensor:
