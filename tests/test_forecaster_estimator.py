@@ -121,15 +121,62 @@ def test_one_step_loss_is_kept_and_a_checkpoint_from_before_it_loads(df, fitted,
     old = fitted.save(tmp_path / "old")
     config = json.loads((old / "config.json").read_text())
     del config["estimator"]["one_step_loss"], config["model"]["one_step_loss"]
-    data = json.dumps(config).encode()
-    (old / "config.json").write_bytes(data)
-    manifest = json.loads((old / "manifest.json").read_text())
-    manifest["files"]["config.json"] = {"sha256": hashlib.sha256(data).hexdigest(),
-                                        "bytes": len(data)}  # fmt: skip
-    (old / "manifest.json").write_text(json.dumps(manifest))
+    write_config(old, config)
     loaded = Forecaster.load(old)
     assert loaded.one_step_loss == 0
     assert loaded.model_.one_step is None
+    pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
+
+
+def write_config(checkpoint, config: dict) -> None:
+    """Replace a checkpoint's config.json, its manifest's checksum with it."""
+    data = json.dumps(config).encode()
+    (checkpoint / "config.json").write_bytes(data)
+    manifest = json.loads((checkpoint / "manifest.json").read_text())
+    manifest["files"]["config.json"] = {"sha256": hashlib.sha256(data).hexdigest(),
+                                        "bytes": len(data)}  # fmt: skip
+    (checkpoint / "manifest.json").write_text(json.dumps(manifest))
+
+
+def daily(weekly_cycle: float, n=200, seed=0) -> pd.DataFrame:
+    """A random walk, plus a weekly cycle of the given amplitude."""
+    k = np.arange(n)
+    walk = np.random.default_rng(seed).normal(0, 1, n).cumsum()
+    y = 50 + walk + weekly_cycle * np.sin(2 * np.pi * k / 7)
+    return pd.DataFrame({"date": pd.date_range("2020-01-01", periods=n, freq="D"), "y": y})
+
+
+@pytest.mark.parametrize(("cycle", "lag"), [(0.0, 1), (5.0, 7)])
+def test_residual_lag_is_the_season_only_where_the_data_has_one(cycle, lag, tmp_path):
+    fc = Forecaster(**{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}}, lookback=14,
+                    shrink=False, calibrate=False).fit(daily(cycle), progress=False)  # fmt: skip
+    assert fc.season_ == 7
+    assert fc.residual_ == {"lag": lag, "seasonal_series": int(lag == 7), "series": 1}
+    for p in fc.model_.parameters():
+        p.data.zero_()  # the network forecasts no correction: its baseline alone
+    y = daily(cycle)["y"].to_numpy()
+    naive = np.full(H, y[-1])
+    want = naive if lag == 1 else y[len(y) - 7 : len(y) - 7 + H]  # naive, seasonal naive
+    # (the differences a window reads are scaled, not centred: nothing is added back)
+    np.testing.assert_allclose(fc.predict()["forecast"], want, rtol=1e-5)
+    loaded = Forecaster.load(fc.save(tmp_path / "saved"))
+    assert loaded.residual_ == fc.residual_
+    pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
+
+
+def test_a_season_given_is_the_residual_lag_untested():
+    fc = Forecaster(**{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}}, lookback=14,
+                    season=7).fit(daily(0.0), progress=False)  # fmt: skip
+    assert fc.residual_ == {"lag": 7, "seasonal_series": None, "series": None}
+
+
+def test_a_checkpoint_from_before_the_seasonality_test_takes_the_season(fitted, tmp_path):
+    old = fitted.save(tmp_path / "old")
+    config = json.loads((old / "config.json").read_text())
+    del config["data"]["residual"]
+    write_config(old, config)
+    loaded = Forecaster.load(old)
+    assert loaded.residual_["lag"] == 12 == fitted.residual_["lag"]
     pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
 
 

@@ -41,6 +41,7 @@ from lstmkit.tasks.forecast import (
     forecast_windows,
     make_windows,
     prepare,
+    residual_lag,
     seasonal_scales,
 )
 from lstmkit.train.optim import OptimConfig
@@ -75,10 +76,13 @@ class Forecaster:
             can suit a stationary series (the peer comparison's sine plus noise: validation
             MASE 0.645 off against 0.698 on); on the benchmark's real series it lost four of
             the first five (AirPassengers 0.321 to 0.548, us_gasoline 2.70 to 3.72).
-        residual: forecast the deviation from the seasonal naive forecast (naive when the
-            season is 1), reading seasonal differences (:mod:`lstmkit.tasks.forecast`).
-        season: the seasonal period for MASE and the seasonal baselines; default from the
-            frequency (:func:`~lstmkit.data.calendar.season_length`).
+        residual: forecast the deviation from the seasonal naive forecast, reading seasonal
+            differences (:mod:`lstmkit.tasks.forecast`); from the naive forecast (lag 1) when
+            the season is 1 or, for the frequency's season, when the training parts of most
+            series fail :func:`~lstmkit.data.calendar.seasonality_test` at it (daily
+            temperatures have no weekly cycle to repeat); a ``season`` given is used as is.
+        season: the seasonal period for MASE, the seasonal baselines and the residual; default
+            from the frequency (:func:`~lstmkit.data.calendar.season_length`).
         batch_size, batches_per_epoch: windows per batch, batches per epoch.
         teacher_forcing: probability of feeding the decoder the truth in training.
         one_step_loss: weight of the encoder's one-step-ahead loss over the look-back, added to
@@ -202,6 +206,7 @@ class Forecaster:
         self.adjustment_ = None  # fitted after training; none in the run's checkpoints till then
         self.freq_ = frame.freq
         self.season_ = self.season or season_length(frame.freq)
+        self.residual_ = self._residual(frame)
         self.lookback_ = self.lookback or self._default_lookback(frame)
         ends = [
             split_series(s, self.horizon, self.valid_windows, 0, lookback=self._reach).train_end
@@ -250,7 +255,9 @@ class Forecaster:
     def min_length(self, freq: str, test_steps: int = 0) -> int:
         """The fewest steps a series needs for :meth:`fit` (with ``test_steps`` held out after
         it): the look-back (1 at least: the default one shrinks to fit), the season the
-        residuals are taken over, one horizon to train on and the validation windows."""
+        residuals are taken over, one horizon to train on and the validation windows. (A
+        series long enough to fail the seasonality test at the season, residuals then taken
+        at lag 1, can do with up to a season less.)"""
         season = self.season or season_length(freq)
         lag = (season if season > 1 else 1) if self.residual else 0
         return test_steps + (self.valid_windows + 1) * self.horizon + (self.lookback or 1) + lag
@@ -260,10 +267,20 @@ class Forecaster:
         room = min(len(s) for s in frame) - (self.valid_windows + 1) * self.horizon
         return max(1, min(wanted, room - self._difference))
 
+    def _residual(self, frame: SeriesFrame | None) -> dict:
+        """The residual's lag and its test (:func:`~lstmkit.tasks.forecast.residual_lag`) over
+        the training parts of ``frame``'s series; untested without a frame (a checkpoint from
+        before the test) or with a ``season`` given; lag 0 without residuals."""
+        if not self.residual:
+            return {"lag": 0, "seasonal_series": None, "series": None}
+        held = self.valid_windows * self.horizon
+        parts = [] if frame is None else [s.values[: len(s) - held] for s in frame]
+        return residual_lag(parts, self.season_, tested=frame is not None and self.season is None)
+
     @property
     def _difference(self) -> int:
-        """The lag of the residual (the season, 1 without one), or 0 without residuals."""
-        return (self.season_ if self.season_ > 1 else 1) if self.residual else 0
+        """The lag of the residual (:meth:`_residual`), or 0 without residuals."""
+        return self.residual_["lag"]
 
     @property
     def _reach(self) -> int:
@@ -280,6 +297,7 @@ class Forecaster:
             "scaler": self.scaler_.to_dict(), "calendar": self.calendar_names_,
             "covariates": self.covariates_, "read_options": self.read_options_,
             "history": self.history_, "adjustment": self.adjustment_,
+            "residual": self.residual_,
         }  # fmt: skip
         if frame is not None:
             data.update(sources=frame.spec(), fingerprint=fingerprint(frame.series))
@@ -422,6 +440,7 @@ class Forecaster:
         fc.calendar_names_, fc.covariates_ = data["calendar"], data["covariates"]
         fc.read_options_, fc.history_ = data["read_options"], data["history"]
         fc.adjustment_ = data.get("adjustment")  # none in a checkpoint saved before it was fit
+        fc.residual_ = data.get("residual") or fc._residual(None)  # older: the season, untested
         fc.config_ = ForecastConfig(**config["model"])
         fc.model_ = build_forecaster(fc.config_)
         fc.model_.load_state_dict(checkpoint.state_dict)

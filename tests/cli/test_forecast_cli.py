@@ -93,6 +93,9 @@ def test_train_scores_the_last_window_beside_the_baselines(data, tested):
     assert result["epochs"] == 2
     best = min(result["history"], key=lambda h: h["loss"])["epoch"]
     assert result["best_epoch"] == best  # the epoch of the lowest validation loss: best/
+    # A seasonal series: the network forecasts the residual to seasonal naive.
+    residual = {"lag": 12, "seasonal_series": 1, "series": 1}
+    assert result["model"] == {"lookback": 24, "season": 12, "residual": residual}
     overall = result["metrics"]["overall"]
     assert list(overall) == ["lstm", "naive", "seasonal_naive"]
     assert result["metrics"] == json.loads((run / "metrics.json").read_text())
@@ -123,6 +126,8 @@ def test_train_table_has_a_row_per_model_lstm_first(data, tmp_path, capsys):
     assert header.split() == ["model", "MAE", "RMSE", "sMAPE", "MASE", "coverage"]
     table = out[out.index(header) :].splitlines()[2:5]
     assert [line.split()[0] for line in table] == ["lstm", "naive", "seasonal_naive"]
+    fit = "fit: look-back 24, residual to seasonal naive, lag 12 (season 12 in 2 of 2 series)"
+    assert fit in out.splitlines()
     scores = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert scores["folds"] == 2
     assert sorted(scores["series"]) == ["a", "b"]

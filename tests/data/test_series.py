@@ -8,8 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from statsmodels.tsa.seasonal import STL
 
-from lstmkit.data.calendar import calendar_feature_names, calendar_features, season_length
+from lstmkit.data.calendar import (
+    calendar_feature_names,
+    calendar_features,
+    season_length,
+    seasonality_test,
+)
 from lstmkit.data.series import read_series
 from lstmkit.data.series_builtin import BUILTIN_SERIES, builtin_series, load_series
 from lstmkit.data.series_split import Split, rolling_origins, split_series
@@ -305,6 +311,49 @@ def test_calendar_hourly_shape_and_values():
 )
 def test_season_length(freq, length):
     assert season_length(freq) == length
+
+
+def test_seasonality_test_by_the_formula_written_out():
+    rng = np.random.default_rng(3)
+    t = np.arange(200)
+    values = 0.3 * np.sin(2 * np.pi * t / 7) + rng.normal(size=200).cumsum()
+    d = np.diff(values)
+    dev = d - d.mean()
+    r = np.array([np.sum(dev[: len(d) - k] * dev[k:]) for k in range(8)]) / np.sum(dev**2)
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(r[1:7] ** 2)) / len(d))
+    got = seasonality_test(values, 7)
+    assert got.acf == pytest.approx(r[7])
+    assert got.limit == pytest.approx(limit)
+    assert r[7] < limit  # so the seasonal strength was asked, and it says no too
+    assert got.strength < 0.64
+    assert got.seasonal is False
+
+
+def test_a_short_nearly_pure_cycle_is_seasonal_by_its_strength():
+    t = np.arange(42)  # 41 differences, 3.4 seasons
+    values = 5 + np.sin(t * np.pi / 6) + np.random.default_rng(1).normal(0, 0.1, 42)
+    got = seasonality_test(values, 12)
+    assert got.acf < got.limit  # large autocorrelations at every lag inflate the limit
+    stl = STL(values, period=12).fit()
+    strength = 1 - np.var(stl.resid) / np.var(stl.seasonal + stl.resid)
+    assert got.strength == pytest.approx(strength)
+    assert strength > 0.64
+    assert got.seasonal is True
+
+
+def test_seasonality_test_verdicts():
+    rng = np.random.default_rng(0)
+    t = np.arange(240)
+    trend_and_season = 0.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(size=240)
+    assert seasonality_test(trend_and_season, 12).seasonal is True
+    # A random walk's values are autocorrelated at every lag; its differences at none.
+    assert seasonality_test(rng.normal(size=2000).cumsum(), 7).seasonal is False
+    assert seasonality_test(rng.normal(size=2000), 7).seasonal is False
+    assert seasonality_test(0.5 * t, 12).seasonal is False  # constant differences
+    assert seasonality_test(trend_and_season, 1).seasonal is False  # no season to test
+    short = seasonality_test(trend_and_season[:36], 12)  # 35 differences < 3 seasons
+    assert short.seasonal is None
+    assert math.isnan(short.acf)
 
 
 # ---------------------------------------------------------------- built-in

@@ -86,9 +86,15 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         fc.fit(frame, out=out, progress=s["progress"], resume=resume)
         extra, files = {}, _write_forecast(out, fc, frame)
-    result = {**train_result(fc, out), "test_windows": folds, **extra, "files": files}
+    result = {**train_result(fc, out), "model": model_facts(fc), "test_windows": folds, **extra,
+              "files": files}  # fmt: skip
     output.emit(result, s["json"], output.forecast_train_table)
     return 0
+
+
+def model_facts(fc: Forecaster) -> dict:
+    """What fit chose from the data: look-back, season, the residual's lag and its test."""
+    return {"lookback": fc.lookback_, "season": fc.season_, "residual": fc.residual_}
 
 
 def _new_run(s: dict, folds: int, step: int | None, out_required: bool):
@@ -353,6 +359,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     bt = backtest(fc, frame, folds=s["folds"], step=step, baselines=s["baselines"], out=s["out"],
                   progress=s["progress"])  # fmt: skip
     training = {k: v for k, v in train_result(fc, s["out"]).items() if k != "out"}
+    training["model"] = model_facts(fc)
     result = {**bt.scores, "step": step, "training": training, "files": []}
     if s["out"] is not None:
         names = ("backtest.json", "forecasts.csv", "backtest.png")

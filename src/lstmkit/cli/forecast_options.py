@@ -114,8 +114,9 @@ MODEL_HELP = {
     "num_layers": (positive_int, "LSTM layers of the encoder and of the decoder"),
     "dropout": (probability, "dropout between LSTM layers and before the output"),
     "head": (str, "autoregressive: a decoder fed its own median; direct: all steps at once"),
-    "season": (positive_int, "seasonal period of MASE and the seasonal baselines (default: the "
-               "frequency's)"),
+    "season": (positive_int, "seasonal period of MASE, the seasonal baselines and the residual, "
+               "used as given (default: the frequency's, whose residual must pass a seasonality "
+               "test)"),
     "batch_size": (positive_int, "windows per batch"),
     "batches_per_epoch": (positive_int, "batches of random windows per epoch"),
     "teacher_forcing": (nonnegative_float, "probability in [0, 1] of feeding the decoder the "
@@ -144,7 +145,10 @@ def model_options(p) -> None:
     switch = option(m, "--no-window-norm", dest="window_norm", action="store_false", default=True)
     switch.help = "do not normalise each window by its look-back's mean and spread (RevIN)"
     switch = option(m, "--no-residual", dest="residual", action="store_false", default=True)
-    switch.help = "forecast the values, not their deviation from the seasonal naive forecast"
+    switch.help = (
+        "forecast the values, not their deviation from the seasonal naive forecast "
+        "(naive where the training data fails the seasonality test)"
+    )
     option(m, "--shrink", action=argparse.BooleanOptionalAction, default=DEFAULT["shrink"],
            help="shrink the forecast toward seasonal naive by per-step weights in [0, 1] fitted "
            "on the validation windows (residual models)")  # fmt: skip

@@ -145,8 +145,31 @@ def forecast_scores_table(overall: dict) -> str:
     return format_table(["model", "MAE", "RMSE", "sMAPE", "MASE", "coverage"], rows, "<>>>>>")
 
 
+def forecast_model_line(m: dict) -> str:
+    """The trained forecaster's look-back and what its network forecasts a residual to.
+
+    Example:
+        >>> forecast_model_line({"lookback": 60, "season": 7, "residual":
+        ...                      {"lag": 1, "seasonal_series": 1, "series": 8}})
+        'fit: look-back 60, residual to naive (season 7 in 1 of 8 series)'
+    """
+    r, season = m["residual"], m["season"]
+    found = (
+        ""
+        if r["series"] is None
+        else f" (season {season} in {r['seasonal_series']} of {r['series']} series)"
+    )
+    if r["lag"] == 0:
+        kind = "no residual"
+    elif r["lag"] > 1:
+        kind = f"residual to seasonal naive, lag {r['lag']}{found}"
+    else:
+        kind = "residual to naive" + (found if season > 1 else "")
+    return f"fit: look-back {m['lookback']}, {kind}"
+
+
 def forecast_train_table(r: dict) -> str:
-    lines = [run_line(r)]
+    lines = [run_line(r), forecast_model_line(r["model"])]
     metrics = [k for k in ("loss", "mase", "mae") if r["history"] and k in r["history"][-1]]
     rows = [[h["epoch"], h["step"], *(f"{h[k]:.4g}" for k in metrics)] for h in r["history"]]
     if rows:
@@ -166,6 +189,7 @@ def forecast_backtest_table(r: dict) -> str:
         f"backtest: {r['folds']} folds of {r['horizon']} steps, {r['step']} apart, over "
         f"{len(r['series'])} series; the LSTM trained once before the first ({t['steps']} steps, "
         f"{t['minutes']} min)",
+        forecast_model_line(t["model"]),
         "",
         forecast_scores_table(r["overall"]),
     ]

@@ -1,5 +1,6 @@
-"""What a series' frequency implies: its season length and calendar features; and a timestamp
-as text (:func:`stamp_text`).
+"""What a series' frequency implies: its season length and calendar features; whether the
+values do repeat with that season (:func:`seasonality_test`); and a timestamp as text
+(:func:`stamp_text`).
 
 Legend: T time steps, K calendar features.
 """
@@ -7,6 +8,7 @@ Legend: T time steps, K calendar features.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -61,6 +63,62 @@ def season_length(freq: str) -> int:
     if base is None:
         return 1
     return base // offset.n if base % offset.n == 0 else 1
+
+
+SEASONALITY_Z = 1.645  # the M4 benchmarks' critical value (one-sided 5%, two-sided 10%)
+SEASONAL_STRENGTH = 0.64  # R forecast::nsdiffs' and feasts' threshold for seasonal differencing
+
+
+class Seasonality(NamedTuple):
+    """:func:`seasonality_test`'s answer; ``seasonal`` is None (the rest NaN) where the test
+    could not run, ``strength`` NaN where the first criterion had already answered yes."""
+
+    seasonal: bool | None
+    acf: float  # the lag-m autocorrelation of the first differences
+    limit: float  # what it had to exceed
+    strength: float  # STL's seasonal strength
+
+
+def seasonality_test(values, season: int) -> Seasonality:
+    """Whether ``values`` repeat with period ``season`` (m): yes when either of two standard
+    criteria says so.
+
+    1. The M4 competition benchmarks' test (Makridakis et al. 2020), on the first
+       differences: their lag-m autocorrelation r_m exceeds
+       ``1.645 · sqrt((1 + 2 Σ_{k<m} r_k²) / n)`` (Bartlett's standard error, n differences).
+       The differences, not the values: a trend or a random walk (exchange rates) has
+       autocorrelation near 1 at every lag and would pass on its values alone.
+    2. The seasonal strength ``max(0, 1 - Var(R) / Var(S + R))`` of an STL decomposition
+       (Wang, Smith & Hyndman 2006) exceeds 0.64, the threshold R's ``forecast::nsdiffs``
+       decides seasonal differencing by. It catches a short, nearly pure cycle, whose
+       autocorrelations are large at every lag and inflate the first criterion's limit.
+
+    Constant differences or m < 2: not seasonal; fewer than 3m differences: no answer (None).
+
+    Example:
+        >>> t = np.arange(120)
+        >>> seasonality_test(np.sin(2 * np.pi * t / 12) + 0.05 * t, 12).seasonal
+        True
+        >>> seasonality_test(np.random.default_rng(0).normal(size=500).cumsum(), 7).seasonal
+        False
+    """
+    from statsmodels.tsa.seasonal import STL
+    from statsmodels.tsa.stattools import acf
+
+    y = np.asarray(values, dtype=float)
+    d, nan = np.diff(y), float("nan")
+    if season >= 2 and len(d) < 3 * season:
+        return Seasonality(None, nan, nan, nan)
+    if season < 2 or np.ptp(d) == 0:
+        return Seasonality(False, nan, nan, nan)
+    r = acf(d, nlags=season, fft=True)
+    limit = SEASONALITY_Z * np.sqrt((1 + 2 * np.sum(r[1:season] ** 2)) / len(d))
+    if r[season] > limit:
+        return Seasonality(True, float(r[season]), float(limit), nan)
+    stl = STL(y, period=season).fit()
+    strength = max(0.0, 1 - np.var(stl.resid) / np.var(stl.seasonal + stl.resid))
+    seasonal = bool(strength > SEASONAL_STRENGTH)
+    return Seasonality(seasonal, float(r[season]), float(limit), float(strength))
 
 
 def _calendar_parts(offset) -> list[tuple[str, object]]:

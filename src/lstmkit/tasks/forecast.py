@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from lstmkit.data.calendar import calendar_features
+from lstmkit.data.calendar import calendar_features, seasonality_test
 from lstmkit.data.series import Series
 from lstmkit.models.quantiles import pinball_loss
 from lstmkit.tasks.lm import device_of
@@ -275,6 +275,27 @@ def seasonal_scales(prepared: list[Prepared], ends: list[int], season: int) -> l
     return scales
 
 
+def residual_lag(parts: list[np.ndarray], season: int, tested: bool = True) -> dict:
+    """The lag of the residual to (seasonal) naive for series whose training parts are
+    ``parts``, and on how many of them :func:`~lstmkit.data.calendar.seasonality_test` passed
+    (None: not run).
+
+    The lag is the season where the test passes on at least half the parts (one too short to
+    test counts as passing) or is not run (``tested`` false: a season the user gave), else 1
+    (naive); 1 for a season of 1.
+
+    Example:
+        >>> walk = np.random.default_rng(0).normal(size=300).cumsum()
+        >>> residual_lag([walk], 7)
+        {'lag': 1, 'seasonal_series': 0, 'series': 1}
+    """
+    if season < 2 or not tested:
+        return {"lag": max(season, 1), "seasonal_series": None, "series": None}
+    passed = sum(seasonality_test(p, season).seasonal is not False for p in parts)
+    lag = season if 2 * passed >= len(parts) else 1
+    return {"lag": lag, "seasonal_series": passed, "series": len(parts)}
+
+
 class ForecastTask:
     """Windows for the trainer: pinball loss of the window-normalised horizon.
 
@@ -372,5 +393,6 @@ __all__ = [
     "forecast_windows",
     "make_windows",
     "prepare",
+    "residual_lag",
     "seasonal_scales",
 ]
