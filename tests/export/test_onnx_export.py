@@ -303,7 +303,11 @@ FORECASTERS = {
     ),
     # plain windows (mean and std), no covariates at all, the direct head
     "direct-plain": ({"head": "direct", "residual": False, "calendar": False}, {"target": "y"}),
+    # the residual to naive (lag 1: a season of 1 given)
+    "naive-residual": ({"season": 1}, {"target": "y"}),
 }
+SEASON_AND_LAG = {"autoregressive-covariates": (12, 12), "direct-plain": (12, 0),
+                  "naive-residual": (1, 1)}  # fmt: skip
 
 
 def stacked(values, origins, lo, hi):
@@ -327,7 +331,8 @@ def test_forecaster_matches_model_forecast_and_the_estimators_windows(tmp_path, 
     manifest = export.export_onnx(tmp_path / "run", tmp_path / "onnx")
     model = fc.model_
     pre = manifest["preprocessing"]
-    assert (pre["lookback"], pre["quantiles"], pre["season"]) == (fc.lookback_, [0.1, 0.5, 0.9], 12)
+    assert (pre["lookback"], pre["quantiles"]) == (fc.lookback_, [0.1, 0.5, 0.9])
+    assert (pre["season"], pre["lag"]) == SEASON_AND_LAG[name]
     runner = OnnxForecaster(tmp_path / "onnx", threads=1)
     B, T, K = 5, fc.lookback_ + 3, 4  # other sizes than the export example's
     y = torch.randn(B, T)
