@@ -327,6 +327,11 @@ def test_seasonality_test_by_the_formula_written_out():
     assert r[7] < limit  # so the seasonal strength was asked, and it says no too
     assert got.strength < 0.64
     assert got.seasonal is False
+    # The strength is measured over the last 50 seasons at most.
+    longer = np.concatenate([rng.normal(size=800).cumsum(), values])
+    stl = STL(longer[-350:], period=7).fit()
+    tail = 1 - np.var(stl.resid) / np.var(stl.seasonal + stl.resid)
+    assert seasonality_test(longer, 7).strength == pytest.approx(tail)
 
 
 def test_a_short_nearly_pure_cycle_is_seasonal_by_its_strength():

@@ -67,6 +67,7 @@ def season_length(freq: str) -> int:
 
 SEASONALITY_Z = 1.645  # the M4 benchmarks' critical value (one-sided 5%, two-sided 10%)
 SEASONAL_STRENGTH = 0.64  # R forecast::nsdiffs' and feasts' threshold for seasonal differencing
+STL_SEASONS = 50  # the strength is measured over the last 50 seasons at most (bounded cost)
 
 
 class Seasonality(NamedTuple):
@@ -88,10 +89,11 @@ def seasonality_test(values, season: int) -> Seasonality:
        ``1.645 · sqrt((1 + 2 Σ_{k<m} r_k²) / n)`` (Bartlett's standard error, n differences).
        The differences, not the values: a trend or a random walk (exchange rates) has
        autocorrelation near 1 at every lag and would pass on its values alone.
-    2. The seasonal strength ``max(0, 1 - Var(R) / Var(S + R))`` of an STL decomposition
-       (Wang, Smith & Hyndman 2006) exceeds 0.64, the threshold R's ``forecast::nsdiffs``
-       decides seasonal differencing by. It catches a short, nearly pure cycle, whose
-       autocorrelations are large at every lag and inflate the first criterion's limit.
+    2. The seasonal strength ``max(0, 1 - Var(R) / Var(S + R))`` of an STL decomposition of
+       the last 50 seasons at most (Wang, Smith & Hyndman 2006) exceeds 0.64, the threshold
+       R's ``forecast::nsdiffs`` decides seasonal differencing by. It catches a short, nearly
+       pure cycle, whose autocorrelations are large at every lag and inflate the first
+       criterion's limit.
 
     Constant differences or m < 2: not seasonal; fewer than 3m differences: no answer (None).
 
@@ -115,7 +117,7 @@ def seasonality_test(values, season: int) -> Seasonality:
     limit = SEASONALITY_Z * np.sqrt((1 + 2 * np.sum(r[1:season] ** 2)) / len(d))
     if r[season] > limit:
         return Seasonality(True, float(r[season]), float(limit), nan)
-    stl = STL(y, period=season).fit()
+    stl = STL(y[-STL_SEASONS * season :], period=season).fit()
     strength = max(0.0, 1 - np.var(stl.resid) / np.var(stl.seasonal + stl.resid))
     seasonal = bool(strength > SEASONAL_STRENGTH)
     return Seasonality(seasonal, float(r[season]), float(limit), float(strength))
