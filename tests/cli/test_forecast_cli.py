@@ -126,7 +126,7 @@ def test_train_table_has_a_row_per_model_lstm_first(data, tmp_path, capsys):
     assert header.split() == ["model", "MAE", "RMSE", "sMAPE", "MASE", "coverage"]
     table = out[out.index(header) :].splitlines()[2:5]
     assert [line.split()[0] for line in table] == ["lstm", "naive", "seasonal_naive"]
-    fit = "fit: look-back 24, residual to seasonal naive, lag 12 (season 12 in 2 of 2 series)"
+    fit = "fit: look-back 24, residual to seasonal naive, lag 12 (season 12 shows in 2 of 2 series)"
     assert fit in out.splitlines()
     scores = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert scores["folds"] == 2

@@ -151,13 +151,13 @@ def forecast_model_line(m: dict) -> str:
     Example:
         >>> forecast_model_line({"lookback": 60, "season": 7, "residual":
         ...                      {"lag": 1, "seasonal_series": 1, "series": 8}})
-        'fit: look-back 60, residual to naive (season 7 in 1 of 8 series)'
+        'fit: look-back 60, residual to naive (season 7 shows in 1 of 8 series)'
     """
     r, season = m["residual"], m["season"]
     found = (
         ""
         if r["series"] is None
-        else f" (season {season} in {r['seasonal_series']} of {r['series']} series)"
+        else f" (season {season} shows in {r['seasonal_series']} of {r['series']} series)"
     )
     if r["lag"] == 0:
         kind = "no residual"
