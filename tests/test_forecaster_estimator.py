@@ -359,3 +359,21 @@ def test_adjusted_forecast_is_shrunk_toward_seasonal_naive_and_widened_by_the_ma
     pd.testing.assert_frame_equal(plain.predict(), raw)  # same seed: the network alone
     with pytest.raises(UserError, match="calibrate: expected true or false, got 'yes'"):
         Forecaster(**TINY, calibrate="yes").fit(df, progress=False)
+
+
+def test_a_resumed_run_keeps_the_residual_lag_it_started_with(tmp_path):
+    df, settings = daily(0.0), {**TINY, "lookback": 14, "shrink": False, "calibrate": False}
+    part = Forecaster(**{**settings, "train": {"epochs": 2, "max_steps": 4}})
+    part.fit(df, out=tmp_path / "run", progress=False)
+    assert part.residual_["lag"] == 1  # a random walk: the residual to naive
+    last = tmp_path / "run" / "last"
+    resumed = Forecaster(train={"epochs": 2}).fit(df, out=tmp_path / "run", resume=last,
+                                                  progress=False)  # fmt: skip
+    assert resumed.residual_ == part.residual_
+    # A run from before the seasonality test recorded no lag: it took the season untested.
+    config = json.loads((last / "config.json").read_text())
+    del config["data"]["residual"]
+    write_config(last, config)
+    old = Forecaster(train={"epochs": 2}).fit(df, out=tmp_path / "run", resume=last,
+                                              progress=False)  # fmt: skip
+    assert old.residual_ == {"lag": 7, "seasonal_series": None, "series": None}

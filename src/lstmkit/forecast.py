@@ -175,6 +175,7 @@ class Forecaster:
             with tempfile.TemporaryDirectory(prefix="lstmkit-") as tmp:
                 return self.fit(frame, out=tmp, progress=progress, resume=resume)
         checkpoint = load_checkpoint(resume, task="forecast") if resume is not None else None
+        self._kept_residual = None
         if checkpoint is not None:
             self._adopt(checkpoint, frame)
         train_config = TrainConfig(**{**DEFAULT_TRAIN, **self.train})
@@ -206,7 +207,8 @@ class Forecaster:
         self.adjustment_ = None  # fitted after training; none in the run's checkpoints till then
         self.freq_ = frame.freq
         self.season_ = self.season or season_length(frame.freq)
-        self.residual_ = self._residual(frame)
+        kept = self._kept_residual  # a resumed run keeps the lag it started with
+        self.residual_ = kept if isinstance(kept, dict) else self._residual(None if kept else frame)
         self.lookback_ = self.lookback or self._default_lookback(frame)
         ends = [
             split_series(s, self.horizon, self.valid_windows, 0, lookback=self._reach).train_end
@@ -310,6 +312,8 @@ class Forecaster:
     def _adopt(self, checkpoint, frame: SeriesFrame) -> None:
         adopt_run(self, checkpoint, fingerprint(frame.series), "the series differ from those")
         self.quantiles = tuple(self.quantiles)  # a JSON list in the checkpoint
+        # Its residual's lag; a run from before the seasonality test took the season untested.
+        self._kept_residual = checkpoint.config["data"].get("residual", "untested")
 
     # ------------------------------------------------------------------ inference
     def predict(
