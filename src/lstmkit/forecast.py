@@ -207,8 +207,7 @@ class Forecaster:
         self.adjustment_ = None  # fitted after training; none in the run's checkpoints till then
         self.freq_ = frame.freq
         self.season_ = self.season or season_length(frame.freq)
-        kept = self._kept_residual  # a resumed run keeps the lag it started with
-        self.residual_ = kept if isinstance(kept, dict) else self._residual(None if kept else frame)
+        self.residual_ = self._kept_residual or self._residual(frame)  # resumed: the run's own
         self.lookback_ = self.lookback or self._default_lookback(frame)
         ends = [
             split_series(s, self.horizon, self.valid_windows, 0, lookback=self._reach).train_end
@@ -313,7 +312,8 @@ class Forecaster:
         adopt_run(self, checkpoint, fingerprint(frame.series), "the series differ from those")
         self.quantiles = tuple(self.quantiles)  # a JSON list in the checkpoint
         # Its residual's lag; a run from before the seasonality test took the season untested.
-        self._kept_residual = checkpoint.config["data"].get("residual", "untested")
+        self.season_ = checkpoint.config["data"]["season"]
+        self._kept_residual = checkpoint.config["data"].get("residual") or self._residual(None)
 
     # ------------------------------------------------------------------ inference
     def predict(

@@ -236,21 +236,21 @@ def _cut(p: Prepared, t: np.ndarray, lookback: int, horizon: int, season: int, f
     """:func:`make_windows`' arrays for the origins ``t`` (n,) of one series, float64."""
     look = t[:, None] + np.arange(-lookback, 0)  # (n, L) indices of the look-back
     ahead = t[:, None] + np.arange(horizon)  # (n, K) indices of the horizon
-    hist, base = p.y[look], np.zeros(ahead.shape)
+    values = p.y[look]  # (n, L)
+    hist, base = values, np.zeros(ahead.shape)
     past = None if p.past is None else p.past[look]  # (n, L, P)
     if season:
-        hist = hist - p.y[look - season]
+        hist = values - p.y[look - season]
         base = p.y[t[:, None] - season + np.arange(horizon) % season]
         # the level the differences lost, as the look-back's deviation from its mean
-        level = p.y[look] - p.y[look].mean(1, keepdims=True)
-        past = level[..., None] if past is None else np.concatenate([past, level[..., None]], -1)
-    future = p.future
+        level = (values - values.mean(1, keepdims=True))[..., None]  # (n, L, 1)
+        past = level if past is None else np.concatenate([past, level], -1)
     return {
         "y": hist,
         "base": base,
         "past": past,
-        "future_hist": None if future is None else future[look],
-        "future_horizon": None if future is None else future[ahead],
+        "future_hist": None if p.future is None else p.future[look],
+        "future_horizon": None if p.future is None else p.future[ahead],
         "target": p.y[ahead] - base if full else None,
     }
 
