@@ -12,6 +12,11 @@ sentences/s at equal or better test BLEU; forecasting >= 3x Darts' and neuralfor
 windows/s at equal or better test MASE. "Equal" allows ``--bleu-tolerance`` BLEU points and
 ``--mase-tolerance`` MASE.
 
+``--precision bf16`` trains lstmkit in bfloat16 mixed precision, and Darts and neuralforecast
+too (Lightning's ``bf16-mixed``) unless ``--peer-precision fp32`` keeps them in float32;
+JoeyNMT trains in float32 on the CPU (its half precision is for GPUs). Every side's precision is
+in the table's "peer" column.
+
 Run (each venv takes minutes and ~1.5 GB to create; never part of the tests or CI)::
 
     make bench-peers
@@ -37,6 +42,9 @@ PEERS = {"seq2seq": ["joeynmt"], "forecast": ["darts", "neuralforecast"]}
 # forecasts; neuralforecast's LSTM reads the horizon off the encoder with an MLP.
 LSTMKIT_OPTIONS = {"darts": ["--head", "autoregressive"], "neuralforecast": ["--head", "direct"]}
 TARGETS = {"seq2seq": {"train": 3.0, "beam": 2.0}, "forecast": {"train": 3.0}}
+# Sides that can train in bfloat16 mixed precision on the CPU (Darts and neuralforecast through
+# Lightning's "bf16-mixed"); JoeyNMT turns half precision off on the CPU and trains in float32.
+BF16_SIDES = {"lstmkit", "darts", "neuralforecast"}
 
 
 def python_of(side: str) -> Path:
@@ -58,6 +66,8 @@ def run_side(
     command = [str(python), str(script)] + ([task] if side == "lstmkit" else [])
     command += ["--seed", str(args.seed if seed is None else seed), *extra]
     command += ["--epochs", str(args.epochs)] if task == "seq2seq" else ["--ladder", *args.ladder]
+    if side in BF16_SIDES:
+        command += ["--precision", args.precision if side == "lstmkit" else args.peer_precision]
     threads = str(args.threads)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
            "PYTHONWARNINGS": "ignore"}  # fmt: skip
@@ -131,7 +141,9 @@ def rows_for(task: str, peer: dict, ours: dict, args: argparse.Namespace) -> lis
             _quality(_mase_label(peer), peer["test_mase"], ours["test_mase"],
                      args.mase_tolerance, higher=False),
         ]  # fmt: skip
-    peer_name = peer["side"] + (f" (lstmkit head {ours['head']})" if "head" in ours else "")
+    peer_name = f"{peer['side']} {peer.get('precision', 'fp32')}, lstmkit " + (
+        f"{ours.get('precision', 'fp32')}" + (f" {ours['head']} head" if "head" in ours else "")
+    )
     return [{"task": task, "peer": peer_name, **r} for r in rows]
 
 
@@ -196,6 +208,18 @@ def main() -> None:
         default=["68", "272", "1088"],
         help="forecast: optimiser steps of each training run (from scratch)",
     )
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="lstmkit's training arithmetic (bf16: mixed precision, torch.autocast)",
+    )
+    parser.add_argument(
+        "--peer-precision",
+        choices=("fp32", "bf16"),
+        help="Darts' and neuralforecast's (Lightning's 32-true or bf16-mixed; default: "
+        "--precision); JoeyNMT trains in fp32 on the CPU whatever this says",
+    )
     parser.add_argument("--bleu-threshold", type=float, default=90.0)
     parser.add_argument("--bleu-tolerance", type=float, default=0.5)
     parser.add_argument("--mase-threshold", type=float, default=0.9)
@@ -212,6 +236,7 @@ def main() -> None:
     parser.add_argument("--load", type=Path, help="re-table the runs --save wrote; run nothing")
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = parser.parse_args()
+    args.peer_precision = args.peer_precision or args.precision
     results, rows = [], []
     if args.load:  # pairs were saved in order: (peer, lstmkit), ...
         saved = json.loads(args.load.read_text())
@@ -219,6 +244,8 @@ def main() -> None:
         args.threads = saved["threads"]
         args.wait_policy = saved.get("wait_policy", "passive")  # saved before the option
         args.seed, args.seeds = saved.get("seed", 0), saved.get("seeds", 1)
+        args.precision = saved.get("precision", "fp32")
+        args.peer_precision = saved.get("peer_precision", "fp32")
         for peer, ours in zip(results[::2], results[1::2], strict=True):
             rows += rows_for(peer["task"], peer, ours, args)
     for task in [] if args.load else args.tasks:
@@ -228,6 +255,7 @@ def main() -> None:
             rows += rows_for(task, peer, ours, args)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "threads": args.threads,
               "wait_policy": args.wait_policy, "seed": args.seed, "seeds": args.seeds,
+              "precision": args.precision, "peer_precision": args.peer_precision,
               "runs": results, "rows": rows}  # fmt: skip
     if args.save:
         args.save.write_text(json.dumps(report, indent=2))
@@ -235,6 +263,7 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"{report['machine']} | threads {args.threads} | OMP_WAIT_POLICY {args.wait_policy} "
+          f"| lstmkit {args.precision}, Darts and neuralforecast {args.peer_precision} "
           f"| seed {args.seed}" + (f", forecast seeds {args.seed}-{args.seed + args.seeds - 1}"
                                    if args.seeds > 1 else "") + "\n")  # fmt: skip
     for r in results:

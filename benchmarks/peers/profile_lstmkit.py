@@ -69,6 +69,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rows", type=int, default=25)
     parser.add_argument("--head", default="autoregressive", help="forecast head")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                        help="bf16: the forward pass and loss under torch.autocast, as the "
+                        "trainer's precision='bf16'")  # fmt: skip
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.task == "seq2seq":
@@ -76,9 +79,10 @@ def main() -> None:
     else:
         model, loss_fn, units = forecast_step_fn(0, args.head)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    bf16 = args.precision == "bf16"
 
     def step():
-        with record_function("forward+loss"):
+        with record_function("forward+loss"), torch.autocast("cpu", torch.bfloat16, bf16):
             loss = loss_fn()
         optimizer.zero_grad(set_to_none=True)
         with record_function("backward"):

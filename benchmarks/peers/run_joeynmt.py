@@ -6,7 +6,8 @@ encoder (embedding 128, hidden 256), a 1-layer LSTM decoder (embedding 128, hidd
 Luong ("general", bilinear) attention and input feeding, a bridge from the encoder's final state,
 no dropout, Adam 2e-3 at a constant rate (an "exponential" schedule with factor 1), batches
 of 64 sentences, greedy validation on the dev set after every epoch; then decodes the test set
-with beam 5 (``python -m joeynmt test``).
+with beam 5 (``python -m joeynmt test``). In float32: JoeyNMT's ``fp16`` is for GPUs (on the
+CPU it logs a warning and turns it off) and it has no bfloat16 option.
 
 Everything is read from JoeyNMT's own log, so that what is timed is what JoeyNMT times:
 
@@ -131,7 +132,7 @@ def main() -> None:
         curve.append({"epoch": k, "train_s": seconds, "bleu": b})
     generation = float(GENERATION.findall(test_log)[-1])  # dev is decoded first, then test
     data.emit({
-        "side": "joeynmt", "task": "seq2seq",
+        "side": "joeynmt", "task": "seq2seq", "precision": "fp32",
         "train_tokens_per_s": data.median(rates[1:]), "train_epochs": rates,
         "dev_curve": curve, "test_bleu": data.bleu(hyps, refs),
         "beam_sentences_per_s": len(refs) / generation, "beam_seconds": generation,

@@ -38,6 +38,9 @@ What is timed (the same definitions as the peers' runners):
   first block; a budget's seconds are the wall-clock of ``fit``;
 * beam decoding: the wall-clock of ``translate`` over the test set.
 
+``--precision bf16`` trains in bfloat16 mixed precision (the trainer's ``precision="bf16"``,
+``torch.autocast``); validation, scoring and beam search stay float32.
+
 Prints one JSON line. Timing the epoch loop wraps the trainer's ``_train_epoch`` and the
 metrics log's ``write`` (instrumentation only; nothing else changes).
 """
@@ -101,7 +104,7 @@ def run_seq2seq(args: argparse.Namespace) -> dict:
         "word", "word", model=SEQ2SEQ_MODEL, batch_size=64,
         optim={"optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.0, "schedule": "constant"},
         train={"epochs": args.epochs, "clip": args.clip, "monitor": "bleu", "seed": args.seed,
-               "log_every": 10},
+               "log_every": 10, "precision": args.precision},
     )  # fmt: skip
     load_start = data.load_now()
     s2s.fit(train, valid=dev, progress=False)
@@ -115,7 +118,7 @@ def run_seq2seq(args: argparse.Namespace) -> dict:
     hyps = s2s.translate(test.src, method="beam", beam_size=5, length_penalty=0.6, batch_size=64)
     seconds = time.perf_counter() - start
     return {
-        "side": "lstmkit", "task": "seq2seq", "clip": args.clip,
+        "side": "lstmkit", "task": "seq2seq", "clip": args.clip, "precision": args.precision,
         "train_tokens_per_s": data.median(rates[1:]), "train_epochs": rates,
         "dev_curve": curve, "test_bleu": data.bleu(hyps, list(test.tgt)),
         "beam_sentences_per_s": len(test) / seconds, "beam_seconds": seconds,
@@ -123,8 +126,8 @@ def run_seq2seq(args: argparse.Namespace) -> dict:
     }  # fmt: skip
 
 
-def fit_forecaster(steps: int, seed: int, head: str, one_step_loss: float, window_norm: bool
-                   ) -> tuple[Forecaster, float]:  # fmt: skip
+def fit_forecaster(steps: int, seed: int, head: str, one_step_loss: float, window_norm: bool,
+                   precision: str = "fp32") -> tuple[Forecaster, float]:  # fmt: skip
     """Trains on the training part for ``steps`` optimiser steps; returns it and the seconds."""
     train_end, _ = data.split_points("test")
     epochs = max(1, steps // FORECAST_EPOCH)
@@ -135,7 +138,8 @@ def fit_forecaster(steps: int, seed: int, head: str, one_step_loss: float, windo
         season=data.SEASON, batch_size=64, batches_per_epoch=FORECAST_EPOCH, valid_windows=1,
         shrink=False, calibrate=False,
         optim={"lr": 1e-3, "schedule": "constant", "weight_decay": 0.0},
-        train={"epochs": epochs, "seed": seed, "log_every": 10, "patience": None},
+        train={"epochs": epochs, "seed": seed, "log_every": 10, "patience": None,
+               "precision": precision},
     )  # fmt: skip
     frame = data.series_frame(seed, train_end)
     start = time.perf_counter()
@@ -166,13 +170,13 @@ def run_forecast(args: argparse.Namespace) -> dict:
     for steps in args.ladder:
         clock.reset()
         fc, seconds = fit_forecaster(
-            steps, args.seed, args.head, args.one_step_loss, args.window_norm
+            steps, args.seed, args.head, args.one_step_loss, args.window_norm, args.precision
         )
         ladder.append({"steps": steps, "fit_s": seconds,
                        "valid_mase": score_forecaster(fc, "valid", args.seed)})  # fmt: skip
     rates = [r["tokens_per_s"] for r in clock.records if r["split"] == "train"]
     return {
-        "side": "lstmkit", "task": "forecast", "head": args.head,
+        "side": "lstmkit", "task": "forecast", "head": args.head, "precision": args.precision,
         "one_step_loss": args.one_step_loss, "window_norm": args.window_norm,
         "train_windows_per_s": data.median(rates[1:]), "train_blocks": rates,
         "ladder": ladder, "test_mase": score_forecaster(fc, "test", args.seed),
@@ -193,6 +197,12 @@ def main() -> None:
         "99.7 -> 56.5 -> 95.4 in the last epochs), 5: 99.23, 1: 99.05",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="training arithmetic (bf16: mixed precision, torch.autocast)",
+    )
     parser.add_argument("--ladder", type=int, nargs="+", default=[68, 136, 272, 544, 1088],
                         help="forecast: optimiser steps of each training run")  # fmt: skip
     parser.add_argument(

@@ -142,6 +142,19 @@ CASES = [
         usage=True,
     ),
     Case(
+        "lm-train-precision-flag",
+        "--precision fp16",
+        "lm train --data {ws}/text.txt --out {ws}/new --precision fp16",
+        "argument --precision: invalid choice: 'fp16' (choose from 'fp32', 'bf16')",
+        usage=True,
+    ),
+    Case(
+        "lm-train-precision-config",
+        "precision fp16 (config)",
+        "lm train --data {ws}/text.txt --out {ws}/new --config {ws}/precision-fp16.yaml",
+        "precision: expected one of fp32, bf16, got 'fp16'",
+    ),
+    Case(
         "lm-train-lr-nan",
         "lr NaN (config)",
         "lm train --data {ws}/text.txt --out {ws}/new --config {ws}/lr-nan.yaml",
@@ -673,6 +686,7 @@ FILES = {
     "duplicate.csv": "month,sales\n2010-01-01,1\n2010-01-01,2\n2010-03-01,3\n",
     "two-numbers.csv": "month,a,b\n2010-01-01,1,2\n2010-02-01,2,3\n",
     "hidden-negative.yaml": "hidden_size: -4\n",
+    "precision-fp16.yaml": "precision: fp16\n",
     "lr-zero.yaml": "lr: 0\n",
     "lr-negative.toml": "lr = -0.5\n",
     "lr-nan.yaml": "lr: .nan\n",

@@ -63,7 +63,9 @@ def _train_lm_failing(tmp_path, capsys) -> str:
 def _kill_mid_epoch(argv: list[str], run: Path) -> dict:
     """Starts the CLI, SIGKILLs it as soon as ``last/`` holds a mid-epoch checkpoint; returns
     that checkpoint's progress."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # The same thread count as the runs it is compared with: a matrix product split over two
+    # threads may round differently from one (it does on AMD Zen 4 with torch 2.13).
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     proc = subprocess.Popen([sys.executable, "-m", "lstmkit", *argv], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
@@ -360,7 +362,9 @@ save_checkpoint(run, task="lm", config={}, model=torch.nn.Linear(3, 2), training
 @pytest.mark.parametrize("how", ["resolve", "load"])
 def test_a_save_killed_between_its_renames_leaves_the_last_good_checkpoint(tmp_path, how):
     run = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # The same thread count as the runs it is compared with: a matrix product split over two
+    # threads may round differently from one (it does on AMD Zen 4 with torch 2.13).
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     done = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(run / "last")], env=env,
                           check=False)  # fmt: skip
     assert done.returncode == 9
@@ -373,7 +377,9 @@ def test_a_save_killed_between_its_renames_leaves_the_last_good_checkpoint(tmp_p
 
 def test_the_next_save_removes_what_a_killed_save_left(tmp_path):
     run = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # The same thread count as the runs it is compared with: a matrix product split over two
+    # threads may round differently from one (it does on AMD Zen 4 with torch 2.13).
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(run / "last")], env=env, check=False)
     assert sorted(p.name[:9] for p in run.iterdir()) == [".last.old", ".last.tmp"]
     (run / ".last.tmp-1").mkdir()  # pid 1 runs: a save in progress elsewhere is left alone

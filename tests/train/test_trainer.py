@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from lstmkit.checkpoint import load_checkpoint
 from lstmkit.errors import UserError
 from lstmkit.models import LMConfig, LSTMLanguageModel
+from lstmkit.nn import kernel
 from lstmkit.train.metrics import read_metrics
 from lstmkit.train.optim import OptimConfig
 from lstmkit.train.trainer import TrainConfig, Trainer
@@ -110,6 +111,44 @@ def test_subnormals_are_flushed_while_training_only(tmp_path):
     assert task.kept
     assert not any(task.kept)  # 1e-40 is subnormal in float32: flushed to 0
     assert (torch.tensor([1e-30]) * 1e-10).item() != 0  # torch's default is back
+
+
+class ThreadedSubnormalProbe(ToyTask):
+    """Records the fraction of a large product's elements that come out subnormal instead of
+    zero: torch splits the product over its threads, so each thread's flag shows."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept = []
+
+    def train_loss(self, model, batch, carry):
+        self.kept.append(subnormal_fraction())
+        return super().train_loss(model, batch, carry)
+
+
+def subnormal_fraction() -> float:
+    return ((torch.full((1 << 20,), 1e-30) * 1e-10) != 0).float().mean().item()
+
+
+def test_subnormals_are_flushed_on_every_thread(tmp_path):
+    """torch.set_flush_denormal sets the calling thread's flag alone; on two threads the other
+    one's half of every large operation stayed subnormal."""
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush subnormals (no SSE3 / FTZ)")
+    torch.set_flush_denormal(False)
+    if kernel.load() is None:
+        pytest.skip("lstmkit's CPU kernel is not built here (no compiler, or LSTMKIT_NO_KERNEL)")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert subnormal_fraction() == 1.0  # the pool's threads exist, none flushing
+        task = ThreadedSubnormalProbe()
+        train(tmp_path, task=task, epochs=1)
+        assert task.kept
+        assert set(task.kept) == {0.0}  # every element flushed, on both threads
+        assert subnormal_fraction() == 1.0  # and every thread as it was afterwards
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_a_caller_who_flushes_subnormals_keeps_flushing_after_training(tmp_path):

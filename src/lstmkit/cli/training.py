@@ -19,6 +19,7 @@ from lstmkit.cli.options import (
     unit_interval,
 )
 from lstmkit.errors import UserError
+from lstmkit.train.config import PRECISIONS
 from lstmkit.train.optim import OPTIMIZERS, SCHEDULES, OptimConfig
 from lstmkit.train.trainer import TrainConfig
 
@@ -48,8 +49,13 @@ TRAIN_HELP = {
     "tensorboard": (bool, "also write TensorBoard scalars to <out>/tensorboard"),
     "monitor": (str, "validation metric that picks best/ and early stopping"),
     "seed": (int, "seed of initialisation, dropout, batch order and generated data"),
+    "precision": (
+        str,
+        "training arithmetic: fp32, or bf16 mixed precision (fast on CPUs with "
+        "AVX512-BF16/AMX and recent GPUs; weights and validation stay fp32)",
+    ),
 }
-CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "precision": PRECISIONS}
 # Options a resumed run may change; the rest are fixed by the run being resumed.
 RESUMABLE = {"epochs", "max_time", "max_steps", "patience", "save_every", "out", "resume",
              "progress", "json", "nproc"}  # fmt: skip

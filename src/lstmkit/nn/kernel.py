@@ -1,8 +1,10 @@
-"""The explicit backend's fused CPU kernel, built from `csrc/lstm_cell.cpp` on first use.
+"""The explicit backend's fused CPU kernel, built from `csrc/lstm_cell.cpp` on first use, and
+the trainer's switch for flushing subnormal floats on every thread.
 
 torch's C++ extension loader compiles it once per machine (about 40 s, cached under
 ``~/.cache/torch_extensions``). Without a compiler, or with ``LSTMKIT_NO_KERNEL=1``, the explicit
-backend runs its Python loop instead: the same results, slower at small sizes.
+backend runs its Python loop instead: the same results, slower at small sizes; and the trainer
+flushes subnormal floats on its calling thread alone, as ``torch.set_flush_denormal`` does.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def _is_built(name: str) -> bool:
 
 @functools.cache
 def load():
-    """The compiled module (functions ``forward`` and ``backward``), or None if unavailable."""
+    """The compiled module (functions ``forward``, ``backward`` and
+    ``set_flush_denormal_all_threads``), or None if unavailable."""
     if os.environ.get("LSTMKIT_NO_KERNEL"):
         return None
     name = f"lstmkit_lstm_cell_{_cpu_tag()}"
@@ -52,17 +55,20 @@ def load():
         if not _is_built(name):
             print("lstmkit: building the fused CPU kernel (once, about a minute)", file=sys.stderr)
         # -ffast-math lets the compiler vectorise exp and tanh through glibc's libmvec.
+        # -fopenmp compiles the OpenMP regions (parallel_for's among them) against the runtime
+        # torch has loaded: no OpenMP library is linked, so its symbols resolve to torch's.
         return build(
             name=name,
             sources=[str(SOURCE)],
-            extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp-simd"],
+            extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
             extra_ldflags=["-lmvec"] if sys.platform == "linux" else [],
             verbose=False,
         )
     except Exception as err:  # no compiler, no ninja, a failed build: fall back, loudly once
         warnings.warn(
             f"lstmkit: the fused CPU kernel could not be built ({type(err).__name__}: {err}); "
-            "the explicit backend runs its Python loop instead",
+            "the explicit backend runs its Python loop instead, and training flushes subnormal "
+            "floats on the main thread alone",
             RuntimeWarning,
             stacklevel=2,
         )

@@ -218,7 +218,7 @@ class LSTM(nn.LSTM):
             if lengths is not None:
                 raise ValueError("lengths: must be None when input is a PackedSequence")
             return self._forward_packed(input, hx, backend, return_gates)
-        check_input(input, self.input_size, self._weight_dtype())
+        check_input(input, self.input_size, self._weight_dtype(), _autocast_dtype(input))
         unbatched = input.dim() == 2
         x = (
             input.unsqueeze(0)
@@ -317,8 +317,13 @@ class LSTM(nn.LSTM):
             # torch's kernel reads packed data as it is; hx follows the caller's batch order.
             if packed.sorted_indices is not None:
                 hx = (hx[0][:, packed.sorted_indices], hx[1][:, packed.sorted_indices])
+            data, weights = packed.data, self._weights()
+            dtype = _autocast_dtype(data)
+            if dtype is not None:  # torch's autocast casts for the padded call, not this one
+                data, weights = data.to(dtype), [w.to(dtype) for w in weights]
+                hx = (hx[0].to(dtype), hx[1].to(dtype))
             data, h_n, c_n = _VF.lstm(
-                packed.data, packed.batch_sizes, hx, self._weights(), self.bias,
+                data, packed.batch_sizes, hx, weights, self.bias,
                 self.num_layers, self.dropout, self.training, self.bidirectional,
             )  # fmt: skip
             if packed.unsorted_indices is not None:
@@ -382,6 +387,7 @@ class LSTM(nn.LSTM):
         """
         return (
             self.backend == "auto"
+            and _autocast_dtype(x) is None  # torch's kernel runs in bfloat16; lstmkit's cannot
             and lengths is not None
             and min(lengths) < x.shape[1]
             and self.training
@@ -410,5 +416,20 @@ class LSTM(nn.LSTM):
         return inp.unsqueeze(1), torch.stack(hs), torch.stack(cs)
 
     def _run_explicit(self, x: Tensor, hx, lengths: list[int] | None, return_gates: bool):
-        """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace."""
-        return run_explicit(self, x, hx, lengths, return_gates)
+        """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace.
+
+        Under ``torch.autocast`` it runs as it would without, in the weights' dtype: its
+        kernels (and the variants it exists for) are written for float32 and float64.
+        """
+        if _autocast_dtype(x) is None:
+            return run_explicit(self, x, hx, lengths, return_gates)
+        dtype = self._weight_dtype()
+        with torch.autocast(x.device.type, enabled=False):
+            hx = (hx[0].to(dtype), hx[1].to(dtype))
+            return run_explicit(self, x.to(dtype), hx, lengths, return_gates)
+
+
+def _autocast_dtype(x: Tensor) -> torch.dtype | None:
+    """The dtype ``torch.autocast`` computes in on ``x``'s device, or None outside it."""
+    kind = x.device.type
+    return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None

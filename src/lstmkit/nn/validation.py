@@ -22,8 +22,11 @@ def check_unit_interval(name: str, value: float, closed: bool) -> None:
         raise ValueError(f"{name}: expected a probability in {interval}, got {value!r}")
 
 
-def check_input(x: Tensor, input_size: int, dtype: torch.dtype) -> None:
-    """A padded batch: 3-D (or unbatched 2-D), floating point, last dimension ``input_size``."""
+def check_input(
+    x: Tensor, input_size: int, dtype: torch.dtype, autocast: torch.dtype | None = None
+) -> None:
+    """A padded batch: 3-D (or unbatched 2-D), floating point, last dimension ``input_size``;
+    in ``dtype``, or in ``autocast``'s (under ``torch.autocast``) when given."""
     if not isinstance(x, Tensor):
         raise ValueError(
             f"input: expected a torch.Tensor or PackedSequence, got {type(x).__name__}"
@@ -35,7 +38,7 @@ def check_input(x: Tensor, input_size: int, dtype: torch.dtype) -> None:
         )
     if not x.is_floating_point():
         raise ValueError(f"input: expected a floating-point tensor ({dtype}), got {x.dtype}")
-    if x.dtype != dtype:
+    if x.dtype != dtype and x.dtype != autocast:
         raise ValueError(f"input: expected dtype {dtype} (the parameters' dtype), got {x.dtype}")
     if x.shape[-1] != input_size:
         raise ValueError(

@@ -7,16 +7,28 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+import torch
 from torch import Tensor, nn
 
 from lstmkit.errors import UserError
 
+PRECISIONS = ("fp32", "bf16")
+
 
 @dataclass
 class TrainConfig:
-    """When to stop, how to clip, how often to log and save."""
+    """When to stop, how to clip, how often to log and save, and the training arithmetic.
+
+    ``precision="bf16"`` is mixed precision (``torch.autocast`` with bfloat16, as Lightning's
+    ``"bf16-mixed"`` and Keras' ``"mixed_bfloat16"``): the training step's forward pass and loss
+    run their matrix products, and torch's LSTM kernel, in bfloat16; the weights, gradients,
+    optimiser state and validation stay float32. It pays on CPUs with bfloat16 arithmetic
+    (AVX512-BF16 or AMX, e.g. AMD Zen 4, Intel Sapphire Rapids) and on recent GPUs; elsewhere
+    the bfloat16 products are emulated and slower.
+    """
 
     epochs: int = 10
     max_time: float | None = None  # minutes; stops cleanly, with a checkpoint
@@ -28,6 +40,7 @@ class TrainConfig:
     tensorboard: bool = False  # also write the metrics as TensorBoard scalars
     monitor: str = "loss"  # the validation metric for best/ and early stopping
     seed: int = 0
+    precision: str = "fp32"  # "bf16": the training step under torch.autocast (bfloat16)
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
@@ -46,9 +59,29 @@ class TrainConfig:
             raise UserError(f"log_every: expected a positive integer, got {self.log_every!r}")
         if self.save_every is not None and self.save_every < 1:
             raise UserError(f"save_every: expected a positive integer, got {self.save_every!r}")
+        if self.precision not in PRECISIONS:
+            raise UserError(
+                f"precision: expected one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 products in hardware: a GPU that supports it, or a
+    CPU with AVX512-BF16 or AMX (oneDNN's own check, else the CPU's flags on Linux); elsewhere
+    torch emulates them, slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a private helper of torch's: if it moves, read flags
+        try:
+            flags = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+        return any(flag in flags for flag in (" avx512_bf16", " amx_bf16"))
 
 
 class Task(Protocol):
@@ -94,4 +127,4 @@ class Progress:
     history: list = field(default_factory=list)
 
 
-__all__ = ["Progress", "Task", "TrainConfig"]
+__all__ = ["PRECISIONS", "Progress", "Task", "TrainConfig", "native_bf16"]

@@ -21,6 +21,7 @@ import contextlib
 import math
 import shutil
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,10 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from lstmkit.checkpoint import load_checkpoint, restore_training, save_checkpoint
-from lstmkit.errors import UserError
+from lstmkit.errors import Notice, UserError
+from lstmkit.nn import kernel as fused_kernel
 from lstmkit.train import distributed
-from lstmkit.train.config import Progress, Task, TrainConfig
+from lstmkit.train.config import Progress, Task, TrainConfig, native_bf16
 from lstmkit.train.metrics import (
     CURVE_FILE,
     METRICS_FILE,
@@ -58,12 +60,26 @@ def flush_denormals():
     at the same BLEU (OMP_NUM_THREADS=2, benchmarks/peers run_lstmkit.py seq2seq).
     """
     before = flushing_denormals()  # torch has no getter; a caller may have switched it on
-    changed = torch.set_flush_denormal(True)  # False where the CPU cannot (then nothing to undo)
+    changed = set_flush_denormal(True)  # False where the CPU cannot (then nothing to undo)
     try:
         yield
     finally:
         if changed and not before:
-            torch.set_flush_denormal(False)
+            set_flush_denormal(False)
+
+
+def set_flush_denormal(on: bool) -> bool:
+    """``torch.set_flush_denormal(on)`` on every intra-op thread; returns whether the CPU can.
+
+    torch's own sets the calling thread's control register alone, so on two threads the other
+    one kept computing with subnormal floats (half of a large product's elements came out
+    subnormal instead of zero). lstmkit's compiled CPU kernel (:mod:`lstmkit.nn.kernel`) sets
+    every thread of the pool; without it, the calling thread's alone is set, as torch does.
+    """
+    kernel = fused_kernel.load() if torch.get_num_threads() > 1 else None
+    if kernel is not None:
+        return kernel.set_flush_denormal_all_threads(on)
+    return torch.set_flush_denormal(on)
 
 
 def flushing_denormals() -> bool:
@@ -111,6 +127,10 @@ class Trainer:
         self.log = distributed.NullLog() if self.rank else MetricsLog(self.out, config.tensorboard)
         self.state = Progress()
         self.carry: Any = None
+        if config.precision == "bf16" and not native_bf16(self.device) and self.rank == 0:
+            warnings.warn(f"precision bf16: this {self.device.type.upper()} has no bfloat16 "
+                          "arithmetic (AVX512-BF16 or AMX); torch emulates it, so training is "
+                          "slower than with fp32", Notice, stacklevel=2)  # fmt: skip
 
     # ------------------------------------------------------------------ checkpoints
     def _config(self) -> dict:
@@ -271,8 +291,9 @@ class Trainer:
         if self.world > 1:  # this rank's rows (its TBPTT streams) of the global batch
             shard = getattr(self.task, "shard", distributed.shard_rows)
             batch = shard(batch, self.rank, self.world)
-        loss, tokens, carry = self.step_module(batch, self.carry)
-        loss, mean, tokens = distributed.global_loss(loss, tokens)  # the same on every rank
+        with self._autocast():
+            loss, tokens, carry = self.step_module(batch, self.carry)
+        loss, mean, tokens = distributed.global_loss(loss.float(), tokens)  # the same on every rank
         if not torch.isfinite(mean):
             raise UserError(
                 f"training diverged: the loss is {mean.item()} at step {self.state.step + 1}; "
@@ -284,10 +305,15 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
         self.optimizer.step()
         self.schedule.step()
-        self.carry = _detach(carry)
+        self.carry = _detach(carry, next(self.model.parameters()).dtype)
         self.state.step += 1
         self.state.batch += 1
         return mean.item(), tokens
+
+    def _autocast(self):
+        """The training step's arithmetic: ``torch.autocast`` in bfloat16 for
+        ``precision="bf16"``, else nothing changes."""
+        return torch.autocast(self.device.type, torch.bfloat16, self.config.precision == "bf16")
 
     def _end_epoch(self) -> str:
         """Validates, steps the schedule, saves ``last`` (and ``best``); why to stop, or ""."""
@@ -337,12 +363,15 @@ def _ppl(loss: float) -> float:
     return math.exp(min(loss, 50.0))
 
 
-def _detach(carry: Any) -> Any:
-    """The carried state cut from the graph (tensors, or lists/tuples of them)."""
+def _detach(carry: Any, dtype: torch.dtype | None = None) -> Any:
+    """The carried state cut from the graph (tensors, or lists/tuples of them), its floating
+    tensors in ``dtype`` when given (the weights' dtype: a bfloat16 step's state is carried, and
+    checkpointed, as the float32 that an fp32 step's would be)."""
     if isinstance(carry, Tensor):
-        return carry.detach()
+        carry = carry.detach()
+        return carry.to(dtype) if dtype is not None and carry.is_floating_point() else carry
     if isinstance(carry, list | tuple):
-        return type(carry)(_detach(c) for c in carry)
+        return type(carry)(_detach(c, dtype) for c in carry)
     return carry
 
 

@@ -135,7 +135,24 @@ std::vector<torch::Tensor> backward(torch::Tensor act, torch::Tensor cs, torch::
   return {dh, dc};
 }
 
+// Sets (or clears) flush-to-zero and denormals-are-zero on this thread and on every thread of
+// torch's intra-op pool; returns whether the CPU can. torch.set_flush_denormal changes the
+// calling thread's alone (the control register is per thread), so with two or more threads the
+// pool's other threads went on computing with subnormal floats, many times slower. The build
+// compiles with -fopenmp but links no OpenMP runtime of its own: the parallel region below runs
+// on the runtime torch loaded, whose threads are torch's intra-op pool.
+bool set_flush_denormal_all_threads(bool on) {
+  bool supported = at::globalContext().setFlushDenormal(on);
+#ifdef _OPENMP
+#pragma omp parallel
+  { at::globalContext().setFlushDenormal(on); }
+#endif
+  return supported;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "LSTM time loop, plain cell (CPU)");
   m.def("backward", &backward, "LSTM backward through time, plain cell (CPU)");
+  m.def("set_flush_denormal_all_threads", &set_flush_denormal_all_threads,
+        "torch.set_flush_denormal on every intra-op thread (CPU)");
 }

@@ -1,0 +1,230 @@
+"""Mixed precision (``precision="bf16"``): the training step under torch.autocast, float32 kept
+where it must be, the LSTM layer's backends under autocast, and the option on the command line.
+
+The references: the same computation in float32 (bfloat16 has an 8-bit mantissa, so results
+agree to about 1%, never exactly), and the explicit backend's own float32 result, which it must
+reproduce exactly under autocast.
+"""
+
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from test_trainer import VOCAB, ToyTask, make_model, train  # pytest puts this folder on sys.path
+
+from lstmkit.checkpoint import load_checkpoint
+from lstmkit.cli.main import main
+from lstmkit.errors import Notice, UserError
+from lstmkit.models import ForecastConfig, build_forecaster
+from lstmkit.nn import LSTM
+from lstmkit.train.config import TrainConfig, native_bf16
+
+
+class DtypeProbe(ToyTask):
+    """Records the dtype of the language model's LSTM output in every training step, and the
+    carried state's dtype as the step receives it."""
+
+    def __init__(self):
+        super().__init__()
+        self.outputs, self.carried = [], []
+
+    def train_loss(self, model, batch, carry):
+        if carry is not None:
+            self.carried.append(carry[0][0].dtype)  # the first layer's h
+        hook = model.layers[0].register_forward_hook(
+            lambda m, i, out: self.outputs.append(out[0].dtype)
+        )
+        try:
+            return super().train_loss(model, batch, carry)
+        finally:
+            hook.remove()
+
+
+def test_a_bf16_run_computes_its_lstm_in_bfloat16_and_keeps_float32_state(tmp_path):
+    task = DtypeProbe()
+    trainer, _ = train(tmp_path / "run", task=task, epochs=1, max_steps=4, precision="bf16")
+    assert set(task.outputs) == {torch.bfloat16}
+    assert set(task.carried) == {torch.float32}  # carried, and checkpointed, as float32
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    moments = [s["exp_avg"] for s in trainer.optimizer.state.values()]
+    assert moments
+    assert all(m.dtype == torch.float32 for m in moments)
+    saved = load_checkpoint(tmp_path / "run" / "last", task="lm")
+    assert saved.config["training"]["precision"] == "bf16"
+    carried = [t for layer in saved.training_state["carry"] for t in layer]
+    assert carried
+    assert all(t.dtype == torch.float32 for t in carried)
+
+
+def test_an_fp32_run_is_untouched(tmp_path):
+    task = DtypeProbe()
+    train(tmp_path / "run", task=task, epochs=1)
+    assert set(task.outputs) == {torch.float32}
+
+
+def test_a_bf16_run_repeats_exactly_with_its_seed(tmp_path):
+    a, _ = train(tmp_path / "a", epochs=1, precision="bf16")
+    b, _ = train(tmp_path / "b", epochs=1, precision="bf16")
+    fp32, _ = train(tmp_path / "c", epochs=1)
+    wa, wb, wc = (t.model.state_dict() for t in (a, b, fp32))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)  # the option changed the arithmetic
+
+
+def lm_gradients(model, batch, precision):
+    model.zero_grad(set_to_none=True)
+    x, y = batch
+    with torch.autocast("cpu", torch.bfloat16, precision == "bf16"):
+        logits, _ = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+    loss.backward()
+    return loss.detach(), torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
+def test_bf16_loss_and_gradient_agree_with_float32_to_bfloat16_precision():
+    model = make_model(0).eval()  # no dropout: the same function in both precisions
+    batch = next(ToyTask().batches(0, 0))
+    loss32, grad32 = lm_gradients(model, batch, "fp32")
+    loss16, grad16 = lm_gradients(model, batch, "bf16")
+    assert loss16.dtype == torch.float32
+    assert loss16 == pytest.approx(loss32.item(), rel=1e-2)
+    error = (grad16 - grad32).norm() / grad32.norm()
+    assert 0 < error < 3e-2  # bfloat16's rounding, and no more
+
+
+def test_bf16_without_hardware_support_says_it_will_be_slow(tmp_path, monkeypatch):
+    monkeypatch.setattr("lstmkit.train.trainer.native_bf16", lambda device: False)
+    with pytest.warns(Notice, match="precision bf16: this CPU has no bfloat16 arithmetic"):
+        train(tmp_path / "a", epochs=1, max_steps=1, precision="bf16")
+    monkeypatch.setattr("lstmkit.train.trainer.native_bf16", lambda device: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Notice)
+        train(tmp_path / "b", epochs=1, max_steps=1, precision="bf16")
+        train(tmp_path / "c", epochs=1, max_steps=1)
+
+
+def test_native_bf16_agrees_with_the_cpu_flags():
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo to read the CPU's flags from")
+    flags = cpuinfo.read_text(errors="replace")
+    if " avx512_bf16" in flags or " amx_bf16" in flags:
+        assert native_bf16(torch.device("cpu"))
+    elif " avx512f" not in flags and " avx2" not in flags:
+        assert not native_bf16(torch.device("cpu"))
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(UserError, match="precision: expected one of fp32, bf16, got 'fp16'"):
+        TrainConfig(precision="fp16")
+
+
+# ---------------------------------------------------------------- the LSTM layer under autocast
+def lstm_pair(**kw):
+    torch.manual_seed(0)
+    m = LSTM(5, 8, num_layers=2, batch_first=True, **kw)
+    return m, torch.randn(4, 6, 5)
+
+
+def test_torch_kernel_runs_in_bfloat16_under_autocast():
+    m, x = lstm_pair()
+    want, _ = m(x)
+    with torch.autocast("cpu", torch.bfloat16):
+        got, (_h, _c) = m(x)
+    assert got.dtype == torch.bfloat16
+    assert 0 < (got.float() - want).abs().max() < 2e-2
+
+
+def test_variable_lengths_stay_on_torch_kernel_under_autocast():
+    """In float32 training, padded batches go to the explicit backend (faster there); under
+    autocast torch's kernel is the one that computes in bfloat16."""
+    m, x = lstm_pair()
+    lengths = [6, 4, 3, 1]
+    with torch.autocast("cpu", torch.bfloat16):
+        out, _ = m(x, lengths=lengths)
+    assert out.dtype == torch.bfloat16
+    assert torch.all(out[3, 1:] == 0)  # padding still zero
+    reference, _ = m(x, lengths=lengths)
+    assert (out.float() - reference).abs().max() < 2e-2
+
+
+@pytest.mark.parametrize("kw", [{"backend": "explicit"}, {"layer_norm": True}, {"zoneout": 0.1}])
+def test_explicit_backend_runs_exactly_as_float32_under_autocast(kw):
+    """lstmkit's own recurrence (its variants need it) has float32 kernels: under autocast it
+    computes what it computes without, from its input cast to float32."""
+    m, x = lstm_pair(**kw)
+    m.eval()  # zoneout: its expectation, deterministic
+    lengths = [6, 4, 3, 1]
+    want, (h, c) = m(x, lengths=lengths)
+    with torch.autocast("cpu", torch.bfloat16):
+        got, (h16, c16) = m(x, lengths=lengths)
+        from_bf16, _ = m(x.bfloat16(), lengths=lengths)
+    assert got.dtype == torch.float32
+    assert torch.equal(got, want)
+    assert torch.equal(h16, h)
+    assert torch.equal(c16, c)
+    assert torch.equal(from_bf16, m(x.bfloat16().float(), lengths=lengths)[0])
+
+
+def test_forecaster_finds_its_fed_back_values_in_float32_under_autocast():
+    """The autoregressive decoder's search for what it feeds back runs outside autocast: the
+    same values as without it, from the same float32 state."""
+    torch.manual_seed(0)
+    config = ForecastConfig(horizon=5, hidden_size=8, num_layers=2, quantiles=(0.1, 0.5, 0.9))
+    head = build_forecaster(config).head
+    last, state = torch.randn(3), (torch.randn(2, 3, 8), torch.randn(2, 3, 8))
+    with torch.no_grad():
+        want = head._free_run(last, None, state, 5, None, 0.0, None)
+        with torch.autocast("cpu", torch.bfloat16):
+            got = head._free_run(last, None, state, 5, None, 0.0, None)
+            bf16_state = (state[0].bfloat16(), state[1].bfloat16())
+            from_bf16 = head._free_run(last, None, bf16_state, 5, None, 0.0, None)
+    assert torch.equal(got, want)
+    assert from_bf16.dtype == torch.float32
+
+
+def test_forecaster_trains_in_bf16():
+    torch.manual_seed(0)
+    model = build_forecaster(ForecastConfig(horizon=4, hidden_size=8, one_step_loss=1.0))
+    y, target = torch.randn(6, 12), torch.randn(6, 4)
+    want = model.loss(y, target=target)
+    with torch.autocast("cpu", torch.bfloat16):
+        got = model.loss(y, target=target)
+    got.backward()
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(want.item(), rel=2e-2)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+# ----------------------------------------------------------------------------- command line
+TEXT = "".join(f"the cat sat on the mat number {i % 7}\n" for i in range(60))
+TINY = ["lm", "train", "--tokenizer", "char", "--embedding-size", "8", "--hidden-size", "16",
+        "--num-layers", "1", "--batch-size", "4", "--bptt", "16", "--epochs", "1",
+        "--no-progress"]  # fmt: skip
+
+
+def test_precision_from_the_command_line_and_a_config_file(tmp_path):
+    data = tmp_path / "text.txt"
+    data.write_text(TEXT)
+    assert main([*TINY, "--data", str(data), "--out", str(tmp_path / "a"), "--precision",
+                 "bf16"]) == 0  # fmt: skip
+    assert load_checkpoint(tmp_path / "a" / "last").config["training"]["precision"] == "bf16"
+    config = tmp_path / "c.yaml"
+    config.write_text("precision: bf16\n")
+    assert main([*TINY, "--data", str(data), "--out", str(tmp_path / "b"), "--config",
+                 str(config)]) == 0  # fmt: skip
+    assert load_checkpoint(tmp_path / "b" / "last").config["training"]["precision"] == "bf16"
+
+
+def test_a_wrong_precision_exits_2_naming_the_option(tmp_path, capsys):
+    data = tmp_path / "text.txt"
+    data.write_text(TEXT)
+    code = main([*TINY, "--data", str(data), "--out", str(tmp_path / "a"), "--precision", "fp16"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--precision" in err
+    assert "fp16" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "a").exists()
