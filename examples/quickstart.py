@@ -45,6 +45,7 @@ def build(config: dict, epochs: int | None, minutes: float | None, seed: int) ->
         model=config["model"],
         batch_size=config["batch_size"],
         bptt=config["bptt"],
+        state_reset=config.get("state_reset", 0.0),
         optim=config["optim"],
         train=training,
     )

@@ -51,6 +51,9 @@ class LanguageModel:
         batch_size, bptt: TBPTT streams and window length.
         optim: :class:`~lstmkit.train.OptimConfig` fields; train: :class:`TrainConfig` fields.
         tokenizer_options: other options of the tokenizer's training (e.g. ``min_freq``).
+        state_reset: probability that a stream's carried state is zeroed at the start of a
+            training window, so that the model also learns to read from an empty memory, as a
+            fresh prompt starts (:class:`~lstmkit.tasks.lm.LMTask`); 0: never.
 
     Example:
         >>> lm = LanguageModel("char", model={"embedding_size": 8, "hidden_size": 16},
@@ -71,9 +74,13 @@ class LanguageModel:
         optim: dict | None = None,
         train: dict | None = None,
         tokenizer_options: dict | None = None,
+        state_reset: float = 0.0,
     ) -> None:
+        if not 0 <= state_reset < 1:
+            raise UserError(f"state_reset: expected a probability in [0, 1), got {state_reset!r}")
         self.tokenizer, self.vocab_size = tokenizer, vocab_size
         self.model, self.batch_size, self.bptt = dict(model or {}), batch_size, bptt
+        self.state_reset = state_reset
         self.optim, self.train = dict(optim or {}), dict(train or {})
         self.tokenizer_options = dict(tokenizer_options or {})
 
@@ -126,7 +133,8 @@ class LanguageModel:
         ids = torch.tensor(self.tokenizer_.encode(text))
         valid_ids = torch.tensor(self.tokenizer_.encode(valid))
         meta = {"config": self._run_config(config, corpus), "tokenizer": self.tokenizer_}
-        task = LMTask(ids, valid_ids, self.batch_size, self.bptt, meta)
+        task = LMTask(ids, valid_ids, self.batch_size, self.bptt, meta, self.state_reset,
+                      train_config.seed)  # fmt: skip
         trainer = Trainer(network, task, optim_config, train_config, out, progress=progress)
         if checkpoint is not None:
             trainer.resume(checkpoint.directory)
@@ -145,7 +153,7 @@ class LanguageModel:
         self.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
 
     def _run_config(self, config: LMConfig, corpus: Corpus | None = None) -> dict:
-        data = {"batch_size": self.batch_size, "bptt": self.bptt}
+        data = {"batch_size": self.batch_size, "bptt": self.bptt, "state_reset": self.state_reset}
         if corpus is not None and corpus.sources:
             data.update(sources=corpus.spec(), fingerprint=corpus.fingerprint())
         return {
@@ -336,7 +344,8 @@ class LanguageModel:
 
     def _params(self) -> dict:
         keys = ("tokenizer", "vocab_size", "model", "batch_size", "bptt", "optim", "train")
-        return {**{k: getattr(self, k) for k in keys}, "tokenizer_options": self.tokenizer_options}
+        return {**{k: getattr(self, k) for k in keys}, "tokenizer_options": self.tokenizer_options,
+                "state_reset": self.state_reset}  # fmt: skip
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

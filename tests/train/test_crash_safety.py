@@ -31,7 +31,7 @@ VOCAB = 7
 LM_TEXT = "".join(f"the cat sat on the mat number {i % 7}\n" for i in range(120))
 LM_ARGV = ["--tokenizer", "char", "--embedding-size", "8", "--hidden-size", "16",
            "--num-layers", "1", "--batch-size", "4", "--bptt", "16", "--epochs", "3",
-           "--save-every", "10", "--no-progress"]  # fmt: skip
+           "--save-every", "10", "--state-reset", "0.3", "--no-progress"]  # fmt: skip
 WORDS = "a b c d".split()
 SOURCES = [f"{x} {y} {z}" for x in WORDS for y in WORDS for z in WORDS]
 S2S_TSV = "".join(f"{s}\t{' '.join(reversed(s.split()))}\tCC-BY 2.0\n" for s in SOURCES)

@@ -75,6 +75,14 @@ def _register_train(verbs) -> None:
     batching = group(p, "batching")
     option(batching, "--batch-size", type=positive_int, default=32, help="parallel streams")
     option(batching, "--bptt", type=positive_int, default=35, help="truncated BPTT window")
+    option(
+        batching,
+        "--state-reset",
+        type=probability,
+        default=0.0,
+        help="probability that a stream's carried state is zeroed before a window, so that "
+        "the model also learns to start from an empty memory, as a prompt does (0: never)",
+    )
     add_training_options(p)
 
 
@@ -115,6 +123,7 @@ def _estimator(s: dict):
         model={k: s[k] for k in MODEL_HELP},
         batch_size=s["batch_size"],
         bptt=s["bptt"],
+        state_reset=s["state_reset"],
         optim=optim_settings(s),
         train=train_settings(s),
         tokenizer_options=tokenizer_options,
