@@ -18,8 +18,8 @@ def task(state_reset, seed=0, batch_size=4, bptt=5):
     return LMTask(IDS, IDS[:30], batch_size, bptt, {"config": {}}, state_reset, seed)
 
 
-def test_without_resets_the_windows_are_pairs():
-    assert all(len(batch) == 2 for batch in task(0.0).batches(0, 0))
+def test_without_resets_no_stream_is_reset():
+    assert all(keep is None for _, _, keep in task(0.0).batches(0, 0))
 
 
 def test_reset_draws_follow_the_seed_epoch_and_window():

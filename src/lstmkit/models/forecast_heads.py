@@ -127,24 +127,20 @@ class AutoregressiveDecoder(QuantileHead):
         It runs in the weights' dtype, outside ``torch.autocast`` (a bfloat16 training step's
         state is cast back), so that what is fed back is found at full precision."""
         with torch.autocast(last.device.type, enabled=False):
-            return self._free_run_steps(last, future, state, horizon, target, teacher_forcing,
-                                        masks)  # fmt: skip
-
-    def _free_run_steps(self, last, future, state, horizon, target, teacher_forcing, masks):
-        layers = [self.lstm.layer_weights(k) for k in range(self.num_layers)]
-        w, b = self.output.weight[self.median_index], self.output.bias[self.median_index]
-        hs, cs = list(state[0].to(w.dtype)), list(state[1].to(w.dtype))
-        prev, fed = last, []
-        for k in range(horizon):
-            fed.append(prev)
-            x = self._input(prev, None if future is None else future[:, k])
-            for layer, weights in enumerate(layers):
-                hs[layer], cs[layer] = torch.lstm_cell(x, (hs[layer], cs[layer]), *weights)
-                mask = None if masks is None else masks[layer]
-                x = hs[layer] if mask is None else hs[layer] * mask[:, k]
-            median = torch.addmv(b, x, w)  # monotone_quantiles keeps the median as it is
-            prev = self._fed(median, target, k, teacher_forcing)
-        return torch.stack(fed, 1)
+            layers = [self.lstm.layer_weights(k) for k in range(self.num_layers)]
+            w, b = self.output.weight[self.median_index], self.output.bias[self.median_index]
+            hs, cs = list(state[0].to(w.dtype)), list(state[1].to(w.dtype))
+            prev, fed = last, []
+            for k in range(horizon):
+                fed.append(prev)
+                x = self._input(prev, None if future is None else future[:, k])
+                for layer, weights in enumerate(layers):
+                    hs[layer], cs[layer] = torch.lstm_cell(x, (hs[layer], cs[layer]), *weights)
+                    mask = None if masks is None else masks[layer]
+                    x = hs[layer] if mask is None else hs[layer] * mask[:, k]
+                median = torch.addmv(b, x, w)  # monotone_quantiles keeps the median as it is
+                prev = self._fed(median, target, k, teacher_forcing)
+            return torch.stack(fed, 1)
 
     @staticmethod
     def _fed(median: Tensor, target: Tensor | None, k: int, teacher_forcing: float) -> Tensor:

@@ -57,20 +57,20 @@ class LMTask:
         return self.windows
 
     def batches(self, epoch: int, start: int):
-        """``(x, y)`` windows (B, T); with ``state_reset``, ``(x, y, keep)``: keep (B,) is 0 for
-        the streams whose carried state is zeroed before the window, else 1."""
-        windows = bptt_batches(self.streams, self.bptt, start)
-        if not self.state_reset:
-            yield from windows
-            return
-        for k, (x, y) in enumerate(windows, start):
-            draws = np.random.default_rng([self.seed, epoch, k]).random(x.shape[0])
-            yield x, y, torch.from_numpy((draws >= self.state_reset).astype(np.float32))
+        """``(x, y, keep)`` windows: x, y (B, T); keep (B,) 0 for the streams whose carried state
+        is zeroed before the window, else 1 (None without ``state_reset``)."""
+        for k, (x, y) in enumerate(bptt_batches(self.streams, self.bptt, start), start):
+            keep = None
+            if self.state_reset:
+                draws = np.random.default_rng([self.seed, epoch, k]).random(x.shape[0])
+                keep = torch.from_numpy((draws >= self.state_reset).astype(np.float32))
+            yield x, y, keep
 
     def train_loss(self, model: nn.Module, batch, carry):
-        x, y = (t.to(device_of(model)) for t in batch[:2])
-        if len(batch) == 3 and carry is not None:
-            carry = reset_state(carry, batch[2].to(x.device))
+        x, y, keep = batch
+        x, y = x.to(device_of(model)), y.to(device_of(model))
+        if keep is not None and carry is not None:
+            carry = reset_state(carry, keep.to(x.device))
         logits, state = model(x, carry)  # (B, T, V)
         return F.cross_entropy(logits.flatten(0, 1), y.flatten()), y.numel(), state
 
