@@ -368,6 +368,7 @@ def test_seasonality_test_verdicts():
     ("name", "freq", "length"),
     [
         ("co2", "W-SAT", 2284),
+        ("elec_equip", "MS", 257),
         ("elnino", "MS", 732),
         ("macrodata", "QS-JAN", 203),
         ("sunspots", "YS-JAN", 309),
@@ -380,6 +381,14 @@ def test_builtin_series_load_offline(name, freq, length):
     assert len(frame[0]) == length
     assert not np.isnan(frame[0].values).any()
     assert frame.spec() == {"builtin": name}
+
+
+def test_builtin_elec_equip_is_the_eurostat_index():
+    # Eurostat STS.M.I7.W.TOVT.NS0016.4.000 (2010 = 100): January 1995 66.19, May 2016 the last.
+    series = builtin_series("elec_equip")[0]
+    assert series.name == "turnover"
+    assert (series.index[0], series.values[0]) == (pd.Timestamp("1995-01-01"), 66.19)
+    assert series.index[-1] == pd.Timestamp("2016-05-01")
 
 
 def test_builtin_co2_fill_recorded_and_unknown_name():

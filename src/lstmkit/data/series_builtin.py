@@ -6,13 +6,16 @@ name           frequency  T      what
 =============  =========  =====  ====================================================
 ``co2``        W-SAT      2284   Mauna Loa CO2 (ppm), weekly 1958-2001; 59 gaps,
                                  filled by linear interpolation
+``elec_equip`` MS         257    euro area turnover index of electrical equipment
+                                 manufacturing (2010 = 100), monthly 1995-2016, not
+                                 seasonally adjusted (the series of R's fpp ``elecequip``,
+                                 as statsmodels ships it)
 ``elnino``     MS         732    El Nino sea surface temperature (deg C), monthly
                                  1950-2010, from statsmodels' year-by-month table
 ``macrodata``  QS-JAN     203    US real GDP (billions of 2005 dollars), 1959-2009
 ``sunspots``   YS-JAN     309    yearly sunspot activity, 1700-2008
 =============  =========  =====  ====================================================
 
-statsmodels has no ``elec_equip`` (an R fpp data set); ``elnino`` is the monthly series it ships.
 Every built-in passes through the same checks as a CSV file.
 """
 
@@ -26,7 +29,7 @@ import pandas as pd
 from lstmkit.data.series import SeriesFrame, from_table, read_series
 from lstmkit.errors import UserError
 
-BUILTIN_SERIES = ("co2", "elnino", "macrodata", "sunspots")
+BUILTIN_SERIES = ("co2", "elec_equip", "elnino", "macrodata", "sunspots")
 
 
 def _co2() -> pd.DataFrame:
@@ -34,6 +37,13 @@ def _co2() -> pd.DataFrame:
 
     data = co2.load_pandas().data
     return pd.DataFrame({"date": data.index, "co2": data["co2"].to_numpy()})
+
+
+def _elec_equip() -> pd.DataFrame:
+    from statsmodels.datasets import elec_equip
+
+    data = elec_equip.load().data  # one column, named by its Eurostat series code
+    return pd.DataFrame({"month": data.index, "turnover": data.iloc[:, 0].to_numpy()})
 
 
 def _elnino() -> pd.DataFrame:
@@ -65,7 +75,13 @@ def _sunspots() -> pd.DataFrame:
     return pd.DataFrame({"year": years, "sunactivity": data["SUNACTIVITY"]})
 
 
-_LOADERS = {"co2": _co2, "elnino": _elnino, "macrodata": _macrodata, "sunspots": _sunspots}
+_LOADERS = {
+    "co2": _co2,
+    "elec_equip": _elec_equip,
+    "elnino": _elnino,
+    "macrodata": _macrodata,
+    "sunspots": _sunspots,
+}
 
 
 def builtin_series(name: str) -> SeriesFrame:
