@@ -29,11 +29,13 @@ Run::
     .venv/bin/python benchmarks/forecast_series.py --only AirPassengers co2 --epochs 10
     .venv/bin/python benchmarks/forecast_series.py --only temps monthly-sunspots --season-given
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forecast_series.py --folds 4
+    .venv/bin/python benchmarks/forecast_series.py --only elec_equip --json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -152,6 +154,7 @@ def main() -> None:
                         default=Forecaster().window_norm,
                         help="normalise each window by its look-back (RevIN)")  # fmt: skip
     parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--season-given", action="store_true",
                         help="give the frequency's season explicitly: the residual is taken at "
                         "it untested")  # fmt: skip
@@ -168,6 +171,9 @@ def main() -> None:
               f"{r['raw'].get('coverage', float('nan')):.0%} -> "
               f"{r['lstm'].get('coverage', float('nan')):.0%}, shrink {_weights(r['shrink'])} "
               f"({r['train_s']:.0f} s)", file=sys.stderr, flush=True)  # fmt: skip
+    if args.json:
+        print(json.dumps({"seed": args.seed, "folds": args.folds, "series": rows}, indent=1))
+        return
     print(
         f"torch {torch.__version__} | threads {torch.get_num_threads()} | "
         f"{platform.processor() or platform.machine()} | seed {args.seed} | 1-min load avg "
