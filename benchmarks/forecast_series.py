@@ -17,7 +17,7 @@ Series: ``../shared/data/timeseries`` (AirPassengers, monthly-milk, us_gasoline,
 real GDP, sunspots, and elec_equip, the euro area's electrical equipment turnover, which the issue
 names). taylor and exchange_rate come without timestamps; they get a regular index
 (half-hourly from 2000-06-05, daily from 1990-01-01) as Darts does. ``--only`` also takes two
-series of the shared folder that are not in the default ten, where the frequency's season is not
+series of the shared folder that are not in the default eleven, where the frequency's season is not
 the data's (daily minimum temperatures, no weekly cycle; monthly sunspots, an 11-year cycle, not a
 yearly one): ``temps`` and ``monthly-sunspots``. ``--season-given`` passes the frequency's season
 to the forecaster explicitly, which then takes its residual at that lag untested (the behaviour
@@ -134,7 +134,7 @@ def run(name: str, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", choices=[*SERIES, *EXTRA],
-                        help="a subset, or series not in the default ten")  # fmt: skip
+                        help="a subset, or series not in the default eleven")  # fmt: skip
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=DEFAULT_TRAIN["epochs"])

@@ -384,7 +384,7 @@ def test_builtin_series_load_offline(name, freq, length):
 
 
 def test_builtin_elec_equip_is_the_eurostat_index():
-    # Eurostat STS.M.I7.W.TOVT.NS0016.4.000 (2010 = 100): January 1995 66.19, May 2016 the last.
+    # Eurostat STS.M.I7.W.TOVT.NS0016.4.000: January 1995 66.19, May 2016 the last.
     series = builtin_series("elec_equip")[0]
     assert series.name == "turnover"
     assert (series.index[0], series.values[0]) == (pd.Timestamp("1995-01-01"), 66.19)

@@ -7,9 +7,8 @@ name           frequency  T      what
 ``co2``        W-SAT      2284   Mauna Loa CO2 (ppm), weekly 1958-2001; 59 gaps,
                                  filled by linear interpolation
 ``elec_equip`` MS         257    euro area turnover index of electrical equipment
-                                 manufacturing (2010 = 100), monthly 1995-2016, not
-                                 seasonally adjusted (the series of R's fpp ``elecequip``,
-                                 as statsmodels ships it)
+                                 manufacturing (Eurostat, NACE 26-27), monthly
+                                 1995-2016, working-day but not seasonally adjusted
 ``elnino``     MS         732    El Nino sea surface temperature (deg C), monthly
                                  1950-2010, from statsmodels' year-by-month table
 ``macrodata``  QS-JAN     203    US real GDP (billions of 2005 dollars), 1959-2009
