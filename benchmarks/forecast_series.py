@@ -125,7 +125,7 @@ def run(name: str, args) -> dict:
         "lag": fc.residual_["lag"],
         "train_s": bt.scores["train_seconds"],
         "total_s": time.monotonic() - started,
-        **{m: overall.get(m) for m in ("lstm", *BASELINES)},
+        **{m: overall[m] for m in ("lstm", *BASELINES)},
         "raw": bt.scores["lstm_unadjusted"],
         "shrink": (bt.scores["adjustment"] or {}).get("shrink"),
     }
@@ -210,7 +210,7 @@ def table(rows: list[dict]) -> str:
         for metric in ("mase", "smape"):
             values = [r[m][metric] if r[m] else float("nan") for m in models]
             best = np.nanmin(values)
-            cells += [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in values]
+            cells += [_bold(v, best) for v in values]
         length = f"{r['length']:,}" + (f" x {r['series']}" if r["series"] > 1 else "")
         coverage = [r[m].get("coverage", float("nan")) for m in ("raw", "lstm")]
         lines.append(
@@ -278,9 +278,9 @@ def verdicts(rows: list[dict]) -> list[str]:
     others = []  # how often each other model beats seasonal naive, for scale
     for m in ("naive", "ets", "arima"):
         fitted = [r for r in rows if r[m] is not None]
-        won = [r["name"] for r in fitted if r[m]["mase"] < r["seasonal_naive"]["mase"]]
+        won = sum(r[m]["mase"] < r["seasonal_naive"]["mase"] for r in fitted)
         skipped = f", skipped on {len(rows) - len(fitted)}" if len(fitted) < len(rows) else ""
-        others.append(f"{m} {len(won)}/{len(fitted)}{skipped}")
+        others.append(f"{m} {won}/{len(fitted)}{skipped}")
     coverage = {m: [r[m].get("coverage", float("nan")) for r in rows] for m in ("raw", "lstm")}
     near = {m: sum(0.7 <= c <= 0.9 for c in v) for m, v in coverage.items()}
     return [
