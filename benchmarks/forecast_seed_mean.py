@@ -3,7 +3,7 @@
 Trains the forecaster of :mod:`forecast_series` (its defaults: three validation horizons, early
 stopping) once per seed on each series, and scores each seed's point forecast and the mean of
 all seeds' point forecasts on the same test window(s) with MASE (each fold against the history
-before its origin, as :func:`lstmkit.forecast_backtest.backtest` does). The mean of the seeds'
+before its origin, as :func:`lstmkit.forecast.backtest.backtest` does). The mean of the seeds'
 MASEs bounds the mean forecast's from above (the absolute error is convex); the question is how
 it compares with the seeds one by one, and what the training costs (one run per seed).
 
@@ -22,9 +22,10 @@ import warnings
 import numpy as np
 
 from forecast_series import DATA, SERIES
-from lstmkit.forecast import DEFAULT_TRAIN, Forecaster
-from lstmkit.forecast_backtest import backtest
-from lstmkit.forecast_metrics import mase
+from lstmkit.forecast import Forecaster
+from lstmkit.forecast.backtest import backtest
+from lstmkit.forecast.estimator import DEFAULT_TRAIN
+from lstmkit.forecast.metrics import mase
 
 
 def seed_forecasts(name: str, seeds: list[int], folds: int, epochs: int):

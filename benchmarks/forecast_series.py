@@ -1,13 +1,13 @@
 """Forecasting quality: the LSTM beside seasonal naive and ETS on real series, same split.
 
 Each series' last ``horizon`` steps are the test window; every model forecasts them from the
-history before it (:func:`lstmkit.forecast_backtest.backtest` with one fold: the LSTM trains on
+history before it (:func:`lstmkit.forecast.backtest.backtest` with one fold: the LSTM trains on
 the history, its last three horizons (``--valid-windows``) held out, the baselines fit on all of
 it). ``--folds k`` tests on the last k horizons as rolling origins instead: the LSTM trains once
 before the first, the baselines refit at every origin, and each score is the mean over them.
 The held-out horizons pick the LSTM's best epoch and fit, the same way on every series, the
 shrinkage of its correction toward seasonal naive and the conformal calibration of its intervals
-(:mod:`lstmkit.forecast_calibration`); "unadjusted" is the same network without them. Scores:
+(:mod:`lstmkit.forecast.calibration`); "unadjusted" is the same network without them. Scores:
 MASE (scaled by the in-sample seasonal naive error) and sMAPE (%), as in the M4 competition, and
 the 80% interval's coverage. Target (issue 5): the LSTM beats seasonal naive on every series and
 ETS on at least half.
@@ -49,8 +49,10 @@ import torch
 
 from lstmkit.data.calendar import season_length
 from lstmkit.data.series_builtin import builtin_series
-from lstmkit.forecast import DEFAULT_TRAIN, Forecaster, read_frame
-from lstmkit.forecast_backtest import backtest
+from lstmkit.data.series_tools import read_frame
+from lstmkit.forecast import Forecaster
+from lstmkit.forecast.backtest import backtest
+from lstmkit.forecast.estimator import DEFAULT_TRAIN
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "timeseries"
 

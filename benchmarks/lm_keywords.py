@@ -116,7 +116,7 @@ def predictions(lm, passages) -> dict[tuple[str, ...], str]:
 def validation_ppl(lm, valid_text: str) -> float:
     """Perplexity of the fitted (best) model on the validation passages."""
     from lstmkit.data import batchify
-    from lstmkit.lm import evaluate_streams
+    from lstmkit.lm.task import evaluate_streams
 
     ids = torch.tensor(lm.tokenizer_.encode(valid_text))
     lm.model_.eval()

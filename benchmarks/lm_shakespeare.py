@@ -122,8 +122,8 @@ def load_split(path: Path) -> tuple[str, str]:
 
 def build_trainer(args: argparse.Namespace, train_text: str, valid_text: str):
     """The tokenizer, the model, the task and lstmkit's Trainer for this run."""
+    from lstmkit.lm.task import LMTask
     from lstmkit.models import LMConfig, LSTMLanguageModel
-    from lstmkit.tasks.lm import LMTask
     from lstmkit.tokenizers import train_tokenizer
     from lstmkit.train.optim import OptimConfig
     from lstmkit.train.trainer import TrainConfig, Trainer
@@ -169,7 +169,7 @@ def build_trainer(args: argparse.Namespace, train_text: str, valid_text: str):
 def evaluate(model: torch.nn.Module, valid_ids: torch.Tensor, bptt: int) -> float:
     """Mean validation loss in nats/char over the whole validation text."""
     from lstmkit.data import batchify
-    from lstmkit.tasks.lm import evaluate_streams
+    from lstmkit.lm.task import evaluate_streams
 
     was_training = model.training
     model.eval()

@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 
 from lstmkit.data import load_pairs, read_parallel
-from lstmkit.scores import translation_scores
 from lstmkit.seq2seq import Seq2Seq
+from lstmkit.seq2seq.scores import translation_scores
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

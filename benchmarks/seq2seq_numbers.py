@@ -27,8 +27,8 @@ import torch
 
 from lstmkit.cli.seq2seq import TASK_PRESETS
 from lstmkit.data import load_pairs
-from lstmkit.scores import translation_scores
 from lstmkit.seq2seq import Seq2Seq
+from lstmkit.seq2seq.scores import translation_scores
 
 SETTINGS = {  # the CLI's numbers preset (lstmkit/cli/seq2seq.py), with a time budget
     "batch_size": 64,

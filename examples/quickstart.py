@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from lstmkit.cli.output import format_table
-from lstmkit.config_file import read_config_file
 from lstmkit.data import CUISINES, NOTES_EXAMPLE, load_corpus
+from lstmkit.data.config_file import read_config_file
 from lstmkit.data.keywords import FOOD_CUISINE, generate_passages, parse_passage
 from lstmkit.inspect.memory import add_keyword_memory
 from lstmkit.inspect.report import write_report

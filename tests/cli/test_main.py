@@ -65,4 +65,4 @@ def test_estimators_load_from_the_top_level_on_first_use():
          "Seq2Seq.__module__)"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert done.stdout.split() == ["False", "lstmkit.lm", "lstmkit.seq2seq"]
+    assert done.stdout.split() == ["False", "lstmkit.lm.estimator", "lstmkit.seq2seq.estimator"]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lstmkit.config_file import read_config_file
+from lstmkit.data.config_file import read_config_file
 from lstmkit.data.pairs import read_parallel, read_tsv
 from lstmkit.data.series import read_series
 from lstmkit.data.sources import load_corpus, read_eval_text

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lstmkit.checkpoint import load_checkpoint
-from lstmkit.config_file import read_config_file
+from lstmkit.data.config_file import read_config_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

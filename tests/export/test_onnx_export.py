@@ -19,11 +19,11 @@ from lstmkit.export import graphs
 from lstmkit.export import onnx as export
 from lstmkit.export.runtime import OnnxForecaster
 from lstmkit.forecast import Forecaster
+from lstmkit.forecast.windows import forecast_windows, make_windows
 from lstmkit.lm import LanguageModel
 from lstmkit.models.language_model import LMConfig, LSTMLanguageModel
 from lstmkit.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from lstmkit.seq2seq import Seq2Seq
-from lstmkit.tasks.forecast import forecast_windows, make_windows
 
 TOL = 1e-4
 SRC = str(Path(lstmkit.__file__).parents[1])  # the subprocess imports this checkout
@@ -263,12 +263,12 @@ def test_greedy_translation_with_onnxruntime_alone_equals_seq2seq(s2s_export):
 import json
 from lstmkit.export.runtime import OnnxSeq2Seq
 model = OnnxSeq2Seq({str(root / "onnx")!r}, threads=1)
-src = {[s2s._encode_src(s) for s in sentences if s]!r}
+src = {[s2s.encode_source(s) for s in sentences if s]!r}
 print(json.dumps({{"ids": model.greedy(src, max_len=7),
                   "text": model.translate({sentences!r}),
                   "one": model.translate({sentences[2]!r})}}))
 """)
-    src = [s2s._encode_src(s) for s in sentences if s]
+    src = [s2s.encode_source(s) for s in sentences if s]
     lengths = torch.tensor([len(s) for s in src])
     padded = torch.zeros(len(src), int(lengths.max()), dtype=torch.long)
     for row, ids in enumerate(src):

@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from lstmkit.data.calendar import season_length
+from lstmkit.data.series_tools import read_frame
 from lstmkit.errors import UserError
-from lstmkit.forecast import Forecaster, read_frame
+from lstmkit.forecast import Forecaster
+from lstmkit.forecast.windows import make_windows, prepare
 from lstmkit.inspect.traces import (
     forecast_trace,
     lm_trace,
@@ -23,7 +25,6 @@ from lstmkit.lm import LanguageModel
 from lstmkit.models import LMConfig, LSTMLanguageModel, Seq2SeqConfig, build_seq2seq
 from lstmkit.nn import LSTM
 from lstmkit.seq2seq import Seq2Seq
-from lstmkit.tasks.forecast import make_windows, prepare
 from lstmkit.tokenizers import train_tokenizer
 
 TEXT = "the cat sat on the mat and the dog sat on the log\n" * 5

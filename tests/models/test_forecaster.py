@@ -8,7 +8,7 @@ import torch
 from torch.autograd import gradcheck
 
 from lstmkit.errors import UserError
-from lstmkit.forecast_metrics import pinball
+from lstmkit.forecast.metrics import pinball
 from lstmkit.models.forecaster import (
     ForecastConfig,
     build_forecaster,

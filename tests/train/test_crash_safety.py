@@ -22,8 +22,8 @@ import lstmkit
 from lstmkit.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from lstmkit.cli.main import main
 from lstmkit.errors import UserError
+from lstmkit.lm.task import LMTask
 from lstmkit.models import LMConfig, LSTMLanguageModel
-from lstmkit.tasks.lm import LMTask
 from lstmkit.train.optim import OptimConfig
 from lstmkit.train.trainer import TrainConfig, Trainer
 

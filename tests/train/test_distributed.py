@@ -13,6 +13,9 @@ import pytest
 import torch
 
 from lstmkit.checkpoint import load_checkpoint
+from lstmkit.forecast.task import ForecastTask
+from lstmkit.forecast.windows import Prepared
+from lstmkit.lm.task import LMTask
 from lstmkit.models import (
     ForecastConfig,
     LMConfig,
@@ -21,9 +24,7 @@ from lstmkit.models import (
     build_forecaster,
     build_seq2seq,
 )
-from lstmkit.tasks.forecast import ForecastTask, Prepared
-from lstmkit.tasks.lm import LMTask
-from lstmkit.tasks.seq2seq import Seq2SeqTask
+from lstmkit.seq2seq.task import Seq2SeqTask
 from lstmkit.train.distributed import gather_state, shard_rows, split_state, without_nproc
 from lstmkit.train.optim import OptimConfig
 from lstmkit.train.trainer import TrainConfig, Trainer

@@ -18,7 +18,7 @@ import safetensors.torch
 from safetensors import SafetensorError
 from torch import Tensor
 
-from lstmkit.config_file import _read_text
+from lstmkit.data.config_file import read_text
 from lstmkit.errors import UserError
 
 FORMAT = "lstmkit-checkpoint"
@@ -209,7 +209,7 @@ def _read_tensors(path: Path) -> dict[str, Tensor]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(_read_text(path))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as error:
         at = f"(at line {error.lineno}, column {error.colno})"
         raise UserError(f"{path}: invalid JSON: {error.msg} {at}") from None

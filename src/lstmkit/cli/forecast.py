@@ -33,8 +33,8 @@ from lstmkit.data.series import read_series
 from lstmkit.data.series_builtin import BUILTIN_SERIES, builtin_series, load_series
 from lstmkit.errors import Notice, UserError
 from lstmkit.forecast import Forecaster
-from lstmkit.forecast_backtest import backtest
-from lstmkit.forecast_plot import plot_forecast
+from lstmkit.forecast.backtest import backtest
+from lstmkit.forecast.plot import plot_forecast
 from lstmkit.models.quantiles import check_quantiles
 
 VALID_METRICS = ("loss", "mase", "mae")  # what ForecastTask.evaluate reports

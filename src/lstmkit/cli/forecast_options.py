@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import inspect
 
-from lstmkit.baselines import BASELINES
 from lstmkit.cli.options import (
     DEFAULTS,
     group,
@@ -18,7 +17,9 @@ from lstmkit.cli.options import (
 from lstmkit.cli.training import add_training_options
 from lstmkit.data.series import FILLS
 from lstmkit.data.series_builtin import BUILTIN_SERIES
-from lstmkit.forecast import DEFAULT_OPTIM, DEFAULT_TRAIN, Forecaster
+from lstmkit.forecast import Forecaster
+from lstmkit.forecast.baselines import BASELINES
+from lstmkit.forecast.estimator import DEFAULT_OPTIM, DEFAULT_TRAIN
 from lstmkit.models.forecaster import HEADS
 
 SOURCES = {"data": "--data", "csv": "--csv", "dataset": "--dataset"}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from importlib import import_module
 
 from lstmkit import __version__
-from lstmkit.cli import experiment, export, forecast, info, inspect, lm, seq2seq, serve
+from lstmkit.cli import experiment, export, info, inspect, serve
 from lstmkit.errors import Notice, UserError
+from lstmkit.registry import TASKS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,9 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     info.register(commands)
-    lm.register(commands)
-    seq2seq.register(commands)
-    forecast.register(commands)
+    for spec in TASKS.values():  # lstmkit <task> <verb>, in the registry's order
+        import_module(spec.cli).register(commands)
     inspect.register(commands)
     export.register(commands)
     serve.register(commands)

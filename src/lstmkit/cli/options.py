@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lstmkit.config_file import read_config_file
+from lstmkit.data.config_file import read_config_file
 from lstmkit.errors import UserError
 
 DEFAULTS = "lstmkit_defaults"

@@ -1,5 +1,5 @@
 """Ancestral sampling: each next token drawn from the model's distribution, reshaped by
-temperature, top-k and nucleus (top-p) filtering (``lstmkit.sampling``).
+temperature, top-k and nucleus (top-p) filtering (``lstmkit.decode.sampling``).
 
 Legend: B batch, S source length, V vocabulary.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lstmkit import sampling
+from lstmkit.decode import sampling
 from lstmkit.decode.greedy import Hypothesis, decode_stepwise
 from lstmkit.models.seq2seq import Seq2Seq
 
@@ -29,7 +29,7 @@ def sample(
 
     Args:
         model, src, src_lengths, max_len, max_len_ratio: as :func:`lstmkit.decode.greedy`.
-        temperature, top_k, top_p: as :func:`lstmkit.sampling.sample`.
+        temperature, top_k, top_p: as :func:`lstmkit.decode.sampling.sample`.
         generator: a CPU generator for reproducible draws.
 
     Returns:

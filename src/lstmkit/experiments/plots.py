@@ -1,7 +1,7 @@
 """Figures of an experiment: the learning curves and the gradient flow, one line per cell.
 
 Figures are plain :class:`matplotlib.figure.Figure` objects rendered with Agg, as in
-:mod:`lstmkit.forecast_plot`: no display, no global pyplot state.
+:mod:`lstmkit.forecast.plot`: no display, no global pyplot state.
 """
 
 from __future__ import annotations

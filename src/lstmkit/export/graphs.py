@@ -196,7 +196,7 @@ class ForecastGraph(_Graph):
 
 class WindowForecastGraph(_Graph):
     """The forecaster from a series' standardised history, with the window arithmetic of
-    :func:`lstmkit.tasks.forecast.make_windows` and :meth:`Window.undo` inside the graph.
+    :func:`lstmkit.forecast.windows.make_windows` and :meth:`Window.undo` inside the graph.
 
     Inputs: ``history`` (B, T + d) the last look-back T plus d values of the series-standardised
     target (d: the residual's lag, 0 without residuals), ``past`` (B, T, P) the user's
@@ -213,7 +213,7 @@ class WindowForecastGraph(_Graph):
 
     def __init__(self, model: nn.Module, lookback: int, lag: int, window_norm: bool) -> None:
         super().__init__()
-        from lstmkit.tasks.forecast import WINDOW_SCALE_FLOOR
+        from lstmkit.forecast.windows import WINDOW_SCALE_FLOOR
 
         self.inner = ForecastGraph(model)
         self.lookback, self.lag, self.window_norm = lookback, lag, window_norm

@@ -37,8 +37,8 @@ from torch import nn
 
 from lstmkit import __version__
 from lstmkit.errors import UserError
-from lstmkit.estimators import load_estimator
 from lstmkit.export import graphs
+from lstmkit.registry import load_estimator, task_spec
 
 FORMAT = "lstmkit-onnx"
 DEFAULT_OPSET = 17
@@ -112,9 +112,6 @@ def _replace(tmp: Path, out: Path) -> None:
 
 
 def _write(estimator, folder: Path, opset: int) -> dict:
-    from lstmkit.forecast import Forecaster
-    from lstmkit.lm import LanguageModel
-
     manifest = {
         "format": FORMAT,
         "format_version": 1,
@@ -122,17 +119,16 @@ def _write(estimator, folder: Path, opset: int) -> dict:
         "opset": opset,
         "source": str(estimator.checkpoint_),
     }
-    if isinstance(estimator, LanguageModel):
-        manifest |= _lm(estimator, folder, opset)
-    elif isinstance(estimator, Forecaster):
-        manifest |= _forecaster(estimator, folder, opset)
-    else:
-        manifest |= _seq2seq(estimator, folder, opset)
+    spec = task_spec(estimator.task_)
+    if spec.onnx is None:
+        raise UserError(f"{estimator.checkpoint_}: a {spec.title} has no ONNX export")
+    manifest |= spec.load("onnx")(estimator, folder, opset)
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
-def _lm(lm, folder: Path, opset: int) -> dict:
+def write_lm(lm, folder: Path, opset: int) -> dict:
+    """A language model's graphs: ``lm_step.onnx`` and ``lm_sequence.onnx``."""
     tok = lm.tokenizer_
     _copy_tokenizer(lm.checkpoint_, folder)
     built = {}
@@ -148,8 +144,9 @@ def _lm(lm, folder: Path, opset: int) -> dict:
     }
 
 
-def _seq2seq(s2s, folder: Path, opset: int) -> dict:
-    from lstmkit.seq2seq import RATIO_MARGIN
+def write_seq2seq(s2s, folder: Path, opset: int) -> dict:
+    """A seq2seq model's graphs: ``encoder.onnx`` and ``decoder_step.onnx``."""
+    from lstmkit.seq2seq.estimator import RATIO_MARGIN
 
     model = s2s.model_
     _copy_tokenizer(s2s.checkpoint_, folder)
@@ -179,7 +176,9 @@ def _seq2seq(s2s, folder: Path, opset: int) -> dict:
     }
 
 
-def _forecaster(fc, folder: Path, opset: int) -> dict:
+def write_forecaster(fc, folder: Path, opset: int) -> dict:
+    """A forecaster's graphs, ``forecaster.onnx`` and ``forecaster_window.onnx``, and the scaling
+    around them."""
     graph = graphs.ForecastGraph(fc.model_)
     window = graphs.WindowForecastGraph(fc.model_, fc.lookback_, fc._difference, fc.window_norm)
     built = {

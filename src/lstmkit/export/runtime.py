@@ -228,7 +228,7 @@ class OnnxForecaster(_Exported):
     ``calendar`` features (:func:`lstmkit.data.calendar.calendar_features` of ``freq``) to the
     user's future covariates; then multiply the quantiles by the std and add the mean. With an
     ``adjustment`` (shrinkage and calibration fitted on the validation windows),
-    :func:`lstmkit.forecast_calibration.adjust_quantiles` applies it to the standardised
+    :func:`lstmkit.forecast.calibration.adjust_quantiles` applies it to the standardised
     quantiles and the graph's ``base`` before unscaling; this runner does not.
     """
 

@@ -2,7 +2,7 @@
 
 They hold the same pictures as the page for places that show no HTML (a paper, an issue, a
 terminal image viewer), from the full trace with nothing capped. Figures are plain
-:class:`matplotlib.figure.Figure` objects rendered by Agg, as in :mod:`lstmkit.forecast_plot`: no
+:class:`matplotlib.figure.Figure` objects rendered by Agg, as in :mod:`lstmkit.forecast.plot`: no
 display, no global pyplot state.
 """
 

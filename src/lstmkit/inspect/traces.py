@@ -40,8 +40,8 @@ from torch import nn
 from lstmkit.checkpoint import CONFIG_FILE
 from lstmkit.data.calendar import stamp_text
 from lstmkit.errors import UserError
-from lstmkit.estimators import load_estimator
 from lstmkit.nn import LSTM, GateTrace
+from lstmkit.registry import load_estimator
 from lstmkit.tokenizers import format_unknowns
 
 QUANTITIES = ("f", "i", "o", "g", "c", "h")
@@ -201,7 +201,7 @@ def seq2seq_trace(s2s, sentence: str, max_tokens: int = 5000) -> dict:
         UserError: an empty sentence.
     """
     from lstmkit.decode import greedy
-    from lstmkit.seq2seq import RATIO_MARGIN
+    from lstmkit.seq2seq.estimator import RATIO_MARGIN
 
     model, src_tok, tgt_tok = s2s.model_, s2s.src_tokenizer_, s2s.tgt_tokenizer_
     ids, notices = encode_input(src_tok, sentence, max_tokens, "text")
@@ -249,7 +249,7 @@ def forecast_trace(fc, data=None, future: pd.DataFrame | None = None) -> dict:
     Raises:
         UserError: as :meth:`~lstmkit.forecast.Forecaster.predict`.
     """
-    from lstmkit.forecast import read_frame
+    from lstmkit.data.series_tools import read_frame
 
     frame = None if data is None else read_frame(data, **fc.read_options_)
     model = fc.model_

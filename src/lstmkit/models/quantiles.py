@@ -61,7 +61,7 @@ def monotone_quantiles(raw: Tensor, median_index: int) -> Tensor:
 def pinball_loss(pred: Tensor, target: Tensor, quantiles: Sequence[float]) -> Tensor:
     """Mean of max(q·(y − ŷ_q), (q − 1)·(y − ŷ_q)) over all quantiles and terms.
 
-    The same as :func:`lstmkit.forecast_metrics.pinball`, in torch and with the quantiles last.
+    The same as :func:`lstmkit.forecast.metrics.pinball`, in torch and with the quantiles last.
 
     Args:
         pred: (..., Q) predicted quantiles; target: (...) the truth.

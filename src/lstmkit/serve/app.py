@@ -29,19 +29,13 @@ from starlette.exceptions import HTTPException
 
 from lstmkit import __version__
 from lstmkit.errors import UserError
-from lstmkit.estimators import load_estimator
-from lstmkit.serve import handlers
+from lstmkit.registry import TASKS, load_estimator, task_spec
+from lstmkit.serve.handlers import Endpoint
 from lstmkit.serve.errors import validation_message
 from lstmkit.serve.schemas import RESPONSES, ErrorResponse, HealthResponse, Limits, request_models
 from lstmkit.serve.worker import ModelWorker, QueueFull
 
-KINDS = {  # task: (what it is called, its endpoints)
-    "lm": ("language model", ("predict", "generate")),
-    "seq2seq": ("seq2seq model", ("translate",)),
-    "forecast": ("forecaster", ("forecast",)),
-}
-ENDPOINTS = {name: task for task, (_, names) in KINDS.items() for name in names}
-BATCHED = ("predict", "translate", "forecast")
+ENDPOINTS = {name: task for task, spec in TASKS.items() for name in spec.endpoints}
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 409, 413, 422, 503)}
 
 
@@ -63,9 +57,17 @@ def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     limits = limits or Limits()
     estimator = load_estimator(model_dir)
     task = estimator.task_
-    kind, active = KINDS[task]
-    worker = ModelWorker(_handlers(task, estimator, limits), BATCHED, limits.max_batch,
-                         limits.queue, limits.batch_wait_ms / 1000, limits.threads)  # fmt: skip
+    spec = task_spec(task)
+    kind, active = spec.title, tuple(spec.endpoints)
+    endpoints = {name: spec.endpoint(name)(estimator, limits) for name in active}
+    worker = ModelWorker(
+        {name: endpoint.run for name, endpoint in endpoints.items()},
+        [name for name, endpoint in endpoints.items() if endpoint.batched],
+        limits.max_batch,
+        limits.queue,
+        limits.batch_wait_ms / 1000,
+        limits.threads,
+    )
     models = request_models(limits, getattr(estimator, "horizon", None))
 
     @asynccontextmanager
@@ -95,7 +97,7 @@ def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     for name in ENDPOINTS:
         if name in active:
             app.post(f"/{name}", response_model=RESPONSES[name], responses=ERRORS,
-                     summary=SUMMARIES[name])(_endpoint(worker, name, models[name]))  # fmt: skip
+                     summary=SUMMARIES[name])(_endpoint(worker, name, models[name], endpoints[name]))  # fmt: skip
         else:
             app.post(f"/{name}", include_in_schema=False)(_elsewhere(name, kind, model, active))
     return app
@@ -109,21 +111,11 @@ SUMMARIES = {
 }
 
 
-def _handlers(task: str, estimator, limits: Limits) -> dict:
-    if task == "lm":
-        return {"predict": handlers.predict_handler(estimator),
-                "generate": handlers.generate_handler(estimator)}  # fmt: skip
-    if task == "seq2seq":
-        return {"translate": handlers.translate_handler(estimator, limits.max_batch)}
-    return {"forecast": handlers.forecast_handler(estimator)}
-
-
-def _endpoint(worker: ModelWorker, name: str, model: type):
+def _endpoint(worker: ModelWorker, name: str, model: type, spec: Endpoint):
     """The route of an active endpoint: its request queued for the model worker."""
 
     async def endpoint(body) -> JSONResponse | dict:
-        key = handlers.translate_key(body) if name == "translate" else (name,)
-        size = len(body.sentences) if name == "translate" else 1
+        key, size = (name, *spec.key(body)), spec.size(body)
         try:
             result, notices = await worker.run(key, body, size)
         except QueueFull as busy:
@@ -140,7 +132,7 @@ def _endpoint(worker: ModelWorker, name: str, model: type):
 
 def _elsewhere(name: str, kind: str, model: str, active: tuple[str, ...]):
     """The route of an endpoint another kind of model has: 409, naming the loaded kind."""
-    wanted = KINDS[ENDPOINTS[name]][0]
+    wanted = TASKS[ENDPOINTS[name]].title
     here = ", ".join(f"/{n}" for n in active)
 
     async def endpoint() -> JSONResponse:

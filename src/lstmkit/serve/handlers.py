@@ -18,16 +18,35 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import torch
 from torch import Tensor
 
 from lstmkit.errors import UserError
-from lstmkit.tasks.lm import device_of
+from lstmkit.nn.device import device_of
 from lstmkit.tokenizers import format_unknowns
 
 Handler = Callable[[Sequence], list[dict]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a task's handler factory returns for one endpoint (see :mod:`lstmkit.registry`).
+
+    Attributes:
+        run: the handler: a list of validated requests in, one JSON dict per request out.
+        batched: whether the worker gathers concurrent requests into one call of ``run``.
+        key: requests whose keys are equal may share a batch (e.g. the same decoding options).
+        size: how many items a request holds, counted against the batch limit.
+    """
+
+    run: Handler
+    batched: bool = True
+    key: Callable[[Any], tuple] = lambda request: ()
+    size: Callable[[Any], int] = lambda request: 1
 
 
 # ---------------------------------------------------------------------------- language model
@@ -54,7 +73,7 @@ def next_token_probs(lm, texts: Sequence[str]) -> tuple[Tensor, list[list[str]]]
     return last.softmax(-1).cpu(), notices
 
 
-def predict_handler(lm) -> Handler:
+def predict_handler(lm, limits) -> Endpoint:
     def predict(requests: Sequence) -> list[dict]:
         probs, notices = next_token_probs(lm, [r.text for r in requests])
         results = []
@@ -71,10 +90,10 @@ def predict_handler(lm) -> Handler:
             results.append(result)
         return results
 
-    return predict
+    return Endpoint(predict)
 
 
-def generate_handler(lm) -> Handler:
+def generate_handler(lm, limits) -> Endpoint:
     def one(r) -> dict:
         return {"text": lm.generate(r.prompt, r.max_tokens, r.temperature, r.top_k, r.top_p,
                                     r.seed)}  # fmt: skip
@@ -82,24 +101,24 @@ def generate_handler(lm) -> Handler:
     def generate(requests: Sequence) -> list[dict]:
         return [each(one, r) for r in requests]
 
-    return generate
+    return Endpoint(generate, batched=False)
 
 
 # ---------------------------------------------------------------------------- seq2seq
 def translate_key(request) -> tuple:
     """Requests with equal keys decode with the same options, so they can share a batch."""
     beam = request.method == "beam"
-    return ("translate", request.method, request.beam_size if beam else None,
+    return (request.method, request.beam_size if beam else None,
             request.length_penalty if beam else None, request.max_len, request.n_best)  # fmt: skip
 
 
-def translate_handler(s2s, batch_size: int) -> Handler:
+def translate_handler(s2s, limits) -> Endpoint:
     def translate(requests: Sequence) -> list[dict]:
         first = requests[0]  # the worker batches requests of one key only
         sentences = [s for r in requests for s in r.sentences]
         found = s2s.translate(sentences, method=first.method, beam_size=first.beam_size,
                               length_penalty=first.length_penalty, max_len=first.max_len,
-                              n_best=first.n_best, batch_size=batch_size)  # fmt: skip
+                              n_best=first.n_best, batch_size=limits.max_batch)  # fmt: skip
         results, start = [], 0
         for request in requests:
             mine = found[start : start + len(request.sentences)]
@@ -112,17 +131,17 @@ def translate_handler(s2s, batch_size: int) -> Handler:
             results.append({"translations": best, "n_best": n_best, "notices": []})
         return results
 
-    return translate
+    return Endpoint(translate, key=translate_key, size=lambda request: len(request.sentences))
 
 
 # ---------------------------------------------------------------------------- forecaster
-def forecast_handler(fc) -> Handler:
+def forecast_handler(fc, limits) -> Endpoint:
     """Every request's series forecast in one batch of windows (:meth:`Forecaster.forecast_at
     <lstmkit.forecast.Forecaster.forecast_at>` at the trained horizon, then cut to each request's
     horizon), as :meth:`~lstmkit.forecast.Forecaster.predict` gives them one request at a time.
     A model with user future covariates needs them over the horizon, which a request cannot
     give: its requests run one at a time, each failing as ``predict`` does."""
-    from lstmkit.forecast import first_steps
+    from lstmkit.forecast.estimator import first_steps
 
     def forecast(requests: Sequence) -> list[dict]:
         if len(requests) == 1 or fc.covariates_["future"]:
@@ -143,7 +162,7 @@ def forecast_handler(fc) -> Handler:
                             "notices": list(dict.fromkeys(notices))})  # fmt: skip
         return results
 
-    return forecast
+    return Endpoint(forecast)
 
 
 def forecast_rows(fc, request) -> list[dict]:

@@ -1,0 +1,267 @@
+"""The base of every task's estimator: scikit-learn's conventions and the one ``fit`` skeleton.
+
+An estimator's constructor stores its hyperparameters as given and does nothing else (they are
+checked when ``fit`` starts), so :meth:`Estimator.get_params` / :meth:`Estimator.set_params`
+and ``sklearn.base.clone`` work as on any scikit-learn estimator, and ``repr`` shows the
+settings that differ from the defaults. Every estimator takes its settings in one shape:
+
+* the task's and the data's settings as arguments (``tokenizer``, ``batch_size``, ``horizon``);
+* ``model``: fields of the task's network config (:class:`~lstmkit.models.LMConfig`,
+  :class:`~lstmkit.models.Seq2SeqConfig`, :class:`~lstmkit.models.ForecastConfig`), over its
+  defaults;
+* ``optim``: fields of :class:`~lstmkit.train.OptimConfig`; ``train``: fields of
+  :class:`~lstmkit.train.config.TrainConfig` (budgets, early stopping, seed), each over the
+  task's defaults (:attr:`Estimator.default_optim`, :attr:`Estimator.default_train`).
+
+Learned state lives in attributes ending in ``_`` (``model_``, ``progress_``, ``checkpoint_``).
+
+:meth:`Estimator._fit_run` is the one training skeleton: the run folder (a temporary one by
+default), resuming an earlier run, the seed, the trainer, and the best checkpoint read back.
+A task fills in :meth:`Estimator._make_task` (its data for the trainer),
+:meth:`Estimator._make_network`, :meth:`Estimator._run_config` and :meth:`Estimator._restore`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from lstmkit.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
+from lstmkit.errors import UserError
+from lstmkit.train.config import Progress, TrainConfig
+from lstmkit.train.optim import OptimConfig
+from lstmkit.train.trainer import BEST, Trainer
+
+SETTING_GROUPS = ("model", "optim", "train")  # the dict-valued settings, one per concern
+
+
+class Estimator:
+    """Base class of :class:`~lstmkit.lm.LanguageModel`, :class:`~lstmkit.seq2seq.Seq2Seq` and
+    :class:`~lstmkit.forecast.Forecaster`.
+
+    Attributes:
+        task: the task's name in :mod:`lstmkit.registry` (and its checkpoints' ``task``).
+        default_optim, default_train: the task's defaults under the user's ``optim``/``train``.
+    """
+
+    task: ClassVar[str] = ""
+    default_optim: ClassVar[dict[str, Any]] = {}
+    default_train: ClassVar[dict[str, Any]] = {}
+
+    model_: nn.Module
+    progress_: Progress
+
+    # ------------------------------------------------------------------ scikit-learn API
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """The constructor's arguments, in order (scikit-learn's ``_get_param_names``)."""
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The hyperparameters, as the constructor took them.
+
+        Args:
+            deep: accepted for scikit-learn; an estimator holds no other estimators.
+        """
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Estimator:
+        """Sets hyperparameters by name; returns self.
+
+        Raises:
+            UserError: naming a parameter the constructor does not take.
+        """
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise UserError(
+                    f"{name}: expected a parameter of {type(self).__name__} "
+                    f"({', '.join(valid)}), got an unknown one"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        """``Name(setting=value, ...)`` with the settings that differ from the defaults."""
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+        }
+        changed = [
+            f"{name}={value!r}"
+            for name, value in self.get_params().items()
+            if not _same(value, defaults.get(name, inspect.Parameter.empty))
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def recorded_params(self) -> dict[str, Any]:
+        """The hyperparameters as JSON values (tuples as lists), as checkpoints record them."""
+        return _plain(self.get_params())
+
+    # ------------------------------------------------------------------ the fit skeleton
+    def _fit_run(
+        self, data: Any, out: str | Path | None, progress: bool, resume: str | Path | None
+    ) -> Estimator:
+        """Trains on ``data`` into the run folder ``out``; returns self, holding the best model.
+
+        ``data`` is what the subclass's ``fit`` made of the user's input. Without ``out`` the
+        run goes to a temporary folder, deleted after training. With ``resume`` (an earlier
+        run's ``last/``), the run's settings are taken over and training continues exactly.
+        """
+        if out is None:
+            with tempfile.TemporaryDirectory(prefix="lstmkit-") as tmp:
+                return self._fit_run(data, tmp, progress, resume)
+        self._check_settings()
+        checkpoint = None
+        if resume is not None:
+            checkpoint = load_checkpoint(resume, task=self.task)
+            self._adopt(checkpoint, data)
+        train_config = TrainConfig(**{**self.default_train, **(self.train or {})})
+        optim_config = OptimConfig(**{**self.default_optim, **(self.optim or {})})
+        task = self._make_task(data, checkpoint, train_config.seed)
+        torch.manual_seed(train_config.seed)
+        trainer = Trainer(self._make_network(), task, optim_config, train_config, out,
+                          progress=progress)  # fmt: skip
+        if checkpoint is not None:
+            trainer.resume(checkpoint.directory)
+        self.model_ = trainer.model  # validation may run the estimator's own inference
+        self.progress_ = trainer.fit()
+        self.model_ = trainer.model
+        best = Path(out) / BEST
+        if best.exists():
+            self.model_.load_state_dict(load_checkpoint(best, task=self.task).state_dict)
+        self.model_.eval()
+        self._after_fit(task, Path(out))
+        return self
+
+    def _check_settings(self) -> None:
+        """Raises :class:`UserError` naming a hyperparameter that cannot be used (before any
+        work)."""
+        for name in SETTING_GROUPS:
+            value = getattr(self, name, None)
+            if value is not None and not isinstance(value, dict):
+                raise UserError(f"{name}: expected a mapping of settings, got {value!r}")
+
+    def _adopt(self, checkpoint: Checkpoint, data: Any) -> None:
+        """Takes the settings of the run ``checkpoint`` belongs to, then the subclass's state.
+
+        Every hyperparameter the run recorded but ``train`` is taken over; ``train`` becomes the
+        run's training settings with the estimator's own on top, without the budget that
+        stopped the run (``max_time``, ``max_steps``): a new one must be given again.
+
+        Raises:
+            UserError: the data differs from what the run recorded.
+        """
+        config = checkpoint.config
+        recorded = config.get("data", {}).get("fingerprint")
+        given = self._fingerprint(data)
+        if recorded and given and recorded != given:
+            raise UserError(
+                f"resume {checkpoint.directory}: {self._differs} the run started with; resume "
+                "with the same data, or start a new run"
+            )
+        for key, value in self._recorded(config).items():
+            if key != "train":
+                setattr(self, key, value)
+        budgets = {**config["training"], "max_time": None, "max_steps": None}
+        self.train = {**budgets, **(self.train or {})}
+        self._resume_state(checkpoint)
+
+    _differs = "the training data differs from the one"
+
+    def _fingerprint(self, data: Any) -> str | None:
+        """sha256 of the training data when its origin is known (checked on resume)."""
+        return None
+
+    def _resume_state(self, checkpoint: Checkpoint) -> None:
+        """What a resumed run keeps besides the settings (its tokenizers, its residual lag)."""
+
+    def _make_task(self, data: Any, checkpoint: Checkpoint | None, seed: int) -> Any:
+        """The trainer's task over ``data`` (fitting tokenizers or scalers when not resumed)."""
+        raise NotImplementedError
+
+    def _make_network(self) -> nn.Module:
+        """The network, built after seeding (so the seed fixes its initial weights)."""
+        raise NotImplementedError
+
+    def _after_fit(self, task: Any, out: Path) -> None:
+        """Anything fitted after the network (the forecaster's calibration)."""
+
+    # ------------------------------------------------------------------ files
+    def _run_config(self, data: Any = None) -> dict:
+        """The config a checkpoint records: ``model``, ``data``, ``estimator`` (the params)."""
+        raise NotImplementedError
+
+    def _files(self) -> dict[str, bytes]:
+        """Extra files of a checkpoint (the tokenizers)."""
+        return {}
+
+    def save(self, directory: str | Path) -> Path:
+        """Writes the fitted model as a checkpoint directory (see the run-folder format page).
+
+        Returns:
+            The checkpoint directory.
+        """
+        self._check_fitted()
+        return save_checkpoint(
+            directory,
+            task=self.task,
+            config=self._run_config(),
+            model=self.model_,
+            extra_files=self._files(),
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Estimator:
+        """Rebuilds a fitted estimator from a checkpoint directory alone.
+
+        ``directory`` is a checkpoint, or a run folder (its ``best/``, else its ``last/``).
+
+        Raises:
+            UserError: naming the folder when it holds no checkpoint of this task, or a damaged
+                one.
+        """
+        checkpoint = load_checkpoint(resolve_checkpoint(directory), task=cls.task)
+        estimator = cls(**cls._recorded(checkpoint.config))
+        estimator._restore(checkpoint)
+        estimator.model_.eval()
+        estimator.checkpoint_ = checkpoint.directory
+        return estimator
+
+    @classmethod
+    def _recorded(cls, config: dict) -> dict[str, Any]:
+        """The constructor's arguments a checkpoint's config recorded (older checkpoints'
+        spellings translated)."""
+        return dict(config["estimator"])
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        """The learned state (``model_`` and the rest) from a checkpoint."""
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            name = type(self).__name__
+            raise UserError(f"{name}: not fitted yet; call fit() or {name}.load()")
+
+
+def _same(value: Any, default: Any) -> bool:
+    try:
+        return bool(value == default) and type(value) is type(default)
+    except (TypeError, ValueError):  # values that compare elementwise
+        return False
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+__all__ = ["SETTING_GROUPS", "Estimator"]
