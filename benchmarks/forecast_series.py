@@ -101,11 +101,13 @@ def run(name: str, args) -> dict:
     fc = Forecaster(
         horizon=horizon,
         season=season_length(frame.freq) if args.season_given else None,
-        hidden_size=args.hidden_size,
-        num_layers=args.num_layers,
+        model={
+            "hidden_size": args.hidden_size,
+            "num_layers": args.num_layers,
+            "one_step_loss": args.one_step_loss,
+        },
         batches_per_epoch=args.batches_per_epoch,
         valid_windows=args.valid_windows,
-        one_step_loss=args.one_step_loss,
         window_norm=args.window_norm,
         shrink=args.shrink,
         calibrate=args.calibrate,

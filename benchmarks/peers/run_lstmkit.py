@@ -132,8 +132,9 @@ def fit_forecaster(steps: int, seed: int, head: str, one_step_loss: float, windo
     train_end, _ = data.split_points("test")
     epochs = max(1, steps // FORECAST_EPOCH)
     fc = Forecaster(
-        horizon=data.HORIZON, lookback=48, hidden_size=64, num_layers=1, dropout=0.0,
-        quantiles=(0.5,), head=head, one_step_loss=one_step_loss, calendar=False,
+        horizon=data.HORIZON, lookback=48, calendar=False,
+        model={"hidden_size": 64, "num_layers": 1, "dropout": 0.0, "quantiles": (0.5,),
+               "head": head, "one_step_loss": one_step_loss},
         window_norm=window_norm, residual=False,
         season=data.SEASON, batch_size=64, batches_per_epoch=FORECAST_EPOCH, valid_windows=1,
         shrink=False, calibrate=False,

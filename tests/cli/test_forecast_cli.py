@@ -222,9 +222,9 @@ def test_backtest_out_and_a_config_file(data, tmp_path, capsys):
     assert "MAE by fold" in out
     stored = json.loads((tmp_path / "bt" / "best" / "config.json").read_text())
     assert stored["estimator"]["horizon"] == 4
-    assert stored["estimator"]["hidden_size"] == 8
-    assert stored["estimator"]["num_layers"] == 1  # the flag over the file
-    assert stored["estimator"]["quantiles"] == [0.05, 0.5, 0.95]
+    assert stored["estimator"]["model"]["hidden_size"] == 8
+    assert stored["estimator"]["model"]["num_layers"] == 1  # the flag over the file
+    assert stored["estimator"]["model"]["quantiles"] == [0.05, 0.5, 0.95]
     # The forecaster's defaults, not OptimConfig's and TrainConfig's, where none was given.
     assert stored["optim"]["lr"] == 0.003
     assert stored["optim"]["schedule"] == "cosine"

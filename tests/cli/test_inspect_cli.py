@@ -70,7 +70,8 @@ def models(tmp_path_factory):
     t = pd.date_range("2000-01-01", periods=60, freq="MS")
     df = pd.DataFrame({"month": t, "y": 10 + np.sin(np.arange(60) * np.pi / 6)})
     df.to_csv(root / "series.csv", index=False)
-    Forecaster(horizon=3, hidden_size=8, num_layers=1, batch_size=8, batches_per_epoch=2,
+    Forecaster(horizon=3, model={"hidden_size": 8, "num_layers": 1}, batch_size=8,
+               batches_per_epoch=2,
                train={"epochs": 1}).fit(df, progress=False).save(root / "fc")  # fmt: skip
     return root
 

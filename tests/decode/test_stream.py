@@ -240,7 +240,7 @@ def test_bad_seq2seq_steps_are_named(s2s):
 
 # ---------------------------------------------------------------------------- forecaster
 H, N, MORE = 4, 60, 5
-TINY = {"horizon": H, "hidden_size": 8, "num_layers": 1, "batch_size": 8,
+TINY = {"horizon": H, "model": {"hidden_size": 8, "num_layers": 1}, "batch_size": 8,
         "batches_per_epoch": 3, "train": {"epochs": 2}}  # fmt: skip
 
 

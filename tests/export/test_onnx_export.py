@@ -320,11 +320,9 @@ def test_forecaster_matches_model_forecast_and_the_estimators_windows(tmp_path, 
     options, columns = FORECASTERS[name]
     fc = Forecaster(
         horizon=4,
-        hidden_size=8,
-        num_layers=2,
+        model={"hidden_size": 8, "num_layers": 2, "quantiles": (0.1, 0.5, 0.9)},
         batch_size=8,
         batches_per_epoch=2,
-        quantiles=(0.1, 0.5, 0.9),
         train={"epochs": 1},
         **options,
     ).fit(series, out=tmp_path / "run", progress=False, **columns)

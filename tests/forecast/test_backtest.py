@@ -11,7 +11,7 @@ from lstmkit.forecast.backtest import backtest
 from lstmkit.forecast.baselines import forecast_baseline
 
 H, N, FOLDS, SEASON = 4, 60, 3, 12
-TINY = {"horizon": H, "hidden_size": 8, "num_layers": 1, "batch_size": 8,
+TINY = {"horizon": H, "model": {"hidden_size": 8, "num_layers": 1}, "batch_size": 8,
         "batches_per_epoch": 3, "train": {"epochs": 2}}  # fmt: skip
 BASELINES = ("naive", "seasonal_naive")
 TIMES = pd.date_range("2000-01-01", periods=N, freq="MS")

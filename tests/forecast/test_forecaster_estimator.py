@@ -14,7 +14,7 @@ from lstmkit.forecast import Forecaster
 from lstmkit.forecast.windows import WINDOW_SCALE_FLOOR
 
 H, N = 4, 60
-TINY = {"horizon": H, "hidden_size": 8, "num_layers": 1, "batch_size": 8,
+TINY = {"horizon": H, "model": {"hidden_size": 8, "num_layers": 1}, "batch_size": 8,
         "batches_per_epoch": 3, "train": {"epochs": 2}}  # fmt: skip
 
 
@@ -107,24 +107,29 @@ def test_save_load_and_run_folder_give_identical_predictions(df, tmp_path, resid
     assert from_run.checkpoint_ == tmp_path / "run" / "best"
     pd.testing.assert_frame_equal(from_run.predict(), want)
     assert from_run.horizon == H
-    assert from_run.hidden_size == 8
+    assert from_run.model["hidden_size"] == 8
     assert from_run.residual is residual
 
 
 def test_one_step_loss_is_kept_and_a_checkpoint_from_before_it_loads(df, fitted, tmp_path):
-    fc = Forecaster(**TINY, one_step_loss=0.5).fit(df, progress=False)
+    fc = Forecaster(**{**TINY, "model": {**TINY["model"], "one_step_loss": 0.5}})
+    fc.fit(df, progress=False)
     assert fc.model_.one_step is not None
     loaded = Forecaster.load(fc.save(tmp_path / "with"))
-    assert loaded.one_step_loss == 0.5
+    assert loaded.model["one_step_loss"] == 0.5
     assert loaded.model_.one_step is not None
     pd.testing.assert_frame_equal(loaded.predict(), fc.predict())
-    # A checkpoint written before the option existed has no such key: it means off.
+    # A checkpoint written before the option existed has no such key: it means off. (It also
+    # spelt the network's settings as flat arguments, before the estimator's `model`.)
     old = fitted.save(tmp_path / "old")
     config = json.loads((old / "config.json").read_text())
-    del config["estimator"]["one_step_loss"], config["model"]["one_step_loss"]
+    recorded = config["estimator"]
+    config["estimator"] = {**{k: v for k, v in recorded.items() if k != "model"},
+                           **recorded["model"]}  # fmt: skip
+    del config["model"]["one_step_loss"]
     write_config(old, config)
     loaded = Forecaster.load(old)
-    assert loaded.one_step_loss == 0
+    assert "one_step_loss" not in loaded.model
     assert loaded.model_.one_step is None
     pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
 
@@ -278,7 +283,8 @@ def test_learns_a_seasonal_series_with_trend_better_than_naive():
     k = np.arange(150)
     y = 10 + 0.05 * k + 2 * np.sin(2 * np.pi * k / 12)
     data = pd.DataFrame({"month": pd.date_range("2000-01-01", periods=150, freq="MS"), "y": y})
-    fc = Forecaster(horizon=12, hidden_size=8, num_layers=1, dropout=0.0, batch_size=32,
+    fc = Forecaster(horizon=12, model={"hidden_size": 8, "num_layers": 1, "dropout": 0.0},
+                    batch_size=32,
                     batches_per_epoch=50, train={"epochs": 6})  # fmt: skip
     out = fc.fit(data.iloc[:138], progress=False).predict()
     assert fc.progress_.step == 300

@@ -175,7 +175,8 @@ def forecaster():
     t = pd.date_range("2000-01-01", periods=72, freq="MS")
     y = 10 + np.sin(np.arange(72) * np.pi / 6) + np.random.default_rng(0).normal(0, 0.1, 72)
     df = pd.DataFrame({"month": t, "y": y})
-    fc = Forecaster(horizon=4, hidden_size=8, num_layers=2, batch_size=8, batches_per_epoch=2,
+    fc = Forecaster(horizon=4, model={"hidden_size": 8, "num_layers": 2}, batch_size=8,
+                    batches_per_epoch=2,
                     train={"epochs": 1}).fit(df, progress=False)  # fmt: skip
     return fc, df
 

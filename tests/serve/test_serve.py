@@ -74,7 +74,8 @@ def s2s_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fc_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("fc") / "run"
-    Forecaster(horizon=H, hidden_size=8, num_layers=1, batch_size=8, batches_per_epoch=3,
+    Forecaster(horizon=H, model={"hidden_size": 8, "num_layers": 1}, batch_size=8,
+               batches_per_epoch=3,
                train={"epochs": 2}).fit(monthly(), out=out, progress=False)  # fmt: skip
     return out
 

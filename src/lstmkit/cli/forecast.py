@@ -12,6 +12,7 @@ from lstmkit.cli import output
 from lstmkit.cli.forecast_options import (
     DATA_OPTIONS,
     ESTIMATOR_KEYS,
+    NETWORK_FIELDS,
     READ_OPTIONS,
     SOURCES,
     baselines_option,
@@ -114,8 +115,12 @@ def _new_run(s: dict, folds: int, step: int | None, out_required: bool):
             f"--monitor: expected one of {', '.join(VALID_METRICS)}, got {s['monitor']!r}"
         )
     frame = _read(s)
-    fc = Forecaster(**{k: s[k] for k in ESTIMATOR_KEYS}, optim=optim_settings(s),
-                    train=train_settings(s))  # fmt: skip
+    fc = Forecaster(
+        **{k: s[k] for k in ESTIMATOR_KEYS},
+        model={k: s[k] for k in NETWORK_FIELDS},
+        optim=optim_settings(s),
+        train=train_settings(s),
+    )
     _check_lengths(fc, frame, folds, step or s["horizon"])
     if out_required or s["out"] is not None:
         check_new_run(s)
@@ -191,7 +196,7 @@ def _resumed(s: dict):
             "resume with the same data, or start a new run"
         )
     s["test_windows"] = next(iter(held)) // H
-    params = {**config["estimator"], "train": train_settings(s, s["given_"])}
+    params = {**Forecaster.params_from_config(config), "train": train_settings(s, s["given_"])}
     return Forecaster(**params), frame, path
 
 

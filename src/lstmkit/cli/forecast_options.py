@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 
 from lstmkit.cli.options import (
@@ -19,17 +20,19 @@ from lstmkit.data.series import FILLS
 from lstmkit.data.series_builtin import BUILTIN_SERIES
 from lstmkit.forecast import Forecaster
 from lstmkit.forecast.baselines import BASELINES
-from lstmkit.forecast.estimator import DEFAULT_OPTIM, DEFAULT_TRAIN
-from lstmkit.models.forecaster import HEADS
+from lstmkit.forecast.estimator import DEFAULT_OPTIM, DEFAULT_TRAIN, NETWORK_FIELDS
+from lstmkit.models.forecaster import HEADS, ForecastConfig
 
 SOURCES = {"data": "--data", "csv": "--csv", "dataset": "--dataset"}
 READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariates", "freq", "fill")
 DATA_OPTIONS = (*SOURCES, *READ_OPTIONS)
-ESTIMATOR_KEYS = ("horizon", "lookback", "hidden_size", "num_layers", "dropout", "quantiles",
-                  "head", "calendar", "window_norm", "residual", "season", "batch_size",
-                  "batches_per_epoch", "teacher_forcing", "one_step_loss", "valid_windows",
+ESTIMATOR_KEYS = ("horizon", "lookback", "calendar", "window_norm", "residual", "season",
+                  "batch_size", "batches_per_epoch", "teacher_forcing", "valid_windows",
                   "shrink", "calibrate")  # fmt: skip
-DEFAULT = {k: p.default for k, p in inspect.signature(Forecaster).parameters.items()}
+DEFAULT = {
+    **{k: p.default for k, p in inspect.signature(Forecaster).parameters.items()},
+    **{f.name: f.default for f in dataclasses.fields(ForecastConfig) if f.name in NETWORK_FIELDS},
+}
 # The forecaster's own optimiser and budget defaults replace OptimConfig's and TrainConfig's.
 PRESET = {**DEFAULT_OPTIM, **DEFAULT_TRAIN}
 SEVERAL = "several: COL COL, or COL,COL as in a config file"

@@ -100,42 +100,24 @@ def _text(s: dict, source: str) -> str | None:
 
 
 def _trace(estimator, directory: str, source: str, text: str | None, s: dict) -> dict:
-    from lstmkit.forecast import Forecaster
-    from lstmkit.inspect import traces
-    from lstmkit.lm import LanguageModel
-
+    """The trace of the task's own adapter (:mod:`lstmkit.registry`), on the input it reads."""
+    spec = task_spec(estimator.task_)
+    if spec.trace is None:
+        raise UserError(f"{directory}: a {spec.title} has no LSTM gates to inspect")
     flag = "--" + source.replace("_", "-")
-    if isinstance(estimator, Forecaster):
+    if spec.trace_input == "series":
         if source != "csv":
-            raise UserError(f"{flag}: {directory} holds a forecaster; give its series' history "
+            raise UserError(f"{flag}: {directory} holds a {spec.title}; give its series' history "
                             "with --csv FILE")  # fmt: skip
-        _no_label(s, directory)
-        return traces.forecast_trace(estimator, s["csv"])
-    kind = "language model" if isinstance(estimator, LanguageModel) else "seq2seq model"
-    if source == "csv":
-        raise UserError(f"--csv: {directory} holds a {kind}; give text with --text or --text-file")
-    if kind == "seq2seq model":
-        _no_label(s, directory)
-        return traces.seq2seq_trace(estimator, text, s["max_tokens"])
-    trace = traces.lm_trace(estimator, text, s["max_tokens"])
-    if traces.training_data(estimator).get("builtin") != "keywords":
-        _no_label(s, directory)
-    elif estimator.tokenizer_.kind != "word":
-        trace["notices"].append("the keyword memory search needs a word tokenizer; skipped")
+        given = s["csv"]
+    elif source == "csv":
+        raise UserError(
+            f"--csv: {directory} holds a {spec.title}; give text with --text or --text-file"
+        )
     else:
-        from lstmkit.data import CUISINES
-        from lstmkit.inspect.memory import add_keyword_memory
-
-        if s["label"] is not None and s["label"] not in CUISINES:
-            raise UserError(f"--label: expected one of {', '.join(CUISINES)}, got {s['label']!r}")
-        add_keyword_memory(trace, estimator, s["label"])
-    return trace
-
-
-def _no_label(s: dict, directory: str) -> None:
-    if s["label"] is not None:
-        raise UserError(f"--label: only a language model trained on the built-in keywords corpus "
-                        f"has labels to search; {directory} is not one")  # fmt: skip
+        given = text
+    options = {"max_tokens": s["max_tokens"], "label": s["label"], "directory": directory}
+    return spec.load("trace")(estimator, given, options)
 
 
 def _table(r: dict) -> str:

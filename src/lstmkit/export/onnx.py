@@ -180,7 +180,7 @@ def write_forecaster(fc, folder: Path, opset: int) -> dict:
     """A forecaster's graphs, ``forecaster.onnx`` and ``forecaster_window.onnx``, and the scaling
     around them."""
     graph = graphs.ForecastGraph(fc.model_)
-    window = graphs.WindowForecastGraph(fc.model_, fc.lookback_, fc._difference, fc.window_norm)
+    window = graphs.WindowForecastGraph(fc.model_, fc.lookback_, fc.lag_, fc.window_norm)
     built = {
         "forecast": export_graph(graph, graph.example(), folder / "forecaster.onnx", opset),
         "forecast_window": export_graph(
@@ -193,7 +193,7 @@ def write_forecaster(fc, folder: Path, opset: int) -> dict:
         "config": fc.config_.to_dict(),
         "preprocessing": {
             "lookback": fc.lookback_,
-            "lag": fc._difference,
+            "lag": fc.lag_,
             "horizon": fc.horizon,
             "freq": fc.freq_,
             "season": fc.season_,

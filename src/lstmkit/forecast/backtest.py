@@ -4,10 +4,10 @@ A rolling-origin backtest with ``folds`` origins per series (:func:`rolling_orig
 window ending at the series' end). The LSTM is trained once, on each series up to its first
 origin (its validation windows cut from that part too), and forecasts every fold from the history
 before that fold's origin without refitting, as Darts' ``historical_forecasts(retrain=False)``;
-the baselines (:mod:`lstmkit.forecast.baselines`) refit at every origin, which only favours them. Every
-model is scored by :func:`~lstmkit.forecast.metrics.score_forecast`: MAE, RMSE, sMAPE, MASE (scaled
-on the history before the origin), and the coverage of the interval between the lowest and highest
-quantile with the pinball loss over all quantiles.
+the baselines (:mod:`lstmkit.forecast.baselines`) refit at every origin, which only favours
+them. Every model is scored by :func:`~lstmkit.forecast.metrics.score_forecast`: MAE, RMSE,
+sMAPE, MASE (scaled on the history before the origin), and the coverage of the interval between
+the lowest and highest quantile with the pinball loss over all quantiles.
 
 ``lstmkit forecast train`` is this with ``folds`` test windows (1 by default), keeping the model.
 """

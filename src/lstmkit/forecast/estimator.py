@@ -13,13 +13,13 @@ the baselines of :mod:`lstmkit.forecast.baselines`.
 
 from __future__ import annotations
 
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from lstmkit.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from lstmkit.checkpoint import Checkpoint
 from lstmkit.data.calendar import calendar_feature_names, season_length
 from lstmkit.data.series import Series, SeriesFrame
 from lstmkit.data.series_split import split_series
@@ -29,11 +29,13 @@ from lstmkit.data.series_tools import (
     future_values,
     read_frame,
     series_tail,
-    truncate,
 )
 from lstmkit.errors import UserError
 from lstmkit.forecast import calibration
 from lstmkit.forecast import stream as streaming
+from lstmkit.forecast.backtest import Backtest
+from lstmkit.forecast.backtest import backtest as run_backtest
+from lstmkit.forecast.baselines import BASELINES
 from lstmkit.forecast.task import ForecastTask
 from lstmkit.forecast.windows import (
     SeriesScaler,
@@ -44,33 +46,29 @@ from lstmkit.forecast.windows import (
     seasonal_scales,
 )
 from lstmkit.models.forecaster import ForecastConfig, build_forecaster
-from lstmkit.train.optim import OptimConfig
-from lstmkit.train.resume import adopt_run
-from lstmkit.train.trainer import BEST, TrainConfig, Trainer
+from lstmkit.train.estimator import Estimator
+from lstmkit.train.trainer import BEST
 
-PARAMS = (
-    "horizon", "lookback", "hidden_size", "num_layers", "dropout", "quantiles", "head",
-    "calendar", "window_norm", "residual", "season", "batch_size", "batches_per_epoch",
-    "teacher_forcing", "one_step_loss", "valid_windows", "shrink", "calibrate", "optim", "train",
-)  # fmt: skip
+# The network's settings, in ``model``; checkpoints before it recorded them as arguments.
+NETWORK_FIELDS = ("hidden_size", "num_layers", "dropout", "quantiles", "head", "one_step_loss")
 READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariates", "freq", "fill")
 DEFAULT_OPTIM = {"lr": 0.003, "schedule": "cosine", "weight_decay": 0.0}
-# Early stopping after 5 epochs without a better validation loss: the best epoch of a short
-# series comes early (monthly-milk's and elnino's in the first 3 of 30), and on the ten series of
-# benchmarks/forecast_series.py it trained 2.7x faster at the same mean test MASE.
+# Early stopping after 5 epochs without a better validation loss: short series peak early (the
+# forecasting benchmark page has the measurement).
 DEFAULT_TRAIN = {"epochs": 30, "clip": 1.0, "patience": 5}
 
 
-class Forecaster:
+class Forecaster(Estimator):
     """One global LSTM encoder-decoder over your series, forecasting quantiles.
 
     Args:
         horizon: steps forecast at once (K).
         lookback: steps the encoder reads (L); default ``max(2 * horizon, 2 * season)``,
             shortened to what the shortest series allows.
-        hidden_size, num_layers, dropout, quantiles, head: the network
-            (:class:`~lstmkit.models.forecaster.ForecastConfig`); ``head`` is
-            ``"autoregressive"`` (an LSTM decoder fed its own median) or ``"direct"``.
+        model: :class:`~lstmkit.models.forecaster.ForecastConfig` fields (``hidden_size``,
+            ``num_layers``, ``dropout``, ``quantiles``, ``head``: ``"autoregressive"``, an LSTM
+            decoder fed its own median, or ``"direct"``; ``one_step_loss``: weight of the
+            encoder's one-step-ahead loss over the look-back), over its defaults.
         calendar: add the calendar features of the frequency as future covariates.
         window_norm: normalise each window by its look-back's mean and spread (RevIN). Off
             can suit a stationary series (the peer comparison's sine plus noise: validation
@@ -85,10 +83,6 @@ class Forecaster:
             from the frequency (:func:`~lstmkit.data.calendar.season_length`).
         batch_size, batches_per_epoch: windows per batch, batches per epoch.
         teacher_forcing: probability of feeding the decoder the truth in training.
-        one_step_loss: weight of the encoder's one-step-ahead loss over the look-back, added to
-            the horizon's (:mod:`lstmkit.models.forecaster`; 0: off). Off by default: at 1 it
-            took the peers' sine-plus-noise test MASE from 0.772 to 0.716 (five seeds) but on
-            the benchmark series lost us_gasoline (2.78 to 4.47) and ETTh1 (0.245 to 0.344).
         valid_windows: horizons at each series' end held out to pick the best epoch and to
             fit ``shrink`` and ``calibrate`` (:mod:`lstmkit.forecast.calibration`).
         shrink: with ``residual``, shrink the forecast toward seasonal naive by a weight in
@@ -104,21 +98,23 @@ class Forecaster:
         >>> import numpy as np
         >>> t = pd.date_range("2000-01", periods=120, freq="MS")
         >>> df = pd.DataFrame({"month": t, "y": np.sin(np.arange(120) * np.pi / 6) + 5})
-        >>> fc = Forecaster(horizon=6, hidden_size=8, num_layers=1, train={"epochs": 1},
-        ...                 batches_per_epoch=2).fit(df, progress=False)
+        >>> fc = Forecaster(horizon=6, model={"hidden_size": 8, "num_layers": 1},
+        ...                 batches_per_epoch=2, train={"epochs": 1}).fit(df, progress=False)
         >>> list(fc.predict().columns), len(fc.predict())
         (['series', 'time', 'forecast', 'q0.1', 'q0.5', 'q0.9'], 6)
     """
+
+    task = "forecast"
+    default_optim = DEFAULT_OPTIM
+    default_train = DEFAULT_TRAIN
+    network_config = ForecastConfig
+    _differs = "the series differ from those"
 
     def __init__(
         self,
         horizon: int = 12,
         lookback: int | None = None,
-        hidden_size: int = 64,
-        num_layers: int = 2,
-        dropout: float = 0.1,
-        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
-        head: str = "autoregressive",
+        model: dict | None = None,
         calendar: bool = True,
         window_norm: bool = True,
         residual: bool = True,
@@ -126,23 +122,27 @@ class Forecaster:
         batch_size: int = 64,
         batches_per_epoch: int = 50,
         teacher_forcing: float = 0.0,
-        one_step_loss: float = 0.0,
         valid_windows: int = 1,
         shrink: bool = False,
         calibrate: bool = True,
         optim: dict | None = None,
         train: dict | None = None,
     ) -> None:
-        self.horizon, self.lookback = horizon, lookback
-        self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
-        self.quantiles, self.head = tuple(quantiles), head
-        self.calendar, self.window_norm, self.season = calendar, window_norm, season
+        self.horizon = horizon
+        self.lookback = lookback
+        self.model = model
+        self.calendar = calendar
+        self.window_norm = window_norm
         self.residual = residual
-        self.batch_size, self.batches_per_epoch = batch_size, batches_per_epoch
-        self.teacher_forcing, self.valid_windows = teacher_forcing, valid_windows
-        self.one_step_loss = one_step_loss
-        self.shrink, self.calibrate = shrink, calibrate
-        self.optim, self.train = dict(optim or {}), dict(train or {})
+        self.season = season
+        self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
+        self.teacher_forcing = teacher_forcing
+        self.valid_windows = valid_windows
+        self.shrink = shrink
+        self.calibrate = calibrate
+        self.optim = optim
+        self.train = train
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -170,47 +170,71 @@ class Forecaster:
             UserError: bad settings, unreadable data, or series too short for the look-back,
                 horizon and validation windows.
         """
-        frame = read_frame(data, **read_options)
-        if out is None:
-            with tempfile.TemporaryDirectory(prefix="lstmkit-") as tmp:
-                return self.fit(frame, out=tmp, progress=progress, resume=resume)
-        checkpoint = load_checkpoint(resume, task="forecast") if resume is not None else None
         self._kept_residual = None
-        if checkpoint is not None:
-            self._adopt(checkpoint, frame)
-        train_config = TrainConfig(**{**DEFAULT_TRAIN, **self.train})
-        optim_config = OptimConfig(**{**DEFAULT_OPTIM, **self.optim})
-        task = self._task(frame, train_config.seed)
-        torch.manual_seed(train_config.seed)
-        trainer = Trainer(build_forecaster(self.config_), task, optim_config, train_config, out,
-                          progress=progress)  # fmt: skip
-        if checkpoint is not None:
-            trainer.resume(checkpoint.directory)
-        self.progress_ = trainer.fit()
-        self.model_ = trainer.model
-        if (Path(out) / BEST).exists():
-            self.model_.load_state_dict(load_checkpoint(Path(out) / BEST).state_dict)
-        self.model_.cpu().eval()
+        return self._fit_run(read_frame(data, **read_options), out, progress, resume)
+
+    def backtest(
+        self,
+        data,
+        folds: int = 3,
+        step: int | None = None,
+        baselines: Sequence[str] = tuple(BASELINES),
+        *,
+        out: str | Path | None = None,
+        progress: bool = True,
+        resume: str | Path | None = None,
+        **read_options,
+    ) -> Backtest:
+        """Trains before the first of ``folds`` rolling origins per series, then scores the
+        forecasts of every fold beside the baselines' (:mod:`lstmkit.forecast.backtest`).
+
+        Args:
+            data: as :meth:`fit` reads it.
+            folds, step: origins per series and steps between them (default the horizon).
+            baselines: names from :data:`lstmkit.forecast.baselines.BASELINES`.
+            out, progress, resume: as :meth:`fit`.
+
+        Returns:
+            A :class:`~lstmkit.forecast.backtest.Backtest`: the scores and every forecast.
+        """
+        frame = read_frame(data, **read_options)
+        return run_backtest(self, frame, folds, step, baselines, out=out, progress=progress,
+                            resume=resume)  # fmt: skip
+
+    def _fingerprint(self, frame: SeriesFrame) -> str | None:
+        return fingerprint(frame.series)
+
+    def _resume_state(self, checkpoint: Checkpoint) -> None:
+        # Its residual's lag; a run from before the seasonality test took the season untested.
+        self.season_ = checkpoint.config["data"]["season"]
+        self._kept_residual = checkpoint.config["data"].get("residual") or self._residual(None)
+
+    def _make_task(self, frame: SeriesFrame, checkpoint: Checkpoint | None, seed: int):
+        return self._task(frame, seed)
+
+    def _make_network(self):
+        return build_forecaster(self.config_)
+
+    def _after_fit(self, task: ForecastTask, out: Path) -> None:
+        self.model_.cpu()
         if self.shrink or self.calibrate:
             *found, independent = calibration.validation_forecasts(self.model_, task)
             self.adjustment_ = calibration.fit_adjustment(
                 *found, self.config_.quantiles, shrink=self.shrink, calibrate=self.calibrate,
                 independent=independent,
             )  # fmt: skip
-            if (Path(out) / BEST).exists():
-                calibration.stamp_checkpoint(Path(out) / BEST, self.model_, self.adjustment_)
-        return self
+            if (out / BEST).exists():
+                calibration.stamp_checkpoint(out / BEST, self.model_, self.adjustment_)
 
     def _task(self, frame: SeriesFrame, seed: int) -> ForecastTask:
         """Check the settings against the data, fit the scaler, cut the windows."""
-        self._check_settings()
         self.adjustment_ = None  # fitted after training; none in the run's checkpoints till then
         self.freq_ = frame.freq
         self.season_ = self.season or season_length(frame.freq)
         self.residual_ = self._kept_residual or self._residual(frame)  # resumed: the run's own
         self.lookback_ = self.lookback or self._default_lookback(frame)
         ends = [
-            split_series(s, self.horizon, self.valid_windows, 0, lookback=self._reach).train_end
+            split_series(s, self.horizon, self.valid_windows, 0, lookback=self.reach_).train_end
             for s in frame
         ]
         self.scaler_ = SeriesScaler.fit(frame.series, ends)
@@ -220,22 +244,26 @@ class Forecaster:
         self.config_ = ForecastConfig(
             horizon=self.horizon, n_past=len(frame.past_covariates) + bool(self.residual),
             n_future=len(frame.future_covariates) + len(self.calendar_names_),
-            hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout,
-            quantiles=self.quantiles, head=self.head, one_step_loss=self.one_step_loss,
+            **(self.model or {}),
         )  # fmt: skip
         prepared = [self._prepare(s) for s in frame]
         L, K = self.lookback_, self.horizon
-        train = [(i, t) for i, end in enumerate(ends) for t in range(self._reach, end - K + 1)]
+        train = [(i, t) for i, end in enumerate(ends) for t in range(self.reach_, end - K + 1)]
         valid = [(i, t) for i, (s, end) in enumerate(zip(frame, ends, strict=True))
                  for t in range(end, len(s) - K + 1)]  # fmt: skip
-        self.history_ = {s.name: series_tail(s, self._reach) for s in frame}
+        self.history_ = {s.name: series_tail(s, self.reach_) for s in frame}
         meta = {"config": self._run_config(frame), "files": {}, "seed": seed}
         return ForecastTask(prepared, train, valid, L, K, self.batch_size, self.batches_per_epoch,
                             meta, self.window_norm, self.teacher_forcing,
                             seasonal_scales(prepared, ends, self.season_),
-                            self._difference)  # fmt: skip
+                            self.lag_)  # fmt: skip
 
     def _check_settings(self) -> None:
+        super()._check_settings()
+        for key in ("horizon", "n_past", "n_future"):
+            if key in (self.model or {}):
+                raise UserError(f"model.{key}: set by the forecaster from horizon and the data's "
+                                f"columns; leave it out of model")  # fmt: skip
         for name in ("horizon", "batch_size", "batches_per_epoch", "valid_windows"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -266,7 +294,7 @@ class Forecaster:
     def _default_lookback(self, frame: SeriesFrame) -> int:
         wanted = max(2 * self.horizon, 2 * self.season_)
         room = min(len(s) for s in frame) - (self.valid_windows + 1) * self.horizon
-        return max(1, min(wanted, room - self._difference))
+        return max(1, min(wanted, room - self.lag_))
 
     def _residual(self, frame: SeriesFrame | None) -> dict:
         """The residual's lag and its test (:func:`~lstmkit.forecast.windows.residual_lag`) over
@@ -279,14 +307,15 @@ class Forecaster:
         return residual_lag(parts, self.season_, tested=frame is not None and self.season is None)
 
     @property
-    def _difference(self) -> int:
-        """The lag of the residual (:meth:`_residual`), or 0 without residuals."""
+    def lag_(self) -> int:
+        """The lag of the residual (``residual_["lag"]``: the season, 1, or 0 without
+        residuals)."""
         return self.residual_["lag"]
 
     @property
-    def _reach(self) -> int:
-        """Steps of history a window reads: the look-back, and one season more for residuals."""
-        return self.lookback_ + self._difference
+    def reach_(self) -> int:
+        """Steps of history a window reads: the look-back, and the residual's lag more."""
+        return self.lookback_ + self.lag_
 
     def _prepare(self, series: Series, future_extra=None, extra_steps: int = 0):
         return prepare(series, self.scaler_, self.freq_ if self.calendar else None,
@@ -302,18 +331,28 @@ class Forecaster:
         }  # fmt: skip
         if frame is not None:
             data.update(sources=frame.spec(), fingerprint=fingerprint(frame.series))
-        return {"model": self.config_.to_dict(), "data": data, "estimator": self._params()}
+        return {"model": self.config_.to_dict(), "data": data, "estimator": self.recorded_params()}
 
-    def _params(self) -> dict:
-        params = {k: getattr(self, k) for k in PARAMS}
-        return {**params, "quantiles": list(self.quantiles)}
+    @classmethod
+    def params_from_config(cls, config: dict) -> dict:
+        """Checkpoints before the ``model`` setting recorded the network's fields flat."""
+        params = dict(config["estimator"])
+        flat = {k: params.pop(k) for k in NETWORK_FIELDS if k in params}
+        if flat:
+            params["model"] = {**flat, **(params.get("model") or {})}
+        return params
 
-    def _adopt(self, checkpoint, frame: SeriesFrame) -> None:
-        adopt_run(self, checkpoint, fingerprint(frame.series), "the series differ from those")
-        self.quantiles = tuple(self.quantiles)  # a JSON list in the checkpoint
-        # Its residual's lag; a run from before the seasonality test took the season untested.
-        self.season_ = checkpoint.config["data"]["season"]
-        self._kept_residual = checkpoint.config["data"].get("residual") or self._residual(None)
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        data = checkpoint.config["data"]
+        self.freq_, self.season_, self.lookback_ = data["freq"], data["season"], data["lookback"]
+        self.scaler_ = SeriesScaler.from_dict(data["scaler"])
+        self.calendar_names_, self.covariates_ = data["calendar"], data["covariates"]
+        self.read_options_, self.history_ = data["read_options"], data["history"]
+        self.adjustment_ = data.get("adjustment")  # none in a checkpoint saved before it was fit
+        self.residual_ = data.get("residual") or self._residual(None)  # older: season, untested
+        self.config_ = ForecastConfig(**checkpoint.config["model"])
+        self.model_ = build_forecaster(self.config_)
+        self.model_.load_state_dict(checkpoint.state_dict)
 
     # ------------------------------------------------------------------ inference
     def predict(
@@ -353,10 +392,12 @@ class Forecaster:
 
     def start(self, series: str | None = None, data=None, **read_options):
         """The state after a series' history, for :meth:`step` (:mod:`lstmkit.forecast.stream`)."""
+        self._check_fitted()
         return streaming.forecast_start(self, series, data, **read_options)
 
     def step(self, value: float, state=None):
         """One value in, ``(forecast as :meth:`predict`'s, new state)`` out, bounded memory."""
+        self._check_fitted()
         return streaming.forecast_step(self, value, state)
 
     def forecast_at(self, series: list[Series], origins: list[int], future_extra=None,
@@ -369,18 +410,18 @@ class Forecaster:
         future_extra = future_extra or [None] * len(series)
         prepared, origins_at = [], []
         for i, (s, t) in enumerate(zip(series, origins, strict=True)):
-            if t < self._reach:
-                raise UserError(f"series {s.name!r}: expected at least {self._reach} steps (the "
+            if t < self.reach_:
+                raise UserError(f"series {s.name!r}: expected at least {self.reach_} steps (the "
                                 f"look-back of {L}, and the season for residuals) before the "
                                 f"forecast origin, got {t}")  # fmt: skip
             extra = max(0, t + K - len(s))
             prepared.append(self._prepare(s, future_extra[i], extra))
             origins_at.append((i, t))
-        window = make_windows(prepared, origins_at, L, K, self.window_norm, self._difference)
+        window = make_windows(prepared, origins_at, L, K, self.window_norm, self.lag_)
         with torch.no_grad():
             q = forecast_windows(self.model_, window).numpy()  # (S, K, Q) standardised
         if adjusted and self.adjustment_:
-            base = window.base.numpy() if self._difference else None  # (S, K)
+            base = window.base.numpy() if self.lag_ else None  # (S, K)
             q = calibration.adjust_quantiles(q, base, self.adjustment_, self.config_.quantiles)
         rows = []
         for (_, t), p, qs in zip(origins_at, prepared, q, strict=True):
@@ -424,42 +465,10 @@ class Forecaster:
                             f"of them over the horizon")  # fmt: skip
         return future_values(future, series, self.horizon, names, self.read_options_)
 
-    # ------------------------------------------------------------------ files
-    def save(self, directory: str | Path) -> Path:
-        """Writes the fitted model as a checkpoint directory."""
-        self._check_fitted()
-        return save_checkpoint(directory, task="forecast", config=self._run_config(),
-                               model=self.model_)  # fmt: skip
-
-    @classmethod
-    def load(cls, directory: str | Path) -> Forecaster:
-        """Rebuilds a fitted model from a checkpoint directory, or a run folder's ``best/``
-        (else ``last/``)."""
-        checkpoint = load_checkpoint(resolve_checkpoint(directory), task="forecast")
-        config = checkpoint.config
-        fc = cls(**config["estimator"])
-        data = config["data"]
-        fc.freq_, fc.season_, fc.lookback_ = data["freq"], data["season"], data["lookback"]
-        fc.scaler_ = SeriesScaler.from_dict(data["scaler"])
-        fc.calendar_names_, fc.covariates_ = data["calendar"], data["covariates"]
-        fc.read_options_, fc.history_ = data["read_options"], data["history"]
-        fc.adjustment_ = data.get("adjustment")  # none in a checkpoint saved before it was fit
-        fc.residual_ = data.get("residual") or fc._residual(None)  # older: the season, untested
-        fc.config_ = ForecastConfig(**config["model"])
-        fc.model_ = build_forecaster(fc.config_)
-        fc.model_.load_state_dict(checkpoint.state_dict)
-        fc.model_.eval()
-        fc.checkpoint_ = checkpoint.directory
-        return fc
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise UserError("Forecaster: not fitted yet; call fit() or Forecaster.load()")
-
 
 def first_steps(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """The first ``horizon`` rows of each series in a forecast table (its rows in step order)."""
     return table[table.groupby("series", sort=False).cumcount() < horizon].reset_index(drop=True)
 
 
-__all__ = ["Forecaster", "fingerprint", "first_steps", "future_values", "read_frame", "truncate"]
+__all__ = ["DEFAULT_OPTIM", "DEFAULT_TRAIN", "Forecaster", "first_steps"]

@@ -38,7 +38,6 @@ class ForecastState:
 
 def forecast_start(fc, series: str | None = None, data=None, **read_options) -> ForecastState:
     """:meth:`lstmkit.forecast.Forecaster.start`: the state after a series' history."""
-    fc._check_fitted()
     covariates = {k: v for k, v in fc.covariates_.items() if v}
     if covariates:
         raise UserError(f"step: expected a model without past or future covariates (a value "
@@ -53,10 +52,10 @@ def forecast_start(fc, series: str | None = None, data=None, **read_options) -> 
         raise UserError(f"series: expected one the model was trained on, {trained}, "
                         f"got {series!r}")  # fmt: skip
     s = history[series]
-    if len(s) < fc._reach:
-        raise UserError(f"series {series!r}: expected at least {fc._reach} steps of history, "
+    if len(s) < fc.reach_:
+        raise UserError(f"series {series!r}: expected at least {fc.reach_} steps of history, "
                         f"got {len(s)}")  # fmt: skip
-    return ForecastState(series, s.index[-1], tuple(float(v) for v in s.values[-fc._reach :]))
+    return ForecastState(series, s.index[-1], tuple(float(v) for v in s.values[-fc.reach_ :]))
 
 
 def forecast_step(fc, value: float, state: ForecastState | None = None):

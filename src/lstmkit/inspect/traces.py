@@ -293,6 +293,50 @@ def forecast_trace(fc, data=None, future: pd.DataFrame | None = None) -> dict:
     return trace
 
 
+# ---------------------------------------------------------------------------- inspect's adapters
+def lm_trace_for(lm, text: str, options: dict) -> dict:
+    """``lstmkit inspect``'s trace of a language model (see :mod:`lstmkit.registry`): the gates
+    over ``text``, and for a word model of the built-in keywords corpus the units that hold
+    ``options["label"]`` (every cuisine without one).
+
+    Args:
+        options: ``max_tokens``, ``label`` (a cuisine, or None), ``directory`` (for messages).
+    """
+    from lstmkit.data import CUISINES
+    from lstmkit.inspect.memory import add_keyword_memory
+
+    trace = lm_trace(lm, text, options["max_tokens"])
+    label = options.get("label")
+    if training_data(lm).get("builtin") != "keywords":
+        no_label(options)
+    elif lm.tokenizer_.kind != "word":
+        trace["notices"].append("the keyword memory search needs a word tokenizer; skipped")
+    else:
+        if label is not None and label not in CUISINES:
+            raise UserError(f"label: expected one of {', '.join(CUISINES)}, got {label!r}")
+        add_keyword_memory(trace, lm, label)
+    return trace
+
+
+def seq2seq_trace_for(s2s, sentence: str, options: dict) -> dict:
+    """``lstmkit inspect``'s trace of a seq2seq model: :func:`seq2seq_trace`."""
+    no_label(options)
+    return seq2seq_trace(s2s, sentence, options["max_tokens"])
+
+
+def forecast_trace_for(fc, data, options: dict) -> dict:
+    """``lstmkit inspect``'s trace of a forecaster: :func:`forecast_trace` after ``data``."""
+    no_label(options)
+    return forecast_trace(fc, data)
+
+
+def no_label(options: dict) -> None:
+    """Refuses a label where there is no memory of labels to search."""
+    if options.get("label") is not None:
+        raise UserError(f"label: only a language model trained on the built-in keywords corpus "
+                        f"has labels to search; {options['directory']} is not one")  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- findings
 def gate_findings(p: dict) -> list[str]:
     """Plain sentences about a panel: per layer and direction, how much the forget gate keeps,
@@ -378,11 +422,15 @@ def to_json(trace: dict) -> dict:
 __all__ = [
     "QUANTITIES",
     "forecast_trace",
+    "forecast_trace_for",
     "gate_findings",
     "lm_trace",
+    "lm_trace_for",
+    "no_label",
     "load_any",
     "recording",
     "seq2seq_trace",
+    "seq2seq_trace_for",
     "to_json",
     "training_data",
 ]

@@ -69,6 +69,7 @@ batch_size=2, bptt=8, train={'epochs': 1})
     """
 
     task = "lm"
+    network_config = LMConfig
     _differs = "the training text differs from the one"
 
     def __init__(
@@ -173,7 +174,7 @@ batch_size=2, bptt=8, train={'epochs': 1})
         return {f"tokenizer/{name}": data for name, data in self.tokenizer_.files().items()}
 
     @classmethod
-    def _recorded(cls, config: dict) -> dict:
+    def params_from_config(cls, config: dict) -> dict:
         return config.get("estimator") or {  # the first checkpoints recorded no estimator
             "tokenizer": config["tokenizer"]["kind"],
             **{k: config["data"][k] for k in ("batch_size", "bptt")},

@@ -60,6 +60,7 @@ class Seq2Seq(Estimator):
     """
 
     task = "seq2seq"
+    network_config = Seq2SeqConfig
     _differs = "the training pairs differ from those"
 
     def __init__(

@@ -30,8 +30,8 @@ from starlette.exceptions import HTTPException
 from lstmkit import __version__
 from lstmkit.errors import UserError
 from lstmkit.registry import TASKS, load_estimator, task_spec
-from lstmkit.serve.handlers import Endpoint
 from lstmkit.serve.errors import validation_message
+from lstmkit.serve.handlers import Endpoint
 from lstmkit.serve.schemas import RESPONSES, ErrorResponse, HealthResponse, Limits, request_models
 from lstmkit.serve.worker import ModelWorker, QueueFull
 
@@ -96,8 +96,11 @@ def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
 
     for name in ENDPOINTS:
         if name in active:
-            app.post(f"/{name}", response_model=RESPONSES[name], responses=ERRORS,
-                     summary=SUMMARIES[name])(_endpoint(worker, name, models[name], endpoints[name]))  # fmt: skip
+            route = _endpoint(worker, name, models[name], endpoints[name])
+            post = app.post(
+                f"/{name}", response_model=RESPONSES[name], responses=ERRORS, summary=SUMMARIES[name]
+            )
+            post(route)
         else:
             app.post(f"/{name}", include_in_schema=False)(_elsewhere(name, kind, model, active))
     return app

@@ -23,6 +23,7 @@ A task fills in :meth:`Estimator._make_task` (its data for the trainer),
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import tempfile
 from pathlib import Path
@@ -46,10 +47,12 @@ class Estimator:
 
     Attributes:
         task: the task's name in :mod:`lstmkit.registry` (and its checkpoints' ``task``).
+        network_config: the config dataclass of the task's network, whose fields ``model`` sets.
         default_optim, default_train: the task's defaults under the user's ``optim``/``train``.
     """
 
     task: ClassVar[str] = ""
+    network_config: ClassVar[type | None] = None  # the dataclass whose fields ``model`` sets
     default_optim: ClassVar[dict[str, Any]] = {}
     default_train: ClassVar[dict[str, Any]] = {}
 
@@ -142,10 +145,20 @@ class Estimator:
     def _check_settings(self) -> None:
         """Raises :class:`UserError` naming a hyperparameter that cannot be used (before any
         work)."""
-        for name in SETTING_GROUPS:
+        groups = {"model": self.network_config, "optim": OptimConfig, "train": TrainConfig}
+        for name, config in groups.items():
             value = getattr(self, name, None)
-            if value is not None and not isinstance(value, dict):
+            if value is None:
+                continue
+            if not isinstance(value, dict):
                 raise UserError(f"{name}: expected a mapping of settings, got {value!r}")
+            known = [f.name for f in dataclasses.fields(config)] if config else []
+            for key in value:
+                if config is not None and key not in known:
+                    raise UserError(
+                        f"{name}.{key}: expected one of the {config.__name__} fields "
+                        f"({', '.join(known)}), got an unknown one"
+                    )
 
     def _adopt(self, checkpoint: Checkpoint, data: Any) -> None:
         """Takes the settings of the run ``checkpoint`` belongs to, then the subclass's state.
@@ -165,7 +178,7 @@ class Estimator:
                 f"resume {checkpoint.directory}: {self._differs} the run started with; resume "
                 "with the same data, or start a new run"
             )
-        for key, value in self._recorded(config).items():
+        for key, value in self.params_from_config(config).items():
             if key != "train":
                 setattr(self, key, value)
         budgets = {**config["training"], "max_time": None, "max_steps": None}
@@ -227,16 +240,16 @@ class Estimator:
                 one.
         """
         checkpoint = load_checkpoint(resolve_checkpoint(directory), task=cls.task)
-        estimator = cls(**cls._recorded(checkpoint.config))
+        estimator = cls(**cls.params_from_config(checkpoint.config))
         estimator._restore(checkpoint)
         estimator.model_.eval()
         estimator.checkpoint_ = checkpoint.directory
         return estimator
 
     @classmethod
-    def _recorded(cls, config: dict) -> dict[str, Any]:
-        """The constructor's arguments a checkpoint's config recorded (older checkpoints'
-        spellings translated)."""
+    def params_from_config(cls, config: dict) -> dict[str, Any]:
+        """The constructor's arguments a checkpoint's config recorded (``config["estimator"]``),
+        older checkpoints' spellings translated."""
         return dict(config["estimator"])
 
     def _restore(self, checkpoint: Checkpoint) -> None:
