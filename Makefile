@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-peers clean
+.PHONY: install demo test lint docs format bench bench-peers clean
 
 install: $(STAMP)
 
@@ -18,12 +18,17 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
-test: $(STAMP) lint
+test: $(STAMP) lint docs
 	$(VENV)/bin/pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+# The documentation site (mkdocs.yml), strict: a broken link or reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -267,16 +267,3 @@ def test_argument_errors_name_the_argument():
         ValueError, match="attention: the decoder was built for 'bahdanau', got 'luong'"
     ):
         Seq2Seq(model.encoder, model.decoder, model.bridge, small(attention="luong").attention)
-
-
-def test_translate_is_the_decoders_tokens():
-    from lstmkit.decode import beam_search, greedy
-
-    torch.manual_seed(0)
-    model = build_seq2seq(Seq2SeqConfig(12, 10, embedding_size=4, hidden_size=6))
-    src, lengths = torch.randint(4, 12, (3, 5)), torch.tensor([5, 2, 4])
-    assert model.translate(src, lengths, "greedy", max_len=6) == [
-        h.tokens for h in greedy(model, src, lengths, max_len=6)
-    ]
-    beams = beam_search(model, src, lengths, beam_size=3, max_len=6)
-    assert model.translate(src, lengths, beam_size=3, max_len=6) == [b[0].tokens for b in beams]

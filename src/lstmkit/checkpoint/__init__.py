@@ -26,9 +26,9 @@ from lstmkit.checkpoint.codec import (
     MODEL_FILE,
     STATE_FILE,
     STATE_TENSORS_FILE,
-    TASKS,
     TOKENIZER_DIR,
     Checkpoint,
+    is_task_name,
 )
 from lstmkit.checkpoint.load import (
     is_checkpoint,
@@ -46,11 +46,11 @@ __all__ = [
     "MODEL_FILE",
     "STATE_FILE",
     "STATE_TENSORS_FILE",
-    "TASKS",
     "TOKENIZER_DIR",
     "Checkpoint",
     "check_output_dir",
     "is_checkpoint",
+    "is_task_name",
     "load_checkpoint",
     "resolve_checkpoint",
     "restore_training",

@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,7 +24,7 @@ from lstmkit.errors import UserError
 
 FORMAT = "lstmkit-checkpoint"
 FORMAT_VERSION = 1
-TASKS = ("lm", "seq2seq", "forecast", "experiment")
+TASK_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")  # a registered task's name, e.g. "lm"
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"
@@ -213,3 +214,9 @@ def _read_json(path: Path) -> Any:
     except json.JSONDecodeError as error:
         at = f"(at line {error.lineno}, column {error.colno})"
         raise UserError(f"{path}: invalid JSON: {error.msg} {at}") from None
+
+
+def is_task_name(task: object) -> bool:
+    """Whether ``task`` can name a checkpoint's task (a lower-case identifier, as the tasks of
+    :mod:`lstmkit.registry` and ``"experiment"``)."""
+    return isinstance(task, str) and TASK_NAME.fullmatch(task) is not None

@@ -22,7 +22,6 @@ from lstmkit.checkpoint.codec import (
     MODEL_FILE,
     STATE_FILE,
     STATE_TENSORS_FILE,
-    TASKS,
     Checkpoint,
     _add_aliases,
     _decode,
@@ -30,6 +29,7 @@ from lstmkit.checkpoint.codec import (
     _read_json,
     _read_tensors,
     _sha256,
+    is_task_name,
 )
 from lstmkit.errors import UserError
 
@@ -53,9 +53,9 @@ def load_checkpoint(directory: str | os.PathLike, *, task: str | None = None) ->
             checkpoint is for another task.
     """
     directory = Path(directory)
-    if task is not None and task not in TASKS:
-        raise UserError(f"task: expected one of {TASKS}, got {task!r}")
-    _recover(directory)
+    if task is not None and not is_task_name(task):
+        raise UserError(f"task: expected a task's name such as 'lm', got {task!r}")
+    recover(directory)
     if not directory.is_dir():
         state = "got a file" if directory.exists() else "no such checkpoint directory"
         raise UserError(f"{directory}: {state}")
@@ -183,7 +183,7 @@ def resolve_checkpoint(
 
     A path that does not exist is returned as it is, for :func:`load_checkpoint` to report.
     A run folder whose checkpoint was renamed aside by a save that was killed before it put the
-    new one in place gets it back (see :func:`_recover`).
+    new one in place gets it back (see :func:`recover`).
 
     Raises:
         UserError: a folder that is neither a checkpoint nor a run folder holding one.
@@ -192,13 +192,13 @@ def resolve_checkpoint(
     if (path / CONFIG_FILE).exists() or not path.is_dir():
         return path
     for name in prefer:
-        if (path / name / CONFIG_FILE).exists() or _recover(path / name):
+        if (path / name / CONFIG_FILE).exists() or recover(path / name):
             return path / name
     wanted = " or ".join(f"{name}/" for name in prefer)
     raise UserError(f"{path}: expected a checkpoint or a run folder (with {wanted})")
 
 
-def _recover(target: Path) -> bool:
+def recover(target: Path) -> bool:
     """Puts back ``target`` from ``.<name>.old-<pid>``, where a save killed between its two
     renames left it (POSIX cannot swap two folders atomically); True if it did."""
     if target.exists():

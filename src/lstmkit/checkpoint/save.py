@@ -25,7 +25,6 @@ from lstmkit.checkpoint.codec import (
     MODEL_FILE,
     STATE_FILE,
     STATE_TENSORS_FILE,
-    TASKS,
     TOKENIZER_DIR,
     _dedupe,
     _encode,
@@ -36,8 +35,9 @@ from lstmkit.checkpoint.codec import (
     _sha256,
     _write_bytes,
     _write_tensors,
+    is_task_name,
 )
-from lstmkit.checkpoint.load import _recover, is_checkpoint
+from lstmkit.checkpoint.load import is_checkpoint, recover
 from lstmkit.errors import UserError
 
 
@@ -87,10 +87,10 @@ def save_checkpoint(
         ...     sorted(load_checkpoint(run, task="forecast").state_dict)
         ['bias', 'weight']
     """
-    if task not in TASKS:
-        raise ValueError(f"task: expected one of {TASKS}, got {task!r}")
+    if not is_task_name(task):
+        raise ValueError(f"task: expected a task's name such as 'lm', got {task!r}")
     target = Path(os.path.abspath(directory))
-    _recover(target)
+    recover(target)
     _remove_leftovers(target)
     _check_replaceable(target)
     weights, tied = _dedupe(model.state_dict())

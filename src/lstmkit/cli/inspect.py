@@ -9,6 +9,7 @@ from pathlib import Path
 from lstmkit.cli import output
 from lstmkit.cli.options import command_parser, option, positive_int, settings
 from lstmkit.errors import Notice, UserError
+from lstmkit.registry import task_spec
 
 DOC = """Run your input through a trained model with the LSTM's gate trace on, and write one
 self-contained HTML report (gates, cell states, next-token or attention or forecast, findings)

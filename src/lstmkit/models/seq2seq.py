@@ -218,27 +218,6 @@ class Seq2Seq(nn.Module):
         )  # fmt: skip
         return loss / max(n_tokens, 1), n_tokens
 
-    def translate(
-        self, src: Tensor, src_lengths: Tensor, method: str = "beam", **options
-    ) -> list[list[int]]:
-        """Output token ids (without bos/eos/pad) for each source sentence of the batch.
-
-        Args:
-            src: (B, S) source ids; src_lengths: (B,) their true lengths.
-            method: ``"greedy"``, ``"beam"`` or ``"sample"`` — :func:`lstmkit.decode.greedy`,
-                :func:`~lstmkit.decode.beam_search`, :func:`~lstmkit.decode.sample`, which
-                ``options`` go to (``beam_size``, ``length_penalty``, ``max_len``, ...).
-        """
-        from lstmkit import decode  # decode builds on this module
-
-        if method == "beam":
-            return [
-                hyps[0].tokens for hyps in decode.beam_search(self, src, src_lengths, **options)
-            ]
-        if method not in ("greedy", "sample"):
-            raise ValueError(f"method: expected greedy, beam or sample, got {method!r}")
-        return [h.tokens for h in getattr(decode, method)(self, src, src_lengths, **options)]
-
 
 def init_embedding(embed: nn.Embedding) -> None:
     """N(0, 1/E) embeddings (``embedding_init="scaled"``): a token of unit expected length.

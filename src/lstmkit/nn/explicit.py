@@ -87,7 +87,7 @@ def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
     B, T = inp.shape[:2]
     perm = _gate_perm(H, inp.device)
     w_ih = getattr(lstm, f"weight_ih{sfx}")[perm]
-    w_hh = lstm._recurrent_weight(sfx)[perm]
+    w_hh = lstm.recurrent_weight(sfx)[perm]
     rows = inp.reshape(B * T, -1)  # (B*T, I_l)
     bias = (
         (getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))[perm]

@@ -342,7 +342,7 @@ class LSTM(nn.LSTM):
         )
         return (out, (h_n, c_n), trace) if return_gates else (out, (h_n, c_n))
 
-    def _recurrent_weight(self, sfx: str) -> Tensor:
+    def recurrent_weight(self, sfx: str) -> Tensor:
         """``weight_hh`` of one layer and direction, with DropConnect applied in training."""
         w = getattr(self, f"weight_hh{sfx}")
         if self.weight_drop > 0 and self.training:
@@ -353,7 +353,7 @@ class LSTM(nn.LSTM):
     def _weights(self) -> list[Tensor]:
         """The flat weight list torch's kernel takes, weight-drop applied."""
         return [
-            self._recurrent_weight(name[len("weight_hh") :])
+            self.recurrent_weight(name[len("weight_hh") :])
             if name.startswith("weight_hh")
             else getattr(self, name)
             for name in self._flat_weights_names

@@ -97,10 +97,10 @@ def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     for name in ENDPOINTS:
         if name in active:
             route = _endpoint(worker, name, models[name], endpoints[name])
-            post = app.post(
-                f"/{name}", response_model=RESPONSES[name], responses=ERRORS, summary=SUMMARIES[name]
+            summary = SUMMARIES[name]
+            app.post(f"/{name}", response_model=RESPONSES[name], responses=ERRORS, summary=summary)(
+                route
             )
-            post(route)
         else:
             app.post(f"/{name}", include_in_schema=False)(_elsewhere(name, kind, model, active))
     return app
