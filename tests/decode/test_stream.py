@@ -1,5 +1,6 @@
-"""Streaming (lstmkit.decode.stream): token-by-token stepping equals one pass over the whole input, for
-the language model, the seq2seq decoder and the forecaster, in constant memory."""
+"""Streaming (lstmkit.decode.stream and each task's stream module): token-by-token stepping
+equals one pass over the whole input, for the language model, the seq2seq decoder and the
+forecaster, in constant memory."""
 
 import dataclasses
 import math

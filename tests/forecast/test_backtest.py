@@ -150,3 +150,11 @@ def test_unadjusted_scores_are_the_network_alone(run, values):
     scored = rows(result.forecasts, "lstm", "a", 0)
     alone = forecaster.forecast_at([series[0]], [ORIGINS[0]], adjusted=False)
     assert np.abs(scored["q0.9"].to_numpy() - alone["q0.9"].to_numpy()).min() > 1e-6
+
+
+def test_the_estimators_method_is_the_backtest(run, values):
+    _, result = run
+    again = Forecaster(**TINY).backtest(table(values), FOLDS, baselines=BASELINES,
+                                        progress=False, target=["a", "b"])  # fmt: skip
+    pd.testing.assert_frame_equal(again.forecasts, result.forecasts)
+    assert again.scores["overall"] == result.scores["overall"]

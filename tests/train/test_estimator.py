@@ -19,8 +19,6 @@ ESTIMATORS = {
 }
 
 
-
-
 def data_for(cls):
     if cls is Seq2Seq:
         return Pairs(["a b", "b a"] * 5, ["x y", "y x"] * 5)
@@ -35,7 +33,8 @@ def test_clone_gives_an_unfitted_copy_with_equal_settings(cls):
     estimator = cls(**ESTIMATORS[cls], train={"epochs": 3})
     estimator.model_ = "fitted"  # learned state is not copied
     copy = clone(estimator)
-    assert type(copy) is cls and copy is not estimator
+    assert type(copy) is cls
+    assert copy is not estimator
     assert copy.get_params() == estimator.get_params()
     assert copy.model is not estimator.model  # deep-copied, as sklearn does
     assert not hasattr(copy, "model_")
