@@ -29,6 +29,7 @@ lint: $(STAMP)
 # The documentation site (mkdocs.yml), strict: a broken link or reference fails the build.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
+bad-input-page: $(STAMP) ; $(PY) scripts/bad_input_page.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

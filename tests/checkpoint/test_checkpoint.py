@@ -350,10 +350,11 @@ def test_check_output_dir(tmp_path):
     assert fresh.is_dir()
     assert check_output_dir(fresh, overwrite=False) == fresh  # empty: fine
     run = _tiny(tmp_path)
-    with pytest.raises(UserError, match=r"--out .*run: holds another run \(config\.json\)"):
+    held = r"^out .*run: holds another run \(config\.json\); choose a new folder or pass "
+    with pytest.raises(UserError, match=held + r"`overwrite=True`$"):
         check_output_dir(run, overwrite=False)
     (fresh / "data.csv").write_text("1,2\n")
-    with pytest.raises(UserError, match=r"--out .*b: is not empty"):
+    with pytest.raises(UserError, match=r"^out .*b: is not empty"):
         check_output_dir(fresh, overwrite=False)
     check_output_dir(run, overwrite=True)
     check_output_dir(fresh, overwrite=True)

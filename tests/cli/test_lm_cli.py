@@ -242,7 +242,10 @@ def test_generate_repeats_with_a_seed(run_dir, capsys):
             ],
             "--bptt 99999 is longer than the data",
         ),
-        (["train", "--data", "{data}", "--out", "{tmp}/o", "--vocab-size", "1"], "vocab_size"),
+        (
+            ["train", "--data", "{data}", "--out", "{tmp}/o", "--vocab-size", "1"],
+            "--vocab-size: expected",
+        ),
         (["train", "--data", "{data}"], "--out: expected the run folder"),
         (["train", "--resume", "{tmp}", "--out", "{tmp}/o"], "--resume"),
     ],

@@ -73,13 +73,15 @@ def test_tsv_whitespace_only_field(tmp_path, line, where):
     path = tmp_path / "p.tsv"
     path.write_text(line + "\n")
     with pytest.raises(UserError) as info:
-        read_tsv(path, option="--valid")
+        read_tsv(path, option="valid")
     assert str(info.value) == f"{path}{where}"
 
 
 def test_tsv_reuses_the_text_readers_messages(tmp_path):
-    with pytest.raises(UserError, match=r"^--valid: no such file or folder"):
-        read_tsv(tmp_path / "none.tsv", option="--valid")
+    with pytest.raises(UserError, match=r"^valid: no such file or folder"):
+        read_tsv(tmp_path / "none.tsv", option="valid")
+    with pytest.raises(UserError, match=r"^path: no such file or folder"):
+        read_tsv(tmp_path / "none.tsv")
     path = tmp_path / "bad.tsv"
     path.write_bytes(b"Go.\tVa !\nHi.\tSalut \xff\n")
     with pytest.raises(UserError, match=r"bad\.tsv:2:11: not UTF-8 \(byte 0xff\)"):
@@ -99,7 +101,7 @@ def test_parallel_line_count_mismatch_names_both_files(tmp_path):
     with pytest.raises(UserError) as info:
         read_parallel(tmp_path / "a.en", tmp_path / "a.fr")
     assert str(info.value) == (
-        f"--src {tmp_path / 'a.en'} has 3 lines, --tgt {tmp_path / 'a.fr'} has 2; "
+        f"src_path {tmp_path / 'a.en'} has 3 lines, tgt_path {tmp_path / 'a.fr'} has 2; "
         "expected the same number"
     )
 
@@ -218,7 +220,7 @@ def test_load_src_tgt_files_with_held_out_pairs(tmp_path):
     assert corpus.spec()["valid"] == [str(tmp_path / "va.en"), str(tmp_path / "va.fr")]
     assert load_pairs(**corpus.spec()) == corpus
     (tmp_path / "va.fr").write_text("v\nextra\n")
-    with pytest.raises(UserError, match=r"^--valid .*va\.en has 1 lines, --valid .*va\.fr has 2"):
+    with pytest.raises(UserError, match=r"^valid .*va\.en has 1 lines, valid .*va\.fr has 2"):
         load_pairs(**corpus.spec())
 
 
@@ -236,16 +238,20 @@ def test_load_builtin_and_a_file_of_that_name(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, r"--data: expected a TSV file or a built-in task \(numbers-fr, numbers-de\)"),
-        ({"data": "x", "src": "y"}, "--data and --src/--tgt: expected one of them, got both"),
-        ({"src": "y"}, "--src and --tgt: expected both, got --src without --tgt"),
+        (
+            {},
+            r"^data: expected a TSV file or a built-in task \(numbers-fr, numbers-de\), or "
+            "`src=FILE, tgt=FILE`; got neither$",
+        ),
+        ({"data": "x", "src": "y"}, "^data and src/tgt: expected one of them, got both$"),
+        ({"src": "y"}, "^src and tgt: expected both, got `src` without `tgt`$"),
         (
             {"data": "numbers-es"},
-            r"^--data: no such file or folder: numbers-es \(built-in tasks: numbers-fr, ",
+            r"^data: no such file or folder: numbers-es \(built-in tasks: numbers-fr, ",
         ),
-        ({"data": "numbers-fr", "test": "t.tsv"}, "--valid/--test: expected none with built-in"),
-        ({"data": "numbers-fr", "valid": ("a", "b")}, "--valid: expected one TSV file with --data"),
-        ({"src": "a", "tgt": "b", "test": "t.tsv"}, r"--test: expected two files \(source, "),
+        ({"data": "numbers-fr", "test": "t.tsv"}, "^valid/test: expected none with built-in"),
+        ({"data": "numbers-fr", "valid": ("a", "b")}, "^valid: expected one TSV file with `data`"),
+        ({"src": "a", "tgt": "b", "test": "t.tsv"}, r"^test: expected two files \(source, "),
     ],
 )
 def test_bad_sources_are_named(kwargs, message):
@@ -255,7 +261,7 @@ def test_bad_sources_are_named(kwargs, message):
 
 def test_too_few_pairs_to_split_names_the_option(tmp_path):
     path = write_tsv(tmp_path / "one.tsv", numbered(1))
-    with pytest.raises(UserError, match=r"^--data .*one\.tsv: pairs too few to split"):
+    with pytest.raises(UserError, match=r"^data .*one\.tsv: pairs too few to split"):
         load_pairs(path)
 
 
@@ -263,7 +269,7 @@ def test_part_names_missing_pairs(tmp_path):
     path = write_tsv(tmp_path / "p.tsv", numbered(10))
     corpus = load_pairs(path, test_fraction=0.0)
     assert corpus.part("valid") == corpus.valid
-    with pytest.raises(UserError, match="--split test: the data has no test pairs"):
+    with pytest.raises(UserError, match=r"^name test: the data has no test pairs$"):
         corpus.part("test")
-    with pytest.raises(UserError, match="--split: expected train, valid or test, got 'dev'"):
+    with pytest.raises(UserError, match=r"^name: expected train, valid or test, got 'dev'$"):
         corpus.part("dev")

@@ -48,11 +48,11 @@ def test_builtin_name_and_a_file_of_that_name(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "--data: expected a file"),
-        ({"data": "keywords", "train": "x"}, "--data and --train: expected one of them"),
-        ({"data": "keywords", "valid": "x"}, "--valid/--test: go with --train"),
-        ({"train": "no/such/file"}, "--train: no such file"),
-        ({"data": "nowhere.txt"}, "--data: no such file"),
+        ({}, r"^data: expected a file, .*, or `train=FILE`; got neither$"),
+        ({"data": "keywords", "train": "x"}, "^data and train: expected one of them"),
+        ({"data": "keywords", "valid": "x"}, "^valid/test: go with `train`; `data` is split"),
+        ({"train": "no/such/file"}, "^train: no such file"),
+        ({"data": "nowhere.txt"}, "^data: no such file"),
     ],
 )
 def test_bad_sources_are_named(kwargs, message):
@@ -62,7 +62,7 @@ def test_bad_sources_are_named(kwargs, message):
 
 def test_a_text_too_short_to_split_names_the_option(tmp_path):
     (tmp_path / "one.txt").write_text("just one line\n")
-    with pytest.raises(UserError, match=r"--train .*one.txt: text too short"):
+    with pytest.raises(UserError, match=r"^train .*one.txt: text too short"):
         load_corpus(train=tmp_path / "one.txt")
 
 
@@ -72,5 +72,9 @@ def test_eval_text_of_a_file_and_of_a_builtin_split(tmp_path):
     text, name = read_eval_text("keywords", "valid")
     assert text == keywords_corpus(1, 500, 1)[1]
     assert name == "keywords (valid)"
-    with pytest.raises(UserError, match="--split: only for a built-in"):
+    with pytest.raises(UserError, match=r"^split: only for a built-in"):
         read_eval_text(tmp_path / "e.txt", "test")
+    with pytest.raises(UserError, match=r"^split: expected train, valid or test, got 'dev'$"):
+        read_eval_text("keywords", "dev")
+    with pytest.raises(UserError, match=r"^data: no such file or folder"):
+        read_eval_text(tmp_path / "missing.txt")

@@ -16,14 +16,16 @@ def test_missing_path_names_option_and_path(tmp_path):
     path = tmp_path / "nope.txt"
     with pytest.raises(UserError) as info:
         read_text(path)
-    assert str(info.value) == f"--data: no such file or folder: {path}"
+    assert str(info.value) == f"path: no such file or folder: {path}"
+    with pytest.raises(UserError, match=r"^train: no such file or folder"):
+        read_text(path, option="train")
 
 
 @pytest.mark.parametrize("content", [b"", b"  \n\n\t\n"], ids=["empty", "blank"])
 def test_file_without_text(tmp_path, content):
     path = tmp_path / "empty.txt"
     path.write_bytes(content)
-    with pytest.raises(UserError, match=r"^--data: file .*empty\.txt holds no text"):
+    with pytest.raises(UserError, match=r"^path: file .*empty\.txt holds no text"):
         read_text(path)
 
 
@@ -32,7 +34,7 @@ def test_folder_without_files_or_text(tmp_path):
     with pytest.raises(UserError, match=r"has no files \(hidden ones are skipped\)"):
         read_corpus(tmp_path)
     (tmp_path / "a.txt").write_text("\n")
-    with pytest.raises(UserError, match=r"^--data: folder .* holds no text"):
+    with pytest.raises(UserError, match=r"^path: folder .* holds no text"):
         read_corpus(tmp_path)
 
 
@@ -163,9 +165,9 @@ def test_batchify_errors():
     with pytest.raises(UserError) as info:
         batchify(torch.arange(3), 4)
     assert str(info.value) == (
-        "--batch_size 4 is larger than the data: 3 tokens; expected at least one token per stream"
+        "batch_size 4 is larger than the data: 3 tokens; expected at least one token per stream"
     )
-    with pytest.raises(UserError, match=r"^--batch_size: expected a positive integer, got 0"):
+    with pytest.raises(UserError, match=r"^batch_size: expected a positive integer, got 0"):
         batchify(torch.arange(3), 0)
     with pytest.raises(UserError, match=r"^ids: expected a 1-D tensor"):
         batchify(torch.zeros(2, 3, dtype=torch.long), 1)
@@ -205,9 +207,9 @@ def test_bptt_longer_than_data():
     with pytest.raises(UserError) as info:
         bptt_batches(streams, 70)
     assert str(info.value) == (
-        "--bptt 70 is longer than the data: 12 tokens per stream at batch size 32 "
+        "bptt 70 is longer than the data: 12 tokens per stream at batch size 32 "
         "(expected at most 11)"
     )
     assert len(list(bptt_batches(streams, 11))) == 1
-    with pytest.raises(UserError, match=r"^--bptt: expected a positive integer, got 0"):
+    with pytest.raises(UserError, match=r"^bptt: expected a positive integer, got 0"):
         bptt_batches(streams, 0)

@@ -270,10 +270,10 @@ def test_stepping_values_equals_forecast_at_each_origin(forecaster, series):
     full = {s.name: s for s in fc.history(series)}
     for name in ("y", "z"):
         state = fc.start(name)
-        assert len(state.values) == fc._reach
+        assert len(state.values) == fc.reach_
         for k in range(MORE):
             out, state = fc.step(float(series[name].iloc[N + k]), state)
-            assert len(state.values) == fc._reach
+            assert len(state.values) == fc.reach_
             want = fc.forecast_at([full[name]], [N + k + 1])
             pd.testing.assert_frame_equal(out, want, rtol=1e-6)
         assert out["time"].iloc[0] == series["month"].iloc[-1] + pd.DateOffset(months=1)

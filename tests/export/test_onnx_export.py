@@ -395,8 +395,8 @@ def test_a_failed_export_leaves_the_old_folder_and_no_half_folder(lm_export, tmp
 @pytest.mark.parametrize(
     ("opset", "message"),
     [
-        (13, "--opset: expected an integer from 14 to 20, got 13"),
-        (True, "--opset: expected an integer"),
+        (13, "^opset: expected an integer from 14 to 20, got 13$"),
+        (True, "^opset: expected an integer"),
     ],
 )
 def test_bad_opset_is_named(lm_export, tmp_path, opset, message):

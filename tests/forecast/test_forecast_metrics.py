@@ -91,7 +91,7 @@ def test_pinball_by_hand():
 def test_shape_errors_are_named():
     with pytest.raises(UserError, match=r"yhat: expected the shape of y \(3,\), got \(2,\)"):
         mae(Y, [1.0, 2.0])
-    with pytest.raises(UserError, match=r"y: expected a non-empty array shaped \(H,\) or \(N, H\)"):
+    with pytest.raises(UserError, match=r"y: expected a non-empty array shaped \(K,\) or \(N, K\)"):
         rmse(np.zeros((1, 2, 3)), np.zeros((1, 2, 3)))
     with pytest.raises(UserError, match="y: expected finite values, got 1 NaN/inf"):
         smape([1.0, np.nan], [1.0, 1.0])

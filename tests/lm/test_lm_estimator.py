@@ -71,7 +71,7 @@ def test_unfitted_and_bad_sampling_options_are_named(fitted):
     lm, _ = fitted
     with pytest.raises(UserError, match="temperature"):
         lm.generate("the", temperature=0)
-    with pytest.raises(UserError, match="top-p"):
+    with pytest.raises(UserError, match=r"^top_p: expected a probability in \(0, 1\], got 1.5"):
         lm.generate("the", top_p=1.5)
 
 

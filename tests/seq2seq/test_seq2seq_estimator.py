@@ -78,7 +78,7 @@ def test_mistakes_are_named(fitted):
     with pytest.raises(UserError, match="not fitted"):
         Seq2Seq().translate(["a"])
     s2s, _ = fitted
-    with pytest.raises(UserError, match="--method: expected one of greedy, beam, sample"):
+    with pytest.raises(UserError, match=r"^method: expected one of greedy, beam, sample, got "):
         s2s.translate(["a"], method="best")
     with pytest.raises(UserError, match="max_src_len/max_tgt_len: every training pair is longer"):
         Seq2Seq(max_src_len=1).fit(reverse_pairs(40), progress=False)

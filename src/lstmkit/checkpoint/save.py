@@ -263,13 +263,13 @@ def check_output_dir(path: str | os.PathLike, overwrite: bool) -> Path:
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise UserError(f"--out {path}: expected a folder, got a file")
+        raise UserError(f"out {path}: expected a folder, got a file")
     if path.is_dir() and not overwrite:
         if (path / CONFIG_FILE).exists():
             held = f"holds another run ({CONFIG_FILE})"
         else:
             held = "is not empty" if any(path.iterdir()) else ""
         if held:
-            raise UserError(f"--out {path}: {held}; choose a new folder or pass --overwrite")
+            raise UserError(f"out {path}: {held}; choose a new folder or pass `overwrite=True`")
     path.mkdir(parents=True, exist_ok=True)
     return path

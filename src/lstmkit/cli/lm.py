@@ -171,6 +171,7 @@ def _register_predict(verbs) -> None:
     p.add_argument("text", metavar="TEXT", help="the text so far")
     option(p, "--top-k", type=positive_int, default=5, help="how many tokens to list")
     option(p, "--json", action="store_true", default=False, help="print JSON")
+    p.set_defaults(flag_aliases={"k": "--top-k"})  # LanguageModel.predict_next(text, k)
 
 
 def run_predict(args: argparse.Namespace) -> int:

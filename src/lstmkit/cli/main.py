@@ -54,22 +54,72 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
 
+# A message's subject: one Python argument, or several joined by "/", " and " or ", ".
+SUBJECT = re.compile(r"\w+(?:(?:/| and |, )\w+)*(?=[:. ])")
+JOINS = re.compile(r"(/| and |, )")
+CODE = re.compile(r"`([^`]+)`")  # a name or keyword arguments in a message: `overwrite=True`
+
+
 def as_flags(message: str, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
-    """A library message in the command line's words: one that starts with a Python argument
-    the command has a flag for (``top_k: expected ...``, ``resume runs/x: ...``) starts with the
-    flag instead (``--top-k: expected ...``).
+    """A library message in the command line's words. The Python arguments the command has
+    flags for become the flags where the message names them
+
+    * as its subject, one or several (``top_k: expected ...``, ``resume runs/x: ...``,
+      ``data and train: ...``, ``valid/test: ...``): ``--top-k: expected ...``;
+    * in backquotes, a name or keyword arguments (```train```, ```overwrite=True```,
+      ```src=FILE, tgt=FILE```): the command-line arguments (``--train``, ``--overwrite``,
+      ``--src FILE --tgt FILE``); a backquoted name the command lacks stays as it is;
+    * before a value given on this command line (``..., tgt a.fr has 2``): ``--tgt a.fr``.
 
     Example:
         >>> parser = build_parser()
         >>> args = parser.parse_args(["lm", "predict", "runs/x", "the cat"])
         >>> as_flags("top_k: expected a positive integer, got 0", parser, args)
         '--top-k: expected a positive integer, got 0'
+        >>> args = parser.parse_args(["lm", "train", "--out", "runs/x"])
+        >>> as_flags("out runs/x: is not empty; pass `overwrite=True`", parser, args)
+        '--out runs/x: is not empty; pass --overwrite'
     """
-    match = re.match(r"(\w+)(?=[:. ])", message)
     flags = flag_names(parser, args)
-    if match is None or match[1] not in flags:
+    message = _subject(message, flags)
+    message = CODE.sub(lambda code: _arguments(code[1], flags) or code[0], message)
+    return _before_values(message, flags, args)
+
+
+def _subject(message: str, flags: dict[str, str]) -> str:
+    match = SUBJECT.match(message)
+    if match is None:
         return message
-    return flags[match[1]] + message[match.end() :]
+    parts = JOINS.split(match[0])  # name, join, name, ...
+    if all(name in flags for name in parts[::2]):
+        parts[::2] = [flags[name] for name in parts[::2]]
+        return "".join(parts) + message[match.end() :]
+    first = re.match(r"(\w+)(?=[:. ])", message)  # not all are flags: the first alone
+    if first is None or first[1] not in flags:
+        return message
+    return flags[first[1]] + message[first.end() :]
+
+
+def _arguments(code: str, flags: dict[str, str]) -> str | None:
+    """``name`` or ``name=value, ...`` as command-line arguments; None unless all are flags."""
+    words = []
+    for item in code.split(", "):
+        name, equals, value = item.partition("=")
+        if name not in flags:
+            return None
+        words.append(flags[name] if not equals or value == "True" else f"{flags[name]} {value}")
+    return " ".join(words)
+
+
+def _before_values(message: str, flags: dict[str, str], args: argparse.Namespace) -> str:
+    """``name VALUE`` as ``--flag VALUE`` where VALUE is text given to one of the flags."""
+    given = {v for k, v in vars(args).items() if k in flags and isinstance(v, str) and v}
+    if not given:
+        return message
+    names = "|".join(map(re.escape, sorted(flags, key=len, reverse=True)))
+    values = "|".join(map(re.escape, sorted(given, key=len, reverse=True)))
+    pattern = rf"(?<![\w-])({names}) (?=(?:{values})(?![^\s:;,)]))"
+    return re.sub(pattern, lambda name: flags[name[1]] + " ", message)
 
 
 def flag_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:

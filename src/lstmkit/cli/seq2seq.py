@@ -235,7 +235,11 @@ def run_eval(args: argparse.Namespace) -> int:
         raise UserError("--data and --src: expected one of them, got both")
     if s["data"] is not None:
         is_task = s["data"] in NUMBER_TASKS and not Path(s["data"]).exists()
-        pairs = load_pairs(s["data"], seed=s["seed"]).test if is_task else read_tsv(s["data"])
+        pairs = (
+            load_pairs(s["data"], seed=s["seed"]).test
+            if is_task
+            else read_tsv(s["data"], option="--data")
+        )
     elif s["src"] is not None and s["ref"] is not None:
         pairs = read_parallel(s["src"], s["ref"], src_option="--src", tgt_option="--ref")
     else:

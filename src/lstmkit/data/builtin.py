@@ -51,7 +51,7 @@ def _pydoc_text() -> str:
     except ImportError:  # some distributions split pydoc_data into a separate package
         raise UserError(
             "corpus 'pydoc': this Python has no pydoc_data module; expected the standard "
-            "library's help texts (install the full Python, or use --data with your own text)"
+            "library's help texts (install the full Python, or use `data` with your own text)"
         ) from None
     # Sorted, because the dict's own order is an accident of how the module was generated.
     texts = (topics[key].replace("\r\n", "\n").rstrip("\n") + "\n" for key in sorted(topics))

@@ -45,9 +45,9 @@ class PairCorpus:
         """``"train"``, ``"valid"`` or ``"test"``; raises when the corpus has no such pairs."""
         pairs = getattr(self, name) if name in ("train", "valid", "test") else None
         if pairs is None:
-            raise UserError(f"--split: expected train, valid or test, got {name!r}")
+            raise UserError(f"name: expected train, valid or test, got {name!r}")
         if not len(pairs):
-            raise UserError(f"--split {name}: the data has no {name} pairs")
+            raise UserError(f"name {name}: the data has no {name} pairs")
         return pairs
 
 
@@ -81,7 +81,7 @@ def load_pairs(
         A :class:`PairCorpus`.
 
     Raises:
-        UserError: naming ``--data``/``--src``/... for a missing, empty or malformed source,
+        UserError: naming ``data``/``src``/... for a missing, empty or malformed source,
             ``data`` with ``src``/``tgt``, ``src`` without ``tgt``, neither, or a ``valid``/
             ``test`` of the wrong kind.
 
@@ -102,19 +102,18 @@ def load_pairs(
     if data is not None and not Path(data).exists():
         if data not in NUMBER_TASKS:
             raise UserError(
-                f"--data: no such file or folder: {data} (built-in tasks: "
-                f"{', '.join(NUMBER_TASKS)})"
+                f"data: no such file or folder: {data} (built-in tasks: {', '.join(NUMBER_TASKS)})"
             )
         if valid is not None or test is not None:
-            raise UserError(f"--valid/--test: expected none with built-in task {data}, got one")
+            raise UserError(f"valid/test: expected none with built-in task {data}, got one")
         return PairCorpus(*numbers_corpus(data, seed), {**sources, "builtin": data})
     if data is not None:
-        pairs, where = read_tsv(data), f"--data {data}"
-        read = {k: read_tsv(v, option=f"--{k}") for k, v in held.items() if v is not None}
+        pairs, where = read_tsv(data, option="data"), f"data {data}"
+        read = {k: read_tsv(v, option=k) for k, v in held.items() if v is not None}
     else:
-        pairs, where = read_parallel(src, tgt), f"--src {src}"
+        pairs, where = read_parallel(src, tgt, src_option="src", tgt_option="tgt"), f"src {src}"
         read = {
-            k: read_parallel(*v, src_option=f"--{k}", tgt_option=f"--{k}")
+            k: read_parallel(*v, src_option=k, tgt_option=k)
             for k, v in held.items()
             if v is not None
         }
@@ -134,17 +133,17 @@ def load_pairs(
 def _check_sources(
     data: str | None, src: str | None, tgt: str | None, builtin: tuple[str, ...]
 ) -> None:
-    """One of ``data`` or ``src`` with ``tgt``, else a UserError naming the options."""
+    """One of ``data`` or ``src`` with ``tgt``, else a UserError naming the arguments."""
     if data is not None and (src is not None or tgt is not None):
-        raise UserError("--data and --src/--tgt: expected one of them, got both")
+        raise UserError("data and src/tgt: expected one of them, got both")
     if data is None and src is None and tgt is None:
         raise UserError(
-            f"--data: expected a TSV file or a built-in task ({', '.join(builtin)}), "
-            "or --src FILE --tgt FILE; got neither"
+            f"data: expected a TSV file or a built-in task ({', '.join(builtin)}), "
+            "or `src=FILE, tgt=FILE`; got neither"
         )
     if data is None and (src is None or tgt is None):
-        given, missing = ("--src", "--tgt") if tgt is None else ("--tgt", "--src")
-        raise UserError(f"--src and --tgt: expected both, got {given} without {missing}")
+        given, missing = ("src", "tgt") if tgt is None else ("tgt", "src")
+        raise UserError(f"src and tgt: expected both, got `{given}` without `{missing}`")
 
 
 def _held_paths(name: str, value: object, *, pair: bool) -> str | list[str] | None:
@@ -154,10 +153,10 @@ def _held_paths(name: str, value: object, *, pair: bool) -> str | list[str] | No
     is_pair = isinstance(value, tuple | list)
     if pair and not (is_pair and len(value) == 2):
         raise UserError(
-            f"--{name}: expected two files (source, target) with --src/--tgt, got {value!r}"
+            f"{name}: expected two files (source, target) with `src`/`tgt`, got {value!r}"
         )
     if not pair and is_pair:
-        raise UserError(f"--{name}: expected one TSV file with --data, got {len(value)} paths")
+        raise UserError(f"{name}: expected one TSV file with `data`, got {len(value)} paths")
     return [str(p) for p in value] if pair else str(value)
 
 

@@ -54,7 +54,7 @@ class Pairs:
         return Pairs([self.src[i] for i in indices], [self.tgt[i] for i in indices])
 
 
-def read_tsv(path: str | os.PathLike, option: str = "--data") -> Pairs:
+def read_tsv(path: str | os.PathLike, option: str = "path") -> Pairs:
     """Pairs from a tab-separated file: column 1 the source, column 2 the target.
 
     Further columns (Tatoeba's attribution) are ignored; fields are stripped of surrounding
@@ -107,8 +107,8 @@ def read_parallel(
     src_path: str | os.PathLike,
     tgt_path: str | os.PathLike,
     *,
-    src_option: str = "--src",
-    tgt_option: str = "--tgt",
+    src_option: str = "src_path",
+    tgt_option: str = "tgt_path",
 ) -> Pairs:
     """Pairs from two line-aligned files: line ``i`` of ``tgt_path`` translates line ``i`` of
     ``src_path``.

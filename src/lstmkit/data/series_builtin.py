@@ -140,17 +140,17 @@ def load_series(
     """
     data = data if data is not None else path if path is not None else builtin
     if data is None:
-        raise UserError(f"--data: expected a CSV file or one of {', '.join(BUILTIN_SERIES)}")
+        raise UserError(f"data: expected a CSV file or one of {', '.join(BUILTIN_SERIES)}")
     if not Path(data).exists() and str(data) in _LOADERS:
         given = {k: v for k, v in options.items() if v not in (None, (), [])}
         if given:
             raise UserError(
-                f"--data {data}: a built-in series takes no options, got {', '.join(given)}"
+                f"data {data}: a built-in series takes no options, got {', '.join(given)}"
             )
         return builtin_series(str(data))
     if not Path(data).exists() and Path(data).suffix == "":
         raise UserError(
-            f"--data: no such file {str(data)!r}; expected a CSV file or a built-in series "
+            f"data: no such file {str(data)!r}; expected a CSV file or a built-in series "
             f"({', '.join(BUILTIN_SERIES)})"
         )
     return read_series(data, **options)

@@ -1,4 +1,4 @@
-"""Where a run's text comes from: one ``--data`` source split, or ``--train/--valid/--test`` files.
+"""Where a run's text comes from: one ``data`` source split, or ``train``/``valid``/``test`` files.
 
 A source is a file, a folder of files, or the name of a built-in corpus (``keywords``, ``pydoc``).
 A path that exists wins over a built-in name, so a file called ``keywords`` is still yours. What a
@@ -41,12 +41,7 @@ class Corpus:
 
     def part(self, name: str) -> str:
         """``"train"``, ``"valid"`` or ``"test"``; raises when the corpus has no such text."""
-        text = getattr(self, name, None) if name in ("train", "valid", "test") else None
-        if text is None:
-            raise UserError(f"--split: expected train, valid or test, got {name!r}")
-        if not text.strip():
-            raise UserError(f"--split {name}: the data has no {name} text")
-        return text
+        return _part(self, name, "name")
 
 
 @dataclass
@@ -84,8 +79,8 @@ def load_corpus(
         ignored: other keys of a recorded spec (e.g. ``builtin``), accepted and unused.
 
     Raises:
-        UserError: naming ``--data``/``--train``/... for a missing, empty, binary or non-UTF-8
-            source, both ``--data`` and ``--train``, or neither.
+        UserError: naming ``data``/``train``/... for a missing, empty, binary or non-UTF-8
+            source, both ``data`` and ``train``, or neither.
 
     Example:
         >>> corpus = load_corpus("keywords")
@@ -100,26 +95,27 @@ def load_corpus(
         test_fraction,
     )
     if spec.data is not None and spec.train is not None:
-        raise UserError("--data and --train: expected one of them, got both")
+        raise UserError("data and train: expected one of them, got both")
     if spec.data is None and spec.train is None:
         raise UserError(
-            "--data: expected a file, a folder or a built-in corpus "
-            f"({', '.join(BUILTIN)}), or --train FILE; got neither"
+            "data: expected a file, a folder or a built-in corpus "
+            f"({', '.join(BUILTIN)}), or `train=FILE`; got neither"
         )
     sources = {k: v for k, v in asdict(spec).items() if v is not None}
     if spec.data is not None:
         if spec.valid is not None or spec.test is not None:
-            raise UserError("--valid/--test: go with --train; --data is split by itself")
+            raise UserError("valid/test: go with `train`; `data` is split by itself")
         if not Path(spec.data).exists() and spec.data in BUILTIN:
             return Corpus(*builtin_corpus(spec.data, seed), {**sources, "builtin": spec.data})
-        parts = _split(read_text(spec.data), valid_fraction, test_fraction, f"--data {spec.data}")
+        text = read_text(spec.data, option="data")
+        parts = _split(text, valid_fraction, test_fraction, f"data {spec.data}")
         return Corpus(*parts, sources)
-    train_text = read_text(spec.train, option="--train")
+    train_text = read_text(spec.train, option="train")
     if spec.valid is None:
-        train_text, valid_text, _ = _split(train_text, valid_fraction, 0.0, f"--train {spec.train}")
+        train_text, valid_text, _ = _split(train_text, valid_fraction, 0.0, f"train {spec.train}")
     else:
-        valid_text = read_text(spec.valid, option="--valid")
-    test_text = "" if spec.test is None else read_text(spec.test, option="--test")
+        valid_text = read_text(spec.valid, option="valid")
+    test_text = "" if spec.test is None else read_text(spec.test, option="test")
     return Corpus(train_text, valid_text, test_text, sources)
 
 
@@ -139,10 +135,20 @@ def read_eval_text(data: str | Path, split: str | None = None, seed: int = 0) ->
     if not Path(data).exists() and str(data) in BUILTIN:
         corpus = load_corpus(data, seed=seed)
         name = split or "test"
-        return corpus.part(name), f"{data} ({name})"
+        return _part(corpus, name, "split"), f"{data} ({name})"
     if split is not None:
-        raise UserError(f"--split: only for a built-in corpus ({', '.join(BUILTIN)}), got a path")
-    return read_text(data), str(data)
+        raise UserError(f"split: only for a built-in corpus ({', '.join(BUILTIN)}), got a path")
+    return read_text(data, option="data"), str(data)
+
+
+def _part(corpus: Corpus, name: str, argument: str) -> str:
+    """The corpus's text ``name``, or a UserError naming ``argument``, the caller's argument."""
+    text = getattr(corpus, name, None) if name in ("train", "valid", "test") else None
+    if text is None:
+        raise UserError(f"{argument}: expected train, valid or test, got {name!r}")
+    if not text.strip():
+        raise UserError(f"{argument} {name}: the data has no {name} text")
+    return text
 
 
 __all__ = ["Corpus", "load_corpus", "read_eval_text"]

@@ -25,7 +25,7 @@ from torch import Tensor
 from lstmkit.errors import UserError
 
 
-def read_text(path: str | os.PathLike, *, option: str = "--data") -> str:
+def read_text(path: str | os.PathLike, *, option: str = "path") -> str:
     """The text of a UTF-8 file, or of all the files in a folder, ``"\\r\\n"`` made ``"\\n"``.
 
     A folder's files are read as :func:`read_corpus` reads them and joined in that order, each
@@ -54,7 +54,7 @@ def read_text(path: str | os.PathLike, *, option: str = "--data") -> str:
     return "".join(text if text.endswith("\n") else text + "\n" for _, text in corpus if text)
 
 
-def read_corpus(path: str | os.PathLike, *, option: str = "--data") -> list[tuple[Path, str]]:
+def read_corpus(path: str | os.PathLike, *, option: str = "path") -> list[tuple[Path, str]]:
     """The files of a corpus and their text: one file, or every file under a folder.
 
     A folder is searched recursively; hidden files and folders (names starting with ``"."``) are
@@ -218,11 +218,11 @@ def batchify(ids: Tensor, batch_size: int) -> Tensor:
     """
     if ids.dim() != 1:
         raise UserError(f"ids: expected a 1-D tensor of token ids, got shape {tuple(ids.shape)}")
-    _check_positive("--batch_size", batch_size)
+    _check_positive("batch_size", batch_size)
     per_stream = ids.numel() // batch_size
     if per_stream == 0:
         raise UserError(
-            f"--batch_size {batch_size} is larger than the data: {ids.numel()} tokens; "
+            f"batch_size {batch_size} is larger than the data: {ids.numel()} tokens; "
             "expected at least one token per stream"
         )
     return ids[: per_stream * batch_size].view(batch_size, per_stream)  # (B, L)
@@ -230,7 +230,7 @@ def batchify(ids: Tensor, batch_size: int) -> Tensor:
 
 def num_windows(streams: Tensor, bptt: int) -> int:
     """How many windows :func:`bptt_batches` yields for ``streams`` (B, L): ceil((L - 1) / T)."""
-    _check_positive("--bptt", bptt)
+    _check_positive("bptt", bptt)
     return -(-(streams.shape[-1] - 1) // bptt)
 
 
@@ -268,7 +268,7 @@ def bptt_batches(streams: Tensor, bptt: int, start: int = 0) -> Iterator[tuple[T
     B, L = streams.shape
     if bptt > L - 1:
         raise UserError(
-            f"--bptt {bptt} is longer than the data: {L} tokens per stream at batch size {B} "
+            f"bptt {bptt} is longer than the data: {L} tokens per stream at batch size {B} "
             f"(expected at most {max(L - 1, 0)})"
         )
     if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= total:

@@ -1,8 +1,8 @@
-"""Beam search, batched: the K hypotheses of all B sentences advance in one decode step.
+"""Beam search, batched: the Z hypotheses of all B sentences advance in one decode step.
 
-At each step every live hypothesis is extended by every token and per sentence the best 2K
-candidates are taken. Those among the best K that end with eos join the sentence's finished list
-(so a beam of 1 is greedy decoding); at most K of the 2K end with eos, so the best K others
+At each step every live hypothesis is extended by every token and per sentence the best 2Z
+candidates are taken. Those among the best Z that end with eos join the sentence's finished list
+(so a beam of 1 is greedy decoding); at most Z of the 2Z end with eos, so the best Z others
 stay in the beam. Finished hypotheses are scored with GNMT's length penalty (Wu et al. 2016)::
 
     score(Y) = log p(Y | X) / lp(Y),    lp(Y) = ((5 + |Y|) / 6) ** alpha
@@ -11,7 +11,7 @@ stay in the beam. Finished hypotheses are scored with GNMT's length penalty (Wu 
 finished one — log-probabilities only fall as a hypothesis grows, so a live one's best
 reachable score is its score over the largest lp — or at its length limit.
 
-Legend: B batch, K beam_size, S source length, V vocabulary.
+Legend: B batch, Z beam_size (hypotheses kept per sentence), S source length, V vocabulary.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def beam_search(
     Args:
         model: the model (run in eval mode without gradients; its mode is restored).
         src: (B, S) source ids; src_lengths: (B,) their true lengths.
-        beam_size: K, the hypotheses kept per sentence.
+        beam_size: Z, the hypotheses kept per sentence.
         max_len_ratio: at most ``ceil(ratio * source length)`` output tokens (eos excluded);
             None for no such limit.
         max_len: at most this many output tokens; None for no such limit.
@@ -81,33 +81,33 @@ def beam_search(
                        length_penalty, n_best)  # fmt: skip
 
 
-def _search(model, src, src_lengths, K, max_len_ratio, max_len, alpha, n_best):
+def _search(model, src, src_lengths, Z, max_len_ratio, max_len, alpha, n_best):
     B, device = src.shape[0], src.device
     memory, state = model.encode(src, src_lengths)
-    rows = torch.arange(B, device=device).repeat_interleave(K)  # (B*K,) sentence of each row
+    rows = torch.arange(B, device=device).repeat_interleave(Z)  # (B*Z,) sentence of each row
     memory, state = memory.select(rows), state.select(rows)
     limits = max_lengths(src_lengths, max_len, max_len_ratio)  # (B,)
-    scores = torch.full((B, K), -torch.inf, device=device)
+    scores = torch.full((B, Z), -torch.inf, device=device)
     scores[:, 0] = 0  # one live hypothesis per sentence at first: the others are copies
-    tokens = torch.full((B * K,), model.bos_id, dtype=torch.long, device=device)
-    history = tokens.new_zeros(B * K, 0)  # (B*K, t) the output so far
-    attention = None  # (B*K, t, S) the attention weights so far
+    tokens = torch.full((B * Z,), model.bos_id, dtype=torch.long, device=device)
+    history = tokens.new_zeros(B * Z, 0)  # (B*Z, t) the output so far
+    attention = None  # (B*Z, t, S) the attention weights so far
     if model.attention is not None:
-        attention = memory.states.new_zeros(B * K, 0, src.shape[1])
+        attention = memory.states.new_zeros(B * Z, 0, src.shape[1])
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     done = torch.zeros(B, dtype=torch.bool)
-    first_row = torch.arange(B, device=device).unsqueeze(1) * K  # (B, 1)
+    first_row = torch.arange(B, device=device).unsqueeze(1) * Z  # (B, 1)
     for t in range(int(limits.max()) + 1):
         logits, state = model.decode_step(tokens, state, memory)
-        at_limit = (t >= limits).repeat_interleave(K)
-        logp = next_log_probs(model, logits, at_limit)  # (B*K, V)
+        at_limit = (t >= limits).repeat_interleave(Z)
+        logp = next_log_probs(model, logits, at_limit)  # (B*Z, V)
         V = logp.shape[-1]
-        candidates = (scores.view(B * K, 1) + logp).view(B, K * V)
-        top, index = candidates.topk(min(2 * K, K * V), dim=1)  # (B, 2K)
-        source = first_row + torch.div(index, V, rounding_mode="floor")  # (B, 2K) row in B*K
+        candidates = (scores.view(B * Z, 1) + logp).view(B, Z * V)
+        top, index = candidates.topk(min(2 * Z, Z * V), dim=1)  # (B, 2Z)
+        source = first_row + torch.div(index, V, rounding_mode="floor")  # (B, 2Z) row in B*Z
         token = index % V
-        # An eos among the best K candidates ends a hypothesis (fairseq's rule: so K=1 is greedy).
-        in_beam = torch.arange(top.shape[1], device=device) < K  # (2K,)
+        # An eos among the best Z candidates ends a hypothesis (fairseq's rule: so Z=1 is greedy).
+        in_beam = torch.arange(top.shape[1], device=device) < Z  # (2Z,)
         ends = (token == model.eos_id) & top.isfinite() & in_beam & ~done.to(device).unsqueeze(1)
         for b, j in ends.nonzero().tolist():
             row = int(source[b, j])
@@ -117,9 +117,9 @@ def _search(model, src, src_lengths, K, max_len_ratio, max_len, alpha, n_best):
                 weights = weights[:, : int(torch.as_tensor(src_lengths)[b])].cpu()
             score = float(top[b, j]) / length_penalty(t + 1, alpha)
             finished[b].append(Hypothesis(history[row].tolist(), score, weights))
-        # The best K candidates that do not end go on (dead ones, at -inf, sort last).
-        scores, keep = top.masked_fill(token == model.eos_id, -torch.inf).topk(K, dim=1)
-        chosen = source.gather(1, keep).view(-1)  # (B*K,)
+        # The best Z candidates that do not end go on (dead ones, at -inf, sort last).
+        scores, keep = top.masked_fill(token == model.eos_id, -torch.inf).topk(Z, dim=1)
+        chosen = source.gather(1, keep).view(-1)  # (B*Z,)
         tokens = token.gather(1, keep).view(-1)
         state = state.select(chosen)
         history = torch.cat([history[chosen], tokens.unsqueeze(1)], 1)
@@ -136,7 +136,7 @@ def _search(model, src, src_lengths, K, max_len_ratio, max_len, alpha, n_best):
 
 
 def _sentences_done(finished, scores: Tensor, limits: Tensor, t: int, alpha: float, n_best: int):
-    """(B,) True where no live hypothesis (scores (B, K)) can beat the n-th best finished one."""
+    """(B,) True where no live hypothesis (scores (B, Z)) can beat the n-th best finished one."""
     done = t >= limits
     for b, hyps in enumerate(finished):
         # Scores are <= 0 and only fall as a hypothesis grows: the bound takes the largest lp.

@@ -4,7 +4,7 @@ Every decoder bans ``pad`` and ``bos`` as outputs, and once a sentence has ``max
 allows only ``eos``; a hypothesis' score is the model's log-probability of its tokens and its
 ``eos``, ``log p(y_1 … y_n eos | x)`` (pad and bos removed from each step's softmax).
 
-Legend: B batch, S source length, V vocabulary, N decoded rows (B, or B*K in beam search).
+Legend: B batch, S source length, V vocabulary, N decoded rows (B, or B*Z in beam search).
 """
 
 from __future__ import annotations

@@ -16,11 +16,11 @@ from lstmkit.errors import UserError
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
     """Raises :class:`UserError` naming the option for a value sampling cannot use."""
     if isinstance(temperature, bool) or not temperature > 0:
-        raise UserError(f"--temperature: expected a value > 0, got {temperature}")
+        raise UserError(f"temperature: expected a value > 0, got {temperature}")
     if top_k is not None and (isinstance(top_k, bool) or top_k < 1):
-        raise UserError(f"--top-k: expected a positive integer, got {top_k}")
+        raise UserError(f"top_k: expected a positive integer, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
-        raise UserError(f"--top-p: expected a probability in (0, 1], got {top_p}")
+        raise UserError(f"top_p: expected a probability in (0, 1], got {top_p}")
 
 
 def filter_logits(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:

@@ -9,7 +9,7 @@ The gradient is taken with respect to each step's hidden state as a node of the 
 the head and the next step read (:meth:`SequenceModel.unrolled`); the (B, T, H) output of a whole
 sequence would not do, since a fused kernel's output at step t carries only the head's gradient.
 
-Legend: B batch, T time, F input features, H hidden.
+Legend: B batch, T time, I input features (input_size), H hidden.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def gradient_norms(
     Args:
         model: the network (its training mode is kept; dropout-free, so it does not matter).
         problem: gives the loss, the mean over the batch, as in training.
-        inputs: (B, T, F).
+        inputs: (B, T, I).
         targets: the problem's targets for ``inputs``.
 
     Returns:

@@ -4,7 +4,7 @@ The recurrent layer is :func:`lstmkit.nn.recurrent` (lstmkit's LSTM, or torch's 
 tanh RNN), so the three cells differ only in the layer; the inputs (values and markers, or
 one-hot symbols) go straight into the layer, whose input weights are the linear map in.
 
-Legend: B batch, T time, F input features, H hidden, O outputs.
+Legend: B batch, T time, I input features (input_size), H hidden, O outputs.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class SequenceModel(nn.Module):
 
     Args:
         cell: ``"lstm"``, ``"gru"`` or ``"rnn"``.
-        input_size: F.
+        input_size: I.
         hidden_size: H.
         output_size: O.
         init: ``"chrono"`` (default): the gate biases of Tallec & Ollivier (2018), drawn so
@@ -64,7 +64,7 @@ class SequenceModel(nn.Module):
             chrono_init(self.rnn, cell, max_lag)
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, T, F) inputs → (B, T, O) outputs."""
+        """(B, T, I) inputs → (B, T, O) outputs."""
         out, _ = self.rnn(x)  # (B, T, H)
         return self.head(out)
 

@@ -11,9 +11,10 @@ of a batch is, and when a sequence counts as solved:
   sequence is solved when every recalled symbol is right.
 
 The paper draws each sequence's length from [T, T + T/10]; here every sequence of a batch has the
-chosen length T, so that a batch is one (B, T, F) tensor and every cell sees the same lags.
+chosen length T, so that a batch is one (B, T, I) tensor and every cell sees the same lags.
 
-Legend: B batch, T time, F input features, O outputs.
+Legend: B batch, T time, I input features (input_size), O outputs, N the steps scored (the
+copy problem's N symbols).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Problem:
 
     Attributes:
         name: the problem's CLI name.
-        input_size: F, features per step.
+        input_size: I, features per step.
         output_size: O, the head's outputs per step.
         error_name: what ``error`` measures, for tables and plots.
     """
@@ -64,7 +65,7 @@ class Problem:
         self.length = length
 
     def sample(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """(inputs (B, T, F) float, targets); the targets' shape depends on the problem."""
+        """(inputs (B, T, I) float, targets); the targets' shape depends on the problem."""
         raise NotImplementedError
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
@@ -122,11 +123,11 @@ class _Classes(Problem):
         return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE)
 
     def score(self, outputs: Tensor, targets: Tensor) -> Scores:
-        logits, labels = self._scored(outputs, targets)  # (B, K, O), (B, K)
+        logits, labels = self._scored(outputs, targets)  # (B, N, O), (B, N)
         loss = F.cross_entropy(
             logits.transpose(1, 2), labels, reduction="none", ignore_index=IGNORE
         )
-        wrong = ((logits.argmax(-1) != labels) & (labels != IGNORE)).float()  # (B, K)
+        wrong = ((logits.argmax(-1) != labels) & (labels != IGNORE)).float()  # (B, N)
         kept = (labels != IGNORE).sum(1).clamp(min=1)  # (B,)
         return Scores(
             loss=float((loss.sum(1) / kept).sum()),

@@ -6,7 +6,7 @@ trainer's exact resumption asks, and its epoch-end validation scores a fixed tes
 stops at its budget (steps and/or minutes) or at the first evaluation where at least 95% of the
 test sequences are solved; that step is its "steps to solve".
 
-Legend: B batch, T time, F input features, O outputs.
+Legend: B batch, T time, I input features (input_size), O outputs, N test sequences.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class ExperimentTask:
     Args:
         problem: what to generate and score.
         config: batch size, round length, seed.
-        test: (inputs (N, T, F), targets) scored at every round's end.
+        test: (inputs (N, T, I), targets) scored at every round's end.
         meta: the experiment's part of the checkpoint config.
     """
 
@@ -140,7 +140,7 @@ class ExperimentTask:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, problem: Problem, inputs: Tensor, targets: Tensor) -> dict:
-    """Mean loss, mean error and the fraction solved over a test set (N, T, F), in chunks."""
+    """Mean loss, mean error and the fraction solved over a test set (N, T, I), in chunks."""
     was_training = model.training
     model.eval()
     total = Scores(0.0, 0.0, 0, 0)

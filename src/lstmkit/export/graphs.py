@@ -79,7 +79,7 @@ class LMGraph(_Graph):
 
 class EncoderGraph(_Graph):
     """The seq2seq encoder: ``src`` (B, S) int64 and ``src_lengths`` (B,) int64 →
-    ``memory_states`` (B, S, M), ``memory_keys`` (B, S, K) (with attention), ``memory_mask``
+    ``memory_states`` (B, S, M), ``memory_keys`` (B, S, A) (with attention), ``memory_mask``
     (B, S) bool, and the decoder's initial ``h``, ``c`` (L, B, H) and ``feed`` (B, H) (input
     feeding)."""
 
@@ -198,9 +198,9 @@ class WindowForecastGraph(_Graph):
     """The forecaster from a series' standardised history, with the window arithmetic of
     :func:`lstmkit.forecast.windows.make_windows` and :meth:`Window.undo` inside the graph.
 
-    Inputs: ``history`` (B, T + d) the last look-back T plus d values of the series-standardised
-    target (d: the residual's lag, 0 without residuals), ``past`` (B, T, P) the user's
-    standardised past covariates, ``future_hist`` (B, T, F) and ``future_horizon`` (B, K, F)
+    Inputs: ``history`` (B, W + d) the last look-back W plus d values of the series-standardised
+    target (d: the residual's lag, 0 without residuals), ``past`` (B, W, P) the user's
+    standardised past covariates, ``future_hist`` (B, W, F) and ``future_horizon`` (B, K, F)
     the standardised future covariates with the calendar features (each only when the model
     has them). Outputs: ``quantiles`` (B, K, Q) in series-standardised units and ``base``
     (B, K) the seasonal naive forecast added back (zeros without residuals), which the
@@ -208,7 +208,7 @@ class WindowForecastGraph(_Graph):
 
     Args:
         model: the fitted network.
-        lookback, lag: T and d; ``window_norm``: the estimator's setting.
+        lookback, lag: W and d; ``window_norm``: the estimator's setting.
     """
 
     def __init__(self, model: nn.Module, lookback: int, lag: int, window_norm: bool) -> None:
@@ -223,14 +223,14 @@ class WindowForecastGraph(_Graph):
     def forward(self, history: Tensor, *covariates: Tensor) -> tuple[Tensor, Tensor]:
         rest = list(covariates)
         past = rest.pop(0) if self.n_user_past else None
-        T, d, K = self.lookback, self.lag, self.inner.model.horizon
-        hist = history[:, d:]  # (B, T)
+        W, d, K = self.lookback, self.lag, self.inner.model.horizon
+        hist = history[:, d:]  # (B, W)
         base = torch.zeros_like(history[:, :1]).expand(-1, K)  # (B, K)
         if d:
-            level = (hist - hist.mean(1, keepdim=True)).unsqueeze(-1)  # (B, T, 1)
+            level = (hist - hist.mean(1, keepdim=True)).unsqueeze(-1)  # (B, W, 1)
             past = level if past is None else torch.cat([past, level], -1)
-            hist = hist - history[:, :T]
-            base = history[:, [T + k % d for k in range(K)]]  # (B, K)
+            hist = hist - history[:, :W]
+            base = history[:, [W + k % d for k in range(K)]]  # (B, K)
         if self.window_norm and d:  # differences: scaled, not centred (as make_windows)
             loc = torch.zeros_like(hist[:, :1])
             scale = hist.pow(2).mean(1, keepdim=True).sqrt().clamp_min(self.floor)  # (B, 1)
@@ -252,10 +252,10 @@ class WindowForecastGraph(_Graph):
         return ins, {"quantiles": {0: "B"}, "base": {0: "B"}}
 
     def example(self, batch: int = 2) -> tuple[Tensor, ...]:
-        T, K, F = self.lookback, self.inner.model.horizon, self.inner.n_future
-        out = [torch.randn(batch, T + self.lag)]
+        W, K, F = self.lookback, self.inner.model.horizon, self.inner.n_future
+        out = [torch.randn(batch, W + self.lag)]
         if self.n_user_past:
-            out.append(torch.randn(batch, T, self.n_user_past))
+            out.append(torch.randn(batch, W, self.n_user_past))
         if F:
-            out += [torch.randn(batch, T, F), torch.randn(batch, K, F)]
+            out += [torch.randn(batch, W, F), torch.randn(batch, K, F)]
         return tuple(out)

@@ -50,10 +50,11 @@ def check_out(out: str | Path, overwrite: bool) -> Path:
     """The output folder, refused when it is a file or a non-empty folder without overwrite."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: expected a folder, got a file")
+        raise UserError(f"out {out}: expected a folder, got a file")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise UserError(
-            f"--out {out}: already exists and is not empty; choose a new folder or pass --overwrite"
+            f"out {out}: already exists and is not empty; choose a new folder or pass "
+            "`overwrite=True`"
         )
     return out
 
@@ -82,7 +83,7 @@ def export_onnx(
     """
     if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSETS:
         raise UserError(
-            f"--opset: expected an integer from {OPSETS[0]} to {OPSETS[-1]}, got {opset!r}"
+            f"opset: expected an integer from {OPSETS[0]} to {OPSETS[-1]}, got {opset!r}"
         )
     out = check_out(out, overwrite)
     estimator = load_estimator(directory)

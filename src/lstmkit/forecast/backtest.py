@@ -83,8 +83,8 @@ def backtest(
     for name in baselines:
         if name not in BASELINES:
             raise UserError(f"baselines: expected names from {', '.join(BASELINES)}, got {name!r}")
-    H = forecaster.horizon
-    origins = {s.name: rolling_origins(len(s), H, folds, step, min_train=2) for s in frame}
+    K = forecaster.horizon
+    origins = {s.name: rolling_origins(len(s), K, folds, step, min_train=2) for s in frame}
     first = SeriesFrame([truncate(s, origins[s.name][0]) for s in frame], frame.freq,
                         frame.target, frame.past_covariates, frame.future_covariates,
                         dict(frame.source))  # fmt: skip
@@ -98,14 +98,14 @@ def backtest(
         found = {m: {"folds": [], "notes": []} for m in ("lstm", *baselines)}
         raw = found["lstm"]["unadjusted"] = {"folds": []}
         for fold, origin in enumerate(cuts):
-            truth, history = s.values[origin : origin + H], s.values[:origin]
+            truth, history = s.values[origin : origin + K], s.values[:origin]
             lstm = forecaster.forecast_at([s], [origin])
             lstm.insert(0, "model", "lstm")
             unadjusted = forecaster.forecast_at([s], [origin], adjusted=False)
             raw["folds"].append(_score(unadjusted, truth, history, forecaster.season_))
             runs = [("lstm", lstm, "")]
             for name in baselines:
-                runs.append((name, *_baseline(name, s, origin, H, forecaster.season_, quantiles)))
+                runs.append((name, *_baseline(name, s, origin, K, forecaster.season_, quantiles)))
             for name, table, note in runs:
                 found[name]["notes"].append(note)
                 if table is None:
@@ -118,7 +118,7 @@ def backtest(
         times = [str(s.index[o]) for o in cuts]
         per_series[s.name] = {"origins": times, "models": found}
     scores = {
-        "horizon": H, "season": forecaster.season_, "folds": folds,
+        "horizon": K, "season": forecaster.season_, "folds": folds,
         "train_seconds": seconds, "series": per_series,
         "overall": {m: _mean([r["models"][m]["mean"] for r in per_series.values()])
                     for m in ("lstm", *baselines)},

@@ -47,8 +47,8 @@ class BaselineForecast:
     """One baseline's forecast.
 
     Attributes:
-        mean: the point forecast, (H,); None when the model was skipped.
-        quantiles: ``{q: (H,)}`` for the requested levels, or None (none requested, skipped, or
+        mean: the point forecast, (K,); None when the model was skipped.
+        quantiles: ``{q: (K,)}`` for the requested levels, or None (none requested, skipped, or
             not estimable, e.g. no residuals).
         note: which configuration ran, why it was skipped, warnings raised while fitting.
         index: the forecast's timestamps when the history had a DatetimeIndex with a frequency.

@@ -9,6 +9,8 @@ last look-back window in its config, so ``predict()`` needs no data).
 The network is :class:`lstmkit.models.forecaster.LSTMForecaster`; the windows, scaling and the
 trainer's task are in :mod:`lstmkit.forecast.windows`; :meth:`Forecaster.backtest` scores it beside
 the baselines of :mod:`lstmkit.forecast.baselines`.
+
+Legend: N series forecast at once, W look-back window, K horizon, Q quantiles.
 """
 
 from __future__ import annotations
@@ -63,17 +65,17 @@ class Forecaster(Estimator):
 
     Args:
         horizon: steps forecast at once (K).
-        lookback: steps the encoder reads (L); default ``max(2 * horizon, 2 * season)``,
+        lookback: steps the encoder reads (W); default ``max(2 * horizon, 2 * season)``,
             shortened to what the shortest series allows.
         model: :class:`~lstmkit.models.forecaster.ForecastConfig` fields (``hidden_size``,
             ``num_layers``, ``dropout``, ``quantiles``, ``head``: ``"autoregressive"``, an LSTM
             decoder fed its own median, or ``"direct"``; ``one_step_loss``: weight of the
             encoder's one-step-ahead loss over the look-back), over its defaults.
         calendar: add the calendar features of the frequency as future covariates.
-        window_norm: normalise each window by its look-back's mean and spread (RevIN). Off
-            can suit a stationary series (the peer comparison's sine plus noise: validation
-            MASE 0.645 off against 0.698 on); on the benchmark's real series it lost four of
-            the first five (AirPassengers 0.321 to 0.548, us_gasoline 2.70 to 3.72).
+        window_norm: normalise each window by its look-back's mean and spread (RevIN), so the
+            network learns shapes rather than levels. Off can suit a stationary series; on is
+            the default because it did better on real ones (the forecaster training benchmark
+            page has the measurements).
         residual: forecast the deviation from the seasonal naive forecast, reading seasonal
             differences (:mod:`lstmkit.forecast.windows`); from the naive forecast (lag 1) when
             the season is 1 or, for the frequency's season, when the training parts of most
@@ -87,8 +89,8 @@ class Forecaster(Estimator):
             fit ``shrink`` and ``calibrate`` (:mod:`lstmkit.forecast.calibration`).
         shrink: with ``residual``, shrink the forecast toward seasonal naive by a weight in
             [0, 1] per step fitted on the validation windows (0: seasonal naive exactly). Off
-            by default: on the ten benchmark series it won monthly-milk but lost more
-            elsewhere (mean test MASE 1.176 against 1.065 without).
+            by default: it helped some series but hurt more (the forecasting real-series
+            benchmark page has the measurements).
         calibrate: widen or narrow each interval q/1-q by split-conformal calibration on them.
         optim, train: :class:`~lstmkit.train.OptimConfig` / :class:`TrainConfig` fields, over
             the forecaster's defaults (:data:`DEFAULT_OPTIM`, :data:`DEFAULT_TRAIN`: 30 epochs,
@@ -247,13 +249,13 @@ class Forecaster(Estimator):
             **(self.model or {}),
         )  # fmt: skip
         prepared = [self._prepare(s) for s in frame]
-        L, K = self.lookback_, self.horizon
+        W, K = self.lookback_, self.horizon
         train = [(i, t) for i, end in enumerate(ends) for t in range(self.reach_, end - K + 1)]
         valid = [(i, t) for i, (s, end) in enumerate(zip(frame, ends, strict=True))
                  for t in range(end, len(s) - K + 1)]  # fmt: skip
         self.history_ = {s.name: series_tail(s, self.reach_) for s in frame}
         meta = {"config": self._run_config(frame), "files": {}, "seed": seed}
-        return ForecastTask(prepared, train, valid, L, K, self.batch_size, self.batches_per_epoch,
+        return ForecastTask(prepared, train, valid, W, K, self.batch_size, self.batches_per_epoch,
                             meta, self.window_norm, self.teacher_forcing,
                             seasonal_scales(prepared, ends, self.season_),
                             self.lag_)  # fmt: skip
@@ -406,22 +408,22 @@ class Forecaster(Estimator):
         it); future covariates past a series' end come from ``future_extra[i]``. ``adjusted``:
         with the shrinkage and calibration fitted on the validation windows."""
         self._check_fitted()
-        K, L = self.horizon, self.lookback_
+        K, W = self.horizon, self.lookback_
         future_extra = future_extra or [None] * len(series)
         prepared, origins_at = [], []
         for i, (s, t) in enumerate(zip(series, origins, strict=True)):
             if t < self.reach_:
                 raise UserError(f"series {s.name!r}: expected at least {self.reach_} steps (the "
-                                f"look-back of {L}, and the season for residuals) before the "
+                                f"look-back of {W}, and the season for residuals) before the "
                                 f"forecast origin, got {t}")  # fmt: skip
             extra = max(0, t + K - len(s))
             prepared.append(self._prepare(s, future_extra[i], extra))
             origins_at.append((i, t))
-        window = make_windows(prepared, origins_at, L, K, self.window_norm, self.lag_)
+        window = make_windows(prepared, origins_at, W, K, self.window_norm, self.lag_)
         with torch.no_grad():
-            q = forecast_windows(self.model_, window).numpy()  # (S, K, Q) standardised
+            q = forecast_windows(self.model_, window).numpy()  # (N, K, Q) standardised
         if adjusted and self.adjustment_:
-            base = window.base.numpy() if self.lag_ else None  # (S, K)
+            base = window.base.numpy() if self.lag_ else None  # (N, K)
             q = calibration.adjust_quantiles(q, base, self.adjustment_, self.config_.quantiles)
         rows = []
         for (_, t), p, qs in zip(origins_at, prepared, q, strict=True):

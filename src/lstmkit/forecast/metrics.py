@@ -1,12 +1,12 @@
 """Point and interval scores for forecasts: MAE, RMSE, sMAPE, MASE, coverage and pinball loss.
 
-Arrays are one forecast shaped ``(H,)`` or a batch of ``N`` forecasts shaped ``(N, H)`` (H the
-horizon); every score is the mean over all N·H terms and comes back as a Python float.
+Arrays are one forecast shaped ``(K,)`` or a batch of ``N`` forecasts shaped ``(N, K)`` (K the
+horizon); every score is the mean over all N·K terms and comes back as a Python float.
 
 Definitions (y the truth, ŷ the forecast):
 
 - ``mae``: mean |y − ŷ|; ``rmse``: sqrt(mean (y − ŷ)²).
-- ``smape``: the M4 competition's 200/H · Σ |y − ŷ| / (|y| + |ŷ|), in percent (0 to 200); a term
+- ``smape``: the M4 competition's 200/K · Σ |y − ŷ| / (|y| + |ŷ|), in percent (0 to 200); a term
   with y = ŷ = 0 is 0/0 and is counted as 0 (a perfect forecast of zero), not dropped.
 - ``mase``: MAE divided by the in-sample MAE of the seasonal naive forecast with lag ``season``,
   mean |x_t − x_{t−season}| over the history x (M4's definition); per series for a batch.
@@ -26,7 +26,7 @@ from lstmkit.errors import UserError
 def _as_array(x, name: str) -> np.ndarray:
     a = np.asarray(x, dtype=float)
     if a.ndim not in (1, 2) or a.size == 0:
-        raise UserError(f"{name}: expected a non-empty array shaped (H,) or (N, H), got {a.shape}")
+        raise UserError(f"{name}: expected a non-empty array shaped (K,) or (N, K), got {a.shape}")
     if not np.all(np.isfinite(a)):
         raise UserError(
             f"{name}: expected finite values, got {int((~np.isfinite(a)).sum())} NaN/inf"
@@ -112,8 +112,8 @@ def mase(y, yhat, insample, season: int) -> float:
     """Mean absolute scaled error: MAE over the in-sample seasonal naive MAE (lag ``season``).
 
     Args:
-        y, yhat: truth and forecast, (H,) or (N, H).
-        insample: the history the forecast was made from, (T,) for (H,) or (N, T) for (N, H).
+        y, yhat: truth and forecast, (K,) or (N, K).
+        insample: the history the forecast was made from, (T,) for (K,) or (N, T) for (N, K).
         season: seasonal period (1 for non-seasonal data).
 
     Raises:
@@ -156,8 +156,8 @@ def pinball(y, q_pred, quantiles: Sequence[float]) -> float:
     """Mean quantile (pinball) loss over all quantiles and terms.
 
     Args:
-        y: truth, (H,) or (N, H).
-        q_pred: the predicted quantiles stacked on a first axis, (Q, H) or (Q, N, H).
+        y: truth, (K,) or (N, K).
+        q_pred: the predicted quantiles stacked on a first axis, (Q, K) or (Q, N, K).
         quantiles: the Q levels, each strictly between 0 and 1.
 
     Example:

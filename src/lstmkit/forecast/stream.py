@@ -4,7 +4,7 @@
 :meth:`Forecaster.step <lstmkit.forecast.Forecaster.step>` call this module; the language
 model's and the seq2seq decoder's steps are in :mod:`lstmkit.decode.stream`.
 
-Legend: L look-back, K horizon.
+Legend: W look-back window, K horizon.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def forecast_step(fc, value: float, state: ForecastState | None = None):
     The forecaster normalises every look-back window by its own level and spread (RevIN) and
     reads seasonal differences, and its encoder starts each window from a zero state: carrying
     the LSTM's state across origins would compute another function than the one trained. The
-    state is therefore the last ``lookback (+ season)`` values — bounded, O(L) work per step.
+    state is therefore the last ``lookback (+ season)`` values — bounded, O(W) work per step.
 
     Returns:
         The forecast as :meth:`~lstmkit.forecast.Forecaster.predict` gives it (K rows:

@@ -11,7 +11,7 @@ Two scalings, both standard practice for a global model over series of different
   added back to the forecast. A trending series then looks alike at every origin, so the network
   learns shapes rather than levels it has not seen.
 
-A window at origin ``t`` of series ``s`` reads ``y[t - L : t]`` and forecasts ``y[t : t + K]``;
+A window at origin ``t`` of series ``s`` reads ``y[t - W : t]`` and forecasts ``y[t : t + K]``;
 future covariates (the user's, then the calendar's) are given for both stretches.
 
 **Residual to seasonal naive** (``season`` m > 0): the network reads the seasonal differences
@@ -22,8 +22,8 @@ added back. A network that has learnt
 nothing forecasts seasonal naive (m = 1: naive), not noise; what it learns is the correction —
 the classical idea behind SARIMA's differencing and Smyl's ES-RNN (M4 winner, 2020).
 
-Legend: B windows in a batch, L look-back, K horizon, P past covariates, F future covariates
-(user's and calendar), Q quantiles, S series.
+Legend: B windows in a batch, N windows of one series, T time steps of a series, W look-back
+window, K horizon, P past covariates, F future covariates (user's and calendar), Q quantiles.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class SeriesScaler:
             if getattr(series[0], kind) is None:
                 return []
             parts = [getattr(s, kind)[:end] for s, end in zip(series, train_ends, strict=True)]
-            stacked = np.concatenate(parts)  # (sum T, C)
+            stacked = np.concatenate(parts)  # (sum of T, P or F)
             return [_stats(stacked[:, c]) for c in range(stacked.shape[1])]
 
         return cls(target, columns("past"), columns("future"))
@@ -91,7 +91,7 @@ def _stats(values: np.ndarray) -> tuple[float, float]:
 def _standardise(x: np.ndarray | None, stats: list[tuple[float, float]]) -> np.ndarray | None:
     if x is None or not stats:
         return None
-    mean, std = np.array(stats).T  # (C,), (C,)
+    mean, std = np.array(stats).T  # each (P,) or (F,)
     return (x - mean) / std
 
 
@@ -155,7 +155,7 @@ class Window:
     """A batch of windows as tensors; ``y`` and ``target`` are window-normalised.
 
     Attributes:
-        y: (B, L); past: (B, L, P) or None; future_hist: (B, L, F) or None;
+        y: (B, W); past: (B, W, P) or None; future_hist: (B, W, F) or None;
         future_horizon: (B, K, F) or None; target: (B, K) or None (origins at the series' end);
         loc, scale: (B,) the window normalisation, to undo it.
     """
@@ -208,7 +208,7 @@ def make_windows(
             return None
         return torch.tensor(np.concatenate([p[key] for p in parts])[order], dtype=torch.float32)
 
-    y = stacked("y")  # (B, L)
+    y = stacked("y")  # (B, W)
     if window_norm and season:  # differences: scaled, not centred (that would add a drift)
         loc = torch.zeros(len(origins))
         scale = y.pow(2).mean(1).sqrt().clamp_min(WINDOW_SCALE_FLOOR)
@@ -232,17 +232,17 @@ def make_windows(
 
 def _cut(p: Prepared, t: np.ndarray, lookback: int, horizon: int, season: int, full: bool
          ) -> dict[str, np.ndarray | None]:  # fmt: skip
-    """:func:`make_windows`' arrays for the origins ``t`` (n,) of one series, float64."""
-    look = t[:, None] + np.arange(-lookback, 0)  # (n, L) indices of the look-back
-    ahead = t[:, None] + np.arange(horizon)  # (n, K) indices of the horizon
-    values = p.y[look]  # (n, L)
+    """:func:`make_windows`' arrays for the origins ``t`` (N,) of one series, float64."""
+    look = t[:, None] + np.arange(-lookback, 0)  # (N, W) indices of the look-back
+    ahead = t[:, None] + np.arange(horizon)  # (N, K) indices of the horizon
+    values = p.y[look]  # (N, W)
     hist, base = values, np.zeros(ahead.shape)
-    past = None if p.past is None else p.past[look]  # (n, L, P)
+    past = None if p.past is None else p.past[look]  # (N, W, P)
     if season:
         hist = values - p.y[look - season]
         base = p.y[t[:, None] - season + np.arange(horizon) % season]
         # the level the differences lost, as the look-back's deviation from its mean
-        level = (values - values.mean(1, keepdims=True))[..., None]  # (n, L, 1)
+        level = (values - values.mean(1, keepdims=True))[..., None]  # (N, W, 1)
         past = level if past is None else np.concatenate([past, level], -1)
     return {
         "y": hist,

@@ -202,9 +202,9 @@ def keyword_memory(
 
     The units are ranked by the rank-biserial correlation of their cell state ``c`` (how
     cleanly it separates the cuisine from the others; see :func:`memory_units`), and Pearson's
-    is reported beside it. On the quickstart's model unit 78 holds JAPANESE at c = +1.05 (sd
-    0.25) and every other cuisine at 0.02 or below (INDIAN -3.7, ITALIAN -2.6, CHINESE -0.7):
-    rank-biserial about +1, Pearson +0.73, pulled down by the spread of the others.
+    is reported beside it: a unit can separate one cuisine perfectly (rank-biserial about +1)
+    while Pearson's stays lower, pulled down by the spread of the other cuisines' values (the
+    inspect page of the documentation has an example).
 
     Args:
         lm: a fitted :class:`~lstmkit.lm.LanguageModel` (word tokenizer, LSTM cell) trained on

@@ -38,8 +38,9 @@ import numpy as np
 
 from lstmkit.errors import UserError
 from lstmkit.inspect.report_assets import CSS, JS
+from lstmkit.registry import TASKS
 
-KINDS = ("lm", "seq2seq", "forecast")
+KINDS = tuple(TASKS)  # a trace's kind is the task it was made of
 QUANTITIES = ("f", "i", "o", "g", "c", "h")
 TRACE_KEYS = (
     "kind",

@@ -143,7 +143,7 @@ def encode_input(tokenizer, text: str, max_tokens: int, what: str) -> tuple[list
         UserError: naming ``what`` for an empty text, ``max_tokens`` below 1.
     """
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise UserError(f"--max-tokens: expected a positive integer, got {max_tokens!r}")
+        raise UserError(f"max_tokens: expected a positive integer, got {max_tokens!r}")
     ids, unknowns = tokenizer.encode_with_unknowns(text)
     if not text.strip() or not ids:
         raise UserError(f"{what}: expected some text, got none")

@@ -226,7 +226,7 @@ batch_size=2, bptt=8, train={'epochs': 1})
         Characters or words the vocabulary lacks become ``<unk>``, with a :class:`Notice`.
         """
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise UserError(f"--top-k: expected a positive integer, got {k!r}")
+            raise UserError(f"k: expected a positive integer, got {k!r}")
         probs = self.next_token_probs(text)
         top = probs.topk(min(k, probs.numel()))
         return [
@@ -277,7 +277,7 @@ batch_size=2, bptt=8, train={'epochs': 1})
         self._check_fitted()
         check_sampling(temperature, top_k, top_p)
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise UserError(f"--max-tokens: expected a positive integer, got {max_tokens!r}")
+            raise UserError(f"max_tokens: expected a positive integer, got {max_tokens!r}")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         logits, state = self._read(prompt)
         never = [self.tokenizer_.pad_id, self.tokenizer_.unk_id, self.tokenizer_.bos_id]

@@ -1,6 +1,6 @@
 """The language-model task: truncated BPTT over contiguous streams of one token sequence.
 
-Legend: B batch, T time (bptt), V vocabulary, L tokens per stream.
+Legend: B batch, T time (bptt), V vocabulary, N tokens of a text (its streams are (B, N // B)).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ class LMTask:
     With ``state_reset`` p > 0, each stream's carried state is zeroed at the start of a window
     with probability p (the draws a function of the seed, the epoch and the window, so a resumed
     run draws the same). Carried state is what the model reads in training, but a fresh prompt
-    starts from zeros, which otherwise only each epoch's first window shows it: a quickstart
-    model answered the notes' passage from zeros with the wrong cuisine (p = 0.986) while 97% of
-    passages read in a stream were right.
+    starts from zeros, which otherwise only each epoch's first window shows it, so a model can
+    answer a fresh prompt worse than the same passage read in a stream (the keyword-memory
+    benchmark page has the measurements).
 
     Args:
         train_ids, valid_ids: (N,) token ids.
@@ -47,7 +47,7 @@ class LMTask:
         state_reset: float = 0.0,
         seed: int = 0,
     ):
-        self.streams = batchify(train_ids, batch_size)  # (B, L)
+        self.streams = batchify(train_ids, batch_size)  # (B, N // B)
         self.valid = batchify(valid_ids, min(EVAL_BATCH, max(1, len(valid_ids) // (bptt + 1))))
         self.bptt, self.meta = bptt, meta
         self.windows = num_windows(self.streams, bptt)
@@ -93,7 +93,7 @@ def reset_state(state, keep: Tensor):
 
 @torch.no_grad()
 def evaluate_streams(model: nn.Module, streams: Tensor, bptt: int) -> dict[str, float]:
-    """Mean next-token loss (nats) and perplexity over (B, L) streams, state carried across
+    """Mean next-token loss (nats) and perplexity over (B, N // B) streams, state carried across
     windows; ``tokens`` is how many predictions were scored."""
     total, count, state = 0.0, 0, None
     for x, y in bptt_batches(streams, bptt):

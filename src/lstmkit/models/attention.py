@@ -13,8 +13,9 @@ The part of a score that depends only on the source (``W_k k_s``, ``W_a k_s``) i
 per sentence by :meth:`Attention.keys` and kept in :class:`Memory`, so decoding steps do not
 recompute it.
 
-Legend: B batch, T time (target steps), S source length, Q query width (the decoder's H),
-M memory width (the encoder's D*H), A attention width.
+Legend: B batch, T time (target steps), S source length, H query width (the decoder's
+hidden_size), M memory width (the encoder's D*H), A the keys' width (``attention_size`` for
+Bahdanau, H for Luong's general score, M for its dot score, where M == H).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Memory(NamedTuple):
 
     Attributes:
         states: (B, S, M) the encoder's output at every source position (zero at padding).
-        keys: (B, S, K) the attention's precomputed source side of the score, or None
+        keys: (B, S, A) the attention's precomputed source side of the score, or None
             without attention.
         mask: (B, S) bool, True at true source positions, False at padding.
     """
@@ -54,30 +55,30 @@ class Attention(nn.Module):
     kind = ""
 
     def keys(self, memory: Tensor) -> Tensor:
-        """The source side of the score, (B, S, M) → (B, S, K); once per sentence."""
+        """The source side of the score, (B, S, M) → (B, S, A); once per sentence."""
         raise NotImplementedError
 
     def score(self, query: Tensor, keys: Tensor) -> Tensor:
-        """Unnormalised scores (B, T, S) of queries (B, T, Q) against keys (B, S, K)."""
+        """Unnormalised scores (B, T, S) of queries (B, T, H) against keys (B, S, A)."""
         raise NotImplementedError
 
     def forward(
         self, query: Tensor, keys: Tensor, states: Tensor, mask: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """Attend from one query per sentence (B, Q), or from T of them (B, T, Q).
+        """Attend from one query per sentence (B, H), or from T of them (B, T, H).
 
         Args:
-            query: (B, Q) or (B, T, Q) decoder states.
-            keys: (B, S, K) from :meth:`keys`.
+            query: (B, H) or (B, T, H) decoder states.
+            keys: (B, S, A) from :meth:`keys`.
             states: (B, S, M) the encoder states averaged into the context.
             mask: (B, S) bool, True at true source positions; each row has at least one.
 
         Returns:
-            context (B, M) and weights (B, S) — or (B, T, M) and (B, T, S) for a (B, T, Q)
+            context (B, M) and weights (B, S) — or (B, T, M) and (B, T, S) for a (B, T, H)
             query. The weights are zero at padding and sum to 1 over each row.
         """
         single = query.dim() == 2
-        q = query.unsqueeze(1) if single else query  # (B, T, Q)
+        q = query.unsqueeze(1) if single else query  # (B, T, H)
         scores = self.score(q, keys).masked_fill(~mask.unsqueeze(1), -torch.inf)  # (B, T, S)
         weights = scores.softmax(-1)
         context = torch.bmm(weights, states)  # (B, T, M)
@@ -88,9 +89,9 @@ class BahdanauAttention(Attention):
     """Additive attention, ``vᵀ tanh(W_q q + W_k k)``.
 
     Args:
-        query_size: Q, the decoder's hidden size.
+        query_size: H, the decoder's hidden size.
         memory_size: M, the encoder's output width (D*H).
-        attention_size: A, the width of the hidden layer of the score; defaults to Q.
+        attention_size: A, the width of the hidden layer of the score; defaults to H.
 
     Example:
         >>> attn = BahdanauAttention(4, 6)
@@ -118,15 +119,15 @@ class BahdanauAttention(Attention):
 
 
 class LuongAttention(Attention):
-    """Multiplicative attention: ``qᵀ k`` (``"dot"``, needs Q == M) or ``qᵀ W_a k`` (``"general"``).
+    """Multiplicative attention: ``qᵀ k`` (``"dot"``, needs H == M) or ``qᵀ W_a k`` (``"general"``).
 
     Args:
-        query_size: Q, the decoder's hidden size.
+        query_size: H, the decoder's hidden size.
         memory_size: M, the encoder's output width (D*H).
         score: ``"dot"`` or ``"general"``.
 
     Raises:
-        ValueError: naming ``score`` for an unknown score or ``"dot"`` with Q != M.
+        ValueError: naming ``score`` for an unknown score or ``"dot"`` with H != M.
     """
 
     kind = "luong"
@@ -146,7 +147,7 @@ class LuongAttention(Attention):
         )
 
     def keys(self, memory: Tensor) -> Tensor:
-        return memory if self.key_layer is None else self.key_layer(memory)  # (B, S, Q)
+        return memory if self.key_layer is None else self.key_layer(memory)  # (B, S, H)
 
     def score(self, query: Tensor, keys: Tensor) -> Tensor:
         return torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)

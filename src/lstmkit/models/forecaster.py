@@ -24,13 +24,13 @@ With ``one_step_loss`` w > 0 the encoder is also trained as a one-step-ahead for
 DeepAR scores the conditioning range and Darts' ``RNNModel`` trains on every position: a linear
 layer (:attr:`LSTMForecaster.one_step`) maps the encoder's top-layer output after ``y_j`` to Q
 quantiles of ``y_{j+1}`` (of the horizon's first value after the last), and w times their
-pinball loss over the look-back joins the horizon's. Each window then gives T more targets than
+pinball loss over the look-back joins the horizon's. Each window then gives W more targets than
 its K; the extra layer is used in training only.
 
 Values are used as given: scale y before (say by the look-back window's mean and spread) and
 unscale the quantiles after; that is the data pipeline's job, not the network's.
 
-Legend: B batch, T look-back length, K horizon, P past covariates (n_past), F future covariates
+Legend: B batch, W look-back window, K horizon, P past covariates (n_past), F future covariates
 (n_future), Q quantiles, H hidden_size, L num_layers.
 """
 
@@ -104,7 +104,7 @@ class ForecastEncoder(nn.Module):
                          dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
 
     def forward(self, x: Tensor) -> tuple[Tensor, State]:
-        """Steps (B, T, 1 + P + F) → the top layer's outputs (B, T, H) and the final
+        """Steps (B, W, 1 + P + F) → the top layer's outputs (B, W, H) and the final
         ``(h, c)``, each (L, B, H)."""
         return self.lstm(x)
 
@@ -163,7 +163,7 @@ class LSTMForecaster(nn.Module):
 
     def encode(self, y: Tensor, past: Tensor | None = None, future_hist: Tensor | None = None
                ) -> State:  # fmt: skip
-        """Look-back y (B, T), past (B, T, P) and future covariates (B, T, F) → context
+        """Look-back y (B, W), past (B, W, P) and future covariates (B, W, F) → context
         ``(h, c)``, each (L, B, H). A covariate the model has none of (P or F = 0) is None.
 
         Raises:
@@ -172,14 +172,14 @@ class LSTMForecaster(nn.Module):
         return self._encode(y, past, future_hist)[1]
 
     def _encode(self, y, past, future_hist) -> tuple[Tensor, State]:
-        """:meth:`encode`, also returning the top layer's outputs (B, T, H)."""
+        """:meth:`encode`, also returning the top layer's outputs (B, W, H)."""
         if y.dim() != 2 or not y.is_floating_point():
-            raise ValueError(f"y: expected a float tensor (B, T), got {y.dtype} {tuple(y.shape)}")
-        B, T = y.shape
-        _check_series("past", past, (B, T, self.n_past))
-        _check_series("future_hist", future_hist, (B, T, self.n_future))
+            raise ValueError(f"y: expected a float tensor (B, W), got {y.dtype} {tuple(y.shape)}")
+        B, W = y.shape
+        _check_series("past", past, (B, W, self.n_past))
+        _check_series("future_hist", future_hist, (B, W, self.n_future))
         parts = [y.unsqueeze(-1)] + [x for x in (past, future_hist) if x is not None]
-        return self.encoder(torch.cat(parts, -1))  # (B, T, 1 + P + F)
+        return self.encoder(torch.cat(parts, -1))  # (B, W, 1 + P + F)
 
     def decode_step(self, prev: Tensor, future_t: Tensor | None, state: State
                     ) -> tuple[Tensor, State]:  # fmt: skip
@@ -191,7 +191,7 @@ class LSTMForecaster(nn.Module):
         return self.head.step(prev, future_t, state)
 
     def _run(self, y, past, future_hist, future_horizon, target=None, teacher_forcing=0.0):
-        """Quantiles (B, K, Q) and the encoder's top-layer outputs (B, T, H)."""
+        """Quantiles (B, K, Q) and the encoder's top-layer outputs (B, W, H)."""
         outputs, state = self._encode(y, past, future_hist)
         _check_series("future_horizon", future_horizon, (y.shape[0], self.horizon, self.n_future))
         if isinstance(self.head, DirectHead):
@@ -243,8 +243,8 @@ class LSTMForecaster(nn.Module):
         loss = pinball_loss(pred, target, self.quantiles)
         if self.one_step is None:
             return loss
-        ahead = monotone_quantiles(self.one_step(outputs), self.median_index)  # (B, T, Q)
-        following = torch.cat([y[:, 1:], target[:, :1]], 1)  # (B, T): y_{j+1}
+        ahead = monotone_quantiles(self.one_step(outputs), self.median_index)  # (B, W, Q)
+        following = torch.cat([y[:, 1:], target[:, :1]], 1)  # (B, W): y_{j+1}
         return loss + self.one_step_loss * pinball_loss(ahead, following, self.quantiles)
 
 

@@ -66,7 +66,7 @@ class LMConfig:
 
 
 def locked_dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """Dropout with one mask per sequence for all its steps (Gal & Ghahramani 2016); x (B, T, F)."""
+    """Dropout with one mask per sequence for all its steps (Gal & Ghahramani 2016); x (B, T, ·)."""
     if not training or p == 0:
         return x
     mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p).div_(1 - p)

@@ -223,12 +223,8 @@ def init_embedding(embed: nn.Embedding) -> None:
     """N(0, 1/E) embeddings (``embedding_init="scaled"``): a token of unit expected length.
 
     torch's default N(0, 1) makes an embedded token √E long (11 at E = 128), beyond the (-1, 1)
-    of the hidden state it meets in every gate. Neither is better everywhere (one seed each,
-    best checkpoint by validation BLEU): on the peers' reversal task (benchmarks/peers, 10
-    epochs, 2 threads, clip 1) N(0, 1) stalled at test BLEU 97.5 and N(0, 1/E) reached 99.05
-    (99.7 without clipping; JoeyNMT, whose embeddings start small, 99.6); on Tatoeba eng-fra
-    (``benchmarks/seq2seq_multi30k.py --tatoeba [--embedding-init scaled]``, one thread)
-    N(0, 1) gave beam-5 BLEU 24.2 and N(0, 1/E) 19.2. So torch's stays the default.
+    of the hidden state it meets in every gate. Neither is better everywhere, so torch's stays
+    the default (the peers and Tatoeba benchmark pages have the measurements).
     """
     nn.init.normal_(embed.weight, 0.0, embed.embedding_dim**-0.5)
 

@@ -3,7 +3,7 @@
 
 The functions take the LSTM module as their first argument and read its weights and options.
 
-Legend: B batch, T time, I input_size, H hidden_size, P proj_size or H, L num_layers,
+Legend: B batch, T time, I input_size, H hidden_size, R proj_size or H, L num_layers,
 D directions (2 if bidirectional else 1).
 """
 
@@ -25,7 +25,7 @@ LN_EPS = 1e-5
 
 
 class GateTrace(NamedTuple):
-    """The memory cell's internals, each shaped (L*D, B, T, H) (``h``: (L*D, B, T, P)).
+    """The memory cell's internals, each shaped (L*D, B, T, H) (``h``: (L*D, B, T, R)).
 
     Index ``layer * D + direction`` as in ``h_n``. Zero at padded steps; batch-major whatever
     ``batch_first`` is; detached from the autograd graph.
@@ -46,7 +46,7 @@ def _gate_perm(hidden_size: int, device: torch.device | None = None) -> Tensor:
 
 
 def run_explicit(lstm: LSTM, x: Tensor, hx, lengths: list[int] | None, return_gates: bool):
-    """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace."""
+    """lstmkit's recurrence on (B, T, I); returns output (B, T, D*R), h_n, c_n, trace."""
     T = x.shape[1]
     steps = max(lengths) if lengths is not None else T
     layer_in = x[:, :steps]  # (B, T, I): the recurrence is batch-major
@@ -71,7 +71,7 @@ def run_explicit(lstm: LSTM, x: Tensor, hx, lengths: list[int] | None, return_ga
         layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
         if layer < lstm.num_layers - 1 and lstm.dropout > 0 and lstm.training:
             layer_in = F.dropout(layer_in, lstm.dropout, training=True)
-    out = layer_in  # (B, T', D*P)
+    out = layer_in  # (B, T', D*R)
     trace = _assemble_trace(lstm, traces) if return_gates else None
     if steps < T:
         out = F.pad(out, (0, 0, 0, T - steps))
@@ -119,18 +119,18 @@ def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
 
 
 def _masks(lstm: LSTM, T: int, B: int, like: Tensor):
-    """Recurrent-dropout mask (B, P) and zoneout weights (B, T, H), (B, T, P), or None."""
-    H, P = lstm.hidden_size, lstm.proj_size or lstm.hidden_size
+    """Recurrent-dropout mask (B, R) and zoneout weights (B, T, H), (B, T, R), or None."""
+    H, R = lstm.hidden_size, lstm.proj_size or lstm.hidden_size
     mask_h = zone_c = zone_h = None
     if lstm.recurrent_dropout > 0 and lstm.training:
         keep = 1.0 - lstm.recurrent_dropout
-        mask_h = like.new_empty(B, P).bernoulli_(keep).div_(keep)
+        mask_h = like.new_empty(B, R).bernoulli_(keep).div_(keep)
     if lstm.zoneout > 0 and lstm.training:
         zone_c = like.new_empty(B, T, H).bernoulli_(lstm.zoneout)
-        zone_h = like.new_empty(B, T, P).bernoulli_(lstm.zoneout)
+        zone_h = like.new_empty(B, T, R).bernoulli_(lstm.zoneout)
     elif lstm.zoneout > 0:  # eval: the expectation
         zone_c = like.new_full((1, 1, 1), lstm.zoneout).expand(B, T, H)
-        zone_h = like.new_full((1, 1, 1), lstm.zoneout).expand(B, T, P)
+        zone_h = like.new_full((1, 1, 1), lstm.zoneout).expand(B, T, R)
     return mask_h, zone_c, zone_h
 
 

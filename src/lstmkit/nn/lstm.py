@@ -16,7 +16,7 @@ With ``proj_size > 0``, ``h_t = W_hr (o_t ⊙ tanh(c_t))``. Variants (explicit b
 before ``W_h·``; ``zoneout`` keeps each unit of ``c_t`` and ``h_t`` at its previous value with
 probability p; ``weight_drop`` applies DropConnect to ``W_h·``.
 
-Legend: B batch, T time, I input_size, H hidden_size, P proj_size or H, L num_layers,
+Legend: B batch, T time, I input_size, H hidden_size, R proj_size or H, L num_layers,
 D directions (2 if bidirectional else 1).
 """
 
@@ -201,13 +201,13 @@ class LSTM(nn.LSTM):
         Args:
             input: (T, B, I), or (B, T, I) if ``batch_first``, or unbatched (T, I), or a
                 PackedSequence.
-            hx: optional initial ``(h_0, c_0)``, shaped (L*D, B, P) and (L*D, B, H); zeros if None.
+            hx: optional initial ``(h_0, c_0)``, shaped (L*D, B, R) and (L*D, B, H); zeros if None.
             lengths: optional (B,) true lengths of a padded batch, in [1, T], any order.
             return_gates: also return the :class:`GateTrace` (uses the explicit backend).
 
         Returns:
             ``(output, (h_n, c_n))``, or ``(output, (h_n, c_n), trace)`` with ``return_gates``;
-            output is (T, B, D*P) (batch_first: (B, T, D*P)), zero at padded positions; h_n and
+            output is (T, B, D*R) (batch_first: (B, T, D*R)), zero at padded positions; h_n and
             c_n are taken at each sequence's own last step.
 
         Raises:
@@ -217,7 +217,9 @@ class LSTM(nn.LSTM):
         if isinstance(input, PackedSequence):
             if lengths is not None:
                 raise ValueError("lengths: must be None when input is a PackedSequence")
-            return self._forward_packed(input, hx, backend, return_gates)
+            if backend == "fused":
+                return self._packed_fused(input, hx)
+            return self._packed_explicit(input, hx, return_gates)
         check_input(input, self.input_size, self._weight_dtype(), _autocast_dtype(input))
         unbatched = input.dim() == 2
         x = (
@@ -246,11 +248,10 @@ class LSTM(nn.LSTM):
         the top layer's output (B, H) and the new ``(h, c)``.
 
         :meth:`forward`'s one-step path (torch's LSTM cell per layer) without its argument
-        checks and sequence bookkeeping, which cost more than the cell itself at small sizes
-        (1x64, B = 64: about 80 µs a call); callers build ``x`` and ``hx`` themselves. Where
-        the cell path does not apply (bidirectional, projections, dropout between layers in
-        training, the explicit backend's options), or forward hooks are registered, this is a
-        call of the module on one step.
+        checks and sequence bookkeeping, which cost more than the cell itself at small sizes;
+        callers build ``x`` and ``hx`` themselves. Where the cell path does not apply
+        (bidirectional, projections, dropout between layers in training, the explicit backend's
+        options), or forward hooks are registered, this is a call of the module on one step.
         """
         hooked = self._forward_hooks or self._forward_pre_hooks  # e.g. inspect's gate recording
         if not hooked and self.resolve_backend() == "fused" and self._cell_step_ok():
@@ -303,35 +304,41 @@ class LSTM(nn.LSTM):
     def _initial_state(self, hx, x: Tensor, unbatched: bool) -> tuple[Tensor, Tensor]:
         B = x.shape[0]
         LD = self.num_layers * (2 if self.bidirectional else 1)
-        P = self.proj_size or self.hidden_size
+        R = self.proj_size or self.hidden_size
         if hx is None:
             zeros = x.new_zeros
-            return zeros(LD, B, P), zeros(LD, B, self.hidden_size)
-        h0, c0 = check_state(hx, (LD, B, P), (LD, B, self.hidden_size), unbatched)
+            return zeros(LD, B, R), zeros(LD, B, self.hidden_size)
+        h0, c0 = check_state(hx, (LD, B, R), (LD, B, self.hidden_size), unbatched)
         return (h0.unsqueeze(1), c0.unsqueeze(1)) if unbatched else (h0, c0)
 
-    def _forward_packed(self, packed: PackedSequence, hx, backend: str, return_gates: bool):
+    def _packed_fused(self, packed: PackedSequence, hx):
+        """torch's kernel on a PackedSequence; returns ``(output, (h_n, c_n))``."""
+        x, _ = pad_packed_sequence(packed, batch_first=True)
+        hx = self._initial_state(hx, x, unbatched=False)
+        # torch's kernel reads packed data as it is; hx follows the caller's batch order.
+        if packed.sorted_indices is not None:
+            hx = (hx[0][:, packed.sorted_indices], hx[1][:, packed.sorted_indices])
+        data, weights = packed.data, self._weights()
+        dtype = _autocast_dtype(data)
+        if dtype is not None:  # torch's autocast casts for the padded call, not this one
+            data, weights = data.to(dtype), [w.to(dtype) for w in weights]
+            hx = (hx[0].to(dtype), hx[1].to(dtype))
+        data, h_n, c_n = _VF.lstm(
+            data, packed.batch_sizes, hx, weights, self.bias,
+            self.num_layers, self.dropout, self.training, self.bidirectional,
+        )  # fmt: skip
+        if packed.unsorted_indices is not None:
+            h_n, c_n = h_n[:, packed.unsorted_indices], c_n[:, packed.unsorted_indices]
+        out = PackedSequence(
+            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+        )
+        return out, (h_n, c_n)
+
+    def _packed_explicit(self, packed: PackedSequence, hx, return_gates: bool):
+        """lstmkit's recurrence on a PackedSequence, padded and packed again; returns
+        ``(output, (h_n, c_n))``, with the trace after them if ``return_gates``."""
         x, lengths = pad_packed_sequence(packed, batch_first=True)
         hx = self._initial_state(hx, x, unbatched=False)
-        if backend == "fused":
-            # torch's kernel reads packed data as it is; hx follows the caller's batch order.
-            if packed.sorted_indices is not None:
-                hx = (hx[0][:, packed.sorted_indices], hx[1][:, packed.sorted_indices])
-            data, weights = packed.data, self._weights()
-            dtype = _autocast_dtype(data)
-            if dtype is not None:  # torch's autocast casts for the padded call, not this one
-                data, weights = data.to(dtype), [w.to(dtype) for w in weights]
-                hx = (hx[0].to(dtype), hx[1].to(dtype))
-            data, h_n, c_n = _VF.lstm(
-                data, packed.batch_sizes, hx, weights, self.bias,
-                self.num_layers, self.dropout, self.training, self.bidirectional,
-            )  # fmt: skip
-            if packed.unsorted_indices is not None:
-                h_n, c_n = h_n[:, packed.unsorted_indices], c_n[:, packed.unsorted_indices]
-            out = PackedSequence(
-                data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
-            )
-            return out, (h_n, c_n)
         out, h_n, c_n, trace = self._run_explicit(x, hx, lengths.tolist(), return_gates)
         order = packed.sorted_indices
         sorted_out = out if order is None else out[order]
@@ -360,7 +367,7 @@ class LSTM(nn.LSTM):
         ]
 
     def _run_fused(self, x: Tensor, hx, lengths: list[int] | None):
-        """torch's own kernel on (B, T, I); returns output (B, T, D*P), h_n, c_n."""
+        """torch's own kernel on (B, T, I); returns output (B, T, D*R), h_n, c_n."""
         if x.shape[1] == 1 and self._cell_step_ok():
             return self._run_cell_step(x, hx)
         if lengths is None:
@@ -372,7 +379,7 @@ class LSTM(nn.LSTM):
         packed = pack_padded_sequence(
             x, torch.tensor(lengths), batch_first=True, enforce_sorted=False
         )
-        out, (h_n, c_n) = self._forward_packed(packed, hx, "fused", False)
+        out, (h_n, c_n) = self._packed_fused(packed, hx)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return out, h_n, c_n
 
@@ -380,12 +387,9 @@ class LSTM(nn.LSTM):
         """Under ``backend="auto"``: training on CPU with variable lengths goes explicit.
 
         torch's packed-sequence backward zero-fills the whole gate gradient at every step; the
-        explicit backend masks instead. Measured (forward + backward, bidirectional 1x256,
-        B = 64, S = 20, mixed lengths): 85 against 64 ms on one thread, 69 against 54 on two;
-        1x128 unidirectional 6.9 against 3.6 ms; 2x512 even (901 / 880). In inference the fused
-        kernel is faster (17 against 25 ms), so only training switches. (On an Intel Xeon; on an
-        AMD Zen 4, one thread, the two are within 15% either way: explicit / packed 1.10 for
-        that bidirectional 1x256, 0.91 for 1x128, 1.08 for 2x512.)
+        explicit backend masks instead, which trains no slower, and faster on some CPUs. In
+        inference the fused kernel stays faster, so only training switches (the LSTM layer
+        benchmark page has the measurements).
         """
         return (
             self.backend == "auto"
@@ -403,10 +407,8 @@ class LSTM(nn.LSTM):
 
     def _run_cell_step(self, x: Tensor, hx):
         """One time step (B, 1, I) as torch's LSTM cell, layer by layer: the same arithmetic as
-        the sequence kernel, which costs far more at T = 1 (a decoder's or a stream's step).
-
-        Measured on one CPU thread (2x512, B = 1): 3.1 against 20.7 ms without gradients, 24
-        against 85 ms with backward; 1x256 at B = 64 with backward: 5.4 against 10.4 ms.
+        the sequence kernel, which costs far more at T = 1 (a decoder's or a stream's step; the
+        LSTM layer benchmark page has the measurements).
         """
         weights = self._weights()  # per layer: w_ih, w_hh[, b_ih, b_hh]
         per_layer = len(weights) // self.num_layers
@@ -418,7 +420,7 @@ class LSTM(nn.LSTM):
         return inp.unsqueeze(1), torch.stack(hs), torch.stack(cs)
 
     def _run_explicit(self, x: Tensor, hx, lengths: list[int] | None, return_gates: bool):
-        """lstmkit's recurrence on (B, T, I); returns output (B, T, D*P), h_n, c_n, trace.
+        """lstmkit's recurrence on (B, T, I); returns output (B, T, D*R), h_n, c_n, trace.
 
         Under ``torch.autocast`` it runs as it would without, in the weights' dtype: its
         kernels (and the variants it exists for) are written for float32 and float64.

@@ -7,7 +7,7 @@ from torch import Tensor
 
 
 class Lengths:
-    """Padding bookkeeping for a batch-major (B, T, F) batch of given lengths."""
+    """Padding bookkeeping for a batch-major (B, T, ·) batch of given lengths."""
 
     def __init__(self, lengths: list[int] | None, steps: int, device) -> None:
         self.pad = self.index = self.last_step = None
@@ -26,7 +26,7 @@ class Lengths:
         return x.gather(1, self.index.expand(-1, -1, x.shape[-1]))
 
     def last(self, x: Tensor) -> Tensor:
-        """(B, F): each sequence's value at its own last step."""
+        """(B, ·): each sequence's value at its own last step."""
         if self.last_step is None:
             return x[:, -1]
         return x.gather(1, self.last_step.expand(-1, -1, x.shape[-1])).squeeze(1)

@@ -20,7 +20,7 @@ Padded batches. Every sequence runs for all T steps; the caller zeroes padded in
 final state at each sequence's own last step (so padded steps get no gradient) and zeroes padded
 outputs, and reverses each sequence within its length for the reverse direction.
 
-Legend: T time, B batch, H hidden, P output size (proj_size or H).
+Legend: T time, B batch, H hidden, R output size (proj_size or H).
 """
 
 from __future__ import annotations
@@ -51,17 +51,17 @@ class LSTMRecurrence(torch.autograd.Function):
     Inputs (None where a variant is off):
         xw: (B, T, 4H) projected inputs `W_ih x_t + b`, gates in (o, i, f, g) order, contiguous;
             overwritten with the gate activations and returned as `act`.
-        h0: (B, P), c0: (B, H) initial state.
-        w_hh: (4H, P) recurrent weights, (o, i, f, g) order.
-        w_hr: (P, H) projection, or None.
+        h0: (B, R), c0: (B, H) initial state.
+        w_hh: (4H, R) recurrent weights, (o, i, f, g) order.
+        w_hr: (R, H) projection, or None.
         w_peep: (3, H) peephole weights for (o, i, f), or None.
         ln_hh_w, ln_hh_b: (4H,) layer norm of `W_hh h`; ln_c_w, ln_c_b: (H,) layer norm of `c`.
-        mask_h: (B, P) recurrent dropout mask (already scaled), or None.
-        zone_c: (B, T, H), zone_h: (B, T, P) zoneout keep-previous weights, or None.
+        mask_h: (B, R) recurrent dropout mask (already scaled), or None.
+        zone_c: (B, T, H), zone_h: (B, T, R) zoneout keep-previous weights, or None.
         eps: layer-norm epsilon.
 
     Returns:
-        out (B, T, P) the outputs h_t; c (B, T, H) the cell states c_t; and, not differentiable,
+        out (B, T, R) the outputs h_t; c (B, T, H) the cell states c_t; and, not differentiable,
         act (B, T, 4H) the gate activations in (o, i, f, g) order, for the gate trace.
     """
 
@@ -71,7 +71,7 @@ class LSTMRecurrence(torch.autograd.Function):
         mask_h, zone_c, zone_h, eps,
     ):  # fmt: skip
         batch, steps, gates = xw.shape
-        H, P = gates // 4, h0.shape[1]
+        H, R = gates // 4, h0.shape[1]
         new = xw.new_empty
         # The gates are computed in place over the projected inputs (the caller's own buffer,
         # returned as `act` and marked dirty): no copy of (B, T, 4H), and addmm_ adds the
@@ -80,7 +80,7 @@ class LSTMRecurrence(torch.autograd.Function):
             xw,
             new(batch, steps, H),
             new(batch, steps, H),
-            new(batch, steps, P),
+            new(batch, steps, R),
         )
         hh = new(batch, steps, H) if w_hr is not None else None
         ln_h, ln_c = ln_hh_w is not None, ln_c_w is not None
@@ -159,7 +159,7 @@ class LSTMRecurrence(torch.autograd.Function):
             act, cs, tc, _out, _hh, rhat, rstd, chat, cstd,
         ) = ctx.saved_tensors  # fmt: skip
         batch, steps, gates = act.shape
-        H, P = gates // 4, h0.shape[1]
+        H, R = gates // 4, h0.shape[1]
         if ctx.kernel is not None:
             d_gates = act.new_empty(batch, steps, gates)
             dh0, dc0 = ctx.kernel.backward(
@@ -181,7 +181,7 @@ class LSTMRecurrence(torch.autograd.Function):
         new = act.new_empty
         d_gates = new(batch, steps, gates)  # ∂loss/∂(gate pre-activations) = ∂loss/∂xw
         d_r = new(batch, steps, gates) if rhat is not None else None  # ∂loss/∂(W_hh h)
-        d_hproj = new(batch, steps, P) if w_hr is not None else None  # ∂loss/∂h̃ before W_hr
+        d_hproj = new(batch, steps, R) if w_hr is not None else None  # ∂loss/∂h̃ before W_hr
         d_lnc = new(batch, steps, H) if chat is not None else None  # ∂loss/∂(tanh input)
         DG, DG_o, D_O, D_TC, F_ = (t.unbind(1) for t in (d_gates, d_gates[..., :H], d_o, d_tc, f))
         DG_ifg = d_gates[..., H:].unflatten(-1, (3, H)).unbind(1)
@@ -193,7 +193,7 @@ class LSTMRecurrence(torch.autograd.Function):
             cs_steps = set(d_cs.ne(0).any(2).any(0).nonzero().flatten().tolist())
         plain = mask_h is None and zone_h is None and d_out is not None
 
-        dh = D_OUT[-1].clone() if d_out is not None else act.new_zeros(batch, P)
+        dh = D_OUT[-1].clone() if d_out is not None else act.new_zeros(batch, R)
         dc = act.new_zeros(batch, H)  # updated in place only, so dc_cols stays a view of it
         dc_cols = dc.unsqueeze(1)  # (B, 1, H), against the (B, 3, H) block of (i, f, g)
         for k in range(steps - 1, -1, -1):
@@ -269,7 +269,7 @@ def _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh0, dc0, c_prev):
     )
     grads.update(xw=d_gates, h0=dh0, c0=dc0)
     if needs[3]:
-        h_prev = torch.cat([h0.unsqueeze(1), out[:, :-1]], 1)  # (B, T, P)
+        h_prev = torch.cat([h0.unsqueeze(1), out[:, :-1]], 1)  # (B, T, R)
         if mask_h is not None:
             h_prev = h_prev * mask_h.unsqueeze(1)
         d_rec = d_r if d_r is not None else d_gates

@@ -267,7 +267,7 @@ class Seq2Seq(Estimator):
         """
         self._check_fitted()
         if method not in METHODS:
-            raise UserError(f"--method: expected one of {', '.join(METHODS)}, got {method!r}")
+            raise UserError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         if max_len_ratio is None and self.length_ratio_ is not None:
             max_len_ratio = RATIO_MARGIN * self.length_ratio_

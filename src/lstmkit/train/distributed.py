@@ -131,7 +131,7 @@ def launch(nproc: int, argv: list[str]) -> int:
     ``argv`` must not contain ``--nproc`` itself (the children would launch again).
     """
     if nproc < 1:
-        raise UserError(f"--nproc: expected a positive integer, got {nproc}")
+        raise UserError(f"nproc: expected a positive integer, got {nproc}")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc-per-node={nproc}", "-m", "lstmkit", *argv]  # fmt: skip
     return subprocess.call(command)

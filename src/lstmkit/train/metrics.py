@@ -54,7 +54,7 @@ def _summary_writer_class():
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # torch's writer needs the tensorboard package
         raise UserError(
-            "--tensorboard: needs the tensorboard package; pip install tensorboard"
+            "tensorboard: needs the tensorboard package; pip install tensorboard"
         ) from None
     return SummaryWriter
 

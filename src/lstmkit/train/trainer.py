@@ -55,9 +55,9 @@ def flush_denormals():
     """Treat subnormal floats as zero on the CPU while training, then as the caller had them.
 
     Late in training some values (attention weights over long tails, Adam's second moments)
-    drift into the subnormal range, where x86 arithmetic is many times slower: a seq2seq run
-    lost 9% of its throughput between its second and eighth epoch without this, none with it,
-    at the same BLEU (OMP_NUM_THREADS=2, benchmarks/peers run_lstmkit.py seq2seq).
+    drift into the subnormal range, where x86 arithmetic is many times slower, so a long run
+    would slow down as it trains; flushed, it keeps its speed at the same scores (the peers
+    benchmark page has the measurement).
     """
     before = flushing_denormals()  # torch has no getter; a caller may have switched it on
     changed = set_flush_denormal(True)  # False where the CPU cannot (then nothing to undo)
