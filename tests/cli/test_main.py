@@ -108,6 +108,17 @@ def test_library_messages_name_flags_on_the_command_line():
     )
 
 
+def test_values_from_the_config_file_name_their_flags_too(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("src: a.en\ntgt: a.fr\n")
+    argv = ["seq2seq", "train", "--config", str(config)]
+    assert _flags(argv, "src a.en has 3 lines, tgt a.fr has 2") == (
+        "--src a.en has 3 lines, --tgt a.fr has 2"
+    )
+    config.write_text("tgt: [a.fr\n")  # unreadable: the command line's values alone
+    assert _flags(argv, "src a.en, tgt a.fr") == "--src a.en, tgt a.fr"
+
+
 def test_names_the_command_lacks_and_plain_words_stay():
     train = ["lm", "train", "--data", "a.txt"]
     for message in [

@@ -14,6 +14,7 @@ import torch
 
 import lstmkit
 from lstmkit.data import Pairs
+from lstmkit.decode import greedy
 from lstmkit.errors import UserError
 from lstmkit.export import graphs
 from lstmkit.export import onnx as export
@@ -273,7 +274,8 @@ print(json.dumps({{"ids": model.greedy(src, max_len=7),
     padded = torch.zeros(len(src), int(lengths.max()), dtype=torch.long)
     for row, ids in enumerate(src):
         padded[row, : len(ids)] = torch.tensor(ids)
-    assert got["ids"] == s2s.model_.translate(padded, lengths, method="greedy", max_len=7)
+    want = [h.tokens for h in greedy(s2s.model_, padded, lengths, max_len=7)]
+    assert got["ids"] == want
     assert got["text"] == s2s.translate(sentences, method="greedy")
     assert len({len(ids) for ids in got["ids"]}) > 1  # outputs of several lengths: not trivial
     assert got["text"][3] == ""
@@ -298,11 +300,14 @@ def series():
 FORECASTERS = {
     # residual windows, calendar, a past and a future covariate, the autoregressive head
     "autoregressive-covariates": (
-        {"head": "autoregressive"},
+        {"model": {"head": "autoregressive"}},
         {"past_covariates": ["visits"], "future_covariates": ["price"]},
     ),
     # plain windows (mean and std), no covariates at all, the direct head
-    "direct-plain": ({"head": "direct", "residual": False, "calendar": False}, {"target": "y"}),
+    "direct-plain": (
+        {"model": {"head": "direct"}, "residual": False, "calendar": False},
+        {"target": "y"},
+    ),
     # the residual to naive (lag 1: a season of 1 given)
     "naive-residual": ({"season": 1}, {"target": "y"}),
 }
@@ -318,13 +323,10 @@ def stacked(values, origins, lo, hi):
 @pytest.mark.parametrize("name", FORECASTERS)
 def test_forecaster_matches_model_forecast_and_the_estimators_windows(tmp_path, series, name):
     options, columns = FORECASTERS[name]
+    network = {"hidden_size": 8, "num_layers": 2, "quantiles": (0.1, 0.5, 0.9)}
+    options = {**options, "model": {**network, **options.get("model", {})}}
     fc = Forecaster(
-        horizon=4,
-        model={"hidden_size": 8, "num_layers": 2, "quantiles": (0.1, 0.5, 0.9)},
-        batch_size=8,
-        batches_per_epoch=2,
-        train={"epochs": 1},
-        **options,
+        horizon=4, batch_size=8, batches_per_epoch=2, train={"epochs": 1}, **options
     ).fit(series, out=tmp_path / "run", progress=False, **columns)
     manifest = export.export_onnx(tmp_path / "run", tmp_path / "onnx")
     model = fc.model_
@@ -344,7 +346,7 @@ def test_forecaster_matches_model_forecast_and_the_estimators_windows(tmp_path, 
     assert max_diff(got, expected) <= TOL
     # From the standardised history, against the estimator's own windows and their undoing.
     p = fc._prepare(fc.history(series)[0])
-    L, d = fc.lookback_, fc._difference
+    L, d = fc.lookback_, fc.lag_
     origins = [(0, 40), (0, 60 - K), (0, L + d)]
     window = make_windows([p], origins, L, K, fc.window_norm, d)
     with torch.no_grad():

@@ -253,13 +253,13 @@ def _swap_in(tmp: Path, target: Path) -> None:
 
 # ---------------------------------------------------------------------------- folders
 def check_output_dir(path: str | os.PathLike, overwrite: bool) -> Path:
-    """Make sure ``--out`` is a folder a new run may use, creating it if needed.
+    """Make sure ``out`` is a folder a new run may use, creating it if needed.
 
     Refuses a folder holding another run (config.json) or anything else unless ``overwrite``;
     deletes nothing either way (a later :func:`save_checkpoint` replaces only a checkpoint).
 
     Raises:
-        UserError: naming ``--out`` and the path.
+        UserError: naming ``out`` and the path.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():

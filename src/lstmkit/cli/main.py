@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import warnings
@@ -10,11 +11,15 @@ from importlib import import_module
 
 from lstmkit import __version__
 from lstmkit.cli import experiment, export, info, inspect, serve
+from lstmkit.cli.options import settings
 from lstmkit.errors import Notice, UserError
 from lstmkit.registry import TASKS
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``lstmkit`` parser: ``info``, a command per registered task (:mod:`lstmkit.registry`),
+    then ``inspect``, ``export``, ``serve`` and ``experiment``; each command's module adds its
+    verbs and options."""
     parser = argparse.ArgumentParser(
         prog="lstmkit",
         description="Train, inspect and deploy LSTM and sequence-to-sequence LSTM models.",
@@ -66,10 +71,11 @@ def as_flags(message: str, parser: argparse.ArgumentParser, args: argparse.Names
 
     * as its subject, one or several (``top_k: expected ...``, ``resume runs/x: ...``,
       ``data and train: ...``, ``valid/test: ...``): ``--top-k: expected ...``;
-    * in backquotes, a name or keyword arguments (```train```, ```overwrite=True```,
-      ```src=FILE, tgt=FILE```): the command-line arguments (``--train``, ``--overwrite``,
+    * in backquotes, a name or keyword arguments (`` `train` ``, `` `overwrite=True` ``,
+      `` `src=FILE, tgt=FILE` ``): the command-line arguments (``--train``, ``--overwrite``,
       ``--src FILE --tgt FILE``); a backquoted name the command lacks stays as it is;
-    * before a value given on this command line (``..., tgt a.fr has 2``): ``--tgt a.fr``.
+    * before a value given to one of its flags, on the command line or in its ``--config``
+      file (``..., tgt a.fr has 2``): ``--tgt a.fr``.
 
     Example:
         >>> parser = build_parser()
@@ -113,7 +119,12 @@ def _arguments(code: str, flags: dict[str, str]) -> str | None:
 
 def _before_values(message: str, flags: dict[str, str], args: argparse.Namespace) -> str:
     """``name VALUE`` as ``--flag VALUE`` where VALUE is text given to one of the flags."""
-    given = {v for k, v in vars(args).items() if k in flags and isinstance(v, str) and v}
+    values = dict(vars(args))
+    if getattr(args, "config", None) is not None:  # the values of the --config file too
+        with contextlib.suppress(UserError, OSError):
+            chosen = settings(args)
+            values = {**{k: chosen[k] for k in chosen["given_"]}, **values}
+    given = {v for k, v in values.items() if k in flags and isinstance(v, str) and v}
     if not given:
         return message
     names = "|".join(map(re.escape, sorted(flags, key=len, reverse=True)))
