@@ -26,8 +26,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def measure_matmul_peak(n: int = 2048, tries: int = 5, dtype: torch.dtype = torch.float32
-                        ) -> float:  # fmt: skip
+def measure_matmul_peak(n: int = 2048, tries: int = 5, dtype: torch.dtype = torch.float32) -> float:
     """Measures the matrix-multiply throughput of this machine in ``dtype`` (float32 unless
     given; bfloat16 for mixed precision).
 

@@ -34,8 +34,11 @@ def seed_forecasts(name: str, seeds: list[int], folds: int, epochs: int):
     frame = loader()
     found = {}
     for seed in seeds:
-        fc = Forecaster(horizon=horizon, valid_windows=3,
-                        train={**DEFAULT_TRAIN, "epochs": epochs, "seed": seed})  # fmt: skip
+        fc = Forecaster(
+            horizon=horizon,
+            valid_windows=3,
+            train={**DEFAULT_TRAIN, "epochs": epochs, "seed": seed},
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             bt = backtest(fc, frame, folds, baselines=("seasonal_naive",), progress=False)
@@ -77,8 +80,10 @@ def main() -> None:
         rows.append((name, scores(found, frame, horizon, season, args.folds)))
         print(name, {k: round(v, 3) for k, v in rows[-1][1].items()}, file=sys.stderr, flush=True)
     columns = [*map(str, args.seeds), "mean"]
-    print(f"MASE, test: the last {args.folds} horizon(s); seeds {args.seeds}; 'mean': the mean "
-          "of their point forecasts\n")  # fmt: skip
+    print(
+        f"MASE, test: the last {args.folds} horizon(s); seeds {args.seeds}; 'mean': the mean "
+        "of their point forecasts\n"
+    )
     print("| series | " + " | ".join(f"seed {c}" if c != "mean" else c for c in columns) + " |")
     print("|---|" + "---:|" * len(columns))
     overall = {c: np.mean([r[c] for _, r in rows]) for c in columns}

@@ -137,31 +137,47 @@ def run(name: str, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="+", choices=[*SERIES, *EXTRA],
-                        help="a subset, or series not in the default eleven")  # fmt: skip
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[*SERIES, *EXTRA],
+        help="a subset, or series not in the default eleven",
+    )
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=DEFAULT_TRAIN["epochs"])
-    parser.add_argument("--patience", type=int, default=DEFAULT_TRAIN.get("patience"),
-                        help="early stopping: epochs without a better validation loss "
-                        "(0: off)")  # fmt: skip
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=DEFAULT_TRAIN.get("patience"),
+        help="early stopping: epochs without a better validation loss (0: off)",
+    )
     parser.add_argument("--batches-per-epoch", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--one-step-loss", type=float, default=Forecaster().one_step_loss,
-                        help="weight of the encoder's one-step-ahead loss (0: off)")  # fmt: skip
+    parser.add_argument(
+        "--one-step-loss",
+        type=float,
+        default=Forecaster().one_step_loss,
+        help="weight of the encoder's one-step-ahead loss (0: off)",
+    )
     # Three: the shrinkage and the calibration of one series rest on its validation windows
     # (2 x horizon + 1 of them; one window gave a single horizon of scores).
     parser.add_argument("--valid-windows", type=int, default=3)
     parser.add_argument("--folds", type=int, default=1, help="test windows (rolling origins)")
     parser.add_argument("--shrink", action=argparse.BooleanOptionalAction, default=False)
-    parser.add_argument("--window-norm", action=argparse.BooleanOptionalAction,
-                        default=Forecaster().window_norm,
-                        help="normalise each window by its look-back (RevIN)")  # fmt: skip
+    parser.add_argument(
+        "--window-norm",
+        action=argparse.BooleanOptionalAction,
+        default=Forecaster().window_norm,
+        help="normalise each window by its look-back (RevIN)",
+    )
     parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    parser.add_argument("--season-given", action="store_true",
-                        help="give the frequency's season explicitly: the residual is taken at "
-                        "it untested")  # fmt: skip
+    parser.add_argument(
+        "--season-given",
+        action="store_true",
+        help="give the frequency's season explicitly: the residual is taken at it untested",
+    )
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA}: not found; this benchmark reads the shared data sets")
@@ -171,10 +187,14 @@ def main() -> None:
         rows.append(run(name, args))
         r = rows[-1]
         scores = ", ".join(f"{m} {r[m]['mase']:.3f}" for m in ("lstm", "seasonal_naive", "ets"))
-        print(f"{name}: MASE {scores}, unadjusted LSTM {r['raw']['mase']:.3f}, coverage "
-              f"{r['raw'].get('coverage', float('nan')):.0%} -> "
-              f"{r['lstm'].get('coverage', float('nan')):.0%}, shrink {_weights(r['shrink'])} "
-              f"({r['train_s']:.0f} s)", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"{name}: MASE {scores}, unadjusted LSTM {r['raw']['mase']:.3f}, coverage "
+            f"{r['raw'].get('coverage', float('nan')):.0%} -> "
+            f"{r['lstm'].get('coverage', float('nan')):.0%}, shrink {_weights(r['shrink'])} "
+            f"({r['train_s']:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     if args.json:
         print(json.dumps({"seed": args.seed, "folds": args.folds, "series": rows}, indent=1))
         return
@@ -230,8 +250,10 @@ def table(rows: list[dict]) -> str:
 def all_models(rows: list[dict]) -> str:
     """MASE of the LSTM and every baseline ('-': skipped), the best in bold."""
     models = ("lstm", *BASELINES)
-    lines = ["| series | " + " | ".join(NAMES[m] for m in models) + " |",
-             "|---|" + "---:|" * len(models)]  # fmt: skip
+    lines = [
+        "| series | " + " | ".join(NAMES[m] for m in models) + " |",
+        "|---|" + "---:|" * len(models),
+    ]
     for r in rows:
         values = [r[m]["mase"] if r[m] else float("nan") for m in models]
         best = np.nanmin(values)
@@ -244,8 +266,13 @@ def _bold(value: float, best: float) -> str:
     return "-" if np.isnan(value) else f"**{value:.3f}**" if value == best else f"{value:.3f}"
 
 
-NAMES = {"lstm": "MASE LSTM", "naive": "naive", "seasonal_naive": "s.naive", "ets": "ETS",
-         "arima": "ARIMA"}  # fmt: skip
+NAMES = {
+    "lstm": "MASE LSTM",
+    "naive": "naive",
+    "seasonal_naive": "s.naive",
+    "ets": "ETS",
+    "arima": "ARIMA",
+}
 
 
 def _weights(shrink: list[float] | None) -> str:
@@ -258,8 +285,10 @@ def _weights(shrink: list[float] | None) -> str:
 def _test(folds: int) -> str:
     if folds == 1:
         return "the last horizon"
-    return (f"the last {folds} horizons as rolling origins (the LSTM trained once before the "
-            "first, the baselines refit at each), scores averaged over them")  # fmt: skip
+    return (
+        f"the last {folds} horizons as rolling origins (the LSTM trained once before the "
+        "first, the baselines refit at each), scores averaged over them"
+    )
 
 
 def _stopping(patience: int | None) -> str:

@@ -224,9 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     meta = run_meta(
-        seed=args.seed, steps=args.steps, minutes=args.minutes, lr=args.lr,
-        schedule="cosine" if args.steps else "constant", hidden_size=args.hidden_size,
-    )  # fmt: skip
+        seed=args.seed,
+        steps=args.steps,
+        minutes=args.minutes,
+        lr=args.lr,
+        schedule="cosine" if args.steps else "constant",
+        hidden_size=args.hidden_size,
+    )
     corpus = builtin_corpus("keywords", seed=args.seed)
     test = generate_passages(TEST_PASSAGES, seed=TEST_SEED, max_filler=MAX_FILLER)
     records = []

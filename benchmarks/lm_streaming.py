@@ -159,8 +159,7 @@ def steppers(lm, ref: nn.Module, batch: int) -> dict[str, Stepper]:
         stream = lm.stream()
         return lambda ids: stream.push(int(ids[0])).view(1, -1)
 
-    found = {"torch": torch_step(), "forward": forward_step(),
-             "step": estimator_step()}  # fmt: skip
+    found = {"torch": torch_step(), "forward": forward_step(), "step": estimator_step()}
     if batch == 1:
         found["push"] = push_step()
     return found
@@ -265,10 +264,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     meta = run_meta(
-        rounds=args.rounds, steps=args.steps, warmup=args.warmup, seed=args.seed,
-        vocab_size=VOCAB, embedding_size=EMBEDDING, hidden_size=HIDDEN, num_layers=LAYERS,
+        rounds=args.rounds,
+        steps=args.steps,
+        warmup=args.warmup,
+        seed=args.seed,
+        vocab_size=VOCAB,
+        embedding_size=EMBEDDING,
+        hidden_size=HIDDEN,
+        num_layers=LAYERS,
         flops_per_token=flops_per_token(),
-    )  # fmt: skip
+    )
     meta["peak_gflops"] = measure_matmul_peak(tries=10)
     print(f"matmul peak {meta['peak_gflops']:.1f} GFLOP/s", file=sys.stderr, flush=True)
     lm, ref = build_models(args.seed)
@@ -276,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     for batch in args.batches:
         check_agreement(lm, ref, batch, args.seed)
         records += summarise(batch, time_steps(lm, ref, batch, args), meta["peak_gflops"])
-        speeds = [f"{r['label']} {r['tokens_per_s']:,.0f} tok/s" for r in records
-                  if r["batch"] == batch]  # fmt: skip
+        speeds = [
+            f"{r['label']} {r['tokens_per_s']:,.0f} tok/s" for r in records if r["batch"] == batch
+        ]
         print(f"batch {batch}: " + ", ".join(speeds), file=sys.stderr, flush=True)
     meta["load_avg_end"] = load_average()
     end_peak = measure_matmul_peak(tries=10)

@@ -332,10 +332,16 @@ def main(argv: list[str] | None = None) -> int:
     report = _report()
     peak_tries = 10
     meta = run_meta(
-        repeat=args.repeat, warmup=args.warmup, seed=args.seed, peak_tries=peak_tries,
-        embedding_size=EMBEDDING, hidden_size=HIDDEN, num_layers=LAYERS, vocab_size=VOCAB,
+        repeat=args.repeat,
+        warmup=args.warmup,
+        seed=args.seed,
+        peak_tries=peak_tries,
+        embedding_size=EMBEDDING,
+        hidden_size=HIDDEN,
+        num_layers=LAYERS,
+        vocab_size=VOCAB,
         forward_flops_per_token=forward_flops_per_token(),
-    )  # fmt: skip
+    )
     meta["peak_gflops"] = measure_matmul_peak(tries=peak_tries)
     report(f"matmul peak {meta['peak_gflops']:.1f} GFLOP/s, {meta['threads']} threads")
     records: list[dict] = []

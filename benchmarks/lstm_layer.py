@@ -561,8 +561,13 @@ def main(argv: list[str] | None = None) -> int:
                 record[mode]["pct_peak"] = 100 * record[mode]["gflops"] / end_peak
         meta["peak_gflops"] = end_peak
     targets = evaluate_targets(records)
-    emit(args.json, render_markdown(meta, records, targets), meta=meta, results=records,
-         targets=targets)  # fmt: skip
+    emit(
+        args.json,
+        render_markdown(meta, records, targets),
+        meta=meta,
+        results=records,
+        targets=targets,
+    )
     return 0
 
 

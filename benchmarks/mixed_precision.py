@@ -67,8 +67,16 @@ class Case:
 
 
 def lm_case(gen: torch.Generator) -> Case:
-    model = LSTMLanguageModel(LMConfig(vocab_size=65, embedding_size=128, hidden_size=512,
-                                       num_layers=2, dropout=0.2, layer_dropout=0.2))  # fmt: skip
+    model = LSTMLanguageModel(
+        LMConfig(
+            vocab_size=65,
+            embedding_size=128,
+            hidden_size=512,
+            num_layers=2,
+            dropout=0.2,
+            layer_dropout=0.2,
+        )
+    )
     ids = torch.randint(0, 65, (64, 101), generator=gen)
     x, y = ids[:, :-1], ids[:, 1:]
 
@@ -81,9 +89,20 @@ def lm_case(gen: torch.Generator) -> Case:
 
 
 def seq2seq_case(gen: torch.Generator) -> Case:
-    model = build_seq2seq(Seq2SeqConfig(54, 54, embedding_size=128, hidden_size=256, num_layers=1,
-                                        dropout=0.0, bidirectional=True, attention="luong",
-                                        input_feeding=True, embedding_init="scaled"))  # fmt: skip
+    model = build_seq2seq(
+        Seq2SeqConfig(
+            54,
+            54,
+            embedding_size=128,
+            hidden_size=256,
+            num_layers=1,
+            dropout=0.0,
+            bidirectional=True,
+            attention="luong",
+            input_feeding=True,
+            embedding_init="scaled",
+        )
+    )
     lengths = torch.randint(5, 21, (64,), generator=gen)
     S = int(lengths.max())
     src = torch.randint(4, 54, (64, S), generator=gen)
@@ -102,9 +121,15 @@ def seq2seq_case(gen: torch.Generator) -> Case:
 
 
 def forecast_case(gen: torch.Generator, head: str) -> Case:
-    config = ForecastConfig(horizon=12, hidden_size=64, num_layers=1, dropout=0.0,
-                            quantiles=(0.5,), head=head,
-                            one_step_loss=1.0 if head == "autoregressive" else 0.0)  # fmt: skip
+    config = ForecastConfig(
+        horizon=12,
+        hidden_size=64,
+        num_layers=1,
+        dropout=0.0,
+        quantiles=(0.5,),
+        head=head,
+        one_step_loss=1.0 if head == "autoregressive" else 0.0,
+    )
     model = build_forecaster(config)
     y, target = torch.randn(64, 48, generator=gen), torch.randn(64, 12, generator=gen)
     short = "ar" if head == "autoregressive" else head
@@ -132,10 +157,14 @@ def time_case(case: Case, repeat: int, warmup: int) -> dict:
             losses[precision] = case.loss().float().item()
     rel = abs(losses["bf16"] - losses["fp32"]) / abs(losses["fp32"])
     if not rel <= LOSS_RTOL:
-        sys.exit(f"{case.name}: bf16 loss {losses['bf16']:.5g} against fp32 "
-                 f"{losses['fp32']:.5g}, relative difference {rel:.3g} > {LOSS_RTOL}")  # fmt: skip
-    optimizers = {p: build_optimizer(parameter_groups(case.model), OptimConfig(lr=1e-4))
-                  for p in ("fp32", "bf16")}  # fmt: skip
+        sys.exit(
+            f"{case.name}: bf16 loss {losses['bf16']:.5g} against fp32 "
+            f"{losses['fp32']:.5g}, relative difference {rel:.3g} > {LOSS_RTOL}"
+        )
+    optimizers = {
+        p: build_optimizer(parameter_groups(case.model), OptimConfig(lr=1e-4))
+        for p in ("fp32", "bf16")
+    }
     samples = {"fp32": [], "bf16": []}
     for k in range(warmup + repeat):
         order = ("fp32", "bf16") if k % 2 == 0 else ("bf16", "fp32")
@@ -146,20 +175,34 @@ def time_case(case: Case, repeat: int, warmup: int) -> dict:
             if k >= warmup:
                 samples[precision].append(time.perf_counter() - began)
     ms = {p: 1e3 * statistics.median(s) for p, s in samples.items()}
-    return {"case": case.name, "unit": case.unit, "per_step": case.tokens,
-            "fp32_ms": ms["fp32"], "bf16_ms": ms["bf16"], "speedup": ms["fp32"] / ms["bf16"],
-            "loss_fp32": losses["fp32"], "loss_bf16": losses["bf16"], "loss_rel_diff": rel,
-            "flops": case.flops}  # fmt: skip
+    return {
+        "case": case.name,
+        "unit": case.unit,
+        "per_step": case.tokens,
+        "fp32_ms": ms["fp32"],
+        "bf16_ms": ms["bf16"],
+        "speedup": ms["fp32"] / ms["bf16"],
+        "loss_fp32": losses["fp32"],
+        "loss_bf16": losses["bf16"],
+        "loss_rel_diff": rel,
+        "flops": case.flops,
+    }
 
 
 def markdown(meta: dict, rows: list[dict]) -> str:
-    head = (f"torch {meta['torch']} | threads {meta['threads']} | CPU: {meta['cpu']} | matmul "
-            f"peak fp32 {meta['peak_fp32']:.1f}, bf16 {meta['peak_bf16']:.1f} GFLOP/s | "
-            f"median of {meta['repeat']} | 1-min load avg {fmt_load(meta['load_avg_start'])} at "
-            f"start, {fmt_load(meta['load_avg_end'])} at end")  # fmt: skip
-    lines = [head, "", "| model | per step | fp32 ms | bf16 ms | speed-up | fp32 units/s | "
-             "bf16 units/s | MFU fp32 / bf16 | loss difference |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    head = (
+        f"torch {meta['torch']} | threads {meta['threads']} | CPU: {meta['cpu']} | matmul "
+        f"peak fp32 {meta['peak_fp32']:.1f}, bf16 {meta['peak_bf16']:.1f} GFLOP/s | "
+        f"median of {meta['repeat']} | 1-min load avg {fmt_load(meta['load_avg_start'])} at "
+        f"start, {fmt_load(meta['load_avg_end'])} at end"
+    )
+    lines = [
+        head,
+        "",
+        "| model | per step | fp32 ms | bf16 ms | speed-up | fp32 units/s | "
+        "bf16 units/s | MFU fp32 / bf16 | loss difference |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         mfu = ""
         if r["flops"]:
@@ -187,8 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     meta["peak_fp32"] = measure_matmul_peak(tries=10)
     meta["peak_bf16"] = measure_matmul_peak(tries=10, dtype=torch.bfloat16)
     gen = torch.Generator().manual_seed(0)
-    builders = [lm_case, seq2seq_case, lambda g: forecast_case(g, "autoregressive"),
-                lambda g: forecast_case(g, "direct")]  # fmt: skip
+    builders = [
+        lm_case,
+        seq2seq_case,
+        lambda g: forecast_case(g, "autoregressive"),
+        lambda g: forecast_case(g, "direct"),
+    ]
     rows = []
     for build in builders:
         case = build(gen)

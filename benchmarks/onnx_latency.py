@@ -249,9 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     meta = run_meta(
-        onnxruntime=onnxruntime.__version__, rounds=args.rounds, steps=args.steps,
-        warmup=args.warmup, seed=args.seed,
-    )  # fmt: skip
+        onnxruntime=onnxruntime.__version__,
+        rounds=args.rounds,
+        steps=args.steps,
+        warmup=args.warmup,
+        seed=args.seed,
+    )
     records: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="lstmkit-onnx-") as tmp:
         for name, build in (

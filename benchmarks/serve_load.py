@@ -54,8 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=16, help="requests in flight at once")
     p.add_argument("--warmup", type=int, default=50, help="untimed requests first")
     p.add_argument("--train-steps", type=int, default=150, help="steps of the default model")
-    p.add_argument("--serve-args", default="", help="more options of lstmkit serve, e.g. "
-                   "'--max-batch 64 --batch-wait-ms 1'")  # fmt: skip
+    p.add_argument(
+        "--serve-args",
+        default="",
+        help="more options of lstmkit serve, e.g. '--max-batch 64 --batch-wait-ms 1'",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     return p.parse_args(argv)
@@ -73,9 +76,13 @@ def corpus() -> str:
 def train_default(out: Path, text: str, steps: int) -> Path:
     from lstmkit.lm import LanguageModel
 
-    LanguageModel("char", model={"embedding_size": 64, "hidden_size": 256, "num_layers": 2},
-                  batch_size=32, bptt=64, train={"epochs": 1, "max_steps": steps},
-                  ).fit(text, out=out, progress=False)  # fmt: skip
+    LanguageModel(
+        "char",
+        model={"embedding_size": 64, "hidden_size": 256, "num_layers": 2},
+        batch_size=32,
+        bptt=64,
+        train={"epochs": 1, "max_steps": steps},
+    ).fit(text, out=out, progress=False)
     return out
 
 
@@ -84,8 +91,10 @@ def start_server(model: str, extra: str) -> tuple[subprocess.Popen, str]:
     """``lstmkit serve MODEL --port 0`` and the URL it printed."""
     server = subprocess.Popen(
         [sys.executable, "-m", "lstmkit", "serve", model, "--port", "0", *extra.split()],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     line = server.stdout.readline()
     if not line.startswith("serving "):
         server.kill()
@@ -160,8 +169,13 @@ def measure(url: str, path: str, bodies: list[dict], warmup: list[dict], concurr
 
     batches = after["model_batches"] - before["model_batches"]
     per_batch = (after["requests"] - before["requests"]) / batches if batches else None
-    latency = {"p50": pct(50), "p90": pct(90), "p99": pct(99), "mean": statistics.fmean(ms),
-               "max": ms[-1]}  # fmt: skip
+    latency = {
+        "p50": pct(50),
+        "p90": pct(90),
+        "p99": pct(99),
+        "mean": statistics.fmean(ms),
+        "max": ms[-1],
+    }
     return {
         "endpoint": path,
         "requests": len(bodies),
@@ -192,8 +206,10 @@ def translate_bodies(model: str, n: int, rng: random.Random) -> list[dict]:
     words = [tokenizer.id_to_token(i) for i in range(tokenizer.vocab_size)]
     words = [w for w in words if w.strip() and not w.startswith("<")]
     sentence = lambda: " ".join(rng.choices(words, k=rng.randint(3, 8)))  # noqa: E731
-    return [{"sentences": [sentence() for _ in range(rng.randint(1, 4))], "method": "greedy"}
-            for _ in range(n)]  # fmt: skip
+    return [
+        {"sentences": [sentence() for _ in range(rng.randint(1, 4))], "method": "greedy"}
+        for _ in range(n)
+    ]
 
 
 # ---------------------------------------------------------------------------- main
@@ -216,8 +232,9 @@ def main(argv=None) -> int:
         for directory, path, make in jobs:
             server, url = start_server(directory, args.serve_args)
             try:
-                runs.append(measure(url, path, make(args.requests), make(args.warmup),
-                                    args.concurrency))  # fmt: skip
+                runs.append(
+                    measure(url, path, make(args.requests), make(args.warmup), args.concurrency)
+                )
             finally:
                 stop_server(server)
     result = {

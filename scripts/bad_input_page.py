@@ -82,8 +82,14 @@ def render(lines: dict[str, str]) -> str:
 
 
 def row(case: Case, line: str) -> str:
-    cells = [case.id, command(case), case.what, f"`{case.args.replace('{ws}', '<tmp>')}`",
-             f"`{line}`" + (" (after the usage lines)" if case.usage else ""), "2"]  # fmt: skip
+    cells = [
+        case.id,
+        command(case),
+        case.what,
+        f"`{case.args.replace('{ws}', '<tmp>')}`",
+        f"`{line}`" + (" (after the usage lines)" if case.usage else ""),
+        "2",
+    ]
     cells = [
         cell.replace("|", "\\|").encode("utf-8", "backslashreplace").decode() for cell in cells
     ]

@@ -60,8 +60,10 @@ def run_side(
     """Runs one runner; returns its JSON line, with the wall-clock and the thread count."""
     python = python_of(side)
     if not python.exists():
-        raise SystemExit(f"{side}: expected a venv at {python.parent.parent}; "
-                         "run benchmarks/peers/setup_envs.sh first")  # fmt: skip
+        raise SystemExit(
+            f"{side}: expected a venv at {python.parent.parent}; "
+            "run benchmarks/peers/setup_envs.sh first"
+        )
     script = HERE / ("run_lstmkit.py" if side == "lstmkit" else f"run_{side}.py")
     command = [str(python), str(script)] + ([task] if side == "lstmkit" else [])
     command += ["--seed", str(args.seed if seed is None else seed), *extra]
@@ -69,13 +71,20 @@ def run_side(
     if side in BF16_SIDES:
         command += ["--precision", args.precision if side == "lstmkit" else args.peer_precision]
     threads = str(args.threads)
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-           "PYTHONWARNINGS": "ignore"}  # fmt: skip
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "PYTHONWARNINGS": "ignore",
+    }
     env.pop("OMP_WAIT_POLICY", None)
     if args.wait_policy != "default":
         env["OMP_WAIT_POLICY"] = args.wait_policy.upper()
-    print(f"running {side} {task} (seed {args.seed if seed is None else seed}) ...",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"running {side} {task} (seed {args.seed if seed is None else seed}) ...",
+        file=sys.stderr,
+        flush=True,
+    )
     start = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     if done.returncode != 0:
@@ -90,8 +99,10 @@ def run_pair(peer_name: str, task: str, args: argparse.Namespace) -> tuple[dict,
     (series and initialisation both follow the seed) is summarised by :func:`over_seeds`."""
     extra = LSTMKIT_OPTIONS.get(peer_name, [])
     seeds = range(args.seed, args.seed + (args.seeds if task == "forecast" else 1))
-    pairs = [(run_side(peer_name, task, args, seed=s),
-              run_side("lstmkit", task, args, extra, seed=s)) for s in seeds]  # fmt: skip
+    pairs = [
+        (run_side(peer_name, task, args, seed=s), run_side("lstmkit", task, args, extra, seed=s))
+        for s in seeds
+    ]
     if len(pairs) == 1:
         return pairs[0]
     return over_seeds([p for p, _ in pairs]), over_seeds([o for _, o in pairs])
@@ -101,10 +112,14 @@ def over_seeds(runs: list[dict]) -> dict:
     """One forecasting side's runs over several seeds as one: the first seed's ladder, the
     median throughput, the mean test MASE (each seed's kept under ``test_mase_seeds``)."""
     mase = [r["test_mase"] for r in runs]
-    return {**runs[0], "test_mase": sum(mase) / len(mase), "test_mase_seeds": mase,
-            "train_windows_per_s": statistics.median(r["train_windows_per_s"] for r in runs),
-            "wall_s": sum(r["wall_s"] for r in runs),
-            "load": [runs[0]["load"][0], runs[-1]["load"][-1]]}  # fmt: skip
+    return {
+        **runs[0],
+        "test_mase": sum(mase) / len(mase),
+        "test_mase_seeds": mase,
+        "train_windows_per_s": statistics.median(r["train_windows_per_s"] for r in runs),
+        "wall_s": sum(r["wall_s"] for r in runs),
+        "load": [runs[0]["load"][0], runs[-1]["load"][-1]],
+    }
 
 
 def time_to(curve: list[dict], key: str, threshold: float, higher: bool, seconds: str):
@@ -121,26 +136,58 @@ def rows_for(task: str, peer: dict, ours: dict, args: argparse.Namespace) -> lis
         t_peer = time_to(peer["dev_curve"], "bleu", args.bleu_threshold, True, "train_s")
         t_ours = time_to(ours["dev_curve"], "bleu", args.bleu_threshold, True, "train_s")
         rows = [
-            _row("train target tokens/s", peer["train_tokens_per_s"],
-                 ours["train_tokens_per_s"], TARGETS[task]["train"]),
-            _row("beam-5 test sentences/s", peer["beam_sentences_per_s"],
-                 ours["beam_sentences_per_s"], TARGETS[task]["beam"]),
-            _row(f"train s to dev BLEU >= {args.bleu_threshold:g}", t_peer, t_ours, None,
-                 lower_is_better=True),
-            _quality("test BLEU (beam 5)", peer["test_bleu"], ours["test_bleu"],
-                     args.bleu_tolerance, higher=True),
-        ]  # fmt: skip
+            _row(
+                "train target tokens/s",
+                peer["train_tokens_per_s"],
+                ours["train_tokens_per_s"],
+                TARGETS[task]["train"],
+            ),
+            _row(
+                "beam-5 test sentences/s",
+                peer["beam_sentences_per_s"],
+                ours["beam_sentences_per_s"],
+                TARGETS[task]["beam"],
+            ),
+            _row(
+                f"train s to dev BLEU >= {args.bleu_threshold:g}",
+                t_peer,
+                t_ours,
+                None,
+                lower_is_better=True,
+            ),
+            _quality(
+                "test BLEU (beam 5)",
+                peer["test_bleu"],
+                ours["test_bleu"],
+                args.bleu_tolerance,
+                higher=True,
+            ),
+        ]
     else:
         t_peer = time_to(peer["ladder"], "valid_mase", args.mase_threshold, False, "fit_s")
         t_ours = time_to(ours["ladder"], "valid_mase", args.mase_threshold, False, "fit_s")
         rows = [
-            _row("train windows/s", peer["train_windows_per_s"], ours["train_windows_per_s"],
-                 TARGETS[task]["train"]),
-            _row(f"fit s to valid MASE <= {args.mase_threshold:g}", t_peer, t_ours, None,
-                 lower_is_better=True),
-            _quality(_mase_label(peer), peer["test_mase"], ours["test_mase"],
-                     args.mase_tolerance, higher=False),
-        ]  # fmt: skip
+            _row(
+                "train windows/s",
+                peer["train_windows_per_s"],
+                ours["train_windows_per_s"],
+                TARGETS[task]["train"],
+            ),
+            _row(
+                f"fit s to valid MASE <= {args.mase_threshold:g}",
+                t_peer,
+                t_ours,
+                None,
+                lower_is_better=True,
+            ),
+            _quality(
+                _mase_label(peer),
+                peer["test_mase"],
+                ours["test_mase"],
+                args.mase_tolerance,
+                higher=False,
+            ),
+        ]
     peer_name = f"{peer['side']} {peer.get('precision', 'fp32')}, lstmkit " + (
         f"{ours.get('precision', 'fp32')}" + (f" {ours['head']} head" if "head" in ours else "")
     )
@@ -157,24 +204,43 @@ def _row(metric, peer, ours, target, lower_is_better=False) -> dict:
     if peer is not None and ours is not None and peer > 0 and ours > 0:
         ratio = peer / ours if lower_is_better else ours / peer
     met = None if target is None or ratio is None else ratio >= target
-    return {"metric": metric, "peer_value": peer, "lstmkit_value": ours, "ratio": ratio,
-            "target": None if target is None else f">= {target:g}x", "met": met}  # fmt: skip
+    return {
+        "metric": metric,
+        "peer_value": peer,
+        "lstmkit_value": ours,
+        "ratio": ratio,
+        "target": None if target is None else f">= {target:g}x",
+        "met": met,
+    }
 
 
 def _quality(metric, peer, ours, tolerance, higher) -> dict:
     met = ours >= peer - tolerance if higher else ours <= peer + tolerance
     target = f">= peer - {tolerance:g}" if higher else f"<= peer + {tolerance:g}"
-    return {"metric": metric, "peer_value": peer, "lstmkit_value": ours, "ratio": None,
-            "target": target, "met": met}  # fmt: skip
+    return {
+        "metric": metric,
+        "peer_value": peer,
+        "lstmkit_value": ours,
+        "ratio": None,
+        "target": target,
+        "met": met,
+    }
 
 
 def markdown(rows: list[dict]) -> str:
     head = ["task", "peer", "metric", "peer", "lstmkit", "lstmkit / peer", "target", "met"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["task"], r["peer"], r["metric"], _fmt(r["peer_value"]),
-                 _fmt(r["lstmkit_value"]), "" if r["ratio"] is None else f"{r['ratio']:.2f}x",
-                 r["target"] or "", {True: "yes", False: "NO", None: ""}[r["met"]]]  # fmt: skip
+        cells = [
+            r["task"],
+            r["peer"],
+            r["metric"],
+            _fmt(r["peer_value"]),
+            _fmt(r["lstmkit_value"]),
+            "" if r["ratio"] is None else f"{r['ratio']:.2f}x",
+            r["target"] or "",
+            {True: "yes", False: "NO", None: ""}[r["met"]],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -187,12 +253,21 @@ def _fmt(value) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", nargs="+", default=["seq2seq", "forecast"],
-                        choices=("seq2seq", "forecast"))  # fmt: skip
-    parser.add_argument("--peers", nargs="+", default=["joeynmt", "darts", "neuralforecast"],
-                        choices=("joeynmt", "darts", "neuralforecast"))  # fmt: skip
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="threads of every child (default: every core)")  # fmt: skip
+    parser.add_argument(
+        "--tasks", nargs="+", default=["seq2seq", "forecast"], choices=("seq2seq", "forecast")
+    )
+    parser.add_argument(
+        "--peers",
+        nargs="+",
+        default=["joeynmt", "darts", "neuralforecast"],
+        choices=("joeynmt", "darts", "neuralforecast"),
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count(),
+        help="threads of every child (default: every core)",
+    )
     parser.add_argument(
         "--wait-policy",
         default="default",
@@ -253,19 +328,29 @@ def main() -> None:
             peer, ours = run_pair(peer_name, task, args)  # back-to-back: similar load
             results += [peer, ours]
             rows += rows_for(task, peer, ours, args)
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "threads": args.threads,
-              "wait_policy": args.wait_policy, "seed": args.seed, "seeds": args.seeds,
-              "precision": args.precision, "peer_precision": args.peer_precision,
-              "runs": results, "rows": rows}  # fmt: skip
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "threads": args.threads,
+        "wait_policy": args.wait_policy,
+        "seed": args.seed,
+        "seeds": args.seeds,
+        "precision": args.precision,
+        "peer_precision": args.peer_precision,
+        "runs": results,
+        "rows": rows,
+    }
     if args.save:
         args.save.write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{report['machine']} | threads {args.threads} | OMP_WAIT_POLICY {args.wait_policy} "
-          f"| lstmkit {args.precision}, Darts and neuralforecast {args.peer_precision} "
-          f"| seed {args.seed}" + (f", forecast seeds {args.seed}-{args.seed + args.seeds - 1}"
-                                   if args.seeds > 1 else "") + "\n")  # fmt: skip
+    print(
+        f"{report['machine']} | threads {args.threads} | OMP_WAIT_POLICY {args.wait_policy} "
+        f"| lstmkit {args.precision}, Darts and neuralforecast {args.peer_precision} "
+        f"| seed {args.seed}"
+        + (f", forecast seeds {args.seed}-{args.seed + args.seeds - 1}" if args.seeds > 1 else "")
+        + "\n"
+    )
     for r in results:
         load = ", ".join(f"{x:.2f}" for x in r["load"])
         print(f"- {r['side']} {r['task']}: wall {r['wall_s']:.0f} s, 1-min load {load}")

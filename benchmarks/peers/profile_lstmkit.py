@@ -47,15 +47,22 @@ def seq2seq_batch(seed: int):
 
 
 def seq2seq_step_fn(seed: int):
-    model = build_seq2seq(Seq2SeqConfig(len(data.VOCAB) + 4, len(data.VOCAB) + 4,
-                                        **SEQ2SEQ_MODEL))  # fmt: skip
+    model = build_seq2seq(Seq2SeqConfig(len(data.VOCAB) + 4, len(data.VOCAB) + 4, **SEQ2SEQ_MODEL))
     batch = seq2seq_batch(seed)
     return model, lambda: model.loss(*batch)[0], int((batch[3] != 0).sum())
 
 
 def forecast_step_fn(seed: int, head: str = "autoregressive"):
-    config = ForecastConfig(horizon=12, n_past=0, n_future=0, hidden_size=64, num_layers=1,
-                            dropout=0.0, quantiles=(0.5,), head=head)  # fmt: skip
+    config = ForecastConfig(
+        horizon=12,
+        n_past=0,
+        n_future=0,
+        hidden_size=64,
+        num_layers=1,
+        dropout=0.0,
+        quantiles=(0.5,),
+        head=head,
+    )
     model = build_forecaster(config)
     gen = torch.Generator().manual_seed(seed)
     y = torch.randn(64, 48, generator=gen)
@@ -69,9 +76,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rows", type=int, default=25)
     parser.add_argument("--head", default="autoregressive", help="forecast head")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                        help="bf16: the forward pass and loss under torch.autocast, as the "
-                        "trainer's precision='bf16'")  # fmt: skip
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="bf16: the forward pass and loss under torch.autocast, as the "
+        "trainer's precision='bf16'",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.task == "seq2seq":
@@ -96,8 +107,10 @@ def main() -> None:
     for _ in range(args.steps):
         step()
     seconds = (time.perf_counter() - start) / args.steps
-    print(f"{args.task}: {seconds * 1e3:.1f} ms a step, {units / seconds:,.0f} units/s "
-          f"(threads {torch.get_num_threads()}, load {data.load_now():.2f})")  # fmt: skip
+    print(
+        f"{args.task}: {seconds * 1e3:.1f} ms a step, {units / seconds:,.0f} units/s "
+        f"(threads {torch.get_num_threads()}, load {data.load_now():.2f})"
+    )
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(args.steps):
             step()

@@ -38,17 +38,30 @@ LIGHTNING_PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}  # lstmkit's nam
 EPOCH = 68  # batches of 64 in one pass over the training part's 60-step windows
 
 
-def fit(series: TimeSeries, steps: int, seed: int, precision: str = "fp32"
-        ) -> tuple[RNNModel, StepClock, float]:  # fmt: skip
+def fit(
+    series: TimeSeries, steps: int, seed: int, precision: str = "fp32"
+) -> tuple[RNNModel, StepClock, float]:
     clock = StepClock()
     model = RNNModel(
-        model="LSTM", hidden_dim=64, n_rnn_layers=1, dropout=0.0, input_chunk_length=59,
-        training_length=60, batch_size=64, n_epochs=max(1, steps // EPOCH),
-        optimizer_kwargs={"lr": 1e-3}, random_state=seed,
-        pl_trainer_kwargs={"accelerator": "cpu", "callbacks": [clock], "logger": False,
-                           "enable_progress_bar": False, "enable_model_summary": False,
-                           "precision": LIGHTNING_PRECISION[precision]},
-    )  # fmt: skip
+        model="LSTM",
+        hidden_dim=64,
+        n_rnn_layers=1,
+        dropout=0.0,
+        input_chunk_length=59,
+        training_length=60,
+        batch_size=64,
+        n_epochs=max(1, steps // EPOCH),
+        optimizer_kwargs={"lr": 1e-3},
+        random_state=seed,
+        pl_trainer_kwargs={
+            "accelerator": "cpu",
+            "callbacks": [clock],
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "precision": LIGHTNING_PRECISION[precision],
+        },
+    )
     start = time.perf_counter()
     model.fit(series, verbose=False)
     return model, clock, time.perf_counter() - start
@@ -82,17 +95,25 @@ def main() -> None:
     ladder = []
     for steps in args.ladder:
         model, clock, seconds = fit(full[:train_end], steps, args.seed, args.precision)
-        ladder.append({"steps": steps, "fit_s": seconds,
-                       "valid_mase": score(model, full, "valid", args.seed)})  # fmt: skip
+        ladder.append(
+            {"steps": steps, "fit_s": seconds, "valid_mase": score(model, full, "valid", args.seed)}
+        )
     rates = clock.rates(64)
     import torch
 
-    data.emit({
-        "side": "darts", "task": "forecast", "precision": args.precision,
-        "train_windows_per_s": data.median(rates[1:]), "train_blocks": rates,
-        "ladder": ladder, "test_mase": score(model, full, "test", args.seed),
-        "load": [load_start, data.load_now()], "threads": torch.get_num_threads(),
-    })  # fmt: skip
+    data.emit(
+        {
+            "side": "darts",
+            "task": "forecast",
+            "precision": args.precision,
+            "train_windows_per_s": data.median(rates[1:]),
+            "train_blocks": rates,
+            "ladder": ladder,
+            "test_mase": score(model, full, "test", args.seed),
+            "load": [load_start, data.load_now()],
+            "threads": torch.get_num_threads(),
+        }
+    )
 
 
 if __name__ == "__main__":

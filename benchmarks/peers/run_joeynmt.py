@@ -110,10 +110,15 @@ def main() -> None:
         folder = data.write_pairs(Path(tmp) / "data", args.seed)
         model_dir = Path(tmp) / "model"
         config = Path(tmp) / "config.yaml"
-        config.write_text(CONFIG.format(
-            model_dir=model_dir, data=folder, seed=args.seed, epochs=args.epochs,
-            steps_per_epoch=math.ceil(data.N_TRAIN / 64),
-        ))  # fmt: skip
+        config.write_text(
+            CONFIG.format(
+                model_dir=model_dir,
+                data=folder,
+                seed=args.seed,
+                epochs=args.epochs,
+                steps_per_epoch=math.ceil(data.N_TRAIN / 64),
+            )
+        )
         train_log = _run([sys.executable, "-m", "joeynmt", "train", str(config), "--skip-test"])
         load_mid = data.load_now()
         out = Path(tmp) / "hyp"
@@ -131,13 +136,20 @@ def main() -> None:
         seconds += s
         curve.append({"epoch": k, "train_s": seconds, "bleu": b})
     generation = float(GENERATION.findall(test_log)[-1])  # dev is decoded first, then test
-    data.emit({
-        "side": "joeynmt", "task": "seq2seq", "precision": "fp32",
-        "train_tokens_per_s": data.median(rates[1:]), "train_epochs": rates,
-        "dev_curve": curve, "test_bleu": data.bleu(hyps, refs),
-        "beam_sentences_per_s": len(refs) / generation, "beam_seconds": generation,
-        "load": [load_start, load_mid, data.load_now()],
-    })  # fmt: skip
+    data.emit(
+        {
+            "side": "joeynmt",
+            "task": "seq2seq",
+            "precision": "fp32",
+            "train_tokens_per_s": data.median(rates[1:]),
+            "train_epochs": rates,
+            "dev_curve": curve,
+            "test_bleu": data.bleu(hyps, refs),
+            "beam_sentences_per_s": len(refs) / generation,
+            "beam_seconds": generation,
+            "load": [load_start, load_mid, data.load_now()],
+        }
+    )
 
 
 def _run(command: list[str]) -> str:

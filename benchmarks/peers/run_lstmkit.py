@@ -61,10 +61,16 @@ from lstmkit.data import Pairs
 from lstmkit.train import metrics, trainer
 
 SEQ2SEQ_MODEL = {
-    "embedding_size": 128, "hidden_size": 256, "num_layers": 1, "dropout": 0.0,
-    "bidirectional": True, "attention": "luong", "luong_score": "general",
-    "input_feeding": True, "embedding_init": "scaled",
-}  # fmt: skip
+    "embedding_size": 128,
+    "hidden_size": 256,
+    "num_layers": 1,
+    "dropout": 0.0,
+    "bidirectional": True,
+    "attention": "luong",
+    "luong_score": "general",
+    "input_feeding": True,
+    "embedding_init": "scaled",
+}
 
 
 class EpochClock:
@@ -101,47 +107,87 @@ def run_seq2seq(args: argparse.Namespace) -> dict:
     train, dev, test = (Pairs([s for s, _ in p], [t for _, t in p]) for p in splits.values())
     clock = EpochClock()
     s2s = Seq2Seq(
-        "word", "word", model=SEQ2SEQ_MODEL, batch_size=64,
+        "word",
+        "word",
+        model=SEQ2SEQ_MODEL,
+        batch_size=64,
         optim={"optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.0, "schedule": "constant"},
-        train={"epochs": args.epochs, "clip": args.clip, "monitor": "bleu", "seed": args.seed,
-               "log_every": 10, "precision": args.precision},
-    )  # fmt: skip
+        train={
+            "epochs": args.epochs,
+            "clip": args.clip,
+            "monitor": "bleu",
+            "seed": args.seed,
+            "log_every": 10,
+            "precision": args.precision,
+        },
+    )
     load_start = data.load_now()
     s2s.fit(train, valid=dev, progress=False)
     load_mid = data.load_now()
     tokens = sum(len(t.split()) + 1 for t in train.tgt)  # + eos, as JoeyNMT counts
     rates = [tokens / s for s in clock.epoch_seconds]
     valid = [r for r in clock.records if r["split"] == "valid"]
-    curve = [{"epoch": k, "train_s": r["train_s"], "bleu": r["bleu"]}
-             for k, r in enumerate(valid, 1)]  # fmt: skip
+    curve = [
+        {"epoch": k, "train_s": r["train_s"], "bleu": r["bleu"]} for k, r in enumerate(valid, 1)
+    ]
     start = time.perf_counter()
     hyps = s2s.translate(test.src, method="beam", beam_size=5, length_penalty=0.6, batch_size=64)
     seconds = time.perf_counter() - start
     return {
-        "side": "lstmkit", "task": "seq2seq", "clip": args.clip, "precision": args.precision,
-        "train_tokens_per_s": data.median(rates[1:]), "train_epochs": rates,
-        "dev_curve": curve, "test_bleu": data.bleu(hyps, list(test.tgt)),
-        "beam_sentences_per_s": len(test) / seconds, "beam_seconds": seconds,
+        "side": "lstmkit",
+        "task": "seq2seq",
+        "clip": args.clip,
+        "precision": args.precision,
+        "train_tokens_per_s": data.median(rates[1:]),
+        "train_epochs": rates,
+        "dev_curve": curve,
+        "test_bleu": data.bleu(hyps, list(test.tgt)),
+        "beam_sentences_per_s": len(test) / seconds,
+        "beam_seconds": seconds,
         "load": [load_start, load_mid, data.load_now()],
-    }  # fmt: skip
+    }
 
 
-def fit_forecaster(steps: int, seed: int, head: str, one_step_loss: float, window_norm: bool,
-                   precision: str = "fp32") -> tuple[Forecaster, float]:  # fmt: skip
+def fit_forecaster(
+    steps: int,
+    seed: int,
+    head: str,
+    one_step_loss: float,
+    window_norm: bool,
+    precision: str = "fp32",
+) -> tuple[Forecaster, float]:
     """Trains on the training part for ``steps`` optimiser steps; returns it and the seconds."""
     train_end, _ = data.split_points("test")
     epochs = max(1, steps // FORECAST_EPOCH)
     fc = Forecaster(
-        horizon=data.HORIZON, lookback=48, calendar=False,
-        model={"hidden_size": 64, "num_layers": 1, "dropout": 0.0, "quantiles": (0.5,),
-               "head": head, "one_step_loss": one_step_loss},
-        window_norm=window_norm, residual=False,
-        season=data.SEASON, batch_size=64, batches_per_epoch=FORECAST_EPOCH, valid_windows=1,
-        shrink=False, calibrate=False,
+        horizon=data.HORIZON,
+        lookback=48,
+        calendar=False,
+        model={
+            "hidden_size": 64,
+            "num_layers": 1,
+            "dropout": 0.0,
+            "quantiles": (0.5,),
+            "head": head,
+            "one_step_loss": one_step_loss,
+        },
+        window_norm=window_norm,
+        residual=False,
+        season=data.SEASON,
+        batch_size=64,
+        batches_per_epoch=FORECAST_EPOCH,
+        valid_windows=1,
+        shrink=False,
+        calibrate=False,
         optim={"lr": 1e-3, "schedule": "constant", "weight_decay": 0.0},
-        train={"epochs": epochs, "seed": seed, "log_every": 10, "patience": None,
-               "precision": precision},
-    )  # fmt: skip
+        train={
+            "epochs": epochs,
+            "seed": seed,
+            "log_every": 10,
+            "patience": None,
+            "precision": precision,
+        },
+    )
     frame = data.series_frame(seed, train_end)
     start = time.perf_counter()
     fc.fit(frame, time="ds", target="y", id_col="unique_id", progress=False)
@@ -173,16 +219,27 @@ def run_forecast(args: argparse.Namespace) -> dict:
         fc, seconds = fit_forecaster(
             steps, args.seed, args.head, args.one_step_loss, args.window_norm, args.precision
         )
-        ladder.append({"steps": steps, "fit_s": seconds,
-                       "valid_mase": score_forecaster(fc, "valid", args.seed)})  # fmt: skip
+        ladder.append(
+            {
+                "steps": steps,
+                "fit_s": seconds,
+                "valid_mase": score_forecaster(fc, "valid", args.seed),
+            }
+        )
     rates = [r["tokens_per_s"] for r in clock.records if r["split"] == "train"]
     return {
-        "side": "lstmkit", "task": "forecast", "head": args.head, "precision": args.precision,
-        "one_step_loss": args.one_step_loss, "window_norm": args.window_norm,
-        "train_windows_per_s": data.median(rates[1:]), "train_blocks": rates,
-        "ladder": ladder, "test_mase": score_forecaster(fc, "test", args.seed),
+        "side": "lstmkit",
+        "task": "forecast",
+        "head": args.head,
+        "precision": args.precision,
+        "one_step_loss": args.one_step_loss,
+        "window_norm": args.window_norm,
+        "train_windows_per_s": data.median(rates[1:]),
+        "train_blocks": rates,
+        "ladder": ladder,
+        "test_mase": score_forecaster(fc, "test", args.seed),
         "load": [load_start, data.load_now()],
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -204,8 +261,13 @@ def main() -> None:
         choices=("fp32", "bf16"),
         help="training arithmetic (bf16: mixed precision, torch.autocast)",
     )
-    parser.add_argument("--ladder", type=int, nargs="+", default=[68, 136, 272, 544, 1088],
-                        help="forecast: optimiser steps of each training run")  # fmt: skip
+    parser.add_argument(
+        "--ladder",
+        type=int,
+        nargs="+",
+        default=[68, 136, 272, 544, 1088],
+        help="forecast: optimiser steps of each training run",
+    )
     parser.add_argument(
         "--head",
         default="autoregressive",
@@ -213,12 +275,18 @@ def main() -> None:
         help="forecast: the decoder (direct: one linear layer, as neuralforecast's "
         "MLP decoder; autoregressive: an LSTM fed its own forecasts, as Darts')",
     )
-    parser.add_argument("--one-step-loss", type=float,
-                        help="forecast: weight of the encoder's one-step-ahead loss (default: 1 "
-                        "with the autoregressive head, 0 with the direct one)")  # fmt: skip
-    parser.add_argument("--window-norm", action=argparse.BooleanOptionalAction,
-                        help="forecast: normalise each window by its look-back (default: off "
-                        "with the autoregressive head, on with the direct one)")  # fmt: skip
+    parser.add_argument(
+        "--one-step-loss",
+        type=float,
+        help="forecast: weight of the encoder's one-step-ahead loss (default: 1 "
+        "with the autoregressive head, 0 with the direct one)",
+    )
+    parser.add_argument(
+        "--window-norm",
+        action=argparse.BooleanOptionalAction,
+        help="forecast: normalise each window by its look-back (default: off "
+        "with the autoregressive head, on with the direct one)",
+    )
     args = parser.parse_args()
     if args.one_step_loss is None:
         args.one_step_loss = ONE_STEP_LOSS[args.head]

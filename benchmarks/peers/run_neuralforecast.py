@@ -36,16 +36,27 @@ import data
 LIGHTNING_PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}  # lstmkit's names, Lightning's
 
 
-def fit(frame: pd.DataFrame, steps: int, seed: int, precision: str = "fp32"
-        ) -> tuple[NeuralForecast, StepClock, float]:  # fmt: skip
+def fit(
+    frame: pd.DataFrame, steps: int, seed: int, precision: str = "fp32"
+) -> tuple[NeuralForecast, StepClock, float]:
     clock = StepClock()
     model = LSTM(
-        h=data.HORIZON, input_size=48, encoder_n_layers=1, encoder_hidden_size=64,
-        decoder_hidden_size=64, windows_batch_size=64, max_steps=steps, learning_rate=1e-3,
-        random_seed=seed, accelerator="cpu", callbacks=[clock], logger=False,
-        enable_progress_bar=False, enable_model_summary=False,
+        h=data.HORIZON,
+        input_size=48,
+        encoder_n_layers=1,
+        encoder_hidden_size=64,
+        decoder_hidden_size=64,
+        windows_batch_size=64,
+        max_steps=steps,
+        learning_rate=1e-3,
+        random_seed=seed,
+        accelerator="cpu",
+        callbacks=[clock],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
         precision=LIGHTNING_PRECISION[precision],
-    )  # fmt: skip
+    )
     nf = NeuralForecast(models=[model], freq="h")
     start = time.perf_counter()
     nf.fit(df=frame)
@@ -78,17 +89,25 @@ def main() -> None:
     ladder = []
     for steps in args.ladder:
         nf, clock, seconds = fit(full.iloc[:train_end], steps, args.seed, args.precision)
-        ladder.append({"steps": steps, "fit_s": seconds,
-                       "valid_mase": score(nf, full, "valid", args.seed)})  # fmt: skip
+        ladder.append(
+            {"steps": steps, "fit_s": seconds, "valid_mase": score(nf, full, "valid", args.seed)}
+        )
     rates = clock.rates(64, by_epoch=False)  # one step an epoch
     import torch
 
-    data.emit({
-        "side": "neuralforecast", "task": "forecast", "precision": args.precision,
-        "train_windows_per_s": data.median(rates[1:]), "train_blocks": rates,
-        "ladder": ladder, "test_mase": score(nf, full, "test", args.seed),
-        "load": [load_start, data.load_now()], "threads": torch.get_num_threads(),
-    })  # fmt: skip
+    data.emit(
+        {
+            "side": "neuralforecast",
+            "task": "forecast",
+            "precision": args.precision,
+            "train_windows_per_s": data.median(rates[1:]),
+            "train_blocks": rates,
+            "ladder": ladder,
+            "test_mase": score(nf, full, "test", args.seed),
+            "load": [load_start, data.load_now()],
+            "threads": torch.get_num_threads(),
+        }
+    )
 
 
 if __name__ == "__main__":

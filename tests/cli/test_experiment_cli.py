@@ -6,14 +6,24 @@ import pytest
 
 from lstmkit.cli.main import main
 
-TINY = ["--length", "10", "--steps", "6", "--eval-every", "3", "--test-size", "20",
-        "--hidden-size", "4", "--batch-size", "4"]  # fmt: skip
+TINY = "--length 10 --steps 6 --eval-every 3 --test-size 20 --hidden-size 4 --batch-size 4".split()
 
 
 def test_a_tiny_run_writes_its_files_and_table(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["experiment", "adding", *TINY, "--cell", "lstm", "rnn", "--gradient-flow",
-                 "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "experiment",
+            "adding",
+            *TINY,
+            "--cell",
+            "lstm",
+            "rnn",
+            "--gradient-flow",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     table = capsys.readouterr().out
     assert "cell" in table
@@ -52,8 +62,10 @@ def test_json_for_the_classification_problems(tmp_path, capsys, problem):
 
 def test_options_from_a_config_file(tmp_path, capsys):
     config = tmp_path / "exp.yaml"
-    config.write_text("length: 10\nsteps: 3\neval_every: 3\ntest-size: 8\nhidden_size: 4\n"
-                      "training:\n  cell: rnn gru\n  batch_size: 2\n")  # fmt: skip
+    config.write_text(
+        "length: 10\nsteps: 3\neval_every: 3\ntest-size: 8\nhidden_size: 4\n"
+        "training:\n  cell: rnn gru\n  batch_size: 2\n"
+    )
     out = tmp_path / "run"
     assert main(["experiment", "copy", "--config", str(config), "--json", "--out", str(out)]) == 0
     result = json.loads(capsys.readouterr().out)

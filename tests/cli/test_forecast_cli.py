@@ -11,8 +11,10 @@ import pytest
 
 from lstmkit.cli.main import main
 
-TINY = ["--hidden-size", "8", "--num-layers", "1", "--epochs", "2", "--batches-per-epoch", "3",
-        "--baselines", "naive", "seasonal_naive", "--no-progress"]  # fmt: skip
+TINY = (
+    "--hidden-size 8 --num-layers 1 --epochs 2 --batches-per-epoch 3 --baselines naive "
+    "seasonal_naive --no-progress"
+).split()
 H = 6
 HORIZON = ["--horizon", str(H)]
 SALES = ["--csv", "{data}/sales.csv"]
@@ -67,8 +69,18 @@ def data(tmp_path_factory):
 def tested(data):
     """A run with one test window, and what it printed with --json."""
     folder, _ = data
-    argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), "--horizon", str(H),
-            "--out", str(folder / "tested"), "--shrink", *TINY]  # fmt: skip
+    argv = [
+        "forecast",
+        "train",
+        "--csv",
+        str(folder / "sales.csv"),
+        "--horizon",
+        str(H),
+        "--out",
+        str(folder / "tested"),
+        "--shrink",
+        *TINY,
+    ]
     return folder / "tested", run_json(argv)
 
 
@@ -76,8 +88,19 @@ def tested(data):
 def full(data):
     """A run on every step (--test-windows 0)."""
     folder, _ = data
-    argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), "--horizon", str(H),
-            "--out", str(folder / "full"), "--test-windows", "0", *TINY]  # fmt: skip
+    argv = [
+        "forecast",
+        "train",
+        "--csv",
+        str(folder / "sales.csv"),
+        "--horizon",
+        str(H),
+        "--out",
+        str(folder / "full"),
+        "--test-windows",
+        "0",
+        *TINY,
+    ]
     return folder / "full", run_json(argv)
 
 
@@ -118,8 +141,20 @@ def test_train_scores_the_last_window_beside_the_baselines(data, tested):
 
 def test_train_table_has_a_row_per_model_lstm_first(data, tmp_path, capsys):
     folder, _ = data
-    argv = ["forecast", "train", "--data", str(folder / "long.csv"), "--id", "unique_id",
-            *HORIZON, "--test-windows", "2", "--out", str(tmp_path / "r"), *TINY]  # fmt: skip
+    argv = [
+        "forecast",
+        "train",
+        "--data",
+        str(folder / "long.csv"),
+        "--id",
+        "unique_id",
+        *HORIZON,
+        "--test-windows",
+        "2",
+        "--out",
+        str(tmp_path / "r"),
+        *TINY,
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("model"))
@@ -163,8 +198,17 @@ def test_predict_reads_a_csv_with_the_training_columns_or_others(full, tmp_path)
     assert [r["time"] for r in found["forecast"]] == months(2017, 7, H)
     assert {r["series"] for r in found["forecast"]} == {"sales"}
     write_sales(tmp_path / "other.csv", count=80, header=("date", "value"))
-    argv = ["forecast", "predict", str(run), "--data", str(tmp_path / "other.csv"), "--time",
-            "date", "--target", "value"]  # fmt: skip
+    argv = [
+        "forecast",
+        "predict",
+        str(run),
+        "--data",
+        str(tmp_path / "other.csv"),
+        "--time",
+        "date",
+        "--target",
+        "value",
+    ]
     found = run_json(argv)["forecast"]
     assert [r["time"] for r in found] == months(2016, 9, H)  # 80 months from 2010-01
     assert {r["series"] for r in found} == {"value"}
@@ -189,8 +233,20 @@ def test_predict_output_file_is_not_overwritten_without_overwrite(full, tmp_path
 
 def test_backtest_json_has_every_fold_of_every_model(data, capsys):
     folder, _ = data
-    argv = ["forecast", "backtest", "--csv", str(folder / "long.csv"), "--id", "unique_id",
-            "--horizon", str(H), "--folds", "2", *TINY, "--json"]  # fmt: skip
+    argv = [
+        "forecast",
+        "backtest",
+        "--csv",
+        str(folder / "long.csv"),
+        "--id",
+        "unique_id",
+        "--horizon",
+        str(H),
+        "--folds",
+        "2",
+        *TINY,
+        "--json",
+    ]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["folds"] == 2
@@ -215,8 +271,19 @@ def test_backtest_out_and_a_config_file(data, tmp_path, capsys):
         "model:\n  horizon: 4\n  hidden_size: 8\n  num_layers: 2\n  quantiles: 0.05,0.5,0.95\n"
         "training:\n  epochs: 1\n  batches_per_epoch: 2\n  baselines: naive\n"
     )
-    argv = ["forecast", "backtest", "--config", str(config), "--num-layers", "1", "--folds", "2",
-            "--out", str(tmp_path / "bt"), "--no-progress"]  # fmt: skip
+    argv = [
+        "forecast",
+        "backtest",
+        "--config",
+        str(config),
+        "--num-layers",
+        "1",
+        "--folds",
+        "2",
+        "--out",
+        str(tmp_path / "bt"),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "MAE by fold" in out
@@ -241,42 +308,77 @@ def test_backtest_out_and_a_config_file(data, tmp_path, capsys):
 
 def test_resume_continues_a_run_and_overwrite_replaces_it(data, tmp_path):
     folder, _ = data
-    argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), "--horizon", str(H),
-            "--out", str(tmp_path / "r"), *TINY, "--epochs", "1"]  # fmt: skip
+    argv = [
+        "forecast",
+        "train",
+        "--csv",
+        str(folder / "sales.csv"),
+        "--horizon",
+        str(H),
+        "--out",
+        str(tmp_path / "r"),
+        *TINY,
+        "--epochs",
+        "1",
+    ]
     assert run_json(argv)["epochs"] == 1
-    resumed = run_json(["forecast", "train", "--resume", str(tmp_path / "r"), "--epochs", "2",
-                        "--baselines", "naive", "--no-progress"])  # fmt: skip
+    resumed = run_json(
+        [
+            "forecast",
+            "train",
+            "--resume",
+            str(tmp_path / "r"),
+            "--epochs",
+            "2",
+            "--baselines",
+            "naive",
+            "--no-progress",
+        ]
+    )
     assert resumed["epochs"] == 2
     assert resumed["test_windows"] == 1
     assert list(resumed["metrics"]["overall"]) == ["lstm", "naive"]
     # A new run in its folder: nothing of the old one (metrics.json) is left.
-    argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), *HORIZON, "--out",
-            str(tmp_path / "r"), "--overwrite", "--test-windows", "0", *TINY]  # fmt: skip
+    argv = [
+        "forecast",
+        "train",
+        "--csv",
+        str(folder / "sales.csv"),
+        *HORIZON,
+        "--out",
+        str(tmp_path / "r"),
+        "--overwrite",
+        "--test-windows",
+        "0",
+        *TINY,
+    ]
     assert main(argv) == 0
     assert not (tmp_path / "r" / "metrics.json").exists()
     assert len(read_csv(tmp_path / "r" / "forecast.csv")) == H
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--csv", "{tmp}/nope.csv", *HORIZON], "nope.csv: no such file"),
-        ([*SALES, *HORIZON, "--target", "price"],
-         "no column 'price'; expected one of 'month', 'sales'"),
-        ([*SALES, "--horizon", "0"], "--horizon: expected a positive integer, got '0'"),
-        (SALES, "--horizon: expected the steps to forecast"),
-        (["--csv", "{tmp}/gaps.csv", *HORIZON],
-         "1 missing values in column 'sales' (first at {tmp}/gaps.csv:5)"),
-        ([*SALES, "--dataset", "co2", *HORIZON],
-         "--csv and --dataset: expected one of --data, --csv, --dataset"),
-        (["--data", "{data}/sales.csv", "--horizon", "40"],
-         "series 'sales': expected at least"),
-        ([*SALES, *HORIZON, "--quantiles", "0.1", "0.9"],
-         "--quantiles: expected 0.5 among the levels"),
-        ([*SALES, *HORIZON, "--baselines", "prophet"], "expected names from naive"),
-        ([*SALES, *HORIZON, "--monitor", "bleu"], "--monitor: expected one of loss, mase, mae"),
-    ],
-)  # fmt: skip
+# fmt: off
+TRAIN_MISTAKES = [
+    (["--csv", "{tmp}/nope.csv", *HORIZON], "nope.csv: no such file"),
+    ([*SALES, *HORIZON, "--target", "price"],
+     "no column 'price'; expected one of 'month', 'sales'"),
+    ([*SALES, "--horizon", "0"], "--horizon: expected a positive integer, got '0'"),
+    (SALES, "--horizon: expected the steps to forecast"),
+    (["--csv", "{tmp}/gaps.csv", *HORIZON],
+     "1 missing values in column 'sales' (first at {tmp}/gaps.csv:5)"),
+    ([*SALES, "--dataset", "co2", *HORIZON],
+     "--csv and --dataset: expected one of --data, --csv, --dataset"),
+    (["--data", "{data}/sales.csv", "--horizon", "40"],
+     "series 'sales': expected at least"),
+    ([*SALES, *HORIZON, "--quantiles", "0.1", "0.9"],
+     "--quantiles: expected 0.5 among the levels"),
+    ([*SALES, *HORIZON, "--baselines", "prophet"], "expected names from naive"),
+    ([*SALES, *HORIZON, "--monitor", "bleu"], "--monitor: expected one of loss, mase, mae"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("argv", "message"), TRAIN_MISTAKES)
 def test_bad_train_input_exits_2_before_writing(data, tmp_path, capsys, argv, message):
     folder, _ = data
     lines = (folder / "sales.csv").read_text().splitlines()
@@ -295,8 +397,17 @@ def test_out_holding_a_run_is_refused_and_left_alone(data, full, capsys):
     folder, _ = data
     run, _ = full
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), "--horizon", str(H),
-            "--out", str(run), *TINY]  # fmt: skip
+    argv = [
+        "forecast",
+        "train",
+        "--csv",
+        str(folder / "sales.csv"),
+        "--horizon",
+        str(H),
+        "--out",
+        str(run),
+        *TINY,
+    ]
     assert main(argv) == 2
     assert f"--out {run}: is not empty; choose a new folder or pass --overwrite" in (
         capsys.readouterr().err
@@ -334,9 +445,21 @@ def test_no_shrink_and_no_calibrate_from_flags_or_a_config_file(data, tmp_path, 
     folder, _ = data
     config = tmp_path / "run.toml"
     config.write_text("calibrate = false\n")
-    argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), *HORIZON, "--no-shrink",
-            "--config", str(config), "--out", str(tmp_path / "r"), "--patience", "0",
-            *TINY]  # fmt: skip
+    argv = [
+        "forecast",
+        "train",
+        "--csv",
+        str(folder / "sales.csv"),
+        *HORIZON,
+        "--no-shrink",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "r"),
+        "--patience",
+        "0",
+        *TINY,
+    ]
     metrics = run_json(argv)["metrics"]
     assert metrics["adjustment"] is None
     assert metrics["lstm_unadjusted"] == metrics["overall"]["lstm"]

@@ -12,23 +12,10 @@ from lstmkit.cli.main import main
 from lstmkit.lm import LanguageModel
 
 TEXT = "".join(f"the cat sat on the mat number {i % 7}\n" for i in range(120))
-TINY = [
-    "--tokenizer",
-    "char",
-    "--embedding-size",
-    "8",
-    "--hidden-size",
-    "16",
-    "--num-layers",
-    "1",
-    "--batch-size",
-    "4",
-    "--bptt",
-    "16",
-    "--epochs",
-    "2",
-    "--no-progress",
-]
+TINY = (
+    "--tokenizer char --embedding-size 8 --hidden-size 16 --num-layers 1 --batch-size 4 "
+    "--bptt 16 --epochs 2 --no-progress"
+).split()
 
 
 @pytest.fixture
@@ -229,17 +216,7 @@ def test_generate_repeats_with_a_seed(run_dir, capsys):
         (["train", "--data", "{tmp}/binary", "--out", "{tmp}/o"], "binary file"),
         (["train", "--data", "{tmp}/empty", "--out", "{tmp}/o"], "holds no text"),
         (
-            [
-                "train",
-                "--data",
-                "{data}",
-                "--out",
-                "{tmp}/o",
-                "--tokenizer",
-                "char",
-                "--bptt",
-                "99999",
-            ],
+            "train --data {data} --out {tmp}/o --tokenizer char --bptt 99999".split(),
             "--bptt 99999 is longer than the data",
         ),
         (

@@ -65,11 +65,17 @@ def test_a_user_error_is_one_line_and_exit_code_2(monkeypatch, capsys):
 
 def test_estimators_load_from_the_top_level_on_first_use():
     done = subprocess.run(
-        [sys.executable, "-c", "import sys, lstmkit; print('torch' in sys.modules); "
-         "from lstmkit import LanguageModel, Seq2Seq; print(LanguageModel.__module__, "
-         "Seq2Seq.__module__)"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, lstmkit; print('torch' in sys.modules); "
+            "from lstmkit import LanguageModel, Seq2Seq; print(LanguageModel.__module__, "
+            "Seq2Seq.__module__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.split() == ["False", "lstmkit.lm.estimator", "lstmkit.seq2seq.estimator"]
 
 

@@ -18,18 +18,24 @@ TEXT = "the cat sat on the mat\n" * 20
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("serve") / "run"
-    LanguageModel("char", model={"embedding_size": 8, "hidden_size": 16, "num_layers": 1},
-                  batch_size=2, bptt=8, train={"epochs": 1},
-                  ).fit(TEXT, valid=TEXT[:100], out=out, progress=False)  # fmt: skip
+    LanguageModel(
+        "char",
+        model={"embedding_size": 8, "hidden_size": 16, "num_layers": 1},
+        batch_size=2,
+        bptt=8,
+        train={"epochs": 1},
+    ).fit(TEXT, valid=TEXT[:100], out=out, progress=False)
     return out
 
 
 def test_serves_answers_and_stops_cleanly_on_ctrl_c(run_dir):
     server = subprocess.Popen(
-        [sys.executable, "-m", "lstmkit", "serve", str(run_dir), "--port", "0", "--max-batch",
-         "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "lstmkit", "serve", str(run_dir), "--port", "0", "--max-batch", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )  # fmt: skip
+    )
     try:
         line = server.stdout.readline()  # printed once the model is loaded and the port bound
         assert line.startswith(f"serving {run_dir} at http://127.0.0.1:"), line
@@ -65,8 +71,10 @@ def test_a_missing_folder_is_one_line(tmp_path, capsys):
 def test_a_file_is_not_a_model(tmp_path, capsys):
     (tmp_path / "model.txt").write_text("hello")
     err = fails([tmp_path / "model.txt", "--port", "0"], capsys)
-    assert err == (f"lstmkit serve: error: {tmp_path / 'model.txt'}: expected a checkpoint or a "
-                   "run folder, got a file\n")  # fmt: skip
+    assert err == (
+        f"lstmkit serve: error: {tmp_path / 'model.txt'}: expected a checkpoint or a "
+        "run folder, got a file\n"
+    )
 
 
 def test_a_port_in_use_is_refused_before_loading(run_dir, capsys):
@@ -78,25 +86,31 @@ def test_a_port_in_use_is_refused_before_loading(run_dir, capsys):
         err = fails([run_dir, "--port", port], capsys)
     finally:
         taken.close()
-    assert err.startswith(f"lstmkit serve: error: --port {port}: expected a free port on "
-                          "127.0.0.1, got ")  # fmt: skip
+    assert err.startswith(
+        f"lstmkit serve: error: --port {port}: expected a free port on 127.0.0.1, got "
+    )
 
 
 def test_an_unknown_host_is_refused(run_dir, capsys):
     err = fails([run_dir, "--host", "no-such-host.invalid", "--port", "0"], capsys)
-    assert err.startswith("lstmkit serve: error: --host: expected an address of this machine, "
-                          "got 'no-such-host.invalid'")  # fmt: skip
+    assert err.startswith(
+        "lstmkit serve: error: --host: expected an address of this machine, "
+        "got 'no-such-host.invalid'"
+    )
 
 
-@pytest.mark.parametrize(("flag", "value", "expected"), [
-    ("--port", "70000", "expected a port 0-65535, got '70000'"),
-    ("--port", "http", "expected a port 0-65535, got 'http'"),
-    ("--max-batch", "0", "expected a positive integer, got '0'"),
-    ("--max-text-chars", "-5", "expected a positive integer, got '-5'"),
-    ("--queue", "many", "expected a positive integer, got 'many'"),
-    ("--threads", "0", "expected a positive integer, got '0'"),
-    ("--batch-wait-ms", "-1", "expected a number >= 0, got '-1'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--port", "70000", "expected a port 0-65535, got '70000'"),
+        ("--port", "http", "expected a port 0-65535, got 'http'"),
+        ("--max-batch", "0", "expected a positive integer, got '0'"),
+        ("--max-text-chars", "-5", "expected a positive integer, got '-5'"),
+        ("--queue", "many", "expected a positive integer, got 'many'"),
+        ("--threads", "0", "expected a positive integer, got '0'"),
+        ("--batch-wait-ms", "-1", "expected a number >= 0, got '-1'"),
+    ],
+)
 def test_bad_options_exit_2_naming_the_flag(run_dir, capsys, flag, value, expected):
     err = fails([run_dir, flag, value], capsys)
     assert err.splitlines()[-1] == f"lstmkit serve: error: argument {flag}: {expected}"
@@ -105,5 +119,7 @@ def test_bad_options_exit_2_naming_the_flag(run_dir, capsys, flag, value, expect
 def test_a_bad_value_in_a_config_file_names_the_file_and_key(run_dir, tmp_path, capsys):
     (tmp_path / "serve.toml").write_text("max_batch = 0\n")
     err = fails([run_dir, "--config", tmp_path / "serve.toml"], capsys)
-    assert err == (f"lstmkit serve: error: {tmp_path / 'serve.toml'}: max_batch: expected a "
-                   "positive integer, got 0\n")  # fmt: skip
+    assert err == (
+        f"lstmkit serve: error: {tmp_path / 'serve.toml'}: max_batch: expected a "
+        "positive integer, got 0\n"
+    )

@@ -12,8 +12,14 @@ PAD, BOS, EOS = 0, 2, 3
 
 
 def small(tgt_vocab_size=8, **kw):
-    cfg = {"src_vocab_size": 10, "tgt_vocab_size": tgt_vocab_size, "embedding_size": 5,
-           "hidden_size": 6, "num_layers": 2, "dropout": 0.0} | kw  # fmt: skip
+    cfg = {
+        "src_vocab_size": 10,
+        "tgt_vocab_size": tgt_vocab_size,
+        "embedding_size": 5,
+        "hidden_size": 6,
+        "num_layers": 2,
+        "dropout": 0.0,
+    } | kw
     return build_seq2seq(Seq2SeqConfig(**cfg))
 
 
@@ -59,8 +65,16 @@ def test_a_wide_beam_finds_the_brute_force_best_and_n_best(attention, alpha):
     with torch.no_grad():  # peaked distributions: with alpha > 0 the best outputs are long
         model.decoder.output.weight *= 8
     src, src_lengths = source()
-    out = beam_search(model, src, src_lengths, beam_size=108, max_len=4, max_len_ratio=None,
-                      length_penalty=alpha, n_best=5)  # fmt: skip
+    out = beam_search(
+        model,
+        src,
+        src_lengths,
+        beam_size=108,
+        max_len=4,
+        max_len_ratio=None,
+        length_penalty=alpha,
+        n_best=5,
+    )
     for b, hyps in enumerate(out):
         want = brute_force(model, src[b], src_lengths[b], 4, alpha)[:5]
         assert [h.tokens for h in hyps] == [y for y, _ in want]
@@ -84,12 +98,20 @@ def test_beam_size_1_is_greedy(attention):
 def test_a_batch_equals_each_sentence_alone(alpha):
     model = small(attention="bahdanau")
     src, src_lengths = source()
-    together = beam_search(model, src, src_lengths, beam_size=3, max_len_ratio=2.0,
-                           length_penalty=alpha, n_best=3)  # fmt: skip
+    together = beam_search(
+        model, src, src_lengths, beam_size=3, max_len_ratio=2.0, length_penalty=alpha, n_best=3
+    )
     for b, hyps in enumerate(together):
         n = int(src_lengths[b])
-        (alone,) = beam_search(model, src[b : b + 1, :n], src_lengths[b : b + 1], beam_size=3,
-                               max_len_ratio=2.0, length_penalty=alpha, n_best=3)  # fmt: skip
+        (alone,) = beam_search(
+            model,
+            src[b : b + 1, :n],
+            src_lengths[b : b + 1],
+            beam_size=3,
+            max_len_ratio=2.0,
+            length_penalty=alpha,
+            n_best=3,
+        )
         assert [h.tokens for h in alone] == [h.tokens for h in hyps]
         assert [h.score for h in alone] == pytest.approx([h.score for h in hyps], abs=1e-5)
         for h in hyps:

@@ -11,8 +11,14 @@ PAD, BOS, EOS = 0, 2, 3
 
 
 def small(**kw):
-    cfg = {"src_vocab_size": 10, "tgt_vocab_size": 8, "embedding_size": 5, "hidden_size": 6,
-           "num_layers": 2, "dropout": 0.0} | kw  # fmt: skip
+    cfg = {
+        "src_vocab_size": 10,
+        "tgt_vocab_size": 8,
+        "embedding_size": 5,
+        "hidden_size": 6,
+        "num_layers": 2,
+        "dropout": 0.0,
+    } | kw
     return build_seq2seq(Seq2SeqConfig(**cfg))
 
 
@@ -115,8 +121,10 @@ def test_sampling_draws_more_than_one_output():
     model = small()
     src, src_lengths = source()
     gen = torch.Generator().manual_seed(0)
-    outs = {tuple(sample(model, src[:1], src_lengths[:1], max_len=5, generator=gen)[0].tokens)
-            for _ in range(10)}  # fmt: skip
+    outs = {
+        tuple(sample(model, src[:1], src_lengths[:1], max_len=5, generator=gen)[0].tokens)
+        for _ in range(10)
+    }
     assert len(outs) > 1
 
 

@@ -29,8 +29,16 @@ def tiny_lm(kind: str = "char", cell: str = "lstm") -> LanguageModel:
     them off itself."""
     lm = LanguageModel(kind)
     lm.tokenizer_ = train_tokenizer(kind, TEXT)
-    config = LMConfig(lm.tokenizer_.vocab_size, embedding_size=8, hidden_size=16, num_layers=2,
-                      cell=cell, dropout=0.5, layer_dropout=0.5, input_dropout=0.3)  # fmt: skip
+    config = LMConfig(
+        lm.tokenizer_.vocab_size,
+        embedding_size=8,
+        hidden_size=16,
+        num_layers=2,
+        cell=cell,
+        dropout=0.5,
+        layer_dropout=0.5,
+        input_dropout=0.3,
+    )
     lm.model_ = LSTMLanguageModel(config).train()
     return lm
 
@@ -166,18 +174,25 @@ WORDS = ["a", "b", "c", "d"]
 
 def reverse_pairs(n, seed=0):
     gen = torch.Generator().manual_seed(seed)
-    src = [" ".join(WORDS[i] for i in torch.randint(0, 4, (int(L),), generator=gen))
-           for L in torch.randint(2, 5, (n,), generator=gen)]  # fmt: skip
+    src = [
+        " ".join(WORDS[i] for i in torch.randint(0, 4, (int(L),), generator=gen))
+        for L in torch.randint(2, 5, (n,), generator=gen)
+    ]
     return Pairs(src, [" ".join(reversed(s.split())) for s in src])
 
 
 @pytest.fixture(scope="module")
 def s2s():
-    model = {"embedding_size": 16, "hidden_size": 16, "num_layers": 1, "dropout": 0.0,
-             "attention": "luong"}  # fmt: skip
-    return Seq2Seq("word", "word", model=model, batch_size=16, optim={"lr": 0.02},
-                   train={"epochs": 3}).fit(reverse_pairs(120), valid=reverse_pairs(10, 1),
-                                            progress=False)  # fmt: skip
+    model = {
+        "embedding_size": 16,
+        "hidden_size": 16,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "attention": "luong",
+    }
+    return Seq2Seq(
+        "word", "word", model=model, batch_size=16, optim={"lr": 0.02}, train={"epochs": 3}
+    ).fit(reverse_pairs(120), valid=reverse_pairs(10, 1), progress=False)
 
 
 def test_stepping_the_gold_target_equals_the_teacher_forced_logits(s2s):
@@ -241,18 +256,25 @@ def test_bad_seq2seq_steps_are_named(s2s):
 
 # ---------------------------------------------------------------------------- forecaster
 H, N, MORE = 4, 60, 5
-TINY = {"horizon": H, "model": {"hidden_size": 8, "num_layers": 1}, "batch_size": 8,
-        "batches_per_epoch": 3, "train": {"epochs": 2}}  # fmt: skip
+TINY = {
+    "horizon": H,
+    "model": {"hidden_size": 8, "num_layers": 1},
+    "batch_size": 8,
+    "batches_per_epoch": 3,
+    "train": {"epochs": 2},
+}
 
 
 def monthly(n: int, seed: int = 0) -> pd.DataFrame:
     k = np.arange(n)
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "month": pd.date_range("2000-01-01", periods=n, freq="MS"),
-        "y": 5 + 0.05 * k + np.sin(2 * np.pi * k / 12) + rng.normal(0, 0.1, n),
-        "z": 3 + np.cos(2 * np.pi * k / 12) + rng.normal(0, 0.1, n),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "month": pd.date_range("2000-01-01", periods=n, freq="MS"),
+            "y": 5 + 0.05 * k + np.sin(2 * np.pi * k / 12) + rng.normal(0, 0.1, n),
+            "z": 3 + np.cos(2 * np.pi * k / 12) + rng.normal(0, 0.1, n),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -277,8 +299,9 @@ def test_stepping_values_equals_forecast_at_each_origin(forecaster, series):
             want = fc.forecast_at([full[name]], [N + k + 1])
             pd.testing.assert_frame_equal(out, want, rtol=1e-6)
         assert out["time"].iloc[0] == series["month"].iloc[-1] + pd.DateOffset(months=1)
-    pd.testing.assert_frame_equal(out, fc.predict(data=series).query("series == 'z'")
-                                  .reset_index(drop=True), rtol=1e-6)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        out, fc.predict(data=series).query("series == 'z'").reset_index(drop=True), rtol=1e-6
+    )
     # From given data rather than the stored training tail:
     state = fc.start("y", data=series.iloc[: N + 2])
     out, _ = fc.step(float(series["y"].iloc[N + 2]), state)
@@ -305,6 +328,9 @@ def test_a_model_with_covariates_is_refused_with_the_reason(series):
     fc = Forecaster(**{**TINY, "train": {"epochs": 1}, "batches_per_epoch": 1}).fit(
         series.iloc[:N], target="y", past_covariates=["z"], progress=False
     )
-    with pytest.raises(UserError, match=r"step: expected a model without past or future "
-                                        r"covariates .*'past': \['z'\]"):  # fmt: skip
+    with pytest.raises(
+        UserError,
+        match=r"step: expected a model without past or future "
+        r"covariates .*'past': \['z'\]",
+    ):
         fc.step(1.0)

@@ -311,8 +311,11 @@ FORECASTERS = {
     # the residual to naive (lag 1: a season of 1 given)
     "naive-residual": ({"season": 1}, {"target": "y"}),
 }
-SEASON_AND_LAG = {"autoregressive-covariates": (12, 12), "direct-plain": (12, 0),
-                  "naive-residual": (1, 1)}  # fmt: skip
+SEASON_AND_LAG = {
+    "autoregressive-covariates": (12, 12),
+    "direct-plain": (12, 0),
+    "naive-residual": (1, 1),
+}
 
 
 def stacked(values, origins, lo, hi):

@@ -11,8 +11,13 @@ from lstmkit.forecast.backtest import backtest
 from lstmkit.forecast.baselines import forecast_baseline
 
 H, N, FOLDS, SEASON = 4, 60, 3, 12
-TINY = {"horizon": H, "model": {"hidden_size": 8, "num_layers": 1}, "batch_size": 8,
-        "batches_per_epoch": 3, "train": {"epochs": 2}}  # fmt: skip
+TINY = {
+    "horizon": H,
+    "model": {"hidden_size": 8, "num_layers": 1},
+    "batch_size": 8,
+    "batches_per_epoch": 3,
+    "train": {"epochs": 2},
+}
 BASELINES = ("naive", "seasonal_naive")
 TIMES = pd.date_range("2000-01-01", periods=N, freq="MS")
 ORIGINS = [N - H - (FOLDS - 1 - k) * H for k in range(FOLDS)]  # 48, 52, 56
@@ -32,8 +37,10 @@ def table(values: dict[str, np.ndarray]) -> pd.DataFrame:
 def values():
     k = np.arange(N)
     noise = np.random.default_rng(0).normal(0, 0.1, (2, N))
-    return {"a": 5 + 0.05 * k + np.sin(2 * np.pi * k / 12) + noise[0],
-            "b": 1 + 2 * np.cos(2 * np.pi * k / 12) + noise[1]}  # fmt: skip
+    return {
+        "a": 5 + 0.05 * k + np.sin(2 * np.pi * k / 12) + noise[0],
+        "b": 1 + 2 * np.cos(2 * np.pi * k / 12) + noise[1],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +147,10 @@ def test_unadjusted_scores_are_the_network_alone(run, values):
     maes = []
     for s in series:
         raw = [forecaster.forecast_at([s], [o], adjusted=False)["forecast"] for o in ORIGINS]
-        by_hand = [np.mean(np.abs(f.to_numpy() - s.values[o : o + H]))
-                   for f, o in zip(raw, ORIGINS, strict=True)]  # fmt: skip
+        by_hand = [
+            np.mean(np.abs(f.to_numpy() - s.values[o : o + H]))
+            for f, o in zip(raw, ORIGINS, strict=True)
+        ]
         entry = result.scores["series"][s.name]["models"]["lstm"]["unadjusted"]
         assert [f["mae"] for f in entry["folds"]] == pytest.approx(by_hand, rel=1e-9)
         maes.append(np.mean(by_hand))
@@ -154,7 +163,8 @@ def test_unadjusted_scores_are_the_network_alone(run, values):
 
 def test_the_estimators_method_is_the_backtest(run, values):
     _, result = run
-    again = Forecaster(**TINY).backtest(table(values), FOLDS, baselines=BASELINES,
-                                        progress=False, target=["a", "b"])  # fmt: skip
+    again = Forecaster(**TINY).backtest(
+        table(values), FOLDS, baselines=BASELINES, progress=False, target=["a", "b"]
+    )
     pd.testing.assert_frame_equal(again.forecasts, result.forecasts)
     assert again.scores["overall"] == result.scores["overall"]

@@ -117,8 +117,12 @@ def test_adjusted_quantiles_move_pairs_symmetrically_keep_the_median_and_stay_or
     # Two pairs: the inner one widened past the outer one is put back in order.
     levels5 = (0.1, 0.25, 0.5, 0.75, 0.9)
     q5 = np.array([[[0.0, 0.5, 1.0, 1.5, 2.0]]])
-    adj5 = {"calibration": [{"levels": [0.1, 0.9], "margin": [0.0]},
-                            {"levels": [0.25, 0.75], "margin": [1.0]}]}  # fmt: skip
+    adj5 = {
+        "calibration": [
+            {"levels": [0.1, 0.9], "margin": [0.0]},
+            {"levels": [0.25, 0.75], "margin": [1.0]},
+        ]
+    }
     out5 = adjust_quantiles(q5, None, adj5, levels5)
     np.testing.assert_allclose(out5[0, 0], [-0.5, -0.5, 1.0, 2.5, 2.5])
 

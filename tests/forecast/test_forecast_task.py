@@ -33,8 +33,15 @@ def hand_prepared(name, n, seed, extra=0) -> Prepared:
     """Random standardised values and covariates; ``future`` runs ``extra`` steps past the end."""
     rng = np.random.default_rng(seed)
     index = pd.date_range("2001-01-01", periods=n, freq="MS")
-    return Prepared(name, index, rng.normal(size=n), rng.normal(size=(n, P)),
-                    rng.normal(size=(n + extra, F)), 0.0, 1.0)  # fmt: skip
+    return Prepared(
+        name,
+        index,
+        rng.normal(size=n),
+        rng.normal(size=(n, P)),
+        rng.normal(size=(n + extra, F)),
+        0.0,
+        1.0,
+    )
 
 
 def hand_window(p: Prepared, t: int, norm: bool = True, season: int = 0) -> dict:
@@ -79,8 +86,9 @@ def test_scaler_stats_use_the_training_part_only():
     rng = np.random.default_rng(0)
     index = pd.date_range("2000-01-01", periods=12, freq="MS")
     a = Series("a", index, rng.normal(3, 2, 12), rng.normal(size=(12, 2)), rng.normal(size=(12, 1)))
-    b = Series("b", index[:9], rng.normal(-1, 5, 9), rng.normal(size=(9, 2)),
-               rng.normal(size=(9, 1)))  # fmt: skip
+    b = Series(
+        "b", index[:9], rng.normal(-1, 5, 9), rng.normal(size=(9, 2)), rng.normal(size=(9, 1))
+    )
     ends = [8, 6]
     scaler = SeriesScaler.fit([a, b], ends)
     assert scaler.target["a"] == pytest.approx((a.values[:8].mean(), a.values[:8].std()))
@@ -94,11 +102,15 @@ def test_scaler_stats_use_the_training_part_only():
 
     # Whatever comes after the training cut does not move the statistics.
     wild = [
-        Series(s.name, s.index, np.r_[s.values[:e], np.full(len(s) - e, 1e6)],
-               np.r_[s.past[:e], np.full((len(s) - e, 2), -1e6)],
-               np.r_[s.future[:e], np.full((len(s) - e, 1), 1e6)])
+        Series(
+            s.name,
+            s.index,
+            np.r_[s.values[:e], np.full(len(s) - e, 1e6)],
+            np.r_[s.past[:e], np.full((len(s) - e, 2), -1e6)],
+            np.r_[s.future[:e], np.full((len(s) - e, 1), 1e6)],
+        )
         for s, e in zip([a, b], ends, strict=True)
-    ]  # fmt: skip
+    ]
     assert SeriesScaler.fit(wild, ends) == scaler
 
 
@@ -202,15 +214,31 @@ def make_task(seed=0, n_valid=6, batches=5, season=0):
     valid = [(0, t) for t in range(40, 40 + n_valid - K + 1)]
     valid += [(1, t) for t in range(30, 30 + n_valid - K + 1)]
     meta = {"config": {"model": {}}, "files": {}, "seed": seed}
-    task = ForecastTask(prepared, train, valid, L, K, batch_size=7, batches_per_epoch=batches,
-                        meta=meta, mase_scales=[0.5, 2.0], season=season)  # fmt: skip
+    task = ForecastTask(
+        prepared,
+        train,
+        valid,
+        L,
+        K,
+        batch_size=7,
+        batches_per_epoch=batches,
+        meta=meta,
+        mase_scales=[0.5, 2.0],
+        season=season,
+    )
     return task, prepared
 
 
 def tiny_model(season=0):
-    config = ForecastConfig(horizon=K, n_past=P + bool(season), n_future=F, hidden_size=8,
-                            num_layers=1,
-                            dropout=0.0, quantiles=QUANTILES)  # fmt: skip
+    config = ForecastConfig(
+        horizon=K,
+        n_past=P + bool(season),
+        n_future=F,
+        hidden_size=8,
+        num_layers=1,
+        dropout=0.0,
+        quantiles=QUANTILES,
+    )
     return build_forecaster(config).eval()
 
 
@@ -281,8 +309,9 @@ def test_evaluate_equals_a_hand_computation_over_every_valid_window(season):
         return torch.tensor(stack(key), dtype=torch.float32)
 
     with torch.no_grad():
-        q = model.forecast(tensor("y"), tensor("past"), tensor("future_hist"),
-                           tensor("future_horizon")).numpy()  # fmt: skip
+        q = model.forecast(
+            tensor("y"), tensor("past"), tensor("future_hist"), tensor("future_horizon")
+        ).numpy()
     loc, scale = stack("loc")[:, None], stack("scale")[:, None]
     median = q[..., 1] * scale + loc + stack("base")  # standardised units
     truth = np.stack([prepared[s].y[t : t + K] for s, t in task.valid_origins])

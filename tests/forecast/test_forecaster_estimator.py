@@ -14,8 +14,13 @@ from lstmkit.forecast import Forecaster
 from lstmkit.forecast.windows import WINDOW_SCALE_FLOOR
 
 H, N = 4, 60
-TINY = {"horizon": H, "model": {"hidden_size": 8, "num_layers": 1}, "batch_size": 8,
-        "batches_per_epoch": 3, "train": {"epochs": 2}}  # fmt: skip
+TINY = {
+    "horizon": H,
+    "model": {"hidden_size": 8, "num_layers": 1},
+    "batch_size": 8,
+    "batches_per_epoch": 3,
+    "train": {"epochs": 2},
+}
 
 
 def monthly(n=N, start="2000-01-01", seed=0) -> pd.DataFrame:
@@ -53,14 +58,19 @@ def test_predict_rows_dates_and_ordered_quantiles(fitted, df):
     assert (fitted.freq_, fitted.season_, fitted.lookback_) == ("MS", 12, 24)
 
 
-@pytest.mark.parametrize(("window_norm", "residual"), [(False, False), (True, False),
-                                                      (False, True), (True, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("window_norm", "residual"), [(False, False), (True, False), (False, True), (True, True)]
+)
 def test_a_network_that_outputs_zero_forecasts_the_baseline_it_is_built_on(
     df, window_norm, residual
 ):
-    fc = Forecaster(**{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}},
-                    window_norm=window_norm, residual=residual, shrink=False,
-                    calibrate=False).fit(df, progress=False)  # fmt: skip
+    fc = Forecaster(
+        **{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}},
+        window_norm=window_norm,
+        residual=residual,
+        shrink=False,
+        calibrate=False,
+    ).fit(df, progress=False)
     for p in fc.model_.parameters():
         p.data.zero_()  # every raw output 0: median 0, other levels at softplus(0) = log 2
     out = fc.predict()
@@ -124,8 +134,10 @@ def test_one_step_loss_is_kept_and_a_checkpoint_from_before_it_loads(df, fitted,
     old = fitted.save(tmp_path / "old")
     config = json.loads((old / "config.json").read_text())
     recorded = config["estimator"]
-    config["estimator"] = {**{k: v for k, v in recorded.items() if k != "model"},
-                           **recorded["model"]}  # fmt: skip
+    config["estimator"] = {
+        **{k: v for k, v in recorded.items() if k != "model"},
+        **recorded["model"],
+    }
     del config["model"]["one_step_loss"]
     write_config(old, config)
     loaded = Forecaster.load(old)
@@ -139,8 +151,10 @@ def write_config(checkpoint, config: dict) -> None:
     data = json.dumps(config).encode()
     (checkpoint / "config.json").write_bytes(data)
     manifest = json.loads((checkpoint / "manifest.json").read_text())
-    manifest["files"]["config.json"] = {"sha256": hashlib.sha256(data).hexdigest(),
-                                        "bytes": len(data)}  # fmt: skip
+    manifest["files"]["config.json"] = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+    }
     (checkpoint / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -154,8 +168,12 @@ def daily(weekly_cycle: float, n=200, seed=0) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("cycle", "lag"), [(0.0, 1), (5.0, 7)])
 def test_residual_lag_is_the_season_only_where_the_data_has_one(cycle, lag, tmp_path):
-    fc = Forecaster(**{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}}, lookback=14,
-                    shrink=False, calibrate=False).fit(daily(cycle), progress=False)  # fmt: skip
+    fc = Forecaster(
+        **{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}},
+        lookback=14,
+        shrink=False,
+        calibrate=False,
+    ).fit(daily(cycle), progress=False)
     assert fc.season_ == 7
     assert fc.residual_ == {"lag": lag, "seasonal_series": int(lag == 7), "series": 1}
     for p in fc.model_.parameters():
@@ -171,8 +189,9 @@ def test_residual_lag_is_the_season_only_where_the_data_has_one(cycle, lag, tmp_
 
 
 def test_a_season_given_is_the_residual_lag_untested():
-    fc = Forecaster(**{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}}, lookback=14,
-                    season=7).fit(daily(0.0), progress=False)  # fmt: skip
+    fc = Forecaster(
+        **{**TINY, "batches_per_epoch": 1, "train": {"epochs": 1}}, lookback=14, season=7
+    ).fit(daily(0.0), progress=False)
     assert fc.residual_ == {"lag": 7, "seasonal_series": None, "series": None}
 
 
@@ -251,8 +270,9 @@ def test_errors(fitted, df):
 def test_future_values_and_fingerprint():
     index = pd.date_range("2000-01-01", periods=3, freq="D")
     s = Series("s", index, np.array([1.0, 2.0, 3.0]))
-    table = pd.DataFrame({"day": pd.date_range("2000-01-05", periods=2, freq="D")[::-1],
-                          "x": [7.0, 6.0]})  # fmt: skip
+    table = pd.DataFrame(
+        {"day": pd.date_range("2000-01-05", periods=2, freq="D")[::-1], "x": [7.0, 6.0]}
+    )
     table.loc[len(table)] = [pd.Timestamp("2000-01-04"), 5.0]
     got = future_values(table, s, 3, ["x"], {"time": "day"})
     np.testing.assert_array_equal(got, [[5.0], [6.0], [7.0]])  # sorted by time, not by row
@@ -283,9 +303,13 @@ def test_learns_a_seasonal_series_with_trend_better_than_naive():
     k = np.arange(150)
     y = 10 + 0.05 * k + 2 * np.sin(2 * np.pi * k / 12)
     data = pd.DataFrame({"month": pd.date_range("2000-01-01", periods=150, freq="MS"), "y": y})
-    fc = Forecaster(horizon=12, model={"hidden_size": 8, "num_layers": 1, "dropout": 0.0},
-                    batch_size=32,
-                    batches_per_epoch=50, train={"epochs": 6})  # fmt: skip
+    fc = Forecaster(
+        horizon=12,
+        model={"hidden_size": 8, "num_layers": 1, "dropout": 0.0},
+        batch_size=32,
+        batches_per_epoch=50,
+        train={"epochs": 6},
+    )
     out = fc.fit(data.iloc[:138], progress=False).predict()
     assert fc.progress_.step == 300
     lstm = np.mean(np.abs(out["forecast"].to_numpy() - y[138:]))
@@ -322,8 +346,9 @@ def test_calibrated_interval_covers_80_percent_of_fresh_windows():
     # 40 series: 40 validation windows, enough for a margin per step. The network trains on
     # the first 60 steps (the last 4 validate); every origin after them is a fresh window.
     data, cut = noisy_months(40, 100, 0.5, seed=0), 60
-    fc = Forecaster(**TINY).fit(data[data["month"] < data["month"].iloc[cut]], id_col="id",
-                                progress=False)  # fmt: skip
+    fc = Forecaster(**TINY).fit(
+        data[data["month"] < data["month"].iloc[cut]], id_col="id", progress=False
+    )
     assert fc.adjustment_["per_step"]
     assert fc.adjustment_["independent"] == 40
     series, origins = read_frame(data, id_col="id").series, range(cut, 100 - H + 1)
@@ -374,13 +399,13 @@ def test_a_resumed_run_keeps_the_residual_lag_it_started_with(tmp_path):
     part.fit(df, out=tmp_path / "run", progress=False)
     assert part.residual_["lag"] == 1  # a random walk: the residual to naive
     last = tmp_path / "run" / "last"
-    resumed = Forecaster(train={"epochs": 2}).fit(df, out=tmp_path / "run", resume=last,
-                                                  progress=False)  # fmt: skip
+    resumed = Forecaster(train={"epochs": 2}).fit(
+        df, out=tmp_path / "run", resume=last, progress=False
+    )
     assert resumed.residual_ == part.residual_
     # A run from before the seasonality test recorded no lag: it took the season untested.
     config = json.loads((last / "config.json").read_text())
     del config["data"]["residual"]
     write_config(last, config)
-    old = Forecaster(train={"epochs": 2}).fit(df, out=tmp_path / "run", resume=last,
-                                              progress=False)  # fmt: skip
+    old = Forecaster(train={"epochs": 2}).fit(df, out=tmp_path / "run", resume=last, progress=False)
     assert old.residual_ == {"lag": 7, "seasonal_series": None, "series": None}

@@ -99,8 +99,16 @@ def hand_built_lm() -> LanguageModel:
     their cell state stays 0."""
     tok = train_tokenizer("word", " ".join(VOCAB))
     V, H, big = tok.vocab_size, 4, 10.0
-    model = LSTMLanguageModel(LMConfig(vocab_size=V, embedding_size=V, hidden_size=H,
-                                       num_layers=1, dropout=0.0, layer_dropout=0.0))  # fmt: skip
+    model = LSTMLanguageModel(
+        LMConfig(
+            vocab_size=V,
+            embedding_size=V,
+            hidden_size=H,
+            num_layers=1,
+            dropout=0.0,
+            layer_dropout=0.0,
+        )
+    )
     lstm = model.layers[0]
     with torch.no_grad():
         model.embed.weight.copy_(torch.eye(V))  # one-hot words

@@ -34,8 +34,13 @@ ATOL = 1e-5
 def word_lm(num_layers=2, cell="lstm") -> LanguageModel:
     lm = LanguageModel("word", batch_size=2, bptt=8)
     lm.tokenizer_ = train_tokenizer("word", TEXT)
-    config = LMConfig(vocab_size=lm.tokenizer_.vocab_size, embedding_size=6, hidden_size=8,
-                      num_layers=num_layers, cell=cell)  # fmt: skip
+    config = LMConfig(
+        vocab_size=lm.tokenizer_.vocab_size,
+        embedding_size=6,
+        hidden_size=8,
+        num_layers=num_layers,
+        cell=cell,
+    )
     lm.model_ = LSTMLanguageModel(config).eval()
     return lm
 
@@ -47,8 +52,9 @@ def rows(q: dict, index) -> dict:
 
 def check_cell_equations(q: dict, c0=None) -> None:
     """c_t = f c_{t-1} + i g and h_t = o tanh(c_t) for every row, step and unit."""
-    c_prev = np.concatenate([np.zeros_like(q["c"][:, :1]) if c0 is None else c0,
-                             q["c"][:, :-1]], axis=1)  # fmt: skip
+    c_prev = np.concatenate(
+        [np.zeros_like(q["c"][:, :1]) if c0 is None else c0, q["c"][:, :-1]], axis=1
+    )
     np.testing.assert_allclose(q["c"], q["f"] * c_prev + q["i"] * q["g"], atol=ATOL)
     np.testing.assert_allclose(q["h"], q["o"] * np.tanh(q["c"]), atol=ATOL)
 
@@ -75,11 +81,15 @@ def test_lm_trace_matches_the_fused_forward_and_the_cell_equations():
         assert len(top) == 5
         assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
         for token, prob in top:
-            assert prob == pytest.approx(float(probs[t, lm.tokenizer_.token_to_id(token)]),
-                                         abs=1e-6)  # fmt: skip
+            assert prob == pytest.approx(
+                float(probs[t, lm.tokenizer_.token_to_id(token)]), abs=1e-6
+            )
     assert (trace["kind"], trace["attention"], trace["forecast"], trace["memory"]) == (
-        "lm", None, None, [],
-    )  # fmt: skip
+        "lm",
+        None,
+        None,
+        [],
+    )
     assert trace["findings"]
     assert all(isinstance(f, str) for f in trace["findings"])
     json.dumps(to_json(trace))
@@ -117,8 +127,11 @@ def test_recording_leaves_the_lstm_as_it_was():
 def tiny_seq2seq(attention="luong") -> Seq2Seq:
     src = ["one two three", "two three four", "four one"]
     tgt = ["a b c", "b c d", "d a"]
-    s2s = Seq2Seq("word", "word", model={"embedding_size": 6, "hidden_size": 8,
-                                         "num_layers": 1, "attention": attention})  # fmt: skip
+    s2s = Seq2Seq(
+        "word",
+        "word",
+        model={"embedding_size": 6, "hidden_size": 8, "num_layers": 1, "attention": attention},
+    )
     s2s.src_tokenizer_ = train_tokenizer("word", [s + "\n" for s in src])
     s2s.tgt_tokenizer_ = train_tokenizer("word", [t + "\n" for t in tgt])
     s2s.model_ = build_seq2seq(Seq2SeqConfig(**s2s.model_config_)).eval()
@@ -175,9 +188,13 @@ def forecaster():
     t = pd.date_range("2000-01-01", periods=72, freq="MS")
     y = 10 + np.sin(np.arange(72) * np.pi / 6) + np.random.default_rng(0).normal(0, 0.1, 72)
     df = pd.DataFrame({"month": t, "y": y})
-    fc = Forecaster(horizon=4, model={"hidden_size": 8, "num_layers": 2}, batch_size=8,
-                    batches_per_epoch=2,
-                    train={"epochs": 1}).fit(df, progress=False)  # fmt: skip
+    fc = Forecaster(
+        horizon=4,
+        model={"hidden_size": 8, "num_layers": 2},
+        batch_size=8,
+        batches_per_epoch=2,
+        train={"epochs": 1},
+    ).fit(df, progress=False)
     return fc, df
 
 

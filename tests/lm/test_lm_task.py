@@ -81,8 +81,14 @@ def test_reset_state_keeps_the_structure():
 
 
 def test_the_estimator_records_and_reloads_it(tmp_path):
-    lm = LanguageModel("char", model={"embedding_size": 4, "hidden_size": 8, "num_layers": 1},
-                       batch_size=2, bptt=8, train={"epochs": 1}, state_reset=0.2)  # fmt: skip
+    lm = LanguageModel(
+        "char",
+        model={"embedding_size": 4, "hidden_size": 8, "num_layers": 1},
+        batch_size=2,
+        bptt=8,
+        train={"epochs": 1},
+        state_reset=0.2,
+    )
     lm.fit("the cat sat on the mat\n" * 20, out=tmp_path / "run", progress=False)
     assert LanguageModel.load(tmp_path / "run").state_reset == 0.2
     with pytest.raises(UserError, match=r"state_reset: expected a probability in \[0, 1\)"):
@@ -92,7 +98,8 @@ def test_the_estimator_records_and_reloads_it(tmp_path):
 def test_the_command_line_refuses_a_certain_reset(tmp_path, capsys):
     data = tmp_path / "t.txt"
     data.write_text("the cat sat\n" * 30)
-    code = main(["lm", "train", "--data", str(data), "--out", str(tmp_path / "r"),
-                 "--state-reset", "1"])  # fmt: skip
+    code = main(
+        ["lm", "train", "--data", str(data), "--out", str(tmp_path / "r"), "--state-reset", "1"]
+    )
     assert code == 2
     assert "--state-reset" in capsys.readouterr().err

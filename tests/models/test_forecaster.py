@@ -21,8 +21,16 @@ HEADS = ["autoregressive", "direct"]
 
 
 def small(head="autoregressive", **kw):
-    cfg = {"horizon": K, "n_past": P, "n_future": F, "hidden_size": 6, "num_layers": 2,
-           "dropout": 0.0, "quantiles": (0.1, 0.25, 0.5, 0.9), "head": head} | kw  # fmt: skip
+    cfg = {
+        "horizon": K,
+        "n_past": P,
+        "n_future": F,
+        "hidden_size": 6,
+        "num_layers": 2,
+        "dropout": 0.0,
+        "quantiles": (0.1, 0.25, 0.5, 0.9),
+        "head": head,
+    } | kw
     return build_forecaster(ForecastConfig(**cfg)).eval()
 
 
@@ -102,11 +110,13 @@ def test_training_replay_equals_the_step_loop_with_its_gradients(teacher_forcing
         loss.backward()
         return loss.detach(), [p.grad.clone() for p in model.parameters()]
 
-    got = loss_and_grads(lambda: model.loss(y, past, fut_hist, fut, target=target,
-                                            teacher_forcing=teacher_forcing))  # fmt: skip
+    got = loss_and_grads(
+        lambda: model.loss(y, past, fut_hist, fut, target=target, teacher_forcing=teacher_forcing)
+    )
     assert calls[-1] == K  # the LSTM ran once over the whole horizon
-    want = loss_and_grads(lambda: reference_loss(model, y, past, fut_hist, fut, target,
-                                                 teacher_forcing))  # fmt: skip
+    want = loss_and_grads(
+        lambda: reference_loss(model, y, past, fut_hist, fut, target, teacher_forcing)
+    )
     torch.testing.assert_close(got[0], want[0])
     for g, w in zip(got[1], want[1], strict=True):
         torch.testing.assert_close(g, w)
@@ -130,8 +140,9 @@ def test_one_step_loss_adds_the_encoders_next_value_pinball_written_out(head):
     # Quantiles (0.1, 0.25, 0.5, 0.9): the median raw, the others softplus gaps outwards.
     gap = np.log1p(np.exp(raw))
     median = raw[..., 2]
-    quantiles = np.stack([median - gap[..., 1] - gap[..., 0], median - gap[..., 1], median,
-                          median + gap[..., 3]], -1)  # fmt: skip
+    quantiles = np.stack(
+        [median - gap[..., 1] - gap[..., 0], median - gap[..., 1], median, median + gap[..., 3]], -1
+    )
     following = torch.cat([y[:, 1:], target[:, :1]], 1).numpy()  # y_{j+1}; the last: target_0
     levels = np.array([0.1, 0.25, 0.5, 0.9])
     diff = following[..., None] - quantiles
@@ -140,8 +151,9 @@ def test_one_step_loss_adds_the_encoders_next_value_pinball_written_out(head):
         want = plain.loss(y, past, fut_hist, fut, target=target).item() + 0.7 * one_step
         got = model.loss(y, past, fut_hist, fut, target=target).item()
         # The forecast does not use the extra layer.
-        torch.testing.assert_close(model.forecast(y, past, fut_hist, fut),
-                                   plain.forecast(y, past, fut_hist, fut))  # fmt: skip
+        torch.testing.assert_close(
+            model.forecast(y, past, fut_hist, fut), plain.forecast(y, past, fut_hist, fut)
+        )
     assert got == pytest.approx(want, rel=1e-5)
     assert got > plain.loss(y, past, fut_hist, fut, target=target).item()
 
@@ -158,8 +170,7 @@ def test_one_step_loss_trains_the_encoder_and_its_layer():
     # The encoder's gradient gains the one-step term's; the decoder's stays as it was.
     encoder = model.encoder.lstm.weight_ih_l0.grad
     assert not torch.allclose(encoder, plain.encoder.lstm.weight_ih_l0.grad)
-    torch.testing.assert_close(model.head.lstm.weight_hh_l0.grad,
-                               plain.head.lstm.weight_hh_l0.grad)  # fmt: skip
+    torch.testing.assert_close(model.head.lstm.weight_hh_l0.grad, plain.head.lstm.weight_hh_l0.grad)
 
 
 def cell(x, h, c, lstm, k):
@@ -308,8 +319,9 @@ def sine_windows(n, gen):
 
 @pytest.mark.parametrize("head", HEADS)
 def test_learns_a_sine_wave(head):
-    model = build_forecaster(ForecastConfig(horizon=12, hidden_size=32, num_layers=1,
-                                            dropout=0.0, head=head)).train()  # fmt: skip
+    model = build_forecaster(
+        ForecastConfig(horizon=12, hidden_size=32, num_layers=1, dropout=0.0, head=head)
+    ).train()
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     gen = torch.Generator().manual_seed(1)
     for _ in range(300):

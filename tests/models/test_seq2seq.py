@@ -22,8 +22,14 @@ VARIANTS = {
 
 
 def small(**kw):
-    cfg = {"src_vocab_size": 11, "tgt_vocab_size": 9, "embedding_size": 5, "hidden_size": 6,
-           "num_layers": 2, "dropout": 0.0} | kw  # fmt: skip
+    cfg = {
+        "src_vocab_size": 11,
+        "tgt_vocab_size": 9,
+        "embedding_size": 5,
+        "hidden_size": 6,
+        "num_layers": 2,
+        "dropout": 0.0,
+    } | kw
     return build_seq2seq(Seq2SeqConfig(**cfg)).eval()
 
 
@@ -192,8 +198,15 @@ def test_teacher_forcing_zero_feeds_back_the_greedy_prediction():
 
 def test_overfits_reversing_five_tokens():
     torch.manual_seed(0)
-    model = small(src_vocab_size=10, tgt_vocab_size=10, embedding_size=16, hidden_size=32,
-                  num_layers=1, attention="luong", input_feeding=False).train()  # fmt: skip
+    model = small(
+        src_vocab_size=10,
+        tgt_vocab_size=10,
+        embedding_size=16,
+        hidden_size=32,
+        num_layers=1,
+        attention="luong",
+        input_feeding=False,
+    ).train()
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
 
     def reverse_batch(n):

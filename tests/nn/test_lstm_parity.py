@@ -404,7 +404,7 @@ def test_single_step_uses_cell_only_where_it_matches(monkeypatch):
     "cfg",
     [dict(num_layers=2), dict(num_layers=2, batch_first=True), dict(num_layers=1, proj_size=2)],
     ids=["l2", "l2-bf", "l1-proj-fallback"],
-)  # fmt: skip
+)
 def test_step_equals_torch_lstm_on_one_step_with_gradients(cfg):
     ref = nn.LSTM(INPUT_SIZE, HIDDEN_SIZE, dtype=F64, **cfg)
     randomize_(ref)
@@ -422,8 +422,9 @@ def test_step_equals_torch_lstm_on_one_step_with_gradients(cfg):
     probe = [torch.randn_like(t) for t in (out, h, c)]
     inputs = [x, h0, c0, *ref.parameters()]
     ours_params = dict(ours.named_parameters())
-    got = torch.autograd.grad([out, h, c], [x, h0, c0, *(ours_params[n] for n, _ in
-                              ref.named_parameters())], probe)  # fmt: skip
+    got = torch.autograd.grad(
+        [out, h, c], [x, h0, c0, *(ours_params[n] for n, _ in ref.named_parameters())], probe
+    )
     expected = torch.autograd.grad([want, h_ref, c_ref], inputs, probe)
     for g, e in zip(got, expected, strict=True):
         torch.testing.assert_close(g, e)
@@ -455,8 +456,12 @@ def test_run_layer_by_layer_equals_torch_lstm_with_gradients(steps):
         torch.testing.assert_close(g, e)
     with pytest.raises(ValueError, match=r"k: expected a layer in \[0, 2\), got 2"):
         ours.run_layer(2, x, (h0[0], c0[0]))
-    for variant in ({"bidirectional": True}, {"layer_norm": True}, {"weight_drop": 0.2},
-                    {"backend": "explicit"}):  # fmt: skip
+    for variant in (
+        {"bidirectional": True},
+        {"layer_norm": True},
+        {"weight_drop": 0.2},
+        {"backend": "explicit"},
+    ):
         with pytest.raises(ValueError, match="run_layer: expected a plain unidirectional LSTM"):
             LSTM(INPUT_SIZE, HIDDEN_SIZE, **variant).run_layer(0, x, (h0[0], c0[0]))
         with pytest.raises(ValueError, match="layer_weights: expected a plain"):
@@ -494,8 +499,9 @@ def test_auto_trains_variable_lengths_on_cpu_explicitly_with_the_same_result(mon
     used = []
     for name in ("_run_fused", "_run_explicit"):
         original = getattr(LSTM, name)
-        monkeypatch.setattr(LSTM, name, lambda self, *a, _o=original, _n=name: used.append(_n)
-                            or _o(self, *a))  # fmt: skip
+        monkeypatch.setattr(
+            LSTM, name, lambda self, *a, _o=original, _n=name: used.append(_n) or _o(self, *a)
+        )
     x = torch.randn(BATCH, SEQ_LEN, INPUT_SIZE, requires_grad=True)
     compare_forward_backward(ours, ref, x, lengths=[6, 2, 5, 1])
     assert used == ["_run_explicit"]

@@ -18,18 +18,27 @@ def reverse_pairs(n, seed=0):
 
 def estimator(**train):
     return Seq2Seq(
-        "word", "word",
-        model={"embedding_size": 16, "hidden_size": 32, "num_layers": 1, "dropout": 0.0,
-               "attention": "luong"},
-        batch_size=16, optim={"lr": 0.02}, train={"epochs": 12, **train},
-    )  # fmt: skip
+        "word",
+        "word",
+        model={
+            "embedding_size": 16,
+            "hidden_size": 32,
+            "num_layers": 1,
+            "dropout": 0.0,
+            "attention": "luong",
+        },
+        batch_size=16,
+        optim={"lr": 0.02},
+        train={"epochs": 12, **train},
+    )
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     out = tmp_path_factory.mktemp("s2s") / "run"
-    return estimator().fit(reverse_pairs(200), valid=reverse_pairs(20, 1), out=out,
-                           progress=False), out  # fmt: skip
+    return estimator().fit(
+        reverse_pairs(200), valid=reverse_pairs(20, 1), out=out, progress=False
+    ), out
 
 
 def test_learns_to_reverse_and_translates_blank_lines_to_blank(fitted):
@@ -62,15 +71,17 @@ def test_resume_continues_exactly(tmp_path):
     pairs, valid = reverse_pairs(64), reverse_pairs(8, 1)
     whole = estimator(epochs=2).fit(pairs, valid, tmp_path / "whole", progress=False)
     estimator(epochs=2, max_steps=5).fit(pairs, valid, tmp_path / "part", progress=False)
-    resumed = Seq2Seq(train={"epochs": 2}).fit(pairs, valid, tmp_path / "part", progress=False,
-                                               resume=tmp_path / "part" / "last")  # fmt: skip
+    resumed = Seq2Seq(train={"epochs": 2}).fit(
+        pairs, valid, tmp_path / "part", progress=False, resume=tmp_path / "part" / "last"
+    )
     a, b = whole.model_.state_dict(), resumed.model_.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_selecting_the_model_on_bleu(tmp_path):
-    s2s = estimator(epochs=2, monitor="bleu").fit(reverse_pairs(64), reverse_pairs(8, 1),
-                                                  tmp_path / "run", progress=False)  # fmt: skip
+    s2s = estimator(epochs=2, monitor="bleu").fit(
+        reverse_pairs(64), reverse_pairs(8, 1), tmp_path / "run", progress=False
+    )
     assert {"bleu", "chrf", "exact"} <= set(s2s.progress_.history[-1])
 
 

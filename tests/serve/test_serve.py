@@ -54,19 +54,40 @@ def serving(directory, limits=None):
 @pytest.fixture(scope="module")
 def lm_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("lm") / "run"
-    LanguageModel("char", model={"embedding_size": 16, "hidden_size": 32, "num_layers": 1,
-                                 "dropout": 0.0, "layer_dropout": 0.0},
-                  batch_size=4, bptt=16, optim={"lr": 0.01}, train={"epochs": 3},
-                  ).fit(TEXT, valid=TEXT[:200], out=out, progress=False)  # fmt: skip
+    LanguageModel(
+        "char",
+        model={
+            "embedding_size": 16,
+            "hidden_size": 32,
+            "num_layers": 1,
+            "dropout": 0.0,
+            "layer_dropout": 0.0,
+        },
+        batch_size=4,
+        bptt=16,
+        optim={"lr": 0.01},
+        train={"epochs": 3},
+    ).fit(TEXT, valid=TEXT[:200], out=out, progress=False)
     return out
 
 
 @pytest.fixture(scope="module")
 def s2s_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("s2s") / "run"
-    s2s = Seq2Seq("word", "word", model={"embedding_size": 16, "hidden_size": 32,
-                                         "num_layers": 1, "dropout": 0.0, "attention": "luong"},
-                  batch_size=16, optim={"lr": 0.02}, train={"epochs": 3})  # fmt: skip
+    s2s = Seq2Seq(
+        "word",
+        "word",
+        model={
+            "embedding_size": 16,
+            "hidden_size": 32,
+            "num_layers": 1,
+            "dropout": 0.0,
+            "attention": "luong",
+        },
+        batch_size=16,
+        optim={"lr": 0.02},
+        train={"epochs": 3},
+    )
     s2s.fit(reverse_pairs(120), valid=reverse_pairs(20, 1), out=out, progress=False)
     return out
 
@@ -74,9 +95,13 @@ def s2s_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fc_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("fc") / "run"
-    Forecaster(horizon=H, model={"hidden_size": 8, "num_layers": 1}, batch_size=8,
-               batches_per_epoch=3,
-               train={"epochs": 2}).fit(monthly(), out=out, progress=False)  # fmt: skip
+    Forecaster(
+        horizon=H,
+        model={"hidden_size": 8, "num_layers": 1},
+        batch_size=8,
+        batches_per_epoch=3,
+        train={"epochs": 2},
+    ).fit(monthly(), out=out, progress=False)
     return out
 
 
@@ -129,8 +154,9 @@ def test_predict_equals_predict_next_and_next_word(lm_server, lm_dir):
         answer = post(url, "/predict", {"text": text, "top_k": 4, "next_word": True}).json()
         expected = lm.predict_next(text, k=4)
         assert [n["token"] for n in answer["next"]] == [t for t, _ in expected]
-        np.testing.assert_allclose([n["prob"] for n in answer["next"]],
-                                   [p for _, p in expected], rtol=1e-5)  # fmt: skip
+        np.testing.assert_allclose(
+            [n["prob"] for n in answer["next"]], [p for _, p in expected], rtol=1e-5
+        )
         word, prob = lm.next_word(text)
         assert answer["next_word"]["word"] == word
         assert answer["next_word"]["prob"] == pytest.approx(prob, rel=1e-5)
@@ -154,8 +180,9 @@ def test_concurrent_predicts_of_different_lengths_equal_one_by_one(lm_server, lm
     for text, answer in zip(texts, answers, strict=True):
         expected = lm.predict_next(text, k=3)
         assert [n["token"] for n in answer["next"]] == [t for t, _ in expected]
-        np.testing.assert_allclose([n["prob"] for n in answer["next"]],
-                                   [p for _, p in expected], rtol=1e-5)  # fmt: skip
+        np.testing.assert_allclose(
+            [n["prob"] for n in answer["next"]], [p for _, p in expected], rtol=1e-5
+        )
 
 
 def test_generate_with_a_seed_equals_the_library(lm_server, lm_dir):
@@ -177,13 +204,15 @@ def test_translate_greedy_beam_and_n_best_equal_the_library(s2s_server, s2s_dir)
     s2s = Seq2Seq.load(s2s_dir)
     greedy = post(url, "/translate", {"sentences": SENTENCES, "method": "greedy"}).json()
     assert greedy["translations"] == s2s.translate(SENTENCES, method="greedy")
-    beam = post(url, "/translate", {"sentences": SENTENCES, "beam_size": 3,
-                                    "length_penalty": 1.0}).json()  # fmt: skip
+    beam = post(
+        url, "/translate", {"sentences": SENTENCES, "beam_size": 3, "length_penalty": 1.0}
+    ).json()
     assert beam["translations"] == s2s.translate(SENTENCES, beam_size=3, length_penalty=1.0)
     n_best = post(url, "/translate", {"sentences": SENTENCES, "beam_size": 3, "n_best": 2}).json()
     expected = s2s.translate(SENTENCES, beam_size=3, n_best=2)
     assert [[h["text"] for h in hyps] for hyps in n_best["n_best"]] == [
-        [text for text, _ in hyps] for hyps in expected]  # fmt: skip
+        [text for text, _ in hyps] for hyps in expected
+    ]
     for hyps, want in zip(n_best["n_best"], expected, strict=True):
         assert [h["score"] for h in hyps] == pytest.approx([s for _, s in want], rel=1e-4)
     assert n_best["translations"] == [hyps[0][0] if hyps else "" for hyps in expected]
@@ -193,14 +222,16 @@ def test_32_concurrent_translations_equal_one_by_one(s2s_server, s2s_dir):
     app, url = s2s_server
     s2s = Seq2Seq.load(s2s_dir)
     pairs = reverse_pairs(64, seed=5)
-    bodies = [{"sentences": pairs.src[2 * k : 2 * k + 1 + k % 2], "beam_size": 3}
-              for k in range(32)]  # fmt: skip
+    bodies = [
+        {"sentences": pairs.src[2 * k : 2 * k + 1 + k % 2], "beam_size": 3} for k in range(32)
+    ]
     before = app.state.worker.stats.jobs
     together = asyncio.run(post_all(url, "/translate", bodies))
     alone = [post(url, "/translate", body).json() for body in bodies]
     assert [a["translations"] for a in together] == [a["translations"] for a in alone]
     assert [a["translations"] for a in alone] == [
-        s2s.translate(b["sentences"], beam_size=3) for b in bodies]  # fmt: skip
+        s2s.translate(b["sentences"], beam_size=3) for b in bodies
+    ]
     assert app.state.worker.stats.jobs - before == 64
 
 
@@ -213,11 +244,13 @@ def records(table, quantiles=True):
 
 def assert_rows_equal(answer, expected):
     assert [{k: v for k, v in r.items() if not isinstance(v, float)} for r in answer] == [
-        {k: v for k, v in r.items() if not isinstance(v, float)} for r in expected]  # fmt: skip
+        {k: v for k, v in r.items() if not isinstance(v, float)} for r in expected
+    ]
     for got, want in zip(answer, expected, strict=True):
         assert list(got) == list(want)
         assert [got[k] for k in got if isinstance(want[k], float)] == pytest.approx(
-            [v for v in want.values() if isinstance(v, float)], rel=1e-6)  # fmt: skip
+            [v for v in want.values() if isinstance(v, float)], rel=1e-6
+        )
 
 
 def test_forecast_equals_the_library(fc_server, fc_dir):
@@ -226,14 +259,20 @@ def test_forecast_equals_the_library(fc_server, fc_dir):
     answer = post(url, "/forecast", {}).json()
     assert_rows_equal(answer["forecast"], records(fc.predict()))
     df = monthly(50)
-    history = [{"time": str(t.date()), "value": v} for t, v in zip(df["month"], df["y"],
-                                                                   strict=True)]  # fmt: skip
+    history = [
+        {"time": str(t.date()), "value": v} for t, v in zip(df["month"], df["y"], strict=True)
+    ]
     want = fc.predict(2, data=df.rename(columns={"y": "sales"}), target="sales")
     answer = post(url, "/forecast", {"history": history, "name": "sales", "horizon": 2}).json()
     assert_rows_equal(answer["forecast"], records(want))
     assert [r["time"] for r in answer["forecast"]] == ["2004-03-01", "2004-04-01"]
-    body = {"values": df["y"].tolist(), "start": "2000-01-01", "name": "sales", "horizon": 2,
-            "quantiles": False}  # fmt: skip
+    body = {
+        "values": df["y"].tolist(),
+        "start": "2000-01-01",
+        "name": "sales",
+        "horizon": 2,
+        "quantiles": False,
+    }
     answer = post(url, "/forecast", body).json()
     assert_rows_equal(answer["forecast"], records(want, quantiles=False))
 
@@ -246,8 +285,15 @@ def test_concurrent_forecasts_are_batched_and_equal_the_library(fc_server, fc_di
     for k in range(16):  # histories of several lengths and levels, names, horizons, columns
         n, name, horizon = 36 + 2 * k, f"s{k % 3}", 1 + k % H
         part = df.iloc[:n].assign(y=df["y"].iloc[:n] * (1 + k / 10))
-        bodies.append({"values": part["y"].tolist(), "start": "2000-01-01", "name": name,
-                       "horizon": horizon, "quantiles": k % 2 == 0})  # fmt: skip
+        bodies.append(
+            {
+                "values": part["y"].tolist(),
+                "start": "2000-01-01",
+                "name": name,
+                "horizon": horizon,
+                "quantiles": k % 2 == 0,
+            }
+        )
         want = fc.predict(horizon, data=part.rename(columns={"y": name}), target=name)
         wanted.append(records(want, quantiles=k % 2 == 0))
     bodies.append({})  # after the training series
@@ -273,6 +319,7 @@ def test_concurrent_forecasts_are_batched_and_equal_the_library(fc_server, fc_di
 
 # ---------------------------------------------------------------------------- bad input
 LONG = "x" * 2001
+# fmt: off
 BAD = [  # (server, path, body as JSON text, status, the message or a part of it)
     ("lm", "/predict", '{"text": 5}', 422, "text: expected text (a JSON string), got 5"),
     ("lm", "/predict", '{"text": ""}', 422, "text: expected some text, got an empty string"),
@@ -331,15 +378,20 @@ BAD = [  # (server, path, body as JSON text, status, the message or a part of it
      "history[0].unit: unknown field; expected one of time, value"),
     ("fc", "/generate", "{}", 409,
      "/generate: expected a server of a language model, got one of a forecaster"),
-]  # fmt: skip
+]
+# fmt: on
 
 
-@pytest.mark.parametrize(("server", "path", "body", "status", "message"), BAD,
-                         ids=[f"{c[0]}{c[1]}-{k}" for k, c in enumerate(BAD)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("server", "path", "body", "status", "message"),
+    BAD,
+    ids=[f"{c[0]}{c[1]}-{k}" for k, c in enumerate(BAD)],
+)
 def test_bad_input_gets_a_4xx_and_a_clear_message(request, server, path, body, status, message):
     _, url = request.getfixturevalue(f"{server}_server")
-    answer = httpx.post(url + path, content=body, timeout=30,
-                        headers={"content-type": "application/json"})  # fmt: skip
+    answer = httpx.post(
+        url + path, content=body, timeout=30, headers={"content-type": "application/json"}
+    )
     assert answer.status_code == status, answer.text
     assert message in answer.json()["error"]
 
@@ -373,8 +425,9 @@ def test_a_full_queue_answers_503_while_health_still_answers(lm_dir):
         assert waiting.future.result(timeout=30) is True
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "1"
-        assert answer.json()["error"] == ("server busy: 1 requests are waiting for the model; "
-                                          "retry later")  # fmt: skip
+        assert answer.json()["error"] == (
+            "server busy: 1 requests are waiting for the model; retry later"
+        )
         assert post(url, "/predict", {"text": "the"}).status_code == 200
 
 
@@ -412,21 +465,30 @@ def test_no_warnings_escape_as_errors(lm_server):
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
-)  # fmt: skip
-FIELDS = ["text", "top_k", "next_word", "prompt", "max_tokens", "temperature", "top_p", "seed",
-          "sentences", "method", "beam_size", "n_best", "history", "values"]  # fmt: skip
+)
+FIELDS = (
+    "text top_k next_word prompt max_tokens temperature top_p seed sentences method "
+    "beam_size n_best history values"
+).split()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(path=st.sampled_from(["/predict", "/generate", "/translate", "/forecast"]),
-       body=JSON | st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=4))  # fmt: skip
+@given(
+    path=st.sampled_from(["/predict", "/generate", "/translate", "/forecast"]),
+    body=JSON | st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=4),
+)
 def test_no_json_body_gets_a_500(lm_server, path, body):
     _, url = lm_server
-    answer = httpx.post(url + path, content=json.dumps(body), timeout=30,
-                        headers={"content-type": "application/json"})  # fmt: skip
+    answer = httpx.post(
+        url + path,
+        content=json.dumps(body),
+        timeout=30,
+        headers={"content-type": "application/json"},
+    )
     assert answer.status_code < 500, answer.text
     if answer.status_code != 200:
         assert answer.json()["error"]

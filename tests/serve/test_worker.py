@@ -47,8 +47,16 @@ def test_jobs_of_one_key_run_in_batches_of_at_most_max_batch():
 def test_sizes_count_toward_max_batch_and_keys_are_not_mixed():
     handler = Recorder()
     worker = ModelWorker({"t": handler}, batched=["t"], max_batch=4)
-    run_all(worker, [(("t", "a"), 1, 2), (("t", "a"), 2, 2), (("t", "a"), 3, 1),
-                     (("t", "b"), 4, 1), (("t", "a"), 5, 1)])  # fmt: skip
+    run_all(
+        worker,
+        [
+            (("t", "a"), 1, 2),
+            (("t", "a"), 2, 2),
+            (("t", "a"), 3, 1),
+            (("t", "b"), 4, 1),
+            (("t", "a"), 5, 1),
+        ],
+    )
     assert handler.batches == [[1, 2], [3], [4], [5]]
 
 

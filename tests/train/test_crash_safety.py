@@ -29,15 +29,17 @@ from lstmkit.train.trainer import TrainConfig, Trainer
 
 VOCAB = 7
 LM_TEXT = "".join(f"the cat sat on the mat number {i % 7}\n" for i in range(120))
-LM_ARGV = ["--tokenizer", "char", "--embedding-size", "8", "--hidden-size", "16",
-           "--num-layers", "1", "--batch-size", "4", "--bptt", "16", "--epochs", "3",
-           "--save-every", "10", "--state-reset", "0.3", "--no-progress"]  # fmt: skip
+LM_ARGV = (
+    "--tokenizer char --embedding-size 8 --hidden-size 16 --num-layers 1 --batch-size 4 "
+    "--bptt 16 --epochs 3 --save-every 10 --state-reset 0.3 --no-progress"
+).split()
 WORDS = "a b c d".split()
 SOURCES = [f"{x} {y} {z}" for x in WORDS for y in WORDS for z in WORDS]
 S2S_TSV = "".join(f"{s}\t{' '.join(reversed(s.split()))}\tCC-BY 2.0\n" for s in SOURCES)
-S2S_ARGV = ["--embedding-size", "8", "--hidden-size", "16", "--num-layers", "1",
-            "--dropout", "0.1", "--attention", "luong", "--batch-size", "2", "--epochs", "3",
-            "--save-every", "5", "--no-progress"]  # fmt: skip
+S2S_ARGV = (
+    "--embedding-size 8 --hidden-size 16 --num-layers 1 --dropout 0.1 --attention luong "
+    "--batch-size 2 --epochs 3 --save-every 5 --no-progress"
+).split()
 
 
 # --------------------------------------------------------------------- SIGKILL mid-epoch
@@ -52,8 +54,17 @@ def _progress(run: Path) -> dict | None:
 def _train_lm_failing(tmp_path, capsys) -> str:
     """`lstmkit lm train` into tmp_path/run, expected to fail with one line: that line."""
     (tmp_path / "text.txt").write_text(LM_TEXT)
-    code = main(["lm", "train", "--data", str(tmp_path / "text.txt"), "--out",
-                 str(tmp_path / "run"), *LM_ARGV])  # fmt: skip
+    code = main(
+        [
+            "lm",
+            "train",
+            "--data",
+            str(tmp_path / "text.txt"),
+            "--out",
+            str(tmp_path / "run"),
+            *LM_ARGV,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1
@@ -66,8 +77,12 @@ def _kill_mid_epoch(argv: list[str], run: Path) -> dict:
     # The same thread count as the runs it is compared with: a matrix product split over two
     # threads may round differently from one (it does on AMD Zen 4 with torch 2.13).
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    proc = subprocess.Popen([sys.executable, "-m", "lstmkit", *argv], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstmkit", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while (p := _progress(run)) is None or p["batch"] == 0:
@@ -115,8 +130,13 @@ def test_save_every_saves_last_mid_epoch_only(tmp_path):
     trainer.save = lambda name: saved.append((name, trainer.state.step)) or real(name)
     trainer.fit()
     # 6 batches an epoch: mid-epoch at steps 4, 8; the epoch ends (6, 12) save after validating.
-    assert [s for s in saved if s[0] == "last"] == [("last", 4), ("last", 6), ("last", 8),
-                                                     ("last", 12), ("last", 12)]  # fmt: skip
+    assert [s for s in saved if s[0] == "last"] == [
+        ("last", 4),
+        ("last", 6),
+        ("last", 8),
+        ("last", 12),
+        ("last", 12),
+    ]
 
 
 def test_save_every_must_be_positive():
@@ -167,8 +187,9 @@ def _trainer(out, poison=None, **config) -> Trainer:
     torch.manual_seed(0)
     model = LSTMLanguageModel(LMConfig(vocab_size=VOCAB, embedding_size=4, hidden_size=6))
     config = {"epochs": 2, "log_every": 1} | config
-    return Trainer(model, ToyTask(poison), OptimConfig(lr=0.01), TrainConfig(**config), out,
-                   progress=False)  # fmt: skip
+    return Trainer(
+        model, ToyTask(poison), OptimConfig(lr=0.01), TrainConfig(**config), out, progress=False
+    )
 
 
 def _last_weights_are_finite(run: Path) -> dict:
@@ -179,8 +200,9 @@ def _last_weights_are_finite(run: Path) -> dict:
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_a_non_finite_loss_names_the_step_and_value_and_keeps_last(tmp_path, bad):
-    trainer = _trainer(tmp_path / "run", lambda loss, call: loss * bad if call == 10 else loss,
-                       save_every=3)  # fmt: skip
+    trainer = _trainer(
+        tmp_path / "run", lambda loss, call: loss * bad if call == 10 else loss, save_every=3
+    )
     with pytest.raises(UserError, match=rf"the loss is {bad} at step 10; .*run/last"):
         trainer.fit()
     assert _last_weights_are_finite(tmp_path / "run")["step"] == 9
@@ -294,8 +316,16 @@ def test_a_checkpoint_of_another_task_is_refused_by_the_cli(tmp_path, capsys):
     assert f"{run / 'config.json'}: checkpoint of task 'forecast', expected 'lm'" in err
 
 
-_UNSAFE_MODULES = {"pickle", "_pickle", "cPickle", "cloudpickle", "dill", "joblib", "shelve",
-                   "marshal"}  # fmt: skip
+_UNSAFE_MODULES = {
+    "pickle",
+    "_pickle",
+    "cPickle",
+    "cloudpickle",
+    "dill",
+    "joblib",
+    "shelve",
+    "marshal",
+}
 
 
 def _unsafe_calls(source: str, filename: str) -> list[str]:
@@ -365,8 +395,9 @@ def test_a_save_killed_between_its_renames_leaves_the_last_good_checkpoint(tmp_p
     # The same thread count as the runs it is compared with: a matrix product split over two
     # threads may round differently from one (it does on AMD Zen 4 with torch 2.13).
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    done = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(run / "last")], env=env,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_SAVE, str(run / "last")], env=env, check=False
+    )
     assert done.returncode == 9
     assert not (run / "last").exists()  # the window this test is about
     if how == "resolve":

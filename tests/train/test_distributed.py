@@ -51,8 +51,14 @@ def lm_run():
     valid = torch.randint(0, VOCAB, (60,), generator=gen)
     meta = {"config": {"model": {"vocab_size": VOCAB}}, "tokenizer": Tokenizer()}
     torch.manual_seed(0)
-    config = LMConfig(vocab_size=VOCAB, embedding_size=6, hidden_size=8, num_layers=2,
-                      dropout=0.0, layer_dropout=0.0)  # fmt: skip
+    config = LMConfig(
+        vocab_size=VOCAB,
+        embedding_size=6,
+        hidden_size=8,
+        num_layers=2,
+        dropout=0.0,
+        layer_dropout=0.0,
+    )
     return LSTMLanguageModel(config), LMTask(ids, valid, STREAMS, BPTT, meta), EPOCHS, ADAMW
 
 
@@ -72,14 +78,24 @@ def seq2seq_run():
 def forecast_run():
     """Sine windows with a quantile head: 2 epochs of 100 batches of 4 windows."""
     t = np.arange(120)
-    prepared = [Prepared(name, pd.date_range("2001-01-01", periods=120, freq="D"),
-                         np.sin(t / (3 + k)), None, None, 0.0, 1.0)
-                for k, name in enumerate("ab")]  # fmt: skip
+    prepared = [
+        Prepared(
+            name,
+            pd.date_range("2001-01-01", periods=120, freq="D"),
+            np.sin(t / (3 + k)),
+            None,
+            None,
+            0.0,
+            1.0,
+        )
+        for k, name in enumerate("ab")
+    ]
     train = [(s, o) for s in range(2) for o in range(8, 100)]
     valid = [(s, o) for s in range(2) for o in range(100, 117)]
     meta = {"config": {"model": {}}, "files": {}, "seed": 0}
-    task = ForecastTask(prepared, train, valid, 8, 3, batch_size=4, batches_per_epoch=WINDOWS,
-                        meta=meta)  # fmt: skip
+    task = ForecastTask(
+        prepared, train, valid, 8, 3, batch_size=4, batches_per_epoch=WINDOWS, meta=meta
+    )
     torch.manual_seed(0)
     config = ForecastConfig(horizon=3, hidden_size=8, num_layers=1, dropout=0.0)
     return build_forecaster(config), task, 2, SGD

@@ -200,21 +200,25 @@ def test_forecaster_trains_in_bf16():
 
 # ----------------------------------------------------------------------------- command line
 TEXT = "".join(f"the cat sat on the mat number {i % 7}\n" for i in range(60))
-TINY = ["lm", "train", "--tokenizer", "char", "--embedding-size", "8", "--hidden-size", "16",
-        "--num-layers", "1", "--batch-size", "4", "--bptt", "16", "--epochs", "1",
-        "--no-progress"]  # fmt: skip
+TINY = (
+    "lm train --tokenizer char --embedding-size 8 --hidden-size 16 --num-layers 1 "
+    "--batch-size 4 --bptt 16 --epochs 1 --no-progress"
+).split()
 
 
 def test_precision_from_the_command_line_and_a_config_file(tmp_path):
     data = tmp_path / "text.txt"
     data.write_text(TEXT)
-    assert main([*TINY, "--data", str(data), "--out", str(tmp_path / "a"), "--precision",
-                 "bf16"]) == 0  # fmt: skip
+    assert (
+        main([*TINY, "--data", str(data), "--out", str(tmp_path / "a"), "--precision", "bf16"]) == 0
+    )
     assert load_checkpoint(tmp_path / "a" / "last").config["training"]["precision"] == "bf16"
     config = tmp_path / "c.yaml"
     config.write_text("precision: bf16\n")
-    assert main([*TINY, "--data", str(data), "--out", str(tmp_path / "b"), "--config",
-                 str(config)]) == 0  # fmt: skip
+    assert (
+        main([*TINY, "--data", str(data), "--out", str(tmp_path / "b"), "--config", str(config)])
+        == 0
+    )
     assert load_checkpoint(tmp_path / "b" / "last").config["training"]["precision"] == "bf16"
 
 

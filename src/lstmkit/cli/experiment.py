@@ -30,30 +30,66 @@ gradient norm against the distance from the end, at initialisation and after tra
 
 
 def register(commands) -> None:
-    p = command_parser(commands, "experiment", run, description=DOC,
-                       help="LSTM vs GRU vs RNN on long-time-lag problems")  # fmt: skip
+    p = command_parser(
+        commands,
+        "experiment",
+        run,
+        description=DOC,
+        help="LSTM vs GRU vs RNN on long-time-lag problems",
+    )
     p.add_argument("problem", choices=PROBLEMS, help="the problem")
     option(p, "--length", type=positive_int, default=200, metavar="N", help="sequence length T")
-    option(p, "--cell", nargs="+", default=" ".join(CELLS), metavar="CELL",
-           help="cells to train, any of lstm gru rnn (in a config file: 'lstm gru')")  # fmt: skip
+    option(
+        p,
+        "--cell",
+        nargs="+",
+        default=" ".join(CELLS),
+        metavar="CELL",
+        help="cells to train, any of lstm gru rnn (in a config file: 'lstm gru')",
+    )
     option(p, "--hidden-size", type=positive_int, default=64, metavar="H", help="hidden units")
-    option(p, "--init", choices=("chrono", "standard"), default="chrono",
-           help="gate biases: chrono (Tallec & Ollivier 2018, memory spread over 1..length "
-                "steps) or standard (torch's; LSTM forget bias 1)")  # fmt: skip
+    option(
+        p,
+        "--init",
+        choices=("chrono", "standard"),
+        default="chrono",
+        help="gate biases: chrono (Tallec & Ollivier 2018, memory spread over 1..length "
+        "steps) or standard (torch's; LSTM forget bias 1)",
+    )
     option(p, "--batch-size", type=positive_int, default=64, metavar="B", help="sequences per step")
     option(p, "--lr", type=positive_float, default=3e-3, help="Adam's learning rate")
     option(p, "--clip", type=nonnegative_float, default=1.0, help="gradient-norm clipping; 0: off")
     option(p, "--steps", type=positive_int, metavar="N", help="training steps per cell at most")
-    option(p, "--minutes", type=positive_float, metavar="M",
-           help="training minutes per cell at most (default: 10 without --steps)")  # fmt: skip
-    option(p, "--eval-every", type=positive_int, default=200, metavar="N",
-           help="steps between evaluations on the test set")  # fmt: skip
+    option(
+        p,
+        "--minutes",
+        type=positive_float,
+        metavar="M",
+        help="training minutes per cell at most (default: 10 without --steps)",
+    )
+    option(
+        p,
+        "--eval-every",
+        type=positive_int,
+        default=200,
+        metavar="N",
+        help="steps between evaluations on the test set",
+    )
     option(p, "--test-size", type=positive_int, default=1000, metavar="N", help="test sequences")
     option(p, "--seed", type=int, default=0, help="seed of initialisation and generated data")
-    option(p, "--gradient-flow", action="store_true", default=False,
-           help="also draw ‖∂loss/∂h_t‖ against the distance from the end")  # fmt: skip
-    option(p, "--out", metavar="DIR", help="a new folder for the results "
-           "(default: experiment-PROBLEM-LENGTH, numbered if taken)")  # fmt: skip
+    option(
+        p,
+        "--gradient-flow",
+        action="store_true",
+        default=False,
+        help="also draw ‖∂loss/∂h_t‖ against the distance from the end",
+    )
+    option(
+        p,
+        "--out",
+        metavar="DIR",
+        help="a new folder for the results (default: experiment-PROBLEM-LENGTH, numbered if taken)",
+    )
     option(p, "--json", action="store_true", default=False, help="print JSON")
 
 
@@ -65,12 +101,21 @@ def run(args: argparse.Namespace) -> int:
     if s["length"] < 10:
         raise UserError(f"--length: expected an integer >= 10, got {s['length']}")
     config = ExperimentConfig(
-        problem=s["problem"], length=s["length"], cells=_cells(s["cell"]),
-        hidden_size=s["hidden_size"], init=s["init"], batch_size=s["batch_size"], lr=s["lr"],
+        problem=s["problem"],
+        length=s["length"],
+        cells=_cells(s["cell"]),
+        hidden_size=s["hidden_size"],
+        init=s["init"],
+        batch_size=s["batch_size"],
+        lr=s["lr"],
         clip=s["clip"],
-        steps=s["steps"], minutes=s["minutes"], eval_every=s["eval_every"],
-        test_size=s["test_size"], seed=s["seed"], gradient_flow=s["gradient_flow"],
-    )  # fmt: skip
+        steps=s["steps"],
+        minutes=s["minutes"],
+        eval_every=s["eval_every"],
+        test_size=s["test_size"],
+        seed=s["seed"],
+        gradient_flow=s["gradient_flow"],
+    )
     out = _out(s)
     result = run_experiment(config, out, progress=not s["json"] and sys.stderr.isatty())
     files = [out / "results.json", plot_curves(result, out / "curves.png")]
@@ -101,8 +146,10 @@ def _out(s: dict) -> Path:
         if out.exists() and not out.is_dir():
             raise UserError(f"--out {out}: expected a folder, got a file")
         if out.is_dir() and any(out.iterdir()):
-            raise UserError(f"--out {out}: is not empty (it may hold an earlier run's results); "
-                            "choose a new folder")  # fmt: skip
+            raise UserError(
+                f"--out {out}: is not empty (it may hold an earlier run's results); "
+                "choose a new folder"
+            )
         out.mkdir(parents=True, exist_ok=True)
         return out
     base = f"experiment-{s['problem']}-{s['length']}"
@@ -119,10 +166,26 @@ def _table(r: dict) -> str:
     for c in r["cells"]:
         solve = "—" if c["steps_to_solve"] is None else c["steps_to_solve"]
         f = c["final"]
-        rows.append([c["cell"], solve, f"{f['error']:.4f}", f"{f['solved']:.1%}", c["steps"],
-                     f"{c['seconds']:.0f} s", c["stopped"]])  # fmt: skip
-    header = ["cell", "steps to solve", f"final {r['error_name']}", "solved", "steps", "time",
-              "stopped"]  # fmt: skip
+        rows.append(
+            [
+                c["cell"],
+                solve,
+                f"{f['error']:.4f}",
+                f"{f['solved']:.1%}",
+                c["steps"],
+                f"{c['seconds']:.0f} s",
+                c["stopped"],
+            ]
+        )
+    header = [
+        "cell",
+        "steps to solve",
+        f"final {r['error_name']}",
+        "solved",
+        "steps",
+        "time",
+        "stopped",
+    ]
     lines = [
         f"{r['problem']}, T = {r['length']}: solved = at least {r['solved_fraction']:.0%} of "
         f"{r['config']['test_size']} test sequences right",

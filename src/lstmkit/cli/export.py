@@ -20,16 +20,33 @@ FORMATS = ("onnx",)
 
 
 def register(commands) -> None:
-    p = command_parser(commands, "export", run, help="export a trained model to ONNX",
-                       description=DOC)  # fmt: skip
+    p = command_parser(
+        commands, "export", run, help="export a trained model to ONNX", description=DOC
+    )
     p.add_argument("model", metavar="DIR", help="a run folder or checkpoint")
-    option(p, "--format", default="onnx", metavar="FORMAT",
-           help=f"the export format: {', '.join(FORMATS)}")  # fmt: skip
+    option(
+        p,
+        "--format",
+        default="onnx",
+        metavar="FORMAT",
+        help=f"the export format: {', '.join(FORMATS)}",
+    )
     option(p, "--out", metavar="FOLDER", help="the folder to write (created)")
-    option(p, "--opset", type=int, default=None, metavar="N", help="the ONNX opset, 14-20 "
-           "(default: 17)")  # fmt: skip
-    option(p, "--overwrite", action="store_true", default=False,
-           help="replace an existing, non-empty --out")  # fmt: skip
+    option(
+        p,
+        "--opset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the ONNX opset, 14-20 (default: 17)",
+    )
+    option(
+        p,
+        "--overwrite",
+        action="store_true",
+        default=False,
+        help="replace an existing, non-empty --out",
+    )
     option(p, "--json", action="store_true", default=False, help="print JSON")
 
 
@@ -45,16 +62,22 @@ def run(args: argparse.Namespace) -> int:
 
         from lstmkit.export.onnx import DEFAULT_OPSET, check_out, export_onnx
     except ImportError as missing:
-        raise UserError(f"export: expected onnx and onnxruntime installed (pip install "
-                        f"'lstmkit[export]'), got {missing}") from None  # fmt: skip
+        raise UserError(
+            f"export: expected onnx and onnxruntime installed (pip install "
+            f"'lstmkit[export]'), got {missing}"
+        ) from None
     check_out(s["out"], s["overwrite"])  # before loading the model: fail fast
     if not Path(args.model).exists():
         raise UserError(f"{args.model}: no such checkpoint directory")
     opset = DEFAULT_OPSET if s["opset"] is None else s["opset"]
     manifest = export_onnx(args.model, s["out"], opset=opset, overwrite=s["overwrite"])
-    result = {"model": manifest["source"], "kind": manifest["kind"], "out": str(s["out"]),
-              "opset": manifest["opset"],
-              "graphs": {name: g["file"] for name, g in manifest["graphs"].items()}}  # fmt: skip
+    result = {
+        "model": manifest["source"],
+        "kind": manifest["kind"],
+        "out": str(s["out"]),
+        "opset": manifest["opset"],
+        "graphs": {name: g["file"] for name, g in manifest["graphs"].items()},
+    }
     output.emit(result, s["json"], _table)
     return 0
 

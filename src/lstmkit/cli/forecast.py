@@ -51,13 +51,19 @@ def register(commands) -> None:
 
 # ---------------------------------------------------------------------- train
 def _register_train(verbs) -> None:
-    p = command_parser(verbs, "train", run_train, help="train and test a forecaster",
-                       description=TRAIN_DOC)  # fmt: skip
+    p = command_parser(
+        verbs, "train", run_train, help="train and test a forecaster", description=TRAIN_DOC
+    )
     data_options(p, "exactly one of --data, --csv, --dataset")
     model_options(p)
     t = group(p, "test")
-    option(t, "--test-windows", type=nonnegative_int, default=1,
-           help="horizons at each series' end held out and scored (0: train on all)")  # fmt: skip
+    option(
+        t,
+        "--test-windows",
+        type=nonnegative_int,
+        default=1,
+        help="horizons at each series' end held out and scored (0: train on all)",
+    )
     baselines_option(t)
     training_options(p)
 
@@ -80,15 +86,28 @@ def run_train(args: argparse.Namespace) -> int:
         fc, frame = _new_run(s, s["test_windows"], s["horizon"], out_required=True)
     out, folds = Path(s["out"]), s["test_windows"]
     if folds:
-        bt = backtest(fc, frame, folds=folds, step=fc.horizon, baselines=s["baselines"], out=out,
-                      progress=s["progress"], resume=resume)  # fmt: skip
+        bt = backtest(
+            fc,
+            frame,
+            folds=folds,
+            step=fc.horizon,
+            baselines=s["baselines"],
+            out=out,
+            progress=s["progress"],
+            resume=resume,
+        )
         extra = {"metrics": bt.scores}
         files = _write_backtest(out, bt, frame, ("metrics.json", "forecast.csv", "forecast.png"))
     else:
         fc.fit(frame, out=out, progress=s["progress"], resume=resume)
         extra, files = {}, _write_forecast(out, fc, frame)
-    result = {**train_result(fc, out), "model": model_facts(fc), "test_windows": folds, **extra,
-              "files": files}  # fmt: skip
+    result = {
+        **train_result(fc, out),
+        "model": model_facts(fc),
+        "test_windows": folds,
+        **extra,
+        "files": files,
+    }
     output.emit(result, s["json"], output.forecast_train_table)
     return 0
 
@@ -203,8 +222,14 @@ def _resumed(s: dict):
 # ---------------------------------------------------------------------- files
 # What the commands write beside the training run; a new run replaces every one of them, as the
 # trainer replaces the old run's checkpoints and logs, so that none of an old run is left over.
-OUTPUTS = ("metrics.json", "forecast.csv", "forecast.png", "backtest.json", "forecasts.csv",
-           "backtest.png")  # fmt: skip
+OUTPUTS = (
+    "metrics.json",
+    "forecast.csv",
+    "forecast.png",
+    "backtest.json",
+    "forecasts.csv",
+    "backtest.png",
+)
 
 
 def _write_backtest(out: Path, bt, frame, names: tuple[str, str, str]) -> list[str]:
@@ -217,10 +242,14 @@ def _write_backtest(out: Path, bt, frame, names: tuple[str, str, str]) -> list[s
     starts = {name: pd.Timestamp(r["origins"][-1]) for name, r in bt.scores["series"].items()}
     history = {s.name: s.to_pandas()[s.index < starts[s.name]] for s in frame}
     baselines = {m: rows[rows["model"] == m] for m in bt.scores["overall"] if m != "lstm"}
-    plot_forecast(png, history, rows[rows["model"] == "lstm"],
-                  truth={s.name: s.to_pandas() for s in frame},
-                  baselines={m: t for m, t in baselines.items() if len(t)},
-                  title=_fold_title(bt.scores["folds"]))  # fmt: skip
+    plot_forecast(
+        png,
+        history,
+        rows[rows["model"] == "lstm"],
+        truth={s.name: s.to_pandas() for s in frame},
+        baselines={m: t for m, t in baselines.items() if len(t)},
+        title=_fold_title(bt.scores["folds"]),
+    )
     return [str(p) for p in (scores, table, png)]
 
 
@@ -232,9 +261,12 @@ def _write_forecast(out: Path, fc: Forecaster, frame) -> list[str]:
     """The forecast after the data's end (CSV) and its plot."""
     _clear_outputs(out)
     if fc.covariates_["future"]:
-        warnings.warn("no forecast.csv: the model reads future covariates, unknown after the "
-                      "data's end; use lstmkit forecast predict --future-csv", Notice,
-                      stacklevel=2)  # fmt: skip
+        warnings.warn(
+            "no forecast.csv: the model reads future covariates, unknown after the "
+            "data's end; use lstmkit forecast predict --future-csv",
+            Notice,
+            stacklevel=2,
+        )
         return []
     table = fc.predict()
     table.to_csv(out / "forecast.csv", index=False)
@@ -250,19 +282,37 @@ def _clear_outputs(out: Path) -> None:
 
 # ---------------------------------------------------------------------- predict
 def _register_predict(verbs) -> None:
-    p = command_parser(verbs, "predict", run_predict, help="forecast after the series' end",
-                       description=PREDICT_DOC)  # fmt: skip
+    p = command_parser(
+        verbs,
+        "predict",
+        run_predict,
+        help="forecast after the series' end",
+        description=PREDICT_DOC,
+    )
     p.add_argument("model", metavar="DIR", help="a run folder or checkpoint")
     data_options(p, "optional; a file is read with the training's column names")
     f = group(p, "forecast")
-    option(f, "--future-csv", metavar="FILE",
-           help="future covariates over the horizon (time, id and covariate columns)")  # fmt: skip
-    option(f, "--horizon", type=positive_int,
-           help="steps, at most the trained horizon (default: the trained horizon)")  # fmt: skip
+    option(
+        f,
+        "--future-csv",
+        metavar="FILE",
+        help="future covariates over the horizon (time, id and covariate columns)",
+    )
+    option(
+        f,
+        "--horizon",
+        type=positive_int,
+        help="steps, at most the trained horizon (default: the trained horizon)",
+    )
     option(f, "--output", metavar="FILE", help="also write the forecast as CSV")
     option(f, "--plot", metavar="FILE", help="also draw it as PNG")
-    option(f, "--overwrite", action="store_true", default=False,
-           help="replace existing --output and --plot files")  # fmt: skip
+    option(
+        f,
+        "--overwrite",
+        action="store_true",
+        default=False,
+        help="replace existing --output and --plot files",
+    )
     option(f, "--json", action="store_true", default=False, help="print JSON")
 
 
@@ -361,8 +411,15 @@ def run_backtest(args: argparse.Namespace) -> int:
         )
     step = s["step"] or s["horizon"]
     fc, frame = _new_run(s, s["folds"], step, out_required=False)
-    bt = backtest(fc, frame, folds=s["folds"], step=step, baselines=s["baselines"], out=s["out"],
-                  progress=s["progress"])  # fmt: skip
+    bt = backtest(
+        fc,
+        frame,
+        folds=s["folds"],
+        step=step,
+        baselines=s["baselines"],
+        out=s["out"],
+        progress=s["progress"],
+    )
     training = {k: v for k, v in train_result(fc, s["out"]).items() if k != "out"}
     training["model"] = model_facts(fc)
     result = {**bt.scores, "step": step, "training": training, "files": []}

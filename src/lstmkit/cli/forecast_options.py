@@ -26,9 +26,20 @@ from lstmkit.models.forecaster import HEADS, ForecastConfig
 SOURCES = {"data": "--data", "csv": "--csv", "dataset": "--dataset"}
 READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariates", "freq", "fill")
 DATA_OPTIONS = (*SOURCES, *READ_OPTIONS)
-ESTIMATOR_KEYS = ("horizon", "lookback", "calendar", "window_norm", "residual", "season",
-                  "batch_size", "batches_per_epoch", "teacher_forcing", "valid_windows",
-                  "shrink", "calibrate")  # fmt: skip
+ESTIMATOR_KEYS = (
+    "horizon",
+    "lookback",
+    "calendar",
+    "window_norm",
+    "residual",
+    "season",
+    "batch_size",
+    "batches_per_epoch",
+    "teacher_forcing",
+    "valid_windows",
+    "shrink",
+    "calibrate",
+)
 DEFAULT = {
     **{k: p.default for k, p in inspect.signature(Forecaster).parameters.items()},
     **{f.name: f.default for f in dataclasses.fields(ForecastConfig) if f.name in NETWORK_FIELDS},
@@ -71,9 +82,13 @@ def _baselines(text: str) -> list[str]:
 
 _baselines.kind = f"baseline names ({', '.join(BASELINES)}), comma-separated, or none"
 COLUMNS = "column names, comma-separated"
-LISTS = {"target": _listing(str, COLUMNS), "past_covariates": _listing(str, COLUMNS),
-         "future_covariates": _listing(str, COLUMNS), "baselines": _baselines,
-         "quantiles": _listing(_level, "levels in (0, 1), comma-separated")}  # fmt: skip
+LISTS = {
+    "target": _listing(str, COLUMNS),
+    "past_covariates": _listing(str, COLUMNS),
+    "future_covariates": _listing(str, COLUMNS),
+    "baselines": _baselines,
+    "quantiles": _listing(_level, "levels in (0, 1), comma-separated"),
+}
 
 
 def _flat(value) -> list | None:
@@ -100,36 +115,67 @@ def data_options(p, what: str) -> None:
     option(d, "--csv", metavar="FILE", help="a CSV file (instead of --data)")
     option(d, "--dataset", choices=BUILTIN_SERIES, help="a built-in series (instead of --data)")
     option(d, "--time", metavar="COL", help="the timestamp column (default: guessed)")
-    option(d, "--target", metavar="COL", nargs="+", type=LISTS["target"],
-           help=f"value columns, a series each ({SEVERAL}) (default: the numeric one)")  # fmt: skip
+    option(
+        d,
+        "--target",
+        metavar="COL",
+        nargs="+",
+        type=LISTS["target"],
+        help=f"value columns, a series each ({SEVERAL}) (default: the numeric one)",
+    )
     option(d, "--id", dest="id_col", metavar="COL", help="long format: the column naming series")
-    option(d, "--past-covariates", metavar="COL", nargs="+", type=LISTS["past_covariates"],
-           help=f"columns known up to the forecast origin ({SEVERAL})")  # fmt: skip
-    option(d, "--future-covariates", metavar="COL", nargs="+", type=LISTS["future_covariates"],
-           help=f"columns known ahead too ({SEVERAL})")  # fmt: skip
+    option(
+        d,
+        "--past-covariates",
+        metavar="COL",
+        nargs="+",
+        type=LISTS["past_covariates"],
+        help=f"columns known up to the forecast origin ({SEVERAL})",
+    )
+    option(
+        d,
+        "--future-covariates",
+        metavar="COL",
+        nargs="+",
+        type=LISTS["future_covariates"],
+        help=f"columns known ahead too ({SEVERAL})",
+    )
     option(d, "--freq", help="pandas frequency, e.g. MS, W-SUN, h (default: inferred)")
     option(d, "--fill", choices=FILLS, help="fill missing values and timestamps (default: error)")
 
 
 MODEL_HELP = {
-    "lookback": (positive_int, "steps the encoder reads (default: twice the horizon or season, "
-                 "shortened to fit the shortest series)"),
+    "lookback": (
+        positive_int,
+        "steps the encoder reads (default: twice the horizon or season, "
+        "shortened to fit the shortest series)",
+    ),
     "hidden_size": (positive_int, "width of each LSTM layer"),
     "num_layers": (positive_int, "LSTM layers of the encoder and of the decoder"),
     "dropout": (probability, "dropout between LSTM layers and before the output"),
     "head": (str, "autoregressive: a decoder fed its own median; direct: all steps at once"),
-    "season": (positive_int, "seasonal period of MASE, the seasonal baselines and the residual, "
-               "used as given (default: the frequency's, whose residual must pass a seasonality "
-               "test)"),
+    "season": (
+        positive_int,
+        "seasonal period of MASE, the seasonal baselines and the residual, "
+        "used as given (default: the frequency's, whose residual must pass a seasonality "
+        "test)",
+    ),
     "batch_size": (positive_int, "windows per batch"),
     "batches_per_epoch": (positive_int, "batches of random windows per epoch"),
-    "teacher_forcing": (nonnegative_float, "probability in [0, 1] of feeding the decoder the "
-                        "truth in training"),
-    "one_step_loss": (nonnegative_float, "weight of the encoder's one-step-ahead loss over the "
-                      "look-back, added to the horizon's (0: off)"),
-    "valid_windows": (positive_int, "horizons at each series' end that pick the best epoch and "
-                      "fit --shrink and --calibrate"),
-}  # fmt: skip
+    "teacher_forcing": (
+        nonnegative_float,
+        "probability in [0, 1] of feeding the decoder the truth in training",
+    ),
+    "one_step_loss": (
+        nonnegative_float,
+        "weight of the encoder's one-step-ahead loss over the "
+        "look-back, added to the horizon's (0: off)",
+    ),
+    "valid_windows": (
+        positive_int,
+        "horizons at each series' end that pick the best epoch and fit --shrink and --calibrate",
+    ),
+}
 
 
 def model_options(p) -> None:
@@ -138,11 +184,23 @@ def model_options(p) -> None:
     option(m, "--horizon", type=positive_int, help="steps forecast at once (required)")
     for name, (kind, text) in MODEL_HELP.items():
         kind, choices = (None, HEADS) if kind is str else (kind, None)
-        option(m, "--" + name.replace("_", "-"), type=kind, choices=choices,
-               default=DEFAULT[name], help=text)  # fmt: skip
-    option(m, "--quantiles", metavar="Q", nargs="+", type=LISTS["quantiles"],
-           default=",".join(f"{q:g}" for q in DEFAULT["quantiles"]),
-           help="levels forecast, 0.5 among them (several: Q Q or Q,Q)")  # fmt: skip
+        option(
+            m,
+            "--" + name.replace("_", "-"),
+            type=kind,
+            choices=choices,
+            default=DEFAULT[name],
+            help=text,
+        )
+    option(
+        m,
+        "--quantiles",
+        metavar="Q",
+        nargs="+",
+        type=LISTS["quantiles"],
+        default=",".join(f"{q:g}" for q in DEFAULT["quantiles"]),
+        help="levels forecast, 0.5 among them (several: Q Q or Q,Q)",
+    )
     # Help set apart: option() would add "(default: True)", which reads as a yes to the switch.
     switch = option(m, "--no-calendar", dest="calendar", action="store_false", default=True)
     switch.help = "leave out the frequency's calendar features (future covariates)"
@@ -153,18 +211,35 @@ def model_options(p) -> None:
         "forecast the values, not their deviation from the seasonal naive forecast "
         "(naive where the training data fails the seasonality test)"
     )
-    option(m, "--shrink", action=argparse.BooleanOptionalAction, default=DEFAULT["shrink"],
-           help="shrink the forecast toward seasonal naive by per-step weights in [0, 1] fitted "
-           "on the validation windows (residual models)")  # fmt: skip
-    option(m, "--calibrate", action=argparse.BooleanOptionalAction, default=DEFAULT["calibrate"],
-           help="widen or narrow the intervals by split-conformal calibration on the validation "
-           "windows")  # fmt: skip
+    option(
+        m,
+        "--shrink",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT["shrink"],
+        help="shrink the forecast toward seasonal naive by per-step weights in [0, 1] fitted "
+        "on the validation windows (residual models)",
+    )
+    option(
+        m,
+        "--calibrate",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT["calibrate"],
+        help="widen or narrow the intervals by split-conformal calibration on the validation "
+        "windows",
+    )
 
 
 def baselines_option(g) -> None:
-    option(g, "--baselines", metavar="NAME", nargs="*", type=_baselines,
-           default=",".join(BASELINES), help=f"scored beside the LSTM: {', '.join(BASELINES)} "
-           "(several: NAME NAME or NAME,NAME; none: the LSTM alone)")  # fmt: skip
+    option(
+        g,
+        "--baselines",
+        metavar="NAME",
+        nargs="*",
+        type=_baselines,
+        default=",".join(BASELINES),
+        help=f"scored beside the LSTM: {', '.join(BASELINES)} "
+        "(several: NAME NAME or NAME,NAME; none: the LSTM alone)",
+    )
 
 
 def training_options(p) -> None:

@@ -21,15 +21,23 @@ KEYWORD_PASSAGES = 300
 
 
 def register(commands) -> None:
-    p = command_parser(commands, "inspect", run, help="see the gates and memory of a trained model",
-                       description=DOC)  # fmt: skip
+    p = command_parser(
+        commands,
+        "inspect",
+        run,
+        help="see the gates and memory of a trained model",
+        description=DOC,
+    )
     p.add_argument("model", metavar="DIR", help="a run folder or checkpoint")
     option(p, "--text", help="the text to read (language model, seq2seq)")
     option(p, "--text-file", metavar="FILE", help="read the text from a UTF-8 file")
     option(p, "--csv", metavar="FILE", help="the series' history (forecaster)")
     option(p, "--out", metavar="FILE", help="the HTML report to write, e.g. report.html")
-    option(p, "--label", help="keywords model: the cuisine whose memory unit to find "
-                              "(default: the best found)")  # fmt: skip
+    option(
+        p,
+        "--label",
+        help="keywords model: the cuisine whose memory unit to find (default: the best found)",
+    )
     option(
         p,
         "--max-tokens",
@@ -108,8 +116,10 @@ def _trace(estimator, directory: str, source: str, text: str | None, s: dict) ->
     flag = "--" + source.replace("_", "-")
     if spec.trace_input == "series":
         if source != "csv":
-            raise UserError(f"{flag}: {directory} holds a {spec.title}; give its series' history "
-                            "with --csv FILE")  # fmt: skip
+            raise UserError(
+                f"{flag}: {directory} holds a {spec.title}; give its series' history "
+                "with --csv FILE"
+            )
         given = s["csv"]
     elif source == "csv":
         raise UserError(
@@ -125,8 +135,10 @@ def _table(r: dict) -> str:
     lines = [f"{r['title']}  ({r['model']})", ""]
     lines += [f"- {finding}" for finding in r["findings"]]
     if r["memory"]:
-        rows = [[m["label"], m["panel"], m["layer"], m["unit"], f"{m['correlation']:+.3f}"]
-                for m in r["memory"]]  # fmt: skip
+        rows = [
+            [m["label"], m["panel"], m["layer"], m["unit"], f"{m['correlation']:+.3f}"]
+            for m in r["memory"]
+        ]
         lines += ["", format_memory(rows)]
     lines += ["", "wrote " + ", ".join(r["files"])]
     return "\n".join(lines)

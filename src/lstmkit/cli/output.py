@@ -140,8 +140,16 @@ def forecast_scores_table(overall: dict) -> str:
             rows.append([model, "-", "-", "-", "-", "-"])
             continue
         cover = f"{s['coverage']:.0%}" if "coverage" in s else "-"
-        rows.append([model, f"{s['mae']:.4g}", f"{s['rmse']:.4g}", f"{s['smape']:.2f}",
-                     f"{s['mase']:.3f}", cover])  # fmt: skip
+        rows.append(
+            [
+                model,
+                f"{s['mae']:.4g}",
+                f"{s['rmse']:.4g}",
+                f"{s['smape']:.2f}",
+                f"{s['mase']:.3f}",
+                cover,
+            ]
+        )
     return format_table(["model", "MAE", "RMSE", "sMAPE", "MASE", "coverage"], rows, "<>>>>>")
 
 
@@ -176,8 +184,11 @@ def forecast_train_table(r: dict) -> str:
         lines += ["", format_table(["epoch", "step", *(f"valid {k}" for k in metrics)], rows)]
     if "metrics" in r:
         m = r["metrics"]
-        lines += ["", f"test: the last {m['folds']} window(s) of {m['horizon']} steps of each "
-                  "series", forecast_scores_table(m["overall"])]  # fmt: skip
+        lines += [
+            "",
+            f"test: the last {m['folds']} window(s) of {m['horizon']} steps of each series",
+            forecast_scores_table(m["overall"]),
+        ]
     if r["files"]:
         lines += ["", "wrote " + ", ".join(r["files"])]
     return "\n".join(lines)

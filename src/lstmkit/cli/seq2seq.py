@@ -47,13 +47,33 @@ MODEL_HELP = {
     "embedding_init": (str, "initial embeddings: normal, torch's N(0, 1); scaled, N(0, 1/E)"),
 }
 SKIP = {"src_vocab_size", "tgt_vocab_size", "pad_id", "bos_id", "eos_id", "bidirectional"}
-CHOICES = {"attention": ATTENTIONS, "luong_score": LUONG_SCORES,
-           "embedding_init": EMBEDDING_INITS}  # fmt: skip
-DATA_OPTIONS = ("data", "src", "tgt", "valid", "test", "valid_src", "valid_tgt", "test_src",
-                "test_tgt", "valid_fraction", "test_fraction")  # fmt: skip
-ESTIMATOR_KEYS = ("src_tokenizer", "tgt_tokenizer", "src_vocab_size", "tgt_vocab_size",
-                  "joint_vocab", "batch_size", "max_src_len", "max_tgt_len", "reverse_source",
-                  "label_smoothing", "teacher_forcing")  # fmt: skip
+CHOICES = {"attention": ATTENTIONS, "luong_score": LUONG_SCORES, "embedding_init": EMBEDDING_INITS}
+DATA_OPTIONS = (
+    "data",
+    "src",
+    "tgt",
+    "valid",
+    "test",
+    "valid_src",
+    "valid_tgt",
+    "test_src",
+    "test_tgt",
+    "valid_fraction",
+    "test_fraction",
+)
+ESTIMATOR_KEYS = (
+    "src_tokenizer",
+    "tgt_tokenizer",
+    "src_vocab_size",
+    "tgt_vocab_size",
+    "joint_vocab",
+    "batch_size",
+    "max_src_len",
+    "max_tgt_len",
+    "reverse_source",
+    "label_smoothing",
+    "teacher_forcing",
+)
 DECODE_KEYS = ("method", "beam_size", "length_penalty", "max_len_ratio", "max_len")
 
 
@@ -67,8 +87,9 @@ def register(commands) -> None:
 
 # ---------------------------------------------------------------------- train
 def _register_train(verbs) -> None:
-    p = command_parser(verbs, "train", run_train, help="train a seq2seq model",
-                       description=TRAIN_DOC)  # fmt: skip
+    p = command_parser(
+        verbs, "train", run_train, help="train a seq2seq model", description=TRAIN_DOC
+    )
     data = group(p, "data")
     option(data, "--data", help=f"TSV of pairs (source, target) or {', '.join(NUMBER_TASKS)}")
     option(data, "--src", help="source sentences, one per line (with --tgt, instead of --data)")
@@ -85,21 +106,42 @@ def _register_train(verbs) -> None:
     option(tok, "--tgt-tokenizer", choices=KINDS, default="word", help="target tokens")
     option(tok, "--src-vocab-size", type=positive_int, help="source vocabulary (default: all)")
     option(tok, "--tgt-vocab-size", type=positive_int, help="target vocabulary (default: all)")
-    option(tok, "--joint-vocab", action="store_true", default=False,
-           help="one tokenizer for both sides (--src-tokenizer, --src-vocab-size)")  # fmt: skip
+    option(
+        tok,
+        "--joint-vocab",
+        action="store_true",
+        default=False,
+        help="one tokenizer for both sides (--src-tokenizer, --src-vocab-size)",
+    )
     model = group(p, "model")
     dataclass_options(model, Seq2SeqConfig, MODEL_HELP, CHOICES, skip=SKIP)
-    option(model, "--unidirectional", dest="bidirectional", action="store_false", default=True,
-           help="a one-directional encoder instead of the notes' bidirectional one")  # fmt: skip
+    option(
+        model,
+        "--unidirectional",
+        dest="bidirectional",
+        action="store_false",
+        default=True,
+        help="a one-directional encoder instead of the notes' bidirectional one",
+    )
     batching = group(p, "batching and loss")
     option(batching, "--batch-size", type=positive_int, default=64, help="sentences per batch")
     option(batching, "--max-src-len", type=positive_int, help="leave out longer training pairs")
     option(batching, "--max-tgt-len", type=positive_int, help="leave out longer training pairs")
-    option(batching, "--reverse-source", action="store_true", default=False,
-           help="read the source backwards (Sutskever et al. 2014)")  # fmt: skip
+    option(
+        batching,
+        "--reverse-source",
+        action="store_true",
+        default=False,
+        help="read the source backwards (Sutskever et al. 2014)",
+    )
     option(batching, "--label-smoothing", type=probability, default=0.0, help="epsilon")
-    option(batching, "--teacher-forcing", type=unit_interval, default=1.0,
-           help="probability of feeding the gold previous token")  # fmt: skip
+    option(
+        batching,
+        "--teacher-forcing",
+        type=unit_interval,
+        default=1.0,
+        help="probability of feeding the gold previous token",
+    )
     add_training_options(p)
 
 
@@ -119,10 +161,18 @@ TASK_PRESETS = {
     "numbers-de": {"src_tokenizer": "word", "tgt_tokenizer": "char"},
 }
 SMALL_MODEL = {
-    "embedding_size": 64, "hidden_size": 256, "num_layers": 1, "dropout": 0.1,
-    "attention": "luong", "batch_size": 64, "lr": 0.003, "schedule": "cosine",
-    "warmup_steps": 100, "epochs": 3, "monitor": "exact",
-}  # fmt: skip
+    "embedding_size": 64,
+    "hidden_size": 256,
+    "num_layers": 1,
+    "dropout": 0.1,
+    "attention": "luong",
+    "batch_size": 64,
+    "lr": 0.003,
+    "schedule": "cosine",
+    "warmup_steps": 100,
+    "epochs": 3,
+    "monitor": "exact",
+}
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -153,8 +203,12 @@ def _estimator(s: dict):
     from lstmkit.seq2seq import Seq2Seq
 
     model = {k: s[k] for k in MODEL_HELP}
-    return Seq2Seq(**{k: s[k] for k in ESTIMATOR_KEYS}, model=model, optim=optim_settings(s),
-                   train=train_settings(s))  # fmt: skip
+    return Seq2Seq(
+        **{k: s[k] for k in ESTIMATOR_KEYS},
+        model=model,
+        optim=optim_settings(s),
+        train=train_settings(s),
+    )
 
 
 def _load(spec: dict | None, s: dict):
@@ -167,9 +221,16 @@ def _load(spec: dict | None, s: dict):
         if s["src"] is None or s["tgt"] is None:
             raise UserError("--src and --tgt: expected both, got one")
         valid, test = _side_pair(s, "valid"), _side_pair(s, "test")
-    return load_pairs(s["data"], src=s["src"], tgt=s["tgt"], valid=valid, test=test,
-                      seed=s["seed"], valid_fraction=s["valid_fraction"],
-                      test_fraction=s["test_fraction"])  # fmt: skip
+    return load_pairs(
+        s["data"],
+        src=s["src"],
+        tgt=s["tgt"],
+        valid=valid,
+        test=test,
+        seed=s["seed"],
+        valid_fraction=s["valid_fraction"],
+        test_fraction=s["test_fraction"],
+    )
 
 
 def _side_pair(s: dict, part: str) -> tuple[str, str] | None:
@@ -181,8 +242,11 @@ def _side_pair(s: dict, part: str) -> tuple[str, str] | None:
 
 def train_table(r: dict) -> str:
     lines = [output.run_line(r)]
-    metrics = [k for k in ("loss", "ppl", "bleu", "chrf", "exact") if r["history"] and
-               k in r["history"][-1]]  # fmt: skip
+    metrics = [
+        k
+        for k in ("loss", "ppl", "bleu", "chrf", "exact")
+        if r["history"] and k in r["history"][-1]
+    ]
     rows = [[h["epoch"], h["step"], *(f"{h[k]:.4g}" for k in metrics)] for h in r["history"]]
     if rows:
         header = ["epoch", "step", *(f"valid {k}" for k in metrics)]
@@ -195,8 +259,15 @@ def train_table(r: dict) -> str:
 def scores_table(r: dict) -> str:
     rows = [["all", f"{r['bleu']:.2f}", f"{r['chrf']:.2f}", f"{r['exact']:.1f}", r["sentences"]]]
     for label, b in r.get("by_length", {}).items():
-        rows.append([f"{label} words", f"{b['bleu']:.2f}", f"{b['chrf']:.2f}",
-                     f"{b['exact']:.1f}", b["sentences"]])  # fmt: skip
+        rows.append(
+            [
+                f"{label} words",
+                f"{b['bleu']:.2f}",
+                f"{b['chrf']:.2f}",
+                f"{b['exact']:.1f}",
+                b["sentences"],
+            ]
+        )
     table = output.format_table(["source", "BLEU", "chrF", "exact %", "sentences"], rows)
     return f"{table}\n{r['signature']}"
 
@@ -204,14 +275,28 @@ def scores_table(r: dict) -> str:
 # ---------------------------------------------------------------------- eval / translate
 def _decode_options(p, default_method: str = "beam") -> None:
     d = group(p, "decoding")
-    option(d, "--method", choices=("greedy", "beam", "sample"), default=default_method,
-           help="how to choose each next token")  # fmt: skip
+    option(
+        d,
+        "--method",
+        choices=("greedy", "beam", "sample"),
+        default=default_method,
+        help="how to choose each next token",
+    )
     option(d, "--beam-size", type=positive_int, default=5, help="beam search: hypotheses kept")
-    option(d, "--length-penalty", type=nonnegative_float, default=0.6,
-           help="beam search: GNMT length penalty alpha")  # fmt: skip
-    option(d, "--max-len-ratio", type=positive_float,
-           help="at most this many output tokens per source token (default: 1.5 times the "
-           "largest ratio in the training pairs)")  # fmt: skip
+    option(
+        d,
+        "--length-penalty",
+        type=nonnegative_float,
+        default=0.6,
+        help="beam search: GNMT length penalty alpha",
+    )
+    option(
+        d,
+        "--max-len-ratio",
+        type=positive_float,
+        help="at most this many output tokens per source token (default: 1.5 times the "
+        "largest ratio in the training pairs)",
+    )
     option(d, "--max-len", type=positive_int, default=200, help="at most this many tokens")
 
 
@@ -273,16 +358,18 @@ def run_translate(args: argparse.Namespace) -> int:
     if s["n_best"] is not None and s["method"] != "beam":
         raise UserError(f"--n-best: needs --method beam, got --method {s['method']}")
     if s["n_best"] is not None and s["n_best"] > s["beam_size"]:
-        raise UserError(f"--n-best: expected at most --beam-size {s['beam_size']}, "
-                        f"got {s['n_best']}")  # fmt: skip
+        raise UserError(
+            f"--n-best: expected at most --beam-size {s['beam_size']}, got {s['n_best']}"
+        )
     text = read_text(args.input, option="FILE") if args.input else sys.stdin.read()
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last line; it does not start another
     s2s = Seq2Seq.load(args.model)
     sampling = {k: s[k] for k in ("temperature", "top_k", "top_p", "seed")}
-    found = s2s.translate(lines, **{k: s[k] for k in DECODE_KEYS}, n_best=s["n_best"] or 1,
-                          **sampling)  # fmt: skip
+    found = s2s.translate(
+        lines, **{k: s[k] for k in DECODE_KEYS}, n_best=s["n_best"] or 1, **sampling
+    )
     for line, hyps in zip(lines, found, strict=True):
         if s["json"]:
             best = [{"translation": t, "score": score} for t, score in hyps]

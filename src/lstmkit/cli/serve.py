@@ -18,25 +18,66 @@ requests. Bad requests get a 4xx answer {"error": "..."}. Ctrl-C stops the serve
 
 
 def register(commands) -> None:
-    p = command_parser(commands, "serve", run, help="serve a trained model as a JSON HTTP API",
-                       description=DOC)  # fmt: skip
+    p = command_parser(
+        commands, "serve", run, help="serve a trained model as a JSON HTTP API", description=DOC
+    )
     p.add_argument("model", metavar="DIR", help="a run folder or checkpoint")
     option(p, "--host", default="127.0.0.1", help="the address to listen on")
     option(p, "--port", type=port_number, default=8000, help="the port (0: any free one)")
-    option(p, "--max-batch", type=positive_int, default=32, metavar="N",
-           help="sentences per /translate request; requests batched in one model call")  # fmt: skip
-    option(p, "--max-text-chars", type=positive_int, default=2000, metavar="N",
-           help="the longest text, prompt or sentence of a request")  # fmt: skip
-    option(p, "--max-tokens", type=positive_int, default=500, metavar="N",
-           help="the most tokens /generate samples or /translate outputs per sentence")  # fmt: skip
-    option(p, "--queue", type=positive_int, default=256, metavar="N",
-           help="requests that may wait for the model; more are answered 503")  # fmt: skip
-    option(p, "--batch-wait-ms", type=nonnegative_float, default=2.0, metavar="MS",
-           help="how long the worker waits for more requests to batch")  # fmt: skip
-    option(p, "--threads", type=positive_int, metavar="N",
-           help="torch threads of the model worker (default: torch's)")  # fmt: skip
-    option(p, "--log-level", choices=("critical", "error", "warning", "info", "debug"),
-           default="warning", help="uvicorn's log level")  # fmt: skip
+    option(
+        p,
+        "--max-batch",
+        type=positive_int,
+        default=32,
+        metavar="N",
+        help="sentences per /translate request; requests batched in one model call",
+    )
+    option(
+        p,
+        "--max-text-chars",
+        type=positive_int,
+        default=2000,
+        metavar="N",
+        help="the longest text, prompt or sentence of a request",
+    )
+    option(
+        p,
+        "--max-tokens",
+        type=positive_int,
+        default=500,
+        metavar="N",
+        help="the most tokens /generate samples or /translate outputs per sentence",
+    )
+    option(
+        p,
+        "--queue",
+        type=positive_int,
+        default=256,
+        metavar="N",
+        help="requests that may wait for the model; more are answered 503",
+    )
+    option(
+        p,
+        "--batch-wait-ms",
+        type=nonnegative_float,
+        default=2.0,
+        metavar="MS",
+        help="how long the worker waits for more requests to batch",
+    )
+    option(
+        p,
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="torch threads of the model worker (default: torch's)",
+    )
+    option(
+        p,
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        default="warning",
+        help="uvicorn's log level",
+    )
 
 
 def port_number(text: str) -> int:
@@ -59,11 +100,18 @@ def run(args: argparse.Namespace) -> int:
 
         from lstmkit.serve import Limits, create_app
     except ImportError as missing:
-        raise UserError(f"serve: expected fastapi and uvicorn installed (pip install "
-                        f"'lstmkit[serve]'), got {missing}") from None  # fmt: skip
-    limits = Limits(max_text_chars=s["max_text_chars"], max_batch=s["max_batch"],
-                    max_tokens=s["max_tokens"], queue=s["queue"],
-                    batch_wait_ms=s["batch_wait_ms"], threads=s["threads"])  # fmt: skip
+        raise UserError(
+            f"serve: expected fastapi and uvicorn installed (pip install "
+            f"'lstmkit[serve]'), got {missing}"
+        ) from None
+    limits = Limits(
+        max_text_chars=s["max_text_chars"],
+        max_batch=s["max_batch"],
+        max_tokens=s["max_tokens"],
+        queue=s["queue"],
+        batch_wait_ms=s["batch_wait_ms"],
+        threads=s["threads"],
+    )
     sock = bind(s["host"], s["port"])  # before loading: a taken port fails fast
     try:
         app = create_app(args.model, limits)
@@ -91,8 +139,9 @@ def bind(host: str, port: int) -> socket.socket:
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except (socket.gaierror, UnicodeError) as error:
-        raise UserError(f"--host: expected an address of this machine, got {host!r} "
-                        f"({error})") from None  # fmt: skip
+        raise UserError(
+            f"--host: expected an address of this machine, got {host!r} ({error})"
+        ) from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -102,7 +151,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         if error.errno == errno.EADDRNOTAVAIL:
             raise UserError(f"--host: expected an address of this machine, got {host!r}") from None
-        raise UserError(f"--port {port}: expected a free port on {host}, got "
-                        f"{error.strerror or error}") from None  # fmt: skip
+        raise UserError(
+            f"--port {port}: expected a free port on {host}, got {error.strerror or error}"
+        ) from None
     sock.set_inheritable(True)
     return sock

@@ -57,8 +57,18 @@ TRAIN_HELP = {
 }
 CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "precision": PRECISIONS}
 # Options a resumed run may change; the rest are fixed by the run being resumed.
-RESUMABLE = {"epochs", "max_time", "max_steps", "patience", "save_every", "out", "resume",
-             "progress", "json", "nproc"}  # fmt: skip
+RESUMABLE = {
+    "epochs",
+    "max_time",
+    "max_steps",
+    "patience",
+    "save_every",
+    "out",
+    "resume",
+    "progress",
+    "json",
+    "nproc",
+}
 
 
 def dataclass_options(g, cls, helps: dict, choices=None, skip=(), prefix=None) -> None:

@@ -216,9 +216,17 @@ def _person(rng: random.Random, person: str, max_filler: int) -> list[str]:
     possessive = PERSONS[person]
     filler = _filler(rng, rng.randint(0, max_filler), _SUBJECT[possessive])
     return [
-        "my", person, rng.choice(VERBS), *named, *stop,
-        *filler, possessive, *QUESTION, cuisine, ".",
-    ]  # fmt: skip
+        "my",
+        person,
+        rng.choice(VERBS),
+        *named,
+        *stop,
+        *filler,
+        possessive,
+        *QUESTION,
+        cuisine,
+        ".",
+    ]
 
 
 def _filler(rng: random.Random, length: int, subject: str) -> list[str]:

@@ -56,8 +56,9 @@ def truncate(series: Series, end: int) -> Series:
     def cut(x):
         return None if x is None else x[:end]
 
-    return Series(series.name, series.index[:end], series.values[:end], cut(series.past),
-                  cut(series.future))  # fmt: skip
+    return Series(
+        series.name, series.index[:end], series.values[:end], cut(series.past), cut(series.future)
+    )
 
 
 def series_tail(series: Series, length: int) -> dict:
@@ -66,8 +67,12 @@ def series_tail(series: Series, length: int) -> dict:
     def rows(x):
         return None if x is None else x[-length:].tolist()
 
-    return {"end": str(series.index[-1]), "values": series.values[-length:].tolist(),
-            "past": rows(series.past), "future": rows(series.future)}  # fmt: skip
+    return {
+        "end": str(series.index[-1]),
+        "values": series.values[-length:].tolist(),
+        "past": rows(series.past),
+        "future": rows(series.future),
+    }
 
 
 def from_tail(name: str, tail: dict, freq: str) -> Series:
@@ -99,8 +104,10 @@ def future_values(
     found = rows.assign(_t=stamps.values).drop_duplicates("_t").set_index("_t")
     lacking = [t for t in wanted if t not in found.index]
     if lacking:
-        raise UserError(f"future: series {series.name!r}: expected covariates at {lacking[0]} "
-                        f"(the {horizon} steps after {series.index[-1]}), got none")  # fmt: skip
+        raise UserError(
+            f"future: series {series.name!r}: expected covariates at {lacking[0]} "
+            f"(the {horizon} steps after {series.index[-1]}), got none"
+        )
     values = found.loc[wanted, names].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         raise UserError(f"future: series {series.name!r}: expected numbers, got missing values")

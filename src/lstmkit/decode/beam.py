@@ -77,8 +77,9 @@ def beam_search(
     """
     _check(beam_size, n_best, length_penalty)
     with evaluating(model):
-        return _search(model, src, src_lengths, beam_size, max_len_ratio, max_len,
-                       length_penalty, n_best)  # fmt: skip
+        return _search(
+            model, src, src_lengths, beam_size, max_len_ratio, max_len, length_penalty, n_best
+        )
 
 
 def _search(model, src, src_lengths, Z, max_len_ratio, max_len, alpha, n_best):

@@ -44,16 +44,18 @@ def token_ids(token, tokenizer: Tokenizer) -> tuple[list[int], bool]:
     """
     if isinstance(token, Tensor):
         if token.dim() > 1 or token.is_floating_point() or token.is_complex():
-            raise UserError(f"token: expected a (B,) tensor of ids, got {token.dtype} "
-                            f"{tuple(token.shape)}")  # fmt: skip
+            raise UserError(
+                f"token: expected a (B,) tensor of ids, got {token.dtype} {tuple(token.shape)}"
+            )
         values, batched = token.reshape(-1).tolist(), token.dim() == 1
     elif isinstance(token, str | numbers.Integral):
         values, batched = [token], False
     elif isinstance(token, Sequence | np.ndarray):
         values, batched = list(token), True
     else:
-        raise UserError(f"token: expected a token, an id or a batch of them, "
-                        f"got {type(token).__name__}")  # fmt: skip
+        raise UserError(
+            f"token: expected a token, an id or a batch of them, got {type(token).__name__}"
+        )
     if not values:
         raise UserError("token: expected at least one token, got an empty batch")
     return [_token_id(v, tokenizer) for v in values], batched
@@ -79,11 +81,11 @@ def inference(model: nn.Module):
 
 def check_state(state, kind: type, batch: int) -> None:
     if not isinstance(state, kind):
-        raise UserError(f"state: expected a {kind.__name__} from an earlier step, "
-                        f"got {type(state).__name__}")  # fmt: skip
+        raise UserError(
+            f"state: expected a {kind.__name__} from an earlier step, got {type(state).__name__}"
+        )
     if state.batch_size != batch:
-        raise UserError(f"token: expected a batch of {state.batch_size} (the state's), "
-                        f"got {batch}")  # fmt: skip
+        raise UserError(f"token: expected a batch of {state.batch_size} (the state's), got {batch}")
 
 
 # ---------------------------------------------------------------------------- the Stream
@@ -133,8 +135,9 @@ class Stream:
         """Reads one token (a string of the vocabulary or an id); returns the next's (V,)."""
         ids, batched = token_ids(token, self.tokenizer)
         if batched:
-            raise UserError(f"token: expected one token (a stream is one sequence), "
-                            f"got a batch of {len(ids)}")  # fmt: skip
+            raise UserError(
+                f"token: expected one token (a stream is one sequence), got a batch of {len(ids)}"
+            )
         self._read(ids)
         self.steps += 1
         return self.probs

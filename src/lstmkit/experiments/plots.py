@@ -57,12 +57,22 @@ def plot_gradient_flow(result: dict, out: str | Path) -> Path:
             label = f"{cell['cell']} ({'at initialisation' if when == 'init' else 'trained'})"
             if points:
                 ax.plot(*zip(*points, strict=True), style, color=color, label=label)
-    ax.set(xlabel="distance from the end (steps), T - 1 - t", yscale="log",
-           ylabel="‖∂loss/∂h_t‖ (mean over sequences)")  # fmt: skip
+    ax.set(
+        xlabel="distance from the end (steps), T - 1 - t",
+        yscale="log",
+        ylabel="‖∂loss/∂h_t‖ (mean over sequences)",
+    )
     ax.set_title(f"gradient flow: {result['problem']}, T = {result['length']}")
     if underflow:
-        ax.text(0.99, 0.99, "a line that stops: the norm underflowed to 0 (float32) further back",
-                transform=ax.transAxes, ha="right", va="top", fontsize=7)  # fmt: skip
+        ax.text(
+            0.99,
+            0.99,
+            "a line that stops: the norm underflowed to 0 (float32) further back",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+        )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()

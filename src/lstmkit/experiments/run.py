@@ -147,8 +147,12 @@ def evaluate(model: nn.Module, problem: Problem, inputs: Tensor, targets: Tensor
     for i in range(0, len(inputs), EVAL_CHUNK):
         x, y = inputs[i : i + EVAL_CHUNK], targets[i : i + EVAL_CHUNK]
         s = problem.score(model(x.to(_device(model))), y.to(_device(model)))
-        total = Scores(total.loss + s.loss, total.error + s.error, total.solved + s.solved,
-                       total.count + s.count)  # fmt: skip
+        total = Scores(
+            total.loss + s.loss,
+            total.error + s.error,
+            total.solved + s.solved,
+            total.count + s.count,
+        )
     model.train(was_training)
     n = max(1, total.count)
     return {"loss": total.loss / n, "error": total.error / n, "solved": total.solved / n}
@@ -161,8 +165,14 @@ def run_cell(cell: str, config: ExperimentConfig, out: Path, progress: bool = Fa
     problem = make_problem(config.problem, config.length)
     test = problem.sample(config.test_size, torch.Generator().manual_seed(config.seed + TEST_SEED))
     torch.manual_seed(config.seed)  # every cell starts from the same seed
-    model = SequenceModel(cell, problem.input_size, config.hidden_size, problem.output_size,
-                          init=config.init, max_lag=config.length)  # fmt: skip
+    model = SequenceModel(
+        cell,
+        problem.input_size,
+        config.hidden_size,
+        problem.output_size,
+        init=config.init,
+        max_lag=config.length,
+    )
     flow = {}
     if config.gradient_flow:
         probe = problem.sample(
@@ -172,8 +182,9 @@ def run_cell(cell: str, config: ExperimentConfig, out: Path, progress: bool = Fa
     start = {"step": 0, **evaluate(model, problem, *test)}
     meta = {"experiment": {**config.to_dict(), "cell": cell}}
     task = ExperimentTask(problem, config, test, meta)
-    trainer = Trainer(model, task, _optim(config), _train_config(config), out, device="cpu",
-                       progress=progress)  # fmt: skip
+    trainer = Trainer(
+        model, task, _optim(config), _train_config(config), out, device="cpu", progress=progress
+    )
     state = trainer.fit()
     if config.gradient_flow:
         flow["trained"] = gradient_norms(model, problem, *probe).tolist()
@@ -200,9 +211,14 @@ def _optim(config: ExperimentConfig) -> OptimConfig:
 
 def _train_config(config: ExperimentConfig) -> TrainConfig:
     rounds = math.ceil(config.steps / config.eval_every) if config.steps else 10**9
-    return TrainConfig(epochs=rounds, max_steps=config.steps, max_time=config.minutes,
-                       clip=config.clip, log_every=min(50, config.eval_every),
-                       seed=config.seed)  # fmt: skip
+    return TrainConfig(
+        epochs=rounds,
+        max_steps=config.steps,
+        max_time=config.minutes,
+        clip=config.clip,
+        log_every=min(50, config.eval_every),
+        seed=config.seed,
+    )
 
 
 def run_experiment(config: ExperimentConfig, out: str | Path, progress: bool = False) -> dict:

@@ -85,9 +85,14 @@ def backtest(
             raise UserError(f"baselines: expected names from {', '.join(BASELINES)}, got {name!r}")
     K = forecaster.horizon
     origins = {s.name: rolling_origins(len(s), K, folds, step, min_train=2) for s in frame}
-    first = SeriesFrame([truncate(s, origins[s.name][0]) for s in frame], frame.freq,
-                        frame.target, frame.past_covariates, frame.future_covariates,
-                        dict(frame.source))  # fmt: skip
+    first = SeriesFrame(
+        [truncate(s, origins[s.name][0]) for s in frame],
+        frame.freq,
+        frame.target,
+        frame.past_covariates,
+        frame.future_covariates,
+        dict(frame.source),
+    )
     started = time.monotonic()
     forecaster.fit(first, out=out, progress=progress, resume=resume)
     seconds = time.monotonic() - started
@@ -118,14 +123,20 @@ def backtest(
         times = [str(s.index[o]) for o in cuts]
         per_series[s.name] = {"origins": times, "models": found}
     scores = {
-        "horizon": K, "season": forecaster.season_, "folds": folds,
-        "train_seconds": seconds, "series": per_series,
-        "overall": {m: _mean([r["models"][m]["mean"] for r in per_series.values()])
-                    for m in ("lstm", *baselines)},
+        "horizon": K,
+        "season": forecaster.season_,
+        "folds": folds,
+        "train_seconds": seconds,
+        "series": per_series,
+        "overall": {
+            m: _mean([r["models"][m]["mean"] for r in per_series.values()])
+            for m in ("lstm", *baselines)
+        },
         "adjustment": forecaster.adjustment_,
-        "lstm_unadjusted": _mean([r["models"]["lstm"]["unadjusted"]["mean"]
-                                  for r in per_series.values()]),
-    }  # fmt: skip
+        "lstm_unadjusted": _mean(
+            [r["models"]["lstm"]["unadjusted"]["mean"] for r in per_series.values()]
+        ),
+    }
     columns = ["model", "series", "fold", "time", "forecast"]
     forecasts = pd.concat(tables, ignore_index=True)
     rest = [c for c in forecasts.columns if c not in columns]
@@ -137,8 +148,9 @@ def _baseline(name, series, origin, horizon, season, quantiles):
     fc = forecast_baseline(name, series.to_pandas().iloc[:origin], horizon, season, quantiles)
     if fc.skipped:
         return None, fc.note
-    table = pd.DataFrame({"model": name, "series": series.name, "time": fc.index,
-                          "forecast": fc.mean})  # fmt: skip
+    table = pd.DataFrame(
+        {"model": name, "series": series.name, "time": fc.index, "forecast": fc.mean}
+    )
     for level in quantiles:
         if fc.quantiles and level in fc.quantiles:
             table[f"q{level:g}"] = fc.quantiles[level]
@@ -154,8 +166,10 @@ def _score(table: pd.DataFrame, truth, history, season: int) -> dict:
     try:
         return score_forecast(truth, table["forecast"].to_numpy(), history, season, **extra)
     except UserError:  # MASE's scale is 0: the history repeats exactly at the season
-        return {**score_forecast(truth, table["forecast"].to_numpy(), history, 1, **extra),
-                "mase": float("nan")}  # fmt: skip
+        return {
+            **score_forecast(truth, table["forecast"].to_numpy(), history, 1, **extra),
+            "mase": float("nan"),
+        }
 
 
 def _mean(scores: list[dict | None]) -> dict | None:

@@ -118,19 +118,24 @@ def fit_adjustment(
     N = q.shape[0]
     independent = N if independent is None else independent
     per_step = independent >= PER_STEP_WINDOWS
-    out = {"windows": N, "independent": independent, "per_step": per_step, "shrink": None,
-           "calibration": []}  # fmt: skip
+    out = {
+        "windows": N,
+        "independent": independent,
+        "per_step": per_step,
+        "shrink": None,
+        "calibration": [],
+    }
     median = list(levels).index(0.5)
     if shrink and base is not None:
-        out["shrink"] = _per_step(_least_squares_weight, q[..., median] - base, y - base,
-                                  per_step=per_step)  # fmt: skip
+        out["shrink"] = _per_step(
+            _least_squares_weight, q[..., median] - base, y - base, per_step=per_step
+        )
         q = adjust_quantiles(q, base, out, levels)
     if calibrate:
         for i, j in quantile_pairs(levels):
             scores = np.maximum(q[..., i] - y, y - q[..., j])  # (N, K)
             alpha = 2 * levels[i]
-            margin = _per_step(lambda s, a=alpha: conformal_margin(s, a), scores,
-                               per_step=per_step)  # fmt: skip
+            margin = _per_step(lambda s, a=alpha: conformal_margin(s, a), scores, per_step=per_step)
             out["calibration"].append(
                 {"levels": [levels[i], levels[j]], "alpha": alpha, "margin": margin}
             )
@@ -171,8 +176,14 @@ def validation_forecasts(model: nn.Module, task: ForecastTask) -> tuple:
     of them do not overlap (one per series and validation horizon)."""
     qs, bases, ys = [], [], []
     for k in range(0, len(task.valid_origins), 256):
-        window = make_windows(task.prepared, task.valid_origins[k : k + 256], task.lookback,
-                              task.horizon, task.window_norm, task.season)  # fmt: skip
+        window = make_windows(
+            task.prepared,
+            task.valid_origins[k : k + 256],
+            task.lookback,
+            task.horizon,
+            task.window_norm,
+            task.season,
+        )
         with torch.no_grad():
             qs.append(forecast_windows(model, window).numpy())
         bases.append(window.base.numpy())
@@ -193,8 +204,7 @@ def stamp_checkpoint(directory: Path, model: nn.Module, adjustment: dict | None)
     config = {k: v for k, v in checkpoint.config.items() if k not in HEADER_KEYS}
     config["data"] = {**config["data"], "adjustment": adjustment}
     progress = {k: checkpoint.training_state.get(k) for k in ("progress", "carry")}
-    save_checkpoint(directory, task="forecast", config=config, model=model,
-                    training_state=progress)  # fmt: skip
+    save_checkpoint(directory, task="forecast", config=config, model=model, training_state=progress)
 
 
 __all__ = [

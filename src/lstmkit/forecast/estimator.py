@@ -200,8 +200,9 @@ class Forecaster(Estimator):
             A :class:`~lstmkit.forecast.backtest.Backtest`: the scores and every forecast.
         """
         frame = read_frame(data, **read_options)
-        return run_backtest(self, frame, folds, step, baselines, out=out, progress=progress,
-                            resume=resume)  # fmt: skip
+        return run_backtest(
+            self, frame, folds, step, baselines, out=out, progress=progress, resume=resume
+        )
 
     def _fingerprint(self, frame: SeriesFrame) -> str | None:
         return fingerprint(frame.series)
@@ -222,9 +223,12 @@ class Forecaster(Estimator):
         if self.shrink or self.calibrate:
             *found, independent = calibration.validation_forecasts(self.model_, task)
             self.adjustment_ = calibration.fit_adjustment(
-                *found, self.config_.quantiles, shrink=self.shrink, calibrate=self.calibrate,
+                *found,
+                self.config_.quantiles,
+                shrink=self.shrink,
+                calibrate=self.calibrate,
                 independent=independent,
-            )  # fmt: skip
+            )
             if (out / BEST).exists():
                 calibration.stamp_checkpoint(out / BEST, self.model_, self.adjustment_)
 
@@ -244,36 +248,53 @@ class Forecaster(Estimator):
         self.covariates_ = {"past": frame.past_covariates, "future": frame.future_covariates}
         self.read_options_ = {k: frame.source.get(k) for k in READ_OPTIONS if k in frame.source}
         self.config_ = ForecastConfig(
-            horizon=self.horizon, n_past=len(frame.past_covariates) + bool(self.residual),
+            horizon=self.horizon,
+            n_past=len(frame.past_covariates) + bool(self.residual),
             n_future=len(frame.future_covariates) + len(self.calendar_names_),
             **(self.model or {}),
-        )  # fmt: skip
+        )
         prepared = [self._prepare(s) for s in frame]
         W, K = self.lookback_, self.horizon
         train = [(i, t) for i, end in enumerate(ends) for t in range(self.reach_, end - K + 1)]
-        valid = [(i, t) for i, (s, end) in enumerate(zip(frame, ends, strict=True))
-                 for t in range(end, len(s) - K + 1)]  # fmt: skip
+        valid = [
+            (i, t)
+            for i, (s, end) in enumerate(zip(frame, ends, strict=True))
+            for t in range(end, len(s) - K + 1)
+        ]
         self.history_ = {s.name: series_tail(s, self.reach_) for s in frame}
         meta = {"config": self._run_config(frame), "files": {}, "seed": seed}
-        return ForecastTask(prepared, train, valid, W, K, self.batch_size, self.batches_per_epoch,
-                            meta, self.window_norm, self.teacher_forcing,
-                            seasonal_scales(prepared, ends, self.season_),
-                            self.lag_)  # fmt: skip
+        return ForecastTask(
+            prepared,
+            train,
+            valid,
+            W,
+            K,
+            self.batch_size,
+            self.batches_per_epoch,
+            meta,
+            self.window_norm,
+            self.teacher_forcing,
+            seasonal_scales(prepared, ends, self.season_),
+            self.lag_,
+        )
 
     def _check_settings(self) -> None:
         super()._check_settings()
         for key in ("horizon", "n_past", "n_future"):
             if key in (self.model or {}):
-                raise UserError(f"model.{key}: set by the forecaster from horizon and the data's "
-                                f"columns; leave it out of model")  # fmt: skip
+                raise UserError(
+                    f"model.{key}: set by the forecaster from horizon and the data's "
+                    f"columns; leave it out of model"
+                )
         for name in ("horizon", "batch_size", "batches_per_epoch", "valid_windows"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UserError(f"{name}: expected a positive integer, got {value!r}")
         for name in ("lookback", "season"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):  # fmt: skip
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise UserError(f"{name}: expected a positive integer, got {value!r}")
         for name in ("shrink", "calibrate"):
             if not isinstance(value := getattr(self, name), bool):
@@ -320,17 +341,23 @@ class Forecaster(Estimator):
         return self.lookback_ + self.lag_
 
     def _prepare(self, series: Series, future_extra=None, extra_steps: int = 0):
-        return prepare(series, self.scaler_, self.freq_ if self.calendar else None,
-                       future_extra, extra_steps)  # fmt: skip
+        return prepare(
+            series, self.scaler_, self.freq_ if self.calendar else None, future_extra, extra_steps
+        )
 
     def _run_config(self, frame: SeriesFrame | None = None) -> dict:
         data = {
-            "freq": self.freq_, "season": self.season_, "lookback": self.lookback_,
-            "scaler": self.scaler_.to_dict(), "calendar": self.calendar_names_,
-            "covariates": self.covariates_, "read_options": self.read_options_,
-            "history": self.history_, "adjustment": self.adjustment_,
+            "freq": self.freq_,
+            "season": self.season_,
+            "lookback": self.lookback_,
+            "scaler": self.scaler_.to_dict(),
+            "calendar": self.calendar_names_,
+            "covariates": self.covariates_,
+            "read_options": self.read_options_,
+            "history": self.history_,
+            "adjustment": self.adjustment_,
             "residual": self.residual_,
-        }  # fmt: skip
+        }
         if frame is not None:
             data.update(sources=frame.spec(), fingerprint=fingerprint(frame.series))
         return {"model": self.config_.to_dict(), "data": data, "estimator": self.recorded_params()}
@@ -386,8 +413,9 @@ class Forecaster(Estimator):
         if isinstance(horizon, bool) or not isinstance(horizon, int) or not horizon >= 1:
             raise UserError(f"horizon: expected a positive integer, got {horizon!r}")
         if horizon > self.horizon:
-            raise UserError(f"horizon: expected at most the trained horizon {self.horizon}, "
-                            f"got {horizon}")  # fmt: skip
+            raise UserError(
+                f"horizon: expected at most the trained horizon {self.horizon}, got {horizon}"
+            )
         series = self.history(data, **read_options)
         extra = [self._future_rows(s, future) for s in series]
         return first_steps(self.forecast_at(series, [len(s) for s in series], extra), horizon)
@@ -402,8 +430,9 @@ class Forecaster(Estimator):
         self._check_fitted()
         return streaming.forecast_step(self, value, state)
 
-    def forecast_at(self, series: list[Series], origins: list[int], future_extra=None,
-                    adjusted: bool = True) -> pd.DataFrame:  # fmt: skip
+    def forecast_at(
+        self, series: list[Series], origins: list[int], future_extra=None, adjusted: bool = True
+    ) -> pd.DataFrame:
         """Forecast the full horizon from ``origins[i]`` of ``series[i]`` (its history before
         it); future covariates past a series' end come from ``future_extra[i]``. ``adjusted``:
         with the shrinkage and calibration fitted on the validation windows."""
@@ -413,9 +442,11 @@ class Forecaster(Estimator):
         prepared, origins_at = [], []
         for i, (s, t) in enumerate(zip(series, origins, strict=True)):
             if t < self.reach_:
-                raise UserError(f"series {s.name!r}: expected at least {self.reach_} steps (the "
-                                f"look-back of {W}, and the season for residuals) before the "
-                                f"forecast origin, got {t}")  # fmt: skip
+                raise UserError(
+                    f"series {s.name!r}: expected at least {self.reach_} steps (the "
+                    f"look-back of {W}, and the season for residuals) before the "
+                    f"forecast origin, got {t}"
+                )
             extra = max(0, t + K - len(s))
             prepared.append(self._prepare(s, future_extra[i], extra))
             origins_at.append((i, t))
@@ -451,11 +482,12 @@ class Forecaster(Estimator):
         for kind in ("past", "future"):
             given = getattr(frame, f"{kind}_covariates")
             if list(given) != list(self.covariates_[kind]):
-                raise UserError(f"{kind}_covariates: expected the columns the model was trained "
-                                f"with, {self.covariates_[kind]}, got {given}")  # fmt: skip
+                raise UserError(
+                    f"{kind}_covariates: expected the columns the model was trained "
+                    f"with, {self.covariates_[kind]}, got {given}"
+                )
         if frame.freq != self.freq_:
-            raise UserError(f"freq: expected the training frequency {self.freq_}, "
-                            f"got {frame.freq}")  # fmt: skip
+            raise UserError(f"freq: expected the training frequency {self.freq_}, got {frame.freq}")
         return frame.series
 
     def _future_rows(self, series: Series, future: pd.DataFrame | None):
@@ -463,8 +495,10 @@ class Forecaster(Estimator):
         if not names:
             return None
         if future is None:
-            raise UserError(f"future: the model uses future covariates {names}; expected a table "
-                            f"of them over the horizon")  # fmt: skip
+            raise UserError(
+                f"future: the model uses future covariates {names}; expected a table "
+                f"of them over the horizon"
+            )
         return future_values(future, series, self.horizon, names, self.read_options_)
 
 

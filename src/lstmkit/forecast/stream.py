@@ -40,8 +40,10 @@ def forecast_start(fc, series: str | None = None, data=None, **read_options) -> 
     """:meth:`lstmkit.forecast.Forecaster.start`: the state after a series' history."""
     covariates = {k: v for k, v in fc.covariates_.items() if v}
     if covariates:
-        raise UserError(f"step: expected a model without past or future covariates (a value "
-                        f"per step is all a stream gives), got {covariates}")  # fmt: skip
+        raise UserError(
+            f"step: expected a model without past or future covariates (a value "
+            f"per step is all a stream gives), got {covariates}"
+        )
     history = {s.name: s for s in fc.history(data, **read_options)}
     if series is None and len(history) == 1:
         series = next(iter(history))
@@ -49,12 +51,12 @@ def forecast_start(fc, series: str | None = None, data=None, **read_options) -> 
         raise UserError(f"series: expected one of {list(history)}, got {series!r}")
     if series not in fc.scaler_.target:
         trained = list(fc.scaler_.target)  # a new series' scale would drift with its window
-        raise UserError(f"series: expected one the model was trained on, {trained}, "
-                        f"got {series!r}")  # fmt: skip
+        raise UserError(f"series: expected one the model was trained on, {trained}, got {series!r}")
     s = history[series]
     if len(s) < fc.reach_:
-        raise UserError(f"series {series!r}: expected at least {fc.reach_} steps of history, "
-                        f"got {len(s)}")  # fmt: skip
+        raise UserError(
+            f"series {series!r}: expected at least {fc.reach_} steps of history, got {len(s)}"
+        )
     return ForecastState(series, s.index[-1], tuple(float(v) for v in s.values[-fc.reach_ :]))
 
 
@@ -73,8 +75,10 @@ def forecast_step(fc, value: float, state: ForecastState | None = None):
     if state is None:
         state = forecast_start(fc)
     if not isinstance(state, ForecastState):
-        raise UserError(f"state: expected a ForecastState from start() or an earlier step, "
-                        f"got {type(state).__name__}")  # fmt: skip
+        raise UserError(
+            f"state: expected a ForecastState from start() or an earlier step, "
+            f"got {type(state).__name__}"
+        )
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise UserError(f"value: expected a finite number, got {value!r}")
     end = state.end + to_offset(fc.freq_)

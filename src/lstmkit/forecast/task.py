@@ -60,8 +60,9 @@ class ForecastTask:
         return self.batches_per_epoch
 
     def _windows(self, origins) -> Window:
-        return make_windows(self.prepared, origins, self.lookback, self.horizon, self.window_norm,
-                            self.season)  # fmt: skip
+        return make_windows(
+            self.prepared, origins, self.lookback, self.horizon, self.window_norm, self.season
+        )
 
     def batches(self, epoch: int, start: int):
         rng = np.random.default_rng([self.meta["seed"], epoch])
@@ -72,8 +73,9 @@ class ForecastTask:
     def train_loss(self, model: nn.Module, batch: Window, carry):
         device = device_of(model)
         inputs = [None if x is None else x.to(device) for x in batch.inputs()]
-        loss = model.loss(*inputs, target=batch.target.to(device),
-                          teacher_forcing=self.teacher_forcing)  # fmt: skip
+        loss = model.loss(
+            *inputs, target=batch.target.to(device), teacher_forcing=self.teacher_forcing
+        )
         return loss, batch.y.shape[0], None
 
     @torch.no_grad()

@@ -230,8 +230,9 @@ def make_windows(
     )
 
 
-def _cut(p: Prepared, t: np.ndarray, lookback: int, horizon: int, season: int, full: bool
-         ) -> dict[str, np.ndarray | None]:  # fmt: skip
+def _cut(
+    p: Prepared, t: np.ndarray, lookback: int, horizon: int, season: int, full: bool
+) -> dict[str, np.ndarray | None]:
     """:func:`make_windows`' arrays for the origins ``t`` (N,) of one series, float64."""
     look = t[:, None] + np.arange(-lookback, 0)  # (N, W) indices of the look-back
     ahead = t[:, None] + np.arange(horizon)  # (N, K) indices of the horizon

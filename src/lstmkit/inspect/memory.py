@@ -81,20 +81,24 @@ def memory_units(
     if cells.ndim != 2:
         raise UserError(f"cells: expected an (N, H) array, got shape {cells.shape}")
     if len(labels) != cells.shape[0]:
-        raise UserError(f"labels: expected {cells.shape[0]} (one per row of cells), "
-                        f"got {len(labels)}")  # fmt: skip
+        raise UserError(
+            f"labels: expected {cells.shape[0]} (one per row of cells), got {len(labels)}"
+        )
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise UserError(f"top: expected a positive integer, got {top!r}")
     keep = np.array([label is not None for label in labels], dtype=bool)
     x = cells[keep]  # (N', H)
     y = np.array([label == target for label in labels if label is not None], dtype=np.float64)
     if len(y) < MIN_POSITIONS:
-        raise UserError(f"labels: expected at least {MIN_POSITIONS} labelled positions, "
-                        f"got {len(y)}")  # fmt: skip
+        raise UserError(
+            f"labels: expected at least {MIN_POSITIONS} labelled positions, got {len(y)}"
+        )
     if not 0 < y.sum() < len(y):
         which = "none" if y.sum() == 0 else "all"
-        raise UserError(f"target: expected some labelled positions to be {target!r} and some "
-                        f"not, got {which} of {len(y)}")  # fmt: skip
+        raise UserError(
+            f"target: expected some labelled positions to be {target!r} and some "
+            f"not, got {which} of {len(y)}"
+        )
     if method not in METHODS:
         raise UserError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     constant = np.ptp(x, axis=0) == 0
@@ -181,8 +185,10 @@ class KeywordMemory:
             f"{self.c[food]:+.2f})."
         )
         if self.cuisine not in w:
-            text += (f" Neither person of the passage likes {self.cuisine} food, so this unit "
-                     "need not change there.")  # fmt: skip
+            text += (
+                f" Neither person of the passage likes {self.cuisine} food, so this unit "
+                "need not change there."
+            )
         return text
 
 
@@ -226,8 +232,10 @@ def keyword_memory(
         found.unit, found.correlation, found.f[found.change]
     """
     if lm.tokenizer_.kind != "word":
-        raise UserError(f"lm: the keyword search reads one token per word; expected a word "
-                        f"tokenizer, got {lm.tokenizer_.kind!r}")  # fmt: skip
+        raise UserError(
+            f"lm: the keyword search reads one token per word; expected a word "
+            f"tokenizer, got {lm.tokenizer_.kind!r}"
+        )
     if cuisine is not None and cuisine not in CUISINES:
         raise UserError(f"cuisine: expected one of {', '.join(CUISINES)}, got {cuisine!r}")
     layers = len(lm.model_.layers)
@@ -236,8 +244,12 @@ def keyword_memory(
     if isinstance(passages, int):
         passages = generate_passages(passages, f"keywords-memory-{seed}")
     cells, labels = probe_cells(lm, passages)  # per layer (N, H), N labels
-    found = _best_units(cells, labels, list(CUISINES) if cuisine is None else [cuisine],
-                        range(layers) if layer is None else [layer])  # fmt: skip
+    found = _best_units(
+        cells,
+        labels,
+        list(CUISINES) if cuisine is None else [cuisine],
+        range(layers) if layer is None else [layer],
+    )
     if not found:
         raise UserError(f"cuisine: no passage names {cuisine!r}; give more passages")
     k, name, ranking = found[0]
@@ -247,8 +259,9 @@ def keyword_memory(
     return _follow(lm, k, name, ranking, raw, len(labels), per_cuisine)
 
 
-def _best_units(cells: list[np.ndarray], labels: list[str], cuisines: list[str], layers
-                ) -> list[tuple[int, str, list[tuple[int, float]]]]:  # fmt: skip
+def _best_units(
+    cells: list[np.ndarray], labels: list[str], cuisines: list[str], layers
+) -> list[tuple[int, str, list[tuple[int, float]]]]:
     """Per cuisine that the labels hold, its best layer and that layer's ranking of units on
     ``c``; the cuisine with the largest ``|correlation|`` first."""
     found, present = [], set(labels)
@@ -290,8 +303,9 @@ def probe_cells(lm, passages: Sequence[Passage]) -> tuple[list[np.ndarray], list
     return [np.concatenate(c) for c in cells], labels
 
 
-def _follow(lm, layer: int, cuisine: str, ranking, raw: float, positions: int, per_cuisine
-            ) -> KeywordMemory:  # fmt: skip
+def _follow(
+    lm, layer: int, cuisine: str, ranking, raw: float, positions: int, per_cuisine
+) -> KeywordMemory:
     """The chosen unit through the notes' passage."""
     model, tok = lm.model_, lm.tokenizer_
     words = NOTES_EXAMPLE.split()
@@ -305,8 +319,22 @@ def _follow(lm, layer: int, cuisine: str, ranking, raw: float, positions: int, p
     window = range(first + 1, words.index("brother") + 1)  # ". my brother"
     change = min(window, key=lambda k: f[k])
     food = next(k for k in range(first + 1, len(words)) if words[k] in FOOD_CUISINE)
-    return KeywordMemory(cuisine, layer, unit, ranking[0][1], raw, positions, ranking,
-                         per_cuisine, words, c, f, i, change, food)  # fmt: skip
+    return KeywordMemory(
+        cuisine,
+        layer,
+        unit,
+        ranking[0][1],
+        raw,
+        positions,
+        ranking,
+        per_cuisine,
+        words,
+        c,
+        f,
+        i,
+        change,
+        food,
+    )
 
 
 def add_keyword_memory(trace: dict, lm, label: str | None = None, seed: int = 0) -> KeywordMemory:
@@ -322,10 +350,17 @@ def add_keyword_memory(trace: dict, lm, label: str | None = None, seed: int = 0)
         units = [(found.cuisine, found.layer, u, r) for u, r in found.ranking[:3]]
     c = next(p for p in trace["panels"] if p["name"] == "lstm")["quantities"]["c"]  # (L, T, H)
     for cuisine, layer, unit, r in units:
-        trace["memory"].append({
-            "label": cuisine, "panel": "lstm", "layer": layer, "direction": 0, "unit": unit,
-            "correlation": r, "trace": c[layer, :, unit].astype(float).tolist(),
-        })  # fmt: skip
+        trace["memory"].append(
+            {
+                "label": cuisine,
+                "panel": "lstm",
+                "layer": layer,
+                "direction": 0,
+                "unit": unit,
+                "correlation": r,
+                "trace": c[layer, :, unit].astype(float).tolist(),
+            }
+        )
     trace["findings"].insert(0, found.finding())
     return found
 

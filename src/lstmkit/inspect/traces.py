@@ -94,8 +94,15 @@ def recording(*lstms: nn.Module) -> Iterator[list[list[GateTrace]]]:
             handle.remove()
 
 
-def panel(name: str, tokens: list[str], traces: Sequence[GateTrace], layers: int, dirs: int,
-          join: str, row: int = 0) -> tuple[dict, list[str]]:  # fmt: skip
+def panel(
+    name: str,
+    tokens: list[str],
+    traces: Sequence[GateTrace],
+    layers: int,
+    dirs: int,
+    join: str,
+    row: int = 0,
+) -> tuple[dict, list[str]]:
     """A panel from the gate traces of one batch row.
 
     Args:
@@ -117,23 +124,39 @@ def panel(name: str, tokens: list[str], traces: Sequence[GateTrace], layers: int
     if join == "layers":
         widths = [c["f"].shape[-1] for c in per_call]
         if len(set(widths)) > 1:
-            notices.append(f"{name}: layer widths {widths} differ; narrower layers are padded "
-                           "with zeros")  # fmt: skip
+            notices.append(
+                f"{name}: layer widths {widths} differ; narrower layers are padded with zeros"
+            )
         pads = [((0, 0), (0, 0), (0, max(widths) - w)) for w in widths]
-        quantities = {q: np.concatenate([np.pad(c[q], pad) for c, pad in zip(per_call, pads,
-                                                                             strict=True)])
-                      for q in QUANTITIES}  # fmt: skip
+        quantities = {
+            q: np.concatenate([np.pad(c[q], pad) for c, pad in zip(per_call, pads, strict=True)])
+            for q in QUANTITIES
+        }
     else:
         quantities = {q: np.concatenate([c[q] for c in per_call], axis=1) for q in QUANTITIES}
     quantities = {q: v.astype(np.float32) for q, v in quantities.items()}
-    return {"name": name, "tokens": tokens, "layers": layers, "directions": dirs,
-            "quantities": quantities}, notices  # fmt: skip
+    return {
+        "name": name,
+        "tokens": tokens,
+        "layers": layers,
+        "directions": dirs,
+        "quantities": quantities,
+    }, notices
 
 
 def new_trace(kind: str, title: str) -> dict:
     """An empty trace of ``kind`` (see the module docstring)."""
-    return {"kind": kind, "title": title, "notices": [], "panels": [], "top_next": None,
-            "attention": None, "forecast": None, "memory": [], "findings": []}  # fmt: skip
+    return {
+        "kind": kind,
+        "title": title,
+        "notices": [],
+        "panels": [],
+        "top_next": None,
+        "attention": None,
+        "forecast": None,
+        "memory": [],
+        "findings": [],
+    }
 
 
 def encode_input(tokenizer, text: str, max_tokens: int, what: str) -> tuple[list[int], list[str]]:
@@ -149,8 +172,9 @@ def encode_input(tokenizer, text: str, max_tokens: int, what: str) -> tuple[list
         raise UserError(f"{what}: expected some text, got none")
     notices = [f"{what}: {format_unknowns(unknowns)}"] if unknowns else []
     if len(ids) > max_tokens:
-        notices.append(f"{what}: {len(ids)} tokens, truncated to the first {max_tokens} "
-                       "(--max-tokens)")  # fmt: skip
+        notices.append(
+            f"{what}: {len(ids)} tokens, truncated to the first {max_tokens} (--max-tokens)"
+        )
         ids = ids[:max_tokens]
     return ids, notices
 
@@ -209,8 +233,13 @@ def seq2seq_trace(s2s, sentence: str, max_tokens: int = 5000) -> dict:
     device = next(model.parameters()).device
     ratio = getattr(s2s, "length_ratio_", None)
     with recording(model.encoder.lstm, model.decoder.lstm) as (enc, dec):
-        (hyp,) = greedy(model, torch.tensor([ids], device=device), torch.tensor([len(ids)]),
-                        MAX_LEN, None if ratio is None else RATIO_MARGIN * ratio)  # fmt: skip
+        (hyp,) = greedy(
+            model,
+            torch.tensor([ids], device=device),
+            torch.tensor([len(ids)]),
+            MAX_LEN,
+            None if ratio is None else RATIO_MARGIN * ratio,
+        )
     src = [src_tok.id_to_token(i) for i in ids]
     tgt = [tgt_tok.id_to_token(i) for i in hyp.tokens] + [tgt_tok.id_to_token(model.eos_id)]
     tgt = tgt[: len(dec)]  # one decoder step per emitted token
@@ -333,8 +362,10 @@ def forecast_trace_for(fc, data, options: dict) -> dict:
 def no_label(options: dict) -> None:
     """Refuses a label where there is no memory of labels to search."""
     if options.get("label") is not None:
-        raise UserError(f"label: only a language model trained on the built-in keywords corpus "
-                        f"has labels to search; {options['directory']} is not one")  # fmt: skip
+        raise UserError(
+            f"label: only a language model trained on the built-in keywords corpus "
+            f"has labels to search; {options['directory']} is not one"
+        )
 
 
 # ---------------------------------------------------------------------------- findings
@@ -348,20 +379,23 @@ def gate_findings(p: dict) -> list[str]:
         where = f"{p['name']} layer {row // D}"
         if D == 2:
             where += " (backward)" if row % 2 else " (forward)"
-        text = (f"{where}: mean forget gate {f.mean():.2f}; {(f > 0.9).mean():.0%} of unit-steps "
-                f"keep the memory (f > 0.9), {(f < 0.1).mean():.0%} wipe it (f < 0.1)")  # fmt: skip
+        text = (
+            f"{where}: mean forget gate {f.mean():.2f}; {(f > 0.9).mean():.0%} of unit-steps "
+            f"keep the memory (f > 0.9), {(f < 0.1).mean():.0%} wipe it (f < 0.1)"
+        )
         if f.shape[0] > 1:
             t = int(f.mean(1).argmin())
             text += f"; the strongest reset is at {p['tokens'][t]!r} (mean f {f[t].mean():.2f})"
         unit = int((c.max(0) - c.min(0)).argmax())
-        text += (f"; unit {unit}'s cell state ranges widest, {c[:, unit].min():+.2f} to "
-                 f"{c[:, unit].max():+.2f}.")  # fmt: skip
+        text += (
+            f"; unit {unit}'s cell state ranges widest, {c[:, unit].min():+.2f} to "
+            f"{c[:, unit].max():+.2f}."
+        )
         found.append(text)
     return found
 
 
-def attention_finding(src: list[str], tgt: list[str], weights: np.ndarray, shown: int = 12
-                      ) -> str:  # fmt: skip
+def attention_finding(src: list[str], tgt: list[str], weights: np.ndarray, shown: int = 12) -> str:
     """Which source token each output token attends to most."""
     pairs = [
         f"{t!r}←{src[int(w.argmax())]!r} ({w.max():.2f})"
@@ -387,8 +421,10 @@ def load_any(directory: str | Path):
     estimator = load_estimator(directory)
     if estimator.task_ == "lm" and estimator.model_.config.cell != "lstm":
         cell = estimator.model_.config.cell
-        raise UserError(f"{directory}: a {cell.upper()} language model has no LSTM gates to "
-                        "inspect; expected one trained with cell 'lstm'")  # fmt: skip
+        raise UserError(
+            f"{directory}: a {cell.upper()} language model has no LSTM gates to "
+            "inspect; expected one trained with cell 'lstm'"
+        )
     return estimator
 
 

@@ -39,9 +39,11 @@ class DecoderState(NamedTuple):
         """The state of batch rows ``index`` (N,): beam search reorders hypotheses with it."""
         pick = lambda t: None if t is None else t.index_select(0, index)  # noqa: E731
         return DecoderState(
-            self.h.index_select(1, index), self.c.index_select(1, index),
-            pick(self.feed), pick(self.weights),
-        )  # fmt: skip
+            self.h.index_select(1, index),
+            self.c.index_select(1, index),
+            pick(self.feed),
+            pick(self.weights),
+        )
 
 
 class Decoder(nn.Module):

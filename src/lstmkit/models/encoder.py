@@ -27,9 +27,14 @@ class Encoder(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embedding_size)
         self.dropout = nn.Dropout(dropout)
-        self.lstm = LSTM(embedding_size, hidden_size, num_layers, batch_first=True,
-                         dropout=dropout if num_layers > 1 else 0.0,  # between layers only
-                         bidirectional=bidirectional)  # fmt: skip
+        self.lstm = LSTM(
+            embedding_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,  # between layers only
+            bidirectional=bidirectional,
+        )
         self.output_size = hidden_size * (2 if bidirectional else 1)
 
     def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:

@@ -100,8 +100,13 @@ class ForecastEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.lstm = LSTM(input_size, hidden_size, num_layers, batch_first=True,
-                         dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+        self.lstm = LSTM(
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
 
     def forward(self, x: Tensor) -> tuple[Tensor, State]:
         """Steps (B, W, 1 + P + F) → the top layer's outputs (B, W, H) and the final
@@ -113,8 +118,10 @@ def _check_series(name: str, x: Tensor | None, shape: tuple[int, ...]) -> None:
     """``x`` must be a float tensor of ``shape`` when its last size is > 0, else None."""
     if shape[-1] == 0:
         if x is not None:
-            raise ValueError(f"{name}: expected None (the model has no such covariates), got a "
-                             f"tensor of shape {tuple(x.shape)}")  # fmt: skip
+            raise ValueError(
+                f"{name}: expected None (the model has no such covariates), got a "
+                f"tensor of shape {tuple(x.shape)}"
+            )
         return
     if x is None or not x.is_floating_point() or tuple(x.shape) != shape:
         got = "None" if x is None else f"{x.dtype} {tuple(x.shape)}"
@@ -143,13 +150,17 @@ class LSTMForecaster(nn.Module):
         self.n_future = head.n_future
         self.n_past = encoder.input_size - 1 - head.n_future
         if self.n_past < 0:
-            raise ValueError(f"encoder: expected input_size >= 1 + n_future = "
-                             f"{1 + head.n_future}, got {encoder.input_size}")  # fmt: skip
+            raise ValueError(
+                f"encoder: expected input_size >= 1 + n_future = "
+                f"{1 + head.n_future}, got {encoder.input_size}"
+            )
         if encoder.hidden_size != head.hidden_size or (
             isinstance(head, AutoregressiveDecoder) and encoder.num_layers != head.num_layers
         ):
-            raise ValueError("head: expected the encoder's hidden_size (and num_layers, for the "
-                             "autoregressive decoder) so the context fits")  # fmt: skip
+            raise ValueError(
+                "head: expected the encoder's hidden_size (and num_layers, for the "
+                "autoregressive decoder) so the context fits"
+            )
         if isinstance(head, DirectHead) and head.horizon != horizon:
             raise ValueError(
                 f"horizon: the direct head was built for {head.horizon}, got {horizon}"
@@ -158,11 +169,13 @@ class LSTMForecaster(nn.Module):
         self.quantiles, self.median_index = head.quantiles, head.median_index
         self.one_step_loss = one_step_loss
         # The encoder's one-step-ahead quantiles (training only; see the module docstring).
-        self.one_step = (nn.Linear(encoder.hidden_size, len(self.quantiles))
-                         if one_step_loss > 0 else None)  # fmt: skip
+        self.one_step = (
+            nn.Linear(encoder.hidden_size, len(self.quantiles)) if one_step_loss > 0 else None
+        )
 
-    def encode(self, y: Tensor, past: Tensor | None = None, future_hist: Tensor | None = None
-               ) -> State:  # fmt: skip
+    def encode(
+        self, y: Tensor, past: Tensor | None = None, future_hist: Tensor | None = None
+    ) -> State:
         """Look-back y (B, W), past (B, W, P) and future covariates (B, W, F) → context
         ``(h, c)``, each (L, B, H). A covariate the model has none of (P or F = 0) is None.
 
@@ -181,13 +194,15 @@ class LSTMForecaster(nn.Module):
         parts = [y.unsqueeze(-1)] + [x for x in (past, future_hist) if x is not None]
         return self.encoder(torch.cat(parts, -1))  # (B, W, 1 + P + F)
 
-    def decode_step(self, prev: Tensor, future_t: Tensor | None, state: State
-                    ) -> tuple[Tensor, State]:  # fmt: skip
+    def decode_step(
+        self, prev: Tensor, future_t: Tensor | None, state: State
+    ) -> tuple[Tensor, State]:
         """One autoregressive step: previous values (B,), future covariates (B, F) or None and
         ``(h, c)`` → quantiles (B, Q) and the new state."""
         if not isinstance(self.head, AutoregressiveDecoder):
-            raise ValueError("decode_step: the direct head emits the whole horizon at once; "
-                             "use forecast")  # fmt: skip
+            raise ValueError(
+                "decode_step: the direct head emits the whole horizon at once; use forecast"
+            )
         return self.head.step(prev, future_t, state)
 
     def _run(self, y, past, future_hist, future_horizon, target=None, teacher_forcing=0.0):
@@ -235,8 +250,9 @@ class LSTMForecaster(nn.Module):
             ValueError: naming the argument whose shape or value is wrong.
         """
         if tuple(target.shape) != (y.shape[0], self.horizon):
-            raise ValueError(f"target: expected shape {(y.shape[0], self.horizon)}, "
-                             f"got {tuple(target.shape)}")  # fmt: skip
+            raise ValueError(
+                f"target: expected shape {(y.shape[0], self.horizon)}, got {tuple(target.shape)}"
+            )
         if not 0 <= teacher_forcing <= 1:
             raise ValueError(f"teacher_forcing: expected a value in [0, 1], got {teacher_forcing}")
         pred, outputs = self._run(y, past, future_hist, future_horizon, target, teacher_forcing)

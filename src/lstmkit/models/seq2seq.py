@@ -86,8 +86,11 @@ class Seq2SeqConfig:
         for name in ("bidirectional", "input_feeding", "tie_tgt_embeddings"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(f"{name}: expected true or false, got {getattr(self, name)!r}")
-        named_choices = (("attention", ATTENTIONS), ("luong_score", LUONG_SCORES),
-                         ("embedding_init", EMBEDDING_INITS))  # fmt: skip
+        named_choices = (
+            ("attention", ATTENTIONS),
+            ("luong_score", LUONG_SCORES),
+            ("embedding_init", EMBEDDING_INITS),
+        )
         for name, choices in named_choices:
             if getattr(self, name) not in choices:
                 raise UserError(
@@ -213,9 +216,12 @@ class Seq2Seq(nn.Module):
         logits, _ = self.logits(src, src_lengths, tgt_in, teacher_forcing)
         n_tokens = int((tgt_out != self.pad_id).sum())
         loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),  # (B*T, V), (B*T,)
-            ignore_index=self.pad_id, label_smoothing=label_smoothing, reduction="sum",
-        )  # fmt: skip
+            logits.reshape(-1, logits.shape[-1]),  # (B*T, V)
+            tgt_out.reshape(-1),  # (B*T,)
+            ignore_index=self.pad_id,
+            label_smoothing=label_smoothing,
+            reduction="sum",
+        )
         return loss / max(n_tokens, 1), n_tokens
 
 
@@ -239,8 +245,9 @@ def build_seq2seq(config: Seq2SeqConfig) -> Seq2Seq:
     """
     c = config
     D = 2 if c.bidirectional else 1
-    encoder = Encoder(c.src_vocab_size, c.embedding_size, c.hidden_size, c.num_layers,
-                      c.dropout, c.bidirectional)  # fmt: skip
+    encoder = Encoder(
+        c.src_vocab_size, c.embedding_size, c.hidden_size, c.num_layers, c.dropout, c.bidirectional
+    )
     memory_size = encoder.output_size
     attention = None
     if c.attention == "bahdanau":
@@ -248,13 +255,20 @@ def build_seq2seq(config: Seq2SeqConfig) -> Seq2Seq:
     elif c.attention == "luong":
         attention = LuongAttention(c.hidden_size, memory_size, c.luong_score)
     decoder = Decoder(
-        c.tgt_vocab_size, c.embedding_size, c.hidden_size, c.num_layers, c.dropout,
-        attention=c.attention, memory_size=memory_size if attention else 0,
-        input_feeding=c.input_feeding, tie_embeddings=c.tie_tgt_embeddings,
-    )  # fmt: skip
+        c.tgt_vocab_size,
+        c.embedding_size,
+        c.hidden_size,
+        c.num_layers,
+        c.dropout,
+        attention=c.attention,
+        memory_size=memory_size if attention else 0,
+        input_feeding=c.input_feeding,
+        tie_embeddings=c.tie_tgt_embeddings,
+    )
     bridge = Bridge(memory_size, c.hidden_size, c.num_layers, D)
     if c.embedding_init == "scaled":
         init_embedding(encoder.embed)
         init_embedding(decoder.embed)
-    return Seq2Seq(encoder, decoder, bridge, attention,
-                   pad_id=c.pad_id, bos_id=c.bos_id, eos_id=c.eos_id)  # fmt: skip
+    return Seq2Seq(
+        encoder, decoder, bridge, attention, pad_id=c.pad_id, bos_id=c.bos_id, eos_id=c.eos_id
+    )

@@ -98,9 +98,17 @@ class LSTM(nn.LSTM):
         check_unit_interval("zoneout", zoneout, closed=False)
         check_unit_interval("weight_drop", weight_drop, closed=False)
         super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            proj_size, device=device, dtype=dtype,
-        )  # fmt: skip
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device=device,
+            dtype=dtype,
+        )
         self.backend = backend
         self.forget_bias = forget_bias
         self.layer_norm = layer_norm
@@ -260,8 +268,9 @@ class LSTM(nn.LSTM):
         out, state = self(x.unsqueeze(1 if self.batch_first else 0), hx)
         return (out[:, 0] if self.batch_first else out[0]), state
 
-    def run_layer(self, k: int, x: Tensor, hx: tuple[Tensor, Tensor]
-                  ) -> tuple[Tensor, tuple[Tensor, Tensor]]:  # fmt: skip
+    def run_layer(
+        self, k: int, x: Tensor, hx: tuple[Tensor, Tensor]
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Layer ``k`` alone over x (B, T, I) from ``(h, c)`` each (B, H): its output (B, T, H)
         and final ``(h, c)``, torch's kernel (its cell at T = 1), no dropout.
 
@@ -275,8 +284,9 @@ class LSTM(nn.LSTM):
         if x.shape[1] == 1:
             h, c = _VF.lstm_cell(x[:, 0], hx, *layer)
             return h.unsqueeze(1), (h, c)
-        out, h, c = _VF.lstm(x, (hx[0][None], hx[1][None]), layer, self.bias, 1, 0.0,
-                             self.training, False, True)  # fmt: skip
+        out, h, c = _VF.lstm(
+            x, (hx[0][None], hx[1][None]), layer, self.bias, 1, 0.0, self.training, False, True
+        )
         return out, (h[0], c[0])
 
     def layer_weights(self, k: int, caller: str = "layer_weights") -> list[Tensor]:
@@ -292,8 +302,10 @@ class LSTM(nn.LSTM):
             raise ValueError(f"k: expected a layer in [0, {self.num_layers}), got {k}")
         variant = self.backend == "explicit" or self._needs_explicit(True) or self.weight_drop
         if self.bidirectional or self.proj_size or variant:
-            raise ValueError(f"{caller}: expected a plain unidirectional LSTM (torch's kernel), "
-                             "without projections, variants or weight drop")  # fmt: skip
+            raise ValueError(
+                f"{caller}: expected a plain unidirectional LSTM (torch's kernel), "
+                "without projections, variants or weight drop"
+            )
         names = [f"weight_ih_l{k}", f"weight_hh_l{k}"]
         names += [f"bias_ih_l{k}", f"bias_hh_l{k}"] if self.bias else []
         return [getattr(self, name) for name in names]
@@ -324,9 +336,16 @@ class LSTM(nn.LSTM):
             data, weights = data.to(dtype), [w.to(dtype) for w in weights]
             hx = (hx[0].to(dtype), hx[1].to(dtype))
         data, h_n, c_n = _VF.lstm(
-            data, packed.batch_sizes, hx, weights, self.bias,
-            self.num_layers, self.dropout, self.training, self.bidirectional,
-        )  # fmt: skip
+            data,
+            packed.batch_sizes,
+            hx,
+            weights,
+            self.bias,
+            self.num_layers,
+            self.dropout,
+            self.training,
+            self.bidirectional,
+        )
         if packed.unsorted_indices is not None:
             h_n, c_n = h_n[:, packed.unsorted_indices], c_n[:, packed.unsorted_indices]
         out = PackedSequence(
@@ -372,9 +391,16 @@ class LSTM(nn.LSTM):
             return self._run_cell_step(x, hx)
         if lengths is None:
             out, h_n, c_n = _VF.lstm(
-                x, hx, self._weights(), self.bias, self.num_layers, self.dropout,
-                self.training, self.bidirectional, True,
-            )  # fmt: skip
+                x,
+                hx,
+                self._weights(),
+                self.bias,
+                self.num_layers,
+                self.dropout,
+                self.training,
+                self.bidirectional,
+                True,
+            )
             return out, h_n, c_n
         packed = pack_padded_sequence(
             x, torch.tensor(lengths), batch_first=True, enforce_sorted=False

@@ -67,9 +67,22 @@ class LSTMRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx, xw, h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b,
-        mask_h, zone_c, zone_h, eps,
-    ):  # fmt: skip
+        ctx,
+        xw,
+        h0,
+        c0,
+        w_hh,
+        w_hr,
+        w_peep,
+        ln_hh_w,
+        ln_hh_b,
+        ln_c_w,
+        ln_c_b,
+        mask_h,
+        zone_c,
+        zone_h,
+        eps,
+    ):
         batch, steps, gates = xw.shape
         H, R = gates // 4, h0.shape[1]
         new = xw.new_empty
@@ -147,17 +160,51 @@ class LSTMRecurrence(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         ctx.eps = eps
         ctx.save_for_backward(
-            h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_c_w, mask_h, zone_c, zone_h,
-            act, cs, tc, out, hh, rhat, rstd, chat, cstd,
-        )  # fmt: skip
+            h0,
+            c0,
+            w_hh,
+            w_hr,
+            w_peep,
+            ln_hh_w,
+            ln_c_w,
+            mask_h,
+            zone_c,
+            zone_h,
+            act,
+            cs,
+            tc,
+            out,
+            hh,
+            rhat,
+            rstd,
+            chat,
+            cstd,
+        )
         return out, cs, act
 
     @staticmethod
     def backward(ctx, d_out, d_cs, _d_act):
         (
-            h0, c0, w_hh, w_hr, w_peep, ln_hh_w, ln_c_w, mask_h, zone_c, zone_h,
-            act, cs, tc, _out, _hh, rhat, rstd, chat, cstd,
-        ) = ctx.saved_tensors  # fmt: skip
+            h0,
+            c0,
+            w_hh,
+            w_hr,
+            w_peep,
+            ln_hh_w,
+            ln_c_w,
+            mask_h,
+            zone_c,
+            zone_h,
+            act,
+            cs,
+            tc,
+            _out,
+            _hh,
+            rhat,
+            rstd,
+            chat,
+            cstd,
+        ) = ctx.saved_tensors
         batch, steps, gates = act.shape
         H, R = gates // 4, h0.shape[1]
         if ctx.kernel is not None:
@@ -259,9 +306,26 @@ def _dense(t: Tensor | None) -> Tensor | None:
 def _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh0, dc0, c_prev):
     """Weight gradients as one matrix product (or one reduction) each, after the time loop."""
     (
-        h0, _c0, _w_hh, w_hr, w_peep, ln_hh_w, ln_c_w, mask_h, _zone_c, _zone_h,
-        act, cs, _tc, out, hh, rhat, _rstd, chat, _cstd,
-    ) = ctx.saved_tensors  # fmt: skip
+        h0,
+        _c0,
+        _w_hh,
+        w_hr,
+        w_peep,
+        ln_hh_w,
+        ln_c_w,
+        mask_h,
+        _zone_c,
+        _zone_h,
+        act,
+        cs,
+        _tc,
+        out,
+        hh,
+        rhat,
+        _rstd,
+        chat,
+        _cstd,
+    ) = ctx.saved_tensors
     needs = ctx.needs_input_grad
     H = act.shape[-1] // 4
     grads = dict.fromkeys(

@@ -137,8 +137,15 @@ class Seq2Seq(Estimator):
         valid_ids = self._encode_pairs(valid)
         meta = {"config": self._run_config(corpus, config), "files": self._files(), "seed": seed}
         self._network_config = config
-        return Seq2SeqTask(train_ids, valid_ids, self.batch_size, meta, self.label_smoothing,
-                           self.teacher_forcing, self._validation_scores(valid))  # fmt: skip
+        return Seq2SeqTask(
+            train_ids,
+            valid_ids,
+            self.batch_size,
+            meta,
+            self.label_smoothing,
+            self.teacher_forcing,
+            self._validation_scores(valid),
+        )
 
     def _make_network(self):
         return build_seq2seq(self._network_config)
@@ -148,8 +155,9 @@ class Seq2Seq(Estimator):
             return {} if size is None else {"vocab_size": size}
 
         if self.joint_vocab:
-            joint = train_tokenizer(self.src_tokenizer, [*pairs.src, *pairs.tgt],
-                                    **options(self.src_vocab_size))  # fmt: skip
+            joint = train_tokenizer(
+                self.src_tokenizer, [*pairs.src, *pairs.tgt], **options(self.src_vocab_size)
+            )
             self.src_tokenizer_ = self.tgt_tokenizer_ = joint
             return
         self.src_tokenizer_ = train_tokenizer(
@@ -173,9 +181,10 @@ class Seq2Seq(Estimator):
     def _model_config(self) -> Seq2SeqConfig:
         t = self.tgt_tokenizer_
         return Seq2SeqConfig(
-            src_vocab_size=self.src_tokenizer_.vocab_size, tgt_vocab_size=t.vocab_size,
+            src_vocab_size=self.src_tokenizer_.vocab_size,
+            tgt_vocab_size=t.vocab_size,
             **{"pad_id": t.pad_id, "bos_id": t.bos_id, "eos_id": t.eos_id, **(self.model or {})},
-        )  # fmt: skip
+        )
 
     def _encode_pairs(self, pairs: Pairs) -> list[tuple[list[int], list[int]]]:
         return [(self.encode_source(s), self.tgt_tokenizer_.encode(t)) for s, t in pairs]
@@ -188,10 +197,11 @@ class Seq2Seq(Estimator):
 
     def _keep_short(self, pairs: list) -> list:
         kept = [
-            (s, t) for s, t in pairs
+            (s, t)
+            for s, t in pairs
             if (self.max_src_len is None or len(s) <= self.max_src_len)
             and (self.max_tgt_len is None or len(t) <= self.max_tgt_len)
-        ]  # fmt: skip
+        ]
         if not kept:
             raise UserError(
                 f"max_src_len/max_tgt_len: every training pair is longer "
@@ -278,13 +288,33 @@ class Seq2Seq(Estimator):
             src, lengths, _, _ = collate([(ids, []) for _, ids in batch], 0, 0, 0)
             src = src.to(device_of(self.model_))
             if method == "beam":
-                found = beam_search(self.model_, src, lengths, beam_size, max_len_ratio, max_len,
-                                    length_penalty, n_best or 1)  # fmt: skip
+                found = beam_search(
+                    self.model_,
+                    src,
+                    lengths,
+                    beam_size,
+                    max_len_ratio,
+                    max_len,
+                    length_penalty,
+                    n_best or 1,
+                )
             elif method == "greedy":
                 found = [[h] for h in greedy(self.model_, src, lengths, max_len, max_len_ratio)]
             else:
-                found = [[h] for h in sample(self.model_, src, lengths, max_len, max_len_ratio,
-                                             temperature, top_k, top_p, gen)]  # fmt: skip
+                found = [
+                    [h]
+                    for h in sample(
+                        self.model_,
+                        src,
+                        lengths,
+                        max_len,
+                        max_len_ratio,
+                        temperature,
+                        top_k,
+                        top_p,
+                        gen,
+                    )
+                ]
             for (k, _), hyps in zip(batch, found, strict=True):
                 results[k] = [(self.tgt_tokenizer_.decode(h.tokens), h.score) for h in hyps]
         if n_best is None:

@@ -15,8 +15,13 @@ from lstmkit.errors import UserError
 
 # Source-length buckets in words: (low, high) inclusive, high None for no bound.
 LENGTH_BUCKETS: tuple[tuple[int, int | None], ...] = (
-    (1, 5), (6, 10), (11, 15), (16, 20), (21, 30), (31, None),
-)  # fmt: skip
+    (1, 5),
+    (6, 10),
+    (11, 15),
+    (16, 20),
+    (21, 30),
+    (31, None),
+)
 
 
 def translation_scores(
@@ -54,9 +59,10 @@ def translation_scores(
         for low, high in buckets:
             label = f"{low}+" if high is None else str(low) if low == high else f"{low}-{high}"
             keep = [
-                k for k, s in enumerate(sources)
+                k
+                for k, s in enumerate(sources)
                 if low <= len(s.split()) and (high is None or len(s.split()) <= high)
-            ]  # fmt: skip
+            ]
             if keep:
                 part = _scores([hypotheses[k] for k in keep], [references[k] for k in keep])
                 part.pop("signature")

@@ -43,8 +43,9 @@ class Seq2SeqState:
         return sum(t.numel() for t in parts if isinstance(t, Tensor))
 
 
-def seq2seq_start(model, encode: Callable[[str], list[int]], sentence: str | Sequence[str]
-                  ) -> Seq2SeqState:  # fmt: skip
+def seq2seq_start(
+    model, encode: Callable[[str], list[int]], sentence: str | Sequence[str]
+) -> Seq2SeqState:
     """:meth:`lstmkit.seq2seq.Seq2Seq.start`: encodes one sentence (B = 1) or a list of B;
     ``encode`` gives a sentence's source ids."""
     sentences = [sentence] if isinstance(sentence, str) else sentence
@@ -79,8 +80,7 @@ def seq2seq_advance(model, ids: Tensor, state: Seq2SeqState) -> tuple[Tensor, Se
     return logits, Seq2SeqState(state.memory, decoder)
 
 
-def seq2seq_stream(model, tokenizer, encode: Callable[[str], list[int]], sentence: str
-                   ) -> Stream:  # fmt: skip
+def seq2seq_stream(model, tokenizer, encode: Callable[[str], list[int]], sentence: str) -> Stream:
     """:meth:`lstmkit.seq2seq.Seq2Seq.stream`: the decoder of one sentence's translation."""
     if not isinstance(sentence, str):
         raise UserError(f"sentence: expected one sentence, got {type(sentence).__name__}")

@@ -78,8 +78,12 @@ def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         finally:
             worker.stop()
 
-    app = FastAPI(title="lstmkit", version=__version__, lifespan=lifespan,
-                  description=f"The {kind} in {model_dir}, served by lstmkit.")  # fmt: skip
+    app = FastAPI(
+        title="lstmkit",
+        version=__version__,
+        lifespan=lifespan,
+        description=f"The {kind} in {model_dir}, served by lstmkit.",
+    )
     started = time.monotonic()
     model = str(getattr(estimator, "checkpoint_", model_dir))
     app.state.worker, app.state.estimator = worker, estimator
@@ -89,10 +93,17 @@ def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     @app.get("/health", response_model=HealthResponse)
     async def health() -> dict:
         """Whether the service is up, what it serves and how busy it is."""
-        return {"status": "ok", "kind": task, "model": model, "version": __version__,
-                "uptime_s": round(time.monotonic() - started, 3), "queue_depth": worker.depth,
-                "endpoints": [f"/{n}" for n in active], "limits": limits.to_dict(),
-                "batches": worker.stats.to_dict()}  # fmt: skip
+        return {
+            "status": "ok",
+            "kind": task,
+            "model": model,
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - started, 3),
+            "queue_depth": worker.depth,
+            "endpoints": [f"/{n}" for n in active],
+            "limits": limits.to_dict(),
+            "batches": worker.stats.to_dict(),
+        }
 
     for name in ENDPOINTS:
         if name in active:
@@ -139,8 +150,11 @@ def _elsewhere(name: str, kind: str, model: str, active: tuple[str, ...]):
     here = ", ".join(f"/{n}" for n in active)
 
     async def endpoint() -> JSONResponse:
-        return error(409, f"/{name}: expected a server of a {wanted}, got one of a {kind} "
-                          f"({model}), which answers {here}")  # fmt: skip
+        return error(
+            409,
+            f"/{name}: expected a server of a {wanted}, got one of a {kind} "
+            f"({model}), which answers {here}",
+        )
 
     endpoint.__name__ = f"{name}_elsewhere"
     return endpoint
@@ -170,7 +184,8 @@ def _error_handlers(app: FastAPI, models: dict) -> None:
             message = f"{path}: no such endpoint; expected one of {names}"
         elif exc.status_code == 405:
             message = f"{request.method} {path}: method not allowed; expected " + (
-                "GET" if path == "/health" else "POST")  # fmt: skip
+                "GET" if path == "/health" else "POST"
+            )
         else:
             message = f"{path}: {exc.detail}"
         return error(exc.status_code, message, getattr(exc, "headers", None))
@@ -178,8 +193,11 @@ def _error_handlers(app: FastAPI, models: dict) -> None:
 
 def _limit_body(app: FastAPI, limits: Limits) -> None:
     """Refuses (413) a body whose declared length is over what any valid request needs."""
-    largest = max(1 << 20, 8 * limits.max_batch * limits.max_text_chars + 4096,
-                  100 * limits.max_history + 4096)  # fmt: skip
+    largest = max(
+        1 << 20,
+        8 * limits.max_batch * limits.max_text_chars + 4096,
+        100 * limits.max_history + 4096,
+    )
 
     @app.middleware("http")
     async def limit(request: Request, call_next):

@@ -95,8 +95,9 @@ def predict_handler(lm, limits) -> Endpoint:
 
 def generate_handler(lm, limits) -> Endpoint:
     def one(r) -> dict:
-        return {"text": lm.generate(r.prompt, r.max_tokens, r.temperature, r.top_k, r.top_p,
-                                    r.seed)}  # fmt: skip
+        return {
+            "text": lm.generate(r.prompt, r.max_tokens, r.temperature, r.top_k, r.top_p, r.seed)
+        }
 
     def generate(requests: Sequence) -> list[dict]:
         return [each(one, r) for r in requests]
@@ -108,17 +109,28 @@ def generate_handler(lm, limits) -> Endpoint:
 def translate_key(request) -> tuple:
     """Requests with equal keys decode with the same options, so they can share a batch."""
     beam = request.method == "beam"
-    return (request.method, request.beam_size if beam else None,
-            request.length_penalty if beam else None, request.max_len, request.n_best)  # fmt: skip
+    return (
+        request.method,
+        request.beam_size if beam else None,
+        request.length_penalty if beam else None,
+        request.max_len,
+        request.n_best,
+    )
 
 
 def translate_handler(s2s, limits) -> Endpoint:
     def translate(requests: Sequence) -> list[dict]:
         first = requests[0]  # the worker batches requests of one key only
         sentences = [s for r in requests for s in r.sentences]
-        found = s2s.translate(sentences, method=first.method, beam_size=first.beam_size,
-                              length_penalty=first.length_penalty, max_len=first.max_len,
-                              n_best=first.n_best, batch_size=limits.max_batch)  # fmt: skip
+        found = s2s.translate(
+            sentences,
+            method=first.method,
+            beam_size=first.beam_size,
+            length_penalty=first.length_penalty,
+            max_len=first.max_len,
+            n_best=first.n_best,
+            batch_size=limits.max_batch,
+        )
         results, start = [], 0
         for request in requests:
             mine = found[start : start + len(request.sentences)]
@@ -158,8 +170,9 @@ def forecast_handler(fc, limits) -> Endpoint:
             start += rows
             mine = first_steps(mine, request.horizon or fc.horizon)
             notices = [*found["notices"], *(str(w.message) for w in caught)]
-            results.append({"forecast": _rows(mine, request),
-                            "notices": list(dict.fromkeys(notices))})  # fmt: skip
+            results.append(
+                {"forecast": _rows(mine, request), "notices": list(dict.fromkeys(notices))}
+            )
         return results
 
     return Endpoint(forecast)
@@ -187,10 +200,20 @@ def history_frame(fc, request):
     from lstmkit.data.series import from_table
 
     if request.history is not None:
-        table = pd.DataFrame({"time": [p.time for p in request.history],
-                              request.name: [p.value for p in request.history]})  # fmt: skip
-        return from_table(table, "history", lambda row: f"history[{row}]", time="time",
-                          target=request.name, freq=fc.freq_)  # fmt: skip
+        table = pd.DataFrame(
+            {
+                "time": [p.time for p in request.history],
+                request.name: [p.value for p in request.history],
+            }
+        )
+        return from_table(
+            table,
+            "history",
+            lambda row: f"history[{row}]",
+            time="time",
+            target=request.name,
+            freq=fc.freq_,
+        )
     if request.values is None:
         return None
     freq = request.freq or fc.freq_
@@ -198,11 +221,13 @@ def history_frame(fc, request):
     try:
         times = pd.date_range(pd.Timestamp(request.start), periods=len(request.values), freq=freq)
     except (ValueError, TypeError):
-        raise UserError(f"start: expected a timestamp such as 2020-01-01, got "
-                        f"{request.start!r}") from None  # fmt: skip
+        raise UserError(
+            f"start: expected a timestamp such as 2020-01-01, got {request.start!r}"
+        ) from None
     table = pd.DataFrame({"time": times, request.name: request.values})
-    return from_table(table, "values", lambda row: f"values[{row}]", time="time",
-                      target=request.name, freq=freq)  # fmt: skip
+    return from_table(
+        table, "values", lambda row: f"values[{row}]", time="time", target=request.name, freq=freq
+    )
 
 
 # ---------------------------------------------------------------------------- shared

@@ -129,16 +129,18 @@ def _translate_request(limits: Limits) -> type[BaseModel]:
         beam_size: int = Field(5, ge=1, le=limits.max_beam_size)
         length_penalty: float = Field(0.6, ge=0, le=10, allow_inf_nan=False)
         max_len: int = Field(min(200, limits.max_tokens), ge=1, le=limits.max_tokens)
-        n_best: int | None = Field(None, ge=1, le=limits.max_beam_size,
-                                   description="beam: also the n best, scored")  # fmt: skip
+        n_best: int | None = Field(
+            None, ge=1, le=limits.max_beam_size, description="beam: also the n best, scored"
+        )
 
         @model_validator(mode="after")
         def _check(self):
             if self.n_best is not None and self.method != "beam":
                 raise ValueError(f"n_best: expected only with method 'beam', got {self.method!r}")
             if self.n_best is not None and self.n_best > self.beam_size:
-                raise ValueError(f"n_best: expected at most beam_size {self.beam_size}, "
-                                 f"got {self.n_best}")  # fmt: skip
+                raise ValueError(
+                    f"n_best: expected at most beam_size {self.beam_size}, got {self.n_best}"
+                )
             return self
 
     return TranslateRequest
@@ -154,10 +156,12 @@ def _forecast_request(limits: Limits, horizon: int | None) -> type[BaseModel]:
 
         history: list[Point] | None = Field(None, min_length=1, max_length=longest)
         values: list[value] | None = Field(None, min_length=1, max_length=longest)
-        start: str | None = Field(None, min_length=1, max_length=40,
-                                  description="the time of values[0]")  # fmt: skip
-        freq: str | None = Field(None, min_length=1, max_length=20,
-                                 description="of values; default the model's")  # fmt: skip
+        start: str | None = Field(
+            None, min_length=1, max_length=40, description="the time of values[0]"
+        )
+        freq: str | None = Field(
+            None, min_length=1, max_length=20, description="of values; default the model's"
+        )
         name: str = Field("series", min_length=1, max_length=MAX_NAME_CHARS)
         horizon: int | None = Field(None, ge=1, le=max_horizon, description="default the model's")
         quantiles: bool = Field(True, description="include the quantile columns")

@@ -65,9 +65,15 @@ class ModelWorker:
         threads: torch's intra-op threads, set in the worker thread (None: unchanged).
     """
 
-    def __init__(self, handlers: dict[str, Handler], batched: Collection[str] = (),
-                 max_batch: int = 32, queue_size: int = 256, wait_s: float = 0.002,
-                 threads: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        handlers: dict[str, Handler],
+        batched: Collection[str] = (),
+        max_batch: int = 32,
+        queue_size: int = 256,
+        wait_s: float = 0.002,
+        threads: int | None = None,
+    ) -> None:
         self.handlers, self.batched = handlers, set(batched)
         self.max_batch, self.wait_s = max_batch, wait_s
         self.threads = threads
@@ -87,8 +93,9 @@ class ModelWorker:
         try:
             self.queue.put_nowait(job)
         except queue.Full:
-            raise QueueFull(f"server busy: {self.queue.maxsize} requests are waiting for the "
-                            "model; retry later") from None  # fmt: skip
+            raise QueueFull(
+                f"server busy: {self.queue.maxsize} requests are waiting for the model; retry later"
+            ) from None
         return job
 
     async def run(self, key: Hashable, payload: Any, size: int = 1) -> tuple[Any, list[str]]:

@@ -110,11 +110,17 @@ class SentencePieceTokenizer(Tokenizer, kinds=SUBWORD_KINDS):
                 # to give equal bytes); the model records the count, so it is fixed here too.
                 num_threads=1,
                 max_sentence_length=1 << 20,  # the default 4192 bytes silently drops long lines
-                pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-                pad_piece="<pad>", unk_piece="<unk>", bos_piece="<bos>", eos_piece="<eos>",
+                pad_id=PAD_ID,
+                unk_id=UNK_ID,
+                bos_id=BOS_ID,
+                eos_id=EOS_ID,
+                pad_piece="<pad>",
+                unk_piece="<unk>",
+                bos_piece="<bos>",
+                eos_piece="<eos>",
                 unk_surface="<unk>",  # what decode writes, as the char and word tokenizers do
                 minloglevel=2,  # the trainer logs every step to stderr otherwise
-            )  # fmt: skip
+            )
         except RuntimeError as error:
             raise _training_error(error, kind, vocab_size) from None
         return cls(model.getvalue(), kind)

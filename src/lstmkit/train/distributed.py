@@ -132,8 +132,16 @@ def launch(nproc: int, argv: list[str]) -> int:
     """
     if nproc < 1:
         raise UserError(f"nproc: expected a positive integer, got {nproc}")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc-per-node={nproc}", "-m", "lstmkit", *argv]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "lstmkit",
+        *argv,
+    ]
     return subprocess.call(command)
 
 

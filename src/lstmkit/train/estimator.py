@@ -128,8 +128,9 @@ class Estimator:
         optim_config = OptimConfig(**{**self.default_optim, **(self.optim or {})})
         task = self._make_task(data, checkpoint, train_config.seed)
         torch.manual_seed(train_config.seed)
-        trainer = Trainer(self._make_network(), task, optim_config, train_config, out,
-                          progress=progress)  # fmt: skip
+        trainer = Trainer(
+            self._make_network(), task, optim_config, train_config, out, progress=progress
+        )
         if checkpoint is not None:
             trainer.resume(checkpoint.directory)
         self.model_ = trainer.model  # validation may run the estimator's own inference

@@ -128,9 +128,13 @@ class Trainer:
         self.state = Progress()
         self.carry: Any = None
         if config.precision == "bf16" and not native_bf16(self.device) and self.rank == 0:
-            warnings.warn(f"precision bf16: this {self.device.type.upper()} has no bfloat16 "
-                          "arithmetic (AVX512-BF16 or AMX); torch emulates it, so training is "
-                          "slower than with fp32", Notice, stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"precision bf16: this {self.device.type.upper()} has no bfloat16 "
+                "arithmetic (AVX512-BF16 or AMX); torch emulates it, so training is "
+                "slower than with fp32",
+                Notice,
+                stacklevel=2,
+            )
 
     # ------------------------------------------------------------------ checkpoints
     def _config(self) -> dict:
@@ -259,8 +263,12 @@ class Trainer:
                 rate = window_tokens / max(seconds, 1e-9)
                 self.log.write("train", state.step, epoch=state.epoch, loss=mean, tokens_per_s=rate)
                 ppl = {"ppl": f"{_ppl(mean):.1f}"} if task.task in ("lm", "seq2seq") else {}
-                bar.set_postfix(loss=f"{mean:.3f}", **ppl, tok_s=f"{rate:,.0f}",
-                                run_eta=self._run_eta(started, budget))  # fmt: skip
+                bar.set_postfix(
+                    loss=f"{mean:.3f}",
+                    **ppl,
+                    tok_s=f"{rate:,.0f}",
+                    run_eta=self._run_eta(started, budget),
+                )
                 window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
             if config.max_steps and state.step >= config.max_steps:
                 bar.close()
