@@ -6,6 +6,7 @@ errors) and the task packages' independence. The registry's entries must all res
 the CLI, serve, export and inspect find every task through it alone.
 """
 
+import ast
 import inspect
 import subprocess
 import sys
@@ -55,3 +56,16 @@ def test_each_task_is_a_package_of_its_own():
 def test_an_endpoint_name_belongs_to_one_task():
     names = [e for spec in TASKS.values() for e in spec.endpoints]
     assert len(names) == len(set(names))
+
+
+def test_no_module_imports_another_modules_private_names():
+    private = []
+    for path in sorted((ROOT / "src" / "lstmkit").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lstmkit"):
+                private += [
+                    f"{path.relative_to(ROOT)}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    assert private == []

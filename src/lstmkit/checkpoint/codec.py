@@ -31,9 +31,9 @@ TOKENIZER_DIR = "tokenizer"
 STATE_FILE = "training_state.json"
 STATE_TENSORS_FILE = "training_state.safetensors"
 MANIFEST_FILE = "manifest.json"
-_OWN_FILES = (CONFIG_FILE, MODEL_FILE, STATE_FILE, STATE_TENSORS_FILE)
-_CONFIG_KEYS = {"format", "format_version", "task", "lstmkit_version", "tied_weights"}
-_STATE_KEYS = {"optimizer", "scheduler", "rng", "tensors", "tensor_aliases"}
+OWN_FILES = (CONFIG_FILE, MODEL_FILE, STATE_FILE, STATE_TENSORS_FILE)
+CONFIG_KEYS = {"format", "format_version", "task", "lstmkit_version", "tied_weights"}
+STATE_KEYS = {"optimizer", "scheduler", "rng", "tensors", "tensor_aliases"}
 _MARKERS = {"__float__", "__tuple__", "__int_keys__", "__ndarray__", "__tensor__"}
 
 
@@ -66,7 +66,7 @@ class Checkpoint:
 
 
 # ----------------------------------------------------------- JSON for non-JSON values
-def _encode(value: Any, path: str, tensors: dict[str, Tensor]) -> Any:
+def encode(value: Any, path: str, tensors: dict[str, Tensor]) -> Any:
     """``value`` as JSON, its tensors moved to ``tensors`` under their dotted path."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -80,15 +80,15 @@ def _encode(value: Any, path: str, tensors: dict[str, Tensor]) -> Any:
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return {"__ndarray__": value.tolist(), "dtype": str(value.dtype)}
     if isinstance(value, np.generic):
-        return _encode(value.item(), path, tensors)
+        return encode(value.item(), path, tensors)
     if isinstance(value, (list, tuple)):
-        items = [_encode(v, _join(path, i), tensors) for i, v in enumerate(value)]
+        items = [encode(v, _join(path, i), tensors) for i, v in enumerate(value)]
         return items if isinstance(value, list) else {"__tuple__": items}
     if isinstance(value, dict):
         if all(isinstance(k, str) for k in value) and not _MARKERS & value.keys():
-            return {k: _encode(v, _join(path, k), tensors) for k, v in value.items()}
+            return {k: encode(v, _join(path, k), tensors) for k, v in value.items()}
         if all(isinstance(k, int) and not isinstance(k, bool) for k in value):
-            items = {str(k): _encode(v, _join(path, k), tensors) for k, v in value.items()}
+            items = {str(k): encode(v, _join(path, k), tensors) for k, v in value.items()}
             return {"__int_keys__": items}
     raise TypeError(
         f"{path or 'training state'}: cannot store {type(value).__name__} {value!r:.60} in a "
@@ -100,9 +100,9 @@ def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _decode(value: Any, tensors: dict[str, Tensor], where: Path) -> Any:
+def decode(value: Any, tensors: dict[str, Tensor], where: Path) -> Any:
     if isinstance(value, list):
-        return [_decode(v, tensors, where) for v in value]
+        return [decode(v, tensors, where) for v in value]
     if not isinstance(value, dict):
         return value
     if "__tensor__" in value:
@@ -112,16 +112,16 @@ def _decode(value: Any, tensors: dict[str, Tensor], where: Path) -> Any:
     if "__float__" in value:
         return float(value["__float__"])
     if "__tuple__" in value:
-        return tuple(_decode(v, tensors, where) for v in value["__tuple__"])
+        return tuple(decode(v, tensors, where) for v in value["__tuple__"])
     if "__int_keys__" in value:
-        return {int(k): _decode(v, tensors, where) for k, v in value["__int_keys__"].items()}
+        return {int(k): decode(v, tensors, where) for k, v in value["__int_keys__"].items()}
     if "__ndarray__" in value:
         return np.array(value["__ndarray__"], dtype=value["dtype"])
-    return {k: _decode(v, tensors, where) for k, v in value.items()}
+    return {k: decode(v, tensors, where) for k, v in value.items()}
 
 
 # ---------------------------------------------------------------- tensors stored once
-def _dedupe(tensors: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, str]]:
+def dedupe(tensors: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, str]]:
     """Tensors to store (CPU, contiguous) and ``alias -> stored name`` for exact repeats.
 
     safetensors refuses tensors sharing memory. A tensor that is the same view as an earlier one
@@ -147,7 +147,7 @@ def _dedupe(tensors: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, st
     return unique, aliases
 
 
-def _add_aliases(tensors: dict[str, Tensor], aliases: Any, where: Path) -> None:
+def add_aliases(tensors: dict[str, Tensor], aliases: Any, where: Path) -> None:
     if not isinstance(aliases, dict):
         raise UserError(f"{where}: expected tied names as a JSON object, got {aliases!r:.60}")
     for alias, name in aliases.items():
@@ -157,32 +157,32 @@ def _add_aliases(tensors: dict[str, Tensor], aliases: Any, where: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ files
-def _is_inner_path(name: str) -> bool:
+def is_inner_path(name: str) -> bool:
     path = PurePosixPath(name)
     return bool(path.parts) and not path.is_absolute() and ".." not in path.parts
 
 
-def _json_bytes(value: Any, what: str) -> bytes:
+def json_bytes(value: Any, what: str) -> bytes:
     try:
         return (json.dumps(value, indent=2, allow_nan=False) + "\n").encode("utf-8")
     except (TypeError, ValueError) as error:
         raise ValueError(f"{what}: cannot be written as JSON: {error}") from None
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes) -> None:
     with open(path, "wb") as file:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
 
 
-def _write_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
+def write_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
     safetensors.torch.save_file(tensors, str(path), metadata={"format": "pt"})
     with open(path, "rb+") as file:
         os.fsync(file.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     # Makes the renames and new names durable; Windows cannot open a directory (nor needs to).
     if not hasattr(os, "O_DIRECTORY"):
         return
@@ -193,7 +193,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -201,14 +201,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_tensors(path: Path) -> dict[str, Tensor]:
+def read_tensors(path: Path) -> dict[str, Tensor]:
     try:
         return safetensors.torch.load_file(str(path))
     except (SafetensorError, OSError) as error:
         raise UserError(f"{path}: cannot read tensors ({error})") from None
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     try:
         return json.loads(read_text(path))
     except json.JSONDecodeError as error:

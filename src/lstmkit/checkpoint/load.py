@@ -14,22 +14,22 @@ import torch
 from torch import nn
 
 from lstmkit.checkpoint.codec import (
-    _OWN_FILES,
     CONFIG_FILE,
     FORMAT,
     FORMAT_VERSION,
     MANIFEST_FILE,
     MODEL_FILE,
+    OWN_FILES,
     STATE_FILE,
     STATE_TENSORS_FILE,
     Checkpoint,
-    _add_aliases,
-    _decode,
-    _is_inner_path,
-    _read_json,
-    _read_tensors,
-    _sha256,
+    add_aliases,
+    decode,
+    is_inner_path,
     is_task_name,
+    read_json,
+    read_tensors,
+    sha256,
 )
 from lstmkit.errors import UserError
 
@@ -61,7 +61,7 @@ def load_checkpoint(directory: str | os.PathLike, *, task: str | None = None) ->
         raise UserError(f"{directory}: {state}")
     config_path = directory / CONFIG_FILE
     try:
-        config = _read_json(config_path)
+        config = read_json(config_path)
     except UserError:
         _verify_manifest(directory)  # a damaged config.json is reported as a checksum mismatch
         raise
@@ -71,16 +71,16 @@ def load_checkpoint(directory: str | os.PathLike, *, task: str | None = None) ->
         raise UserError(
             f"{config_path}: checkpoint of task {config.get('task')!r}, expected {task!r}"
         )
-    state_dict = _read_tensors(directory / MODEL_FILE)
-    _add_aliases(state_dict, config.get("tied_weights", {}), config_path)
+    state_dict = read_tensors(directory / MODEL_FILE)
+    add_aliases(state_dict, config.get("tied_weights", {}), config_path)
     state_path = directory / STATE_FILE
-    state = _read_json(state_path)
+    state = read_json(state_path)
     if not isinstance(state, dict):
         raise UserError(f"{state_path}: expected a JSON object, got {type(state).__name__}")
-    tensors = _read_tensors(directory / STATE_TENSORS_FILE)
-    _add_aliases(tensors, state.pop("tensor_aliases", {}), state_path)
+    tensors = read_tensors(directory / STATE_TENSORS_FILE)
+    add_aliases(tensors, state.pop("tensor_aliases", {}), state_path)
     state.pop("tensors", None)
-    return Checkpoint(config, state_dict, _decode(state, tensors, state_path), directory)
+    return Checkpoint(config, state_dict, decode(state, tensors, state_path), directory)
 
 
 def _check_format(path: Path, config: Any) -> None:
@@ -99,20 +99,20 @@ def _check_format(path: Path, config: Any) -> None:
 
 def _verify_manifest(directory: Path) -> None:
     path = directory / MANIFEST_FILE
-    manifest = _read_json(path)
+    manifest = read_json(path)
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict):
         raise UserError(f'{path}: expected {{"files": {{name: {{"sha256", "bytes"}}}}}}')
-    for name in _OWN_FILES:
+    for name in OWN_FILES:
         if name not in files:
             raise UserError(f"{path}: does not list {name}")
     for name, entry in files.items():
         file = directory / name
-        if not _is_inner_path(name) or not isinstance(entry, dict):
+        if not is_inner_path(name) or not isinstance(entry, dict):
             raise UserError(f"{path}: bad entry {name!r}")
         if not file.is_file():
             raise UserError(f"{file}: missing (listed in {MANIFEST_FILE})")
-        if file.stat().st_size != entry.get("bytes") or _sha256(file) != entry.get("sha256"):
+        if file.stat().st_size != entry.get("bytes") or sha256(file) != entry.get("sha256"):
             raise UserError(f"{file}: checksum mismatch (file altered or truncated)")
 
 

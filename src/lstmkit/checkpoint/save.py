@@ -15,27 +15,27 @@ from torch import Tensor, nn
 
 from lstmkit import __version__
 from lstmkit.checkpoint.codec import (
-    _CONFIG_KEYS,
-    _OWN_FILES,
-    _STATE_KEYS,
     CONFIG_FILE,
+    CONFIG_KEYS,
     FORMAT,
     FORMAT_VERSION,
     MANIFEST_FILE,
     MODEL_FILE,
+    OWN_FILES,
     STATE_FILE,
+    STATE_KEYS,
     STATE_TENSORS_FILE,
     TOKENIZER_DIR,
-    _dedupe,
-    _encode,
-    _fsync_dir,
-    _is_inner_path,
-    _json_bytes,
-    _read_json,
-    _sha256,
-    _write_bytes,
-    _write_tensors,
+    dedupe,
+    encode,
+    fsync_dir,
+    is_inner_path,
     is_task_name,
+    json_bytes,
+    read_json,
+    sha256,
+    write_bytes,
+    write_tensors,
 )
 from lstmkit.checkpoint.load import is_checkpoint, recover
 from lstmkit.errors import UserError
@@ -93,7 +93,7 @@ def save_checkpoint(
     recover(target)
     _remove_leftovers(target)
     _check_replaceable(target)
-    weights, tied = _dedupe(model.state_dict())
+    weights, tied = dedupe(model.state_dict())
     header = _config_header(task, config, tied)
     state, state_tensors = _encode_training_state(optimizer, scheduler, training_state)
     files = _check_extra_files(extra_files or {})
@@ -146,7 +146,7 @@ def _check_replaceable(target: Path) -> None:
         return
     if not is_checkpoint(target):
         raise UserError(f"{target}: is not an lstmkit checkpoint; refusing to replace it")
-    manifest = _read_json(target / MANIFEST_FILE)
+    manifest = read_json(target / MANIFEST_FILE)
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict):
         raise UserError(f"{target / MANIFEST_FILE}: not a checkpoint manifest; refusing to replace")
@@ -159,7 +159,7 @@ def _check_replaceable(target: Path) -> None:
 
 
 def _config_header(task: str, config: dict[str, Any], tied: dict[str, str]) -> dict[str, Any]:
-    clash = _CONFIG_KEYS & config.keys()
+    clash = CONFIG_KEYS & config.keys()
     if clash:
         raise ValueError(f"config: {sorted(clash)} are written by save_checkpoint itself")
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "task": task, **config}
@@ -170,7 +170,7 @@ def _config_header(task: str, config: dict[str, Any], tied: dict[str, str]) -> d
 
 
 def _encode_training_state(optimizer, scheduler, progress) -> tuple[dict, dict[str, Tensor]]:
-    clash = _STATE_KEYS & (progress or {}).keys()
+    clash = STATE_KEYS & (progress or {}).keys()
     if clash:
         raise ValueError(f"training_state: {sorted(clash)} are written by save_checkpoint itself")
     # The global numpy generator is legacy, but it is the one user code draws from.
@@ -185,8 +185,8 @@ def _encode_training_state(optimizer, scheduler, progress) -> tuple[dict, dict[s
         "rng": rng,
     }
     tensors: dict[str, Tensor] = {}
-    encoded = _encode(state, "", tensors)
-    unique, aliases = _dedupe(tensors)
+    encoded = encode(state, "", tensors)
+    unique, aliases = dedupe(tensors)
     encoded["tensors"] = {
         name: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}
         for name, t in unique.items()
@@ -200,8 +200,8 @@ def _check_extra_files(files: dict[str, bytes]) -> dict[str, bytes]:
     for name, data in files.items():
         parts = PurePosixPath(name).parts
         if (
-            not _is_inner_path(name)
-            or parts[0] in (*_OWN_FILES, MANIFEST_FILE)
+            not is_inner_path(name)
+            or parts[0] in (*OWN_FILES, MANIFEST_FILE)
             or parts == (TOKENIZER_DIR,)
         ):
             raise ValueError(
@@ -217,20 +217,20 @@ def _write_tree(tmp: Path, header, weights, state, state_tensors, files) -> None
     if tmp.exists():  # left by a crashed save of an earlier process with our pid
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    _write_bytes(tmp / CONFIG_FILE, _json_bytes(header, "config"))
-    _write_tensors(tmp / MODEL_FILE, weights)
-    _write_bytes(tmp / STATE_FILE, _json_bytes(state, "training_state"))
-    _write_tensors(tmp / STATE_TENSORS_FILE, state_tensors)
+    write_bytes(tmp / CONFIG_FILE, json_bytes(header, "config"))
+    write_tensors(tmp / MODEL_FILE, weights)
+    write_bytes(tmp / STATE_FILE, json_bytes(state, "training_state"))
+    write_tensors(tmp / STATE_TENSORS_FILE, state_tensors)
     for name, data in files.items():
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-        _write_bytes(tmp / name, bytes(data))
+        write_bytes(tmp / name, bytes(data))
     manifest = {
-        name: {"sha256": _sha256(tmp / name), "bytes": (tmp / name).stat().st_size}
+        name: {"sha256": sha256(tmp / name), "bytes": (tmp / name).stat().st_size}
         for name in sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
     }
-    _write_bytes(tmp / MANIFEST_FILE, _json_bytes({"files": manifest}, "manifest"))
+    write_bytes(tmp / MANIFEST_FILE, json_bytes({"files": manifest}, "manifest"))
     for folder in [tmp, *(p for p in tmp.rglob("*") if p.is_dir())]:
-        _fsync_dir(folder)
+        fsync_dir(folder)
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
@@ -248,7 +248,7 @@ def _swap_in(tmp: Path, target: Path) -> None:
             raise
         # The new checkpoint is in place; an old copy that will not go away is only clutter.
         shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 # ---------------------------------------------------------------------------- folders
