@@ -53,6 +53,7 @@ from lstmkit.data.series_tools import read_frame
 from lstmkit.forecast import Forecaster
 from lstmkit.forecast.backtest import backtest
 from lstmkit.forecast.estimator import DEFAULT_TRAIN
+from lstmkit.models.forecaster import ForecastConfig
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "timeseries"
 
@@ -157,7 +158,7 @@ def main() -> None:
     parser.add_argument(
         "--one-step-loss",
         type=float,
-        default=Forecaster().one_step_loss,
+        default=ForecastConfig.one_step_loss,
         help="weight of the encoder's one-step-ahead loss (0: off)",
     )
     # Three: the shrinkage and the calibration of one series rest on its validation windows

@@ -32,8 +32,9 @@ best of several) and each implementation's achieved GFLOP/s is given as a share 
 forward FLOPs = 2·B·T·4H·(I+H) (the matrix products; elementwise work ignored) and a training
 step = 3x forward FLOPs.
 
-The output is a markdown table (ready for the README) and a "targets" section with PASS/FAIL
-per performance target; the targets are informational, the exit status is 0 either way.
+The output is a markdown table (ready for its page, docs/benchmarks/lstm-layer.md) and a
+"targets" section with PASS/FAIL per performance target; the targets are informational, the exit
+status is 0 either way.
 
 Run from the repository root::
 
