@@ -69,3 +69,19 @@ def test_no_module_imports_another_modules_private_names():
                     if alias.name.startswith("_") and not alias.name.startswith("__")
                 ]
     assert private == []
+
+
+def test_no_two_packages_import_each_other():
+    grimp = pytest.importorskip("grimp", reason="grimp comes with import-linter")
+    graph = grimp.build_graph("lstmkit")
+    package = {m: ".".join(m.split(".")[:2]) for m in graph.modules}
+    edges = {
+        (package[m], package[i])
+        for m in graph.modules
+        for i in graph.find_modules_directly_imported_by(m)
+        if package[m] != package[i] and "lstmkit" not in (package[m], package[i])
+    }
+    cycles = [
+        (a, b) for a, b in edges if graph.chain_exists(importer=b, imported=a, as_packages=True)
+    ]
+    assert cycles == []
