@@ -1,6 +1,5 @@
 """The Forecaster estimator: fit/predict, dates, save/load, covariates, long format, errors."""
 
-import hashlib
 import json
 
 import numpy as np
@@ -121,7 +120,9 @@ def test_save_load_and_run_folder_give_identical_predictions(df, tmp_path, resid
     assert from_run.residual is residual
 
 
-def test_one_step_loss_is_kept_and_a_checkpoint_from_before_it_loads(df, fitted, tmp_path):
+def test_one_step_loss_is_kept_and_a_checkpoint_from_before_it_loads(
+    write_config, df, fitted, tmp_path
+):
     fc = Forecaster(**{**TINY, "model": {**TINY["model"], "one_step_loss": 0.5}})
     fc.fit(df, progress=False)
     assert fc.model_.one_step is not None
@@ -144,18 +145,6 @@ def test_one_step_loss_is_kept_and_a_checkpoint_from_before_it_loads(df, fitted,
     assert "one_step_loss" not in loaded.model
     assert loaded.model_.one_step is None
     pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
-
-
-def write_config(checkpoint, config: dict) -> None:
-    """Replace a checkpoint's config.json, its manifest's checksum with it."""
-    data = json.dumps(config).encode()
-    (checkpoint / "config.json").write_bytes(data)
-    manifest = json.loads((checkpoint / "manifest.json").read_text())
-    manifest["files"]["config.json"] = {
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "bytes": len(data),
-    }
-    (checkpoint / "manifest.json").write_text(json.dumps(manifest))
 
 
 def daily(weekly_cycle: float, n=200, seed=0) -> pd.DataFrame:
@@ -195,7 +184,9 @@ def test_a_season_given_is_the_residual_lag_untested():
     assert fc.residual_ == {"lag": 7, "seasonal_series": None, "series": None}
 
 
-def test_a_checkpoint_from_before_the_seasonality_test_takes_the_season(fitted, tmp_path):
+def test_a_checkpoint_from_before_the_seasonality_test_takes_the_season(
+    write_config, fitted, tmp_path
+):
     old = fitted.save(tmp_path / "old")
     config = json.loads((old / "config.json").read_text())
     del config["data"]["residual"]
@@ -393,7 +384,7 @@ def test_adjusted_forecast_is_shrunk_toward_seasonal_naive_and_widened_by_the_ma
         Forecaster(**TINY, calibrate="yes").fit(df, progress=False)
 
 
-def test_a_resumed_run_keeps_the_residual_lag_it_started_with(tmp_path):
+def test_a_resumed_run_keeps_the_residual_lag_it_started_with(write_config, tmp_path):
     df, settings = daily(0.0), {**TINY, "lookback": 14, "shrink": False, "calibrate": False}
     part = Forecaster(**{**settings, "train": {"epochs": 2, "max_steps": 4}})
     part.fit(df, out=tmp_path / "run", progress=False)

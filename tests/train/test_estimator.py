@@ -1,6 +1,7 @@
 """The Estimator base: scikit-learn's conventions on the three estimators, one settings shape."""
 
 import inspect
+import json
 
 import numpy as np
 import pandas as pd
@@ -97,3 +98,20 @@ def test_an_unknown_setting_is_named_with_the_fields_allowed(cls, group, key, co
 def test_a_setting_group_must_be_a_mapping():
     with pytest.raises(UserError, match="train: expected a mapping of settings, got 3"):
         LanguageModel(train=3).fit("the cat sat\n" * 5, progress=False)
+
+
+def test_a_checkpoint_naming_an_unknown_parameter_is_refused_not_set(tmp_path, write_config):
+    lm = LanguageModel("char", model={"hidden_size": 8}, batch_size=2, bptt=8, train={"epochs": 1})
+    lm.fit("the cat sat on the mat\n" * 10, progress=False)
+    folder = lm.save(tmp_path / "lm")
+    config = json.loads((folder / "config.json").read_text())
+    config["estimator"]["__class__"] = "os.system"
+    write_config(folder, config)
+    with pytest.raises(UserError, match=r"config.json: estimator.__class__: expected a parameter"):
+        LanguageModel.load(folder)
+    with pytest.raises(UserError, match=r"config.json: estimator.__class__: expected a parameter"):
+        LanguageModel("char").fit("the cat sat\n" * 5, resume=folder, progress=False)
+    config["estimator"] = ["tokenizer"]
+    write_config(folder, config)
+    with pytest.raises(UserError, match=r"config.json: estimator: expected a mapping"):
+        LanguageModel.load(folder)

@@ -2,7 +2,7 @@
 values do repeat with that season (:func:`seasonality_test`); and a timestamp as text
 (:func:`stamp_text`).
 
-Legend: T time steps, K calendar features.
+Legend: T time steps, C calendar features.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def calendar_features(index: pd.DatetimeIndex, freq: str) -> np.ndarray:
         freq: the series' frequency.
 
     Returns:
-        (T, K) float64.
+        (T, C) float64.
 
     Example:
         >>> index = pd.date_range("2020-01-01", periods=3, freq="MS")
@@ -186,7 +186,7 @@ def calendar_features(index: pd.DatetimeIndex, freq: str) -> np.ndarray:
         columns += [np.sin(angle), np.cos(angle)]
     if not columns:
         return np.zeros((len(index), 0))
-    return np.stack(columns, axis=1)  # (T, K)
+    return np.stack(columns, axis=1)  # (T, C)
 
 
 def stamp_text(stamp: pd.Timestamp) -> str:

@@ -7,7 +7,7 @@ boundary: unknown columns, unparseable dates or numbers, duplicate or missing ti
 :class:`~lstmkit.errors.UserError` naming the file, line and column, before any model is fit
 (the column checks are in :mod:`lstmkit.data.series_checks`).
 
-Legend: T time steps of a series, P past covariates, F future covariates, K calendar features.
+Legend: T time steps of a series, P past covariates, F future covariates, C calendar features.
 """
 
 from __future__ import annotations

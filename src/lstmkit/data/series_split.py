@@ -1,6 +1,6 @@
 """Cutting a series in time: train/valid/test cut points, and the origins of a rolling backtest.
 
-Legend: T time steps, H horizon.
+Legend: T time steps, K horizon.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ into B parallel streams, each contiguous in time, and read T tokens at a time; t
 carried from one window to the next, so the model sees each stream as one long sequence while
 gradients flow back at most T steps (truncated backpropagation through time).
 
-Legend: N tokens in the corpus, B batch_size, T bptt, L = N // B tokens per stream.
+Legend: B batch_size (streams), T bptt, N tokens per stream (the corpus's n tokens // B).
 """
 
 from __future__ import annotations
@@ -195,15 +195,15 @@ def split_text(
 def batchify(ids: Tensor, batch_size: int) -> Tensor:
     """Cut a token stream into ``batch_size`` parallel streams, each contiguous in time.
 
-    Stream ``b`` holds tokens ``b * L`` to ``(b + 1) * L - 1``; the last ``N % B`` tokens are
+    Stream ``b`` holds tokens ``b * N`` to ``(b + 1) * N - 1``; the last ``n % B`` tokens are
     dropped. Read with :func:`bptt_batches`, carrying the hidden state between windows.
 
     Args:
-        ids: token ids, shape (N,).
+        ids: token ids, shape (n,).
         batch_size: B, the number of streams.
 
     Returns:
-        A view of ``ids`` shaped (B, L) with L = N // B.
+        A view of ``ids`` shaped (B, N) with N = n // B.
 
     Raises:
         UserError: ``ids`` is not 1-D, ``batch_size`` is not a positive integer, or there are
@@ -225,11 +225,11 @@ def batchify(ids: Tensor, batch_size: int) -> Tensor:
             f"batch_size {batch_size} is larger than the data: {ids.numel()} tokens; "
             "expected at least one token per stream"
         )
-    return ids[: per_stream * batch_size].view(batch_size, per_stream)  # (B, L)
+    return ids[: per_stream * batch_size].view(batch_size, per_stream)  # (B, N)
 
 
 def num_windows(streams: Tensor, bptt: int) -> int:
-    """How many windows :func:`bptt_batches` yields for ``streams`` (B, L): ceil((L - 1) / T)."""
+    """How many windows :func:`bptt_batches` yields for ``streams`` (B, N): ceil((N - 1) / T)."""
     _check_positive("bptt", bptt)
     return -(-(streams.shape[-1] - 1) // bptt)
 
@@ -240,10 +240,10 @@ def bptt_batches(streams: Tensor, bptt: int, start: int = 0) -> Iterator[tuple[T
     Window ``k`` covers steps ``k * T`` to ``k * T + T - 1``: ``x = streams[:, kT : kT + T]`` and
     ``y = streams[:, kT + 1 : kT + T + 1]``, so window ``k + 1`` starts where window ``k``'s
     targets end, and ``y`` is ``x`` shifted by one across window boundaries too. The last window
-    is shorter when ``L - 1`` is not a multiple of T.
+    is shorter when ``N - 1`` is not a multiple of T.
 
     Args:
-        streams: (B, L) token ids, as :func:`batchify` makes them.
+        streams: (B, N) token ids, as :func:`batchify` makes them.
         bptt: T, the number of steps to backpropagate through.
         start: the index of the first window to yield. A run resumed from a checkpoint taken
             after ``k`` windows of an epoch passes ``start=k`` to continue with the same data it
@@ -254,7 +254,7 @@ def bptt_batches(streams: Tensor, bptt: int, start: int = 0) -> Iterator[tuple[T
         window.
 
     Raises:
-        UserError: ``bptt`` is not a positive integer or is longer than the data (T > L - 1),
+        UserError: ``bptt`` is not a positive integer or is longer than the data (T > N - 1),
             or ``start`` is not a window index.
 
     Example:
@@ -263,13 +263,13 @@ def bptt_batches(streams: Tensor, bptt: int, start: int = 0) -> Iterator[tuple[T
         [[[0, 1], [4, 5]], [[2], [6]]]
     """
     if streams.dim() != 2:
-        raise UserError(f"streams: expected shape (B, L), got {tuple(streams.shape)}")
+        raise UserError(f"streams: expected shape (B, N), got {tuple(streams.shape)}")
     total = num_windows(streams, bptt)  # checks bptt
-    B, L = streams.shape
-    if bptt > L - 1:
+    B, N = streams.shape
+    if bptt > N - 1:
         raise UserError(
-            f"bptt {bptt} is longer than the data: {L} tokens per stream at batch size {B} "
-            f"(expected at most {max(L - 1, 0)})"
+            f"bptt {bptt} is longer than the data: {N} tokens per stream at batch size {B} "
+            f"(expected at most {max(N - 1, 0)})"
         )
     if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= total:
         raise UserError(f"start: expected a window index in [0, {total}], got {start!r}")
@@ -278,9 +278,9 @@ def bptt_batches(streams: Tensor, bptt: int, start: int = 0) -> Iterator[tuple[T
 
 
 def _windows(streams: Tensor, bptt: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
-    L = streams.shape[1]
-    for i in range(start * bptt, L - 1, bptt):
-        T = min(bptt, L - 1 - i)
+    N = streams.shape[1]
+    for i in range(start * bptt, N - 1, bptt):
+        T = min(bptt, N - 1 - i)
         yield streams[:, i : i + T], streams[:, i + 1 : i + 1 + T]  # (B, T), (B, T)
 
 

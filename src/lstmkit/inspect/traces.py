@@ -22,7 +22,8 @@ A trace is a dict (numpy arrays become lists for JSON)::
 
 Rows of a quantity are indexed ``layer * D + direction``, as ``h_n``.
 
-Legend: B batch, T time, S source length, K horizon, H hidden_size, L layers, D directions.
+Legend: B batch, T time, S source length, K horizon, W look-back, H hidden_size, L layers,
+D directions.
 """
 
 from __future__ import annotations
@@ -289,17 +290,17 @@ def forecast_trace(fc, data=None, future: pd.DataFrame | None = None) -> dict:
     rows = table[table["series"] == first]
     series = next(s for s in fc.history(frame) if s.name == first)
     times, values = series.index, series.values
-    L = fc.lookback_
+    W = fc.lookback_
     trace = new_trace("forecast", f"Forecast of series {first!r}, {fc.horizon} steps ahead")
     layers = fc.config_.num_layers
-    encoder, _ = panel("encoder", [stamp_text(t) for t in times[-L:]], calls[0], layers, 1, "time")
+    encoder, _ = panel("encoder", [stamp_text(t) for t in times[-W:]], calls[0], layers, 1, "time")
     trace["panels"].append(encoder)
     if len(calls) > 1:
         decoder, _ = panel(
             "decoder", [stamp_text(t) for t in rows["time"]], calls[1], layers, 1, "time"
         )
         trace["panels"].append(decoder)
-    shown = min(len(values), max(L, 4 * fc.horizon))
+    shown = min(len(values), max(W, 4 * fc.horizon))
     levels = [c for c in table.columns if c.startswith("q")]
     trace["forecast"] = {
         "series": str(first),

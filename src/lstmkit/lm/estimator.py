@@ -146,19 +146,23 @@ batch_size=2, bptt=8, train={'epochs': 1})
             if self.vocab_size is not None:
                 options["vocab_size"] = self.vocab_size
             self.tokenizer_ = train_tokenizer(self.tokenizer, text, **options)
-        self._network_config = LMConfig(vocab_size=self.tokenizer_.vocab_size, **(self.model or {}))
         ids = torch.tensor(self.tokenizer_.encode(text))
         valid_ids = torch.tensor(self.tokenizer_.encode(valid))
         meta = {
-            "config": self._run_config(corpus, self._network_config),
+            "config": self._run_config(corpus, self._model_config()),
             "tokenizer": self.tokenizer_,
         }
         return LMTask(ids, valid_ids, self.batch_size, self.bptt, meta, self.state_reset, seed)
 
     def _make_network(self) -> LSTMLanguageModel:
-        return LSTMLanguageModel(self._network_config)
+        return LSTMLanguageModel(self._model_config())
+
+    def _model_config(self) -> LMConfig:
+        """The network the tokenizer and ``model`` describe."""
+        return LMConfig(vocab_size=self.tokenizer_.vocab_size, **(self.model or {}))
 
     def _run_config(self, corpus: Corpus | None = None, config: LMConfig | None = None) -> dict:
+        """The run's config; ``config`` the network's (default: the fitted network's own)."""
         config = config or self.model_.config
         data = {"batch_size": self.batch_size, "bptt": self.bptt, "state_reset": self.state_reset}
         if corpus is not None and corpus.sources:

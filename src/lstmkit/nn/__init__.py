@@ -25,6 +25,7 @@ Shapes:
     | Q | quantiles (forecasting) |
     | P | past covariates (forecasting) |
     | F | future covariates (forecasting) |
+    | C | calendar features (forecasting; counted among F where they join the covariates) |
     | N | a count of items (windows, pairs, series, rows, tokens), named where it is used |
 
     A width the legend does not name is written ``·``; a dimension that varies is lower case

@@ -131,12 +131,10 @@ class Seq2Seq(Estimator):
         pairs, valid = corpus.train, corpus.valid
         if checkpoint is None:
             self._train_tokenizers(pairs)
-        config = self._model_config()
         train_ids = self._keep_short(self._encode_pairs(pairs))
         self.length_ratio_ = max(len(t) / max(1, len(s)) for s, t in train_ids)
         valid_ids = self._encode_pairs(valid)
-        meta = {"config": self._run_config(corpus, config), "files": self._files(), "seed": seed}
-        self._network_config = config
+        meta = {"config": self._run_config(corpus), "files": self._files(), "seed": seed}
         return Seq2SeqTask(
             train_ids,
             valid_ids,
@@ -148,7 +146,7 @@ class Seq2Seq(Estimator):
         )
 
     def _make_network(self):
-        return build_seq2seq(self._network_config)
+        return build_seq2seq(self._model_config())
 
     def _train_tokenizers(self, pairs: Pairs) -> None:
         def options(size):
@@ -224,14 +222,12 @@ class Seq2Seq(Estimator):
         self.src_tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir / "src")
         self.tgt_tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir / "tgt")
 
-    def _run_config(
-        self, corpus: PairCorpus | None = None, config: Seq2SeqConfig | None = None
-    ) -> dict:
-        config = config or self._model_config()
+    def _run_config(self, corpus: PairCorpus | None = None) -> dict:
         data = {"batch_size": self.batch_size, "length_ratio": self.length_ratio_}
         if corpus is not None and corpus.sources:
             data.update(sources=corpus.spec(), fingerprint=corpus.fingerprint())
-        return {"model": config.to_dict(), "data": data, "estimator": self.recorded_params()}
+        model = self._model_config().to_dict()
+        return {"model": model, "data": data, "estimator": self.recorded_params()}
 
     def _files(self) -> dict[str, bytes]:
         files = {}

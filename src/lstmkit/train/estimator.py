@@ -32,7 +32,13 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from lstmkit.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
+from lstmkit.checkpoint import (
+    CONFIG_FILE,
+    Checkpoint,
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from lstmkit.errors import UserError
 from lstmkit.train.config import Progress, TrainConfig
 from lstmkit.train.optim import OptimConfig
@@ -179,7 +185,7 @@ class Estimator:
                 f"resume {checkpoint.directory}: {self._differs} the run started with; resume "
                 "with the same data, or start a new run"
             )
-        for key, value in self.params_from_config(config).items():
+        for key, value in self._recorded_params(checkpoint).items():
             if key != "train":
                 setattr(self, key, value)
         budgets = {**config["training"], "max_time": None, "max_steps": None}
@@ -241,11 +247,33 @@ class Estimator:
                 one.
         """
         checkpoint = load_checkpoint(resolve_checkpoint(directory), task=cls.task)
-        estimator = cls(**cls.params_from_config(checkpoint.config))
+        estimator = cls(**cls._recorded_params(checkpoint))
         estimator._restore(checkpoint)
         estimator.model_.eval()
         estimator.checkpoint_ = checkpoint.directory
         return estimator
+
+    @classmethod
+    def _recorded_params(cls, checkpoint: Checkpoint) -> dict[str, Any]:
+        """:meth:`params_from_config` of a checkpoint, checked: a damaged or crafted config
+        naming a parameter the constructor does not take is refused, not set."""
+        where = checkpoint.directory / CONFIG_FILE
+        try:
+            params = cls.params_from_config(checkpoint.config)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            params = None
+        if not isinstance(params, dict):
+            raise UserError(
+                f"{where}: estimator: expected a mapping of {cls.__name__}'s parameters"
+            )
+        valid = cls._param_names()
+        for name in params:
+            if name not in valid:
+                raise UserError(
+                    f"{where}: estimator.{name}: expected a parameter of {cls.__name__} "
+                    f"({', '.join(valid)}), got an unknown one"
+                )
+        return params
 
     @classmethod
     def params_from_config(cls, config: dict) -> dict[str, Any]:
