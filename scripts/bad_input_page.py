@@ -22,7 +22,15 @@ PAGE = ROOT / "docs" / "bad-input.md"
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported: tiny runs, no contention
 sys.path.insert(0, str(ROOT / "tests" / "cli"))
 
-from bad_input_cases import CASES, Case, command, error_line, make_workspace, run_main  # noqa: E402
+from bad_input_cases import (  # noqa: E402
+    CASES,
+    Case,
+    command,
+    copy_workspace,
+    error_line,
+    make_workspace,
+    run_main,
+)
 
 HEADER = """# The bad-input sweep
 
@@ -67,7 +75,7 @@ def error_lines() -> dict[str, str]:
         make_workspace(base)
         for case in CASES:
             ws = Path(folder) / case.id
-            shutil.copytree(base, ws)
+            copy_workspace(base, ws, case)
             code, stderr = run_main(case.args, ws)
             if code != 2:
                 raise SystemExit(f"{case.id}: expected exit status 2, got {code}:\n{stderr}")

@@ -16,24 +16,17 @@ import io
 import math
 import os
 import shlex
+import shutil
 from pathlib import Path
-from typing import NamedTuple
+
+import bad_input_loading
+import bad_input_options
+import bad_input_runs
+from bad_input_case import Case
 
 from lstmkit.cli.main import main
 
-
-class Case(NamedTuple):
-    id: str
-    what: str  # the bad input, in words
-    args: str  # the command line; {ws} is the workspace
-    expected: str  # a substring of the message, with the workspace written <tmp>
-    usage: bool = False  # argparse rejects the flag: its usage lines come before the error line
-    option: str | None = None  # the flag the message is about: it starts the message
-    file: str | None = None  # a file or folder of the workspace that the message names
-    line: int | None = None  # the line of ``file`` it names, as FILE:LINE
-
-
-CASES = [
+BASE_CASES = [
     # lm train: data
     Case(
         "lm-train-missing",
@@ -787,6 +780,10 @@ CASES = [
         file="c.json",
     ),
 ]
+# Issue 23's sections: each module holds its cases and a ``prepare(ws)`` that adds what its
+# cases need to the workspace (crafted run folders, links, config files).
+SECTIONS = (bad_input_loading, bad_input_runs, bad_input_options)
+CASES = BASE_CASES + [case for section in SECTIONS for case in section.CASES]
 
 
 TEXT = "".join(f"the cat sat on the mat number {i % 7}\n" for i in range(60))
@@ -852,6 +849,8 @@ def make_workspace(ws: Path) -> None:
     for run in RUNS:
         code, err = run_main(run, ws)
         assert code == 0, err
+    for section in SECTIONS:
+        section.prepare(ws)
 
 
 def run_main(args: str, ws: Path) -> tuple[int, str]:
@@ -869,13 +868,26 @@ def run_main(args: str, ws: Path) -> tuple[int, str]:
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    """Every file and folder under ``folder``: its hash (a folder: "dir")."""
-    return {
-        str(p.relative_to(folder)): "dir"
-        if p.is_dir()
-        else hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-    }
+    """Every entry under ``folder``: a file's hash, "dir", a link's target, or "special" (a FIFO:
+    never opened, links never followed)."""
+    entries = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink():
+            entries[str(p.relative_to(folder))] = "-> " + os.readlink(p)
+        elif p.is_dir():
+            entries[str(p.relative_to(folder))] = "dir"
+        elif p.is_file():
+            entries[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+        else:
+            entries[str(p.relative_to(folder))] = "special"
+    return entries
+
+
+def copy_workspace(source: Path, target: Path, case: Case) -> None:
+    """A fresh copy of the workspace for ``case`` (links copied as links), then its ``setup``."""
+    shutil.copytree(source, target, symlinks=True)
+    if case.setup is not None:
+        case.setup(target)
 
 
 def command(case: Case) -> str:

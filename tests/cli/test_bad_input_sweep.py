@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from bad_input_cases import CASES, command, error_line, make_workspace, run_main, snapshot
+from bad_input_cases import (
+    CASES,
+    command,
+    copy_workspace,
+    error_line,
+    make_workspace,
+    run_main,
+    snapshot,
+)
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bad_input_page.py"
 
@@ -31,7 +38,7 @@ def workspace(tmp_path_factory):
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case, workspace, tmp_path):
     ws = tmp_path / "ws"
-    shutil.copytree(workspace, ws)
+    copy_workspace(workspace, ws, case)
     before = snapshot(ws)
     code, stderr = run_main(case.args, ws)
     assert code == 2, stderr
