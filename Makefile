@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint docs format bench bench-peers clean
+.PHONY: install demo test lint docs format bench bench-peers gpu-check clean
 
 install: $(STAMP)
 
@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[all]'
 	$(PY) -c "from lstmkit.nn import kernel; kernel.load()"
 	touch $(STAMP)
 
@@ -37,6 +37,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/lstm_layer.py
+
+# The GPU path (on a machine with an NVIDIA GPU; never run by CI): the CUDA tests and the layer
+# timed on the GPU, summarised in build/gpu-check.md.
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py
 
 # lstmkit beside JoeyNMT, Darts and neuralforecast (issue 9): one venv per peer (minutes and
 # ~1.5 GB each, under benchmarks/peers/.venvs/), then the runs and one table. Never run by CI.

@@ -3,6 +3,9 @@
 The estimators are importable from the top level (``from lstmkit import LanguageModel,
 Seq2Seq, Forecaster``); they load on first use, so ``import lstmkit`` and ``lstmkit --version``
 stay quick.
+
+The core install trains and runs every task; forecasting's baselines, ``inspect``, ``export``
+and ``serve`` need extras (:data:`EXTRAS`), e.g. ``pip install 'lstmkit[serve]'``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,43 @@ _LAZY = {
 }
 
 
+# The optional packages and the extra that installs each (pyproject.toml's optional-dependencies).
+EXTRAS = {
+    "statsmodels": "forecast",
+    "scipy": "inspect",
+    "onnx": "export",
+    "onnxscript": "export",
+    "onnxruntime": "export",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "starlette": "serve",
+    "tensorboard": "tensorboard",
+}
+
+
+def missing_extra(error: ImportError) -> str | None:
+    """The one line to show for ``error`` when it is an optional package that is not installed,
+    naming the extra that installs it; None for any other import error.
+
+    Example:
+        >>> missing_extra(ModuleNotFoundError("No module named 'fastapi'", name="fastapi"))
+        "needs the optional package fastapi, which is not installed: pip install 'lstmkit[serve]'"
+        >>> missing_extra(ModuleNotFoundError("No module named 'x'", name="x")) is None
+        True
+    """
+    name = (error.name or "").partition(".")[0]
+    if name not in EXTRAS:
+        return None
+    return (
+        f"needs the optional package {name}, which is not installed: "
+        f"pip install 'lstmkit[{EXTRAS[name]}]'"
+    )
+
+
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")
 
 
-__all__ = ["Forecaster", "LanguageModel", "Seq2Seq", "__version__"]
+__all__ = ["EXTRAS", "Forecaster", "LanguageModel", "Seq2Seq", "__version__", "missing_extra"]

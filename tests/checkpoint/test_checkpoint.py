@@ -378,7 +378,7 @@ def test_read_config_file(tmp_path):
         ("bad.toml", "[model]\nhidden_size = 8\nlr = = 1\n", r"bad\.toml: invalid TOML: .*line 3"),
         ("list.yaml", "- 1\n- 2\n", r"list\.yaml: expected a mapping .*got list"),
         ("empty.yaml", "", r"empty\.yaml: expected a mapping .*got an empty file"),
-        ("a.json", "{}", r"a\.json: expected a \.yaml, \.yml or \.toml file, got '\.json'"),
+        ("a.ini", "", r"a\.ini: expected a \.yaml, \.yml, \.toml or \.json file, got '\.ini'"),
     ],
 )
 def test_bad_config_file_is_named(tmp_path, name, text, message):

@@ -12,7 +12,9 @@ class Case(NamedTuple):
     what: str  # the bad input, in words
     args: str  # the command line; {ws} is the workspace
     expected: str  # a substring of the message, with the workspace written <tmp>
-    usage: bool = False  # argparse rejects the flag: its usage lines come before the error line
+    # argparse rejects the command line itself (a flag's value, an unknown flag): its line
+    # ("argument --lr: ...") ends with "(see lstmkit CMD --help)" instead of the usage lines
+    usage: bool = False
     option: str | None = None  # the flag the message is about: it starts the message
     file: str | None = None  # a file or folder of the workspace that the message names
     line: int | None = None  # the line of ``file`` it names, as FILE:LINE

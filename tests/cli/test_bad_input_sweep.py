@@ -44,7 +44,7 @@ def test_case(case, workspace, tmp_path):
     assert code == 2, stderr
     assert "Traceback" not in stderr
     line = error_line(case, stderr)
-    prefix = "lstmkit: error: " if case.id == "info-unknown" else f"{command(case)}: error: "
+    prefix = f"{command(case)}: error: "
     assert line.startswith(prefix), line
     assert case.expected in line, line
     message = line.removeprefix(prefix)

@@ -373,7 +373,10 @@ TRAIN_MISTAKES = [
     ([*SALES, *HORIZON, "--quantiles", "0.1", "0.9"],
      "--quantiles: expected 0.5 among the levels"),
     ([*SALES, *HORIZON, "--baselines", "prophet"], "expected names from naive"),
-    ([*SALES, *HORIZON, "--monitor", "bleu"], "--monitor: expected one of loss, mase, mae"),
+    (
+        [*SALES, *HORIZON, "--monitor", "bleu"],
+        "--monitor: invalid choice: 'bleu' (choose from 'loss', 'mase', 'mae')",
+    ),
 ]
 # fmt: on
 

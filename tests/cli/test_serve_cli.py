@@ -28,14 +28,33 @@ def run_dir(tmp_path_factory):
     return out
 
 
-def test_serves_answers_and_stops_cleanly_on_ctrl_c(run_dir):
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lstmkit", "serve", str(run_dir), "--port", "0", "--max-batch", "4"],
+def start(run_dir, *args, **env) -> subprocess.Popen:
+    """``lstmkit serve run_dir --port 0 ARGS`` in a process of its own, without LSTMKIT_API_KEY
+    unless ``env`` sets it."""
+    inherited = {k: v for k, v in os.environ.items() if k != "LSTMKIT_API_KEY"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "lstmkit", "serve", str(run_dir), "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        env={**inherited, "OMP_NUM_THREADS": "1", **env},
     )
+
+
+def stop(server: subprocess.Popen) -> str:
+    """Ctrl-C, and what the server printed on stderr."""
+    try:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    return err
+
+
+def test_serves_answers_and_stops_cleanly_on_ctrl_c(run_dir):
+    server = start(run_dir, "--max-batch", "4")
     try:
         line = server.stdout.readline()  # printed once the model is loaded and the port bound
         assert line.startswith(f"serving {run_dir} at http://127.0.0.1:"), line
@@ -54,6 +73,76 @@ def test_serves_answers_and_stops_cleanly_on_ctrl_c(run_dir):
     assert server.returncode == 0, err
     assert "Traceback" not in err
     assert err.strip().endswith("stopped")
+
+
+def test_the_key_from_the_environment_guards_every_endpoint_beyond_loopback(run_dir):
+    server = start(run_dir, "--host", "0.0.0.0", LSTMKIT_API_KEY="k3y-from-env")
+    try:
+        line = server.stdout.readline()
+        port = line.split(" at ", 1)[1].split()[0].rsplit(":", 1)[1]
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(url + "/health", timeout=30).status_code == 401
+        wrong = httpx.get(url + "/health", headers={"x-api-key": "k3y"}, timeout=30)
+        assert wrong.status_code == 401
+        good = {"authorization": "Bearer k3y-from-env"}
+        assert httpx.get(url + "/health", headers=good, timeout=30).status_code == 200
+    finally:
+        err = stop(server)
+    assert "warning" not in err
+
+
+def test_serving_beyond_loopback_without_a_key_warns(run_dir):
+    server = start(run_dir, "--host", "0.0.0.0", "--header-timeout", "2", "--body-timeout", "3")
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("serving ")
+        port = line.split(" at ", 1)[1].split()[0].rsplit(":", 1)[1]
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).json()
+        assert (health["limits"]["header_timeout"], health["limits"]["body_timeout"]) == (2, 3)
+    finally:
+        err = stop(server)
+    warning = err.splitlines()[0]
+    assert warning == (
+        f"lstmkit serve: warning: listening on 0.0.0.0, beyond this machine, without an API "
+        f"key: anyone who reaches http://0.0.0.0:{port} can use the model; set LSTMKIT_API_KEY "
+        "or --api-key"
+    )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_needs_no_key(host):
+    from lstmkit.cli.serve import loopback
+
+    assert loopback(host)
+    assert not loopback("0.0.0.0")
+    assert not loopback("::")
+
+
+def test_a_key_a_header_cannot_carry_is_refused_naming_where_it_came_from(
+    run_dir, capsys, monkeypatch
+):
+    err = fails([run_dir, "--api-key", "two words", "--port", "0"], capsys)
+    assert err.startswith("lstmkit serve: error: --api-key: expected visible ASCII characters")
+    assert err.count("\n") == 1
+    monkeypatch.setenv("LSTMKIT_API_KEY", "")
+    err = fails([run_dir, "--port", "0"], capsys)
+    assert err == (
+        "lstmkit serve: error: LSTMKIT_API_KEY: expected visible ASCII characters without "
+        "spaces (such as Python's secrets.token_urlsafe(32) makes), got an empty key\n"
+    )
+
+
+def test_lm_generate_with_a_tiny_temperature_is_greedy(run_dir, capsys):
+    # "lstmkit lm generate --temperature 1e-300" printed a traceback (NaN probabilities).
+    args = ["lm", "generate", str(run_dir), "--prompt", "the c", "--max-tokens", "8"]
+    assert main([*args, "--temperature", "1e-300", "--seed", "1"]) == 0
+    tiny = capsys.readouterr().out
+    assert main([*args, "--temperature", "1e-300", "--seed", "2"]) == 0
+    assert capsys.readouterr().out == tiny  # greedy: the seed does not matter
+    assert main([*args, "--temperature", "inf"]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("lstmkit lm generate: error: ")
+    assert "--temperature: expected a" in err
 
 
 def fails(args, capsys) -> str:
@@ -109,11 +198,14 @@ def test_an_unknown_host_is_refused(run_dir, capsys):
         ("--queue", "many", "expected a positive integer, got 'many'"),
         ("--threads", "0", "expected a positive integer, got '0'"),
         ("--batch-wait-ms", "-1", "expected a number >= 0, got '-1'"),
+        ("--header-timeout", "0", "expected seconds > 0, at most 86400, got '0'"),
+        ("--body-timeout", "soon", "expected seconds > 0, at most 86400, got 'soon'"),
+        ("--body-timeout", "inf", "expected seconds > 0, at most 86400, got 'inf'"),
     ],
 )
 def test_bad_options_exit_2_naming_the_flag(run_dir, capsys, flag, value, expected):
     err = fails([run_dir, flag, value], capsys)
-    assert err.splitlines()[-1] == f"lstmkit serve: error: argument {flag}: {expected}"
+    assert err.splitlines()[-1].startswith(f"lstmkit serve: error: argument {flag}: {expected}")
 
 
 def test_a_bad_value_in_a_config_file_names_the_file_and_key(run_dir, tmp_path, capsys):

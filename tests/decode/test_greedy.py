@@ -131,5 +131,5 @@ def test_sampling_draws_more_than_one_output():
 def test_sampling_errors_name_the_option():
     model = small()
     src, src_lengths = source()
-    with pytest.raises(UserError, match=r"^temperature: expected a value > 0, got 0$"):
+    with pytest.raises(UserError, match=r"^temperature: expected a finite number > 0, got 0$"):
         sample(model, src, src_lengths, temperature=0)

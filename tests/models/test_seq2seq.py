@@ -255,7 +255,7 @@ def test_config_errors_name_the_field():
         ({"hidden_size": 0}, "hidden_size: expected an integer >= 1, got 0"),
         ({"attention": "dot"}, "attention: expected one of none, bahdanau, luong, got 'dot'"),
         ({"luong_score": "concat"}, "luong_score: expected one of dot, general"),
-        ({"input_feeding": True}, "input_feeding: only Luong attention has it"),
+        ({"attention": "bahdanau", "input_feeding": True}, "input_feeding: only Luong attention"),
         ({"attention": "luong", "luong_score": "dot"}, "luong_score: 'dot' needs"),
         ({"eos_id": 9}, "eos_id: expected an id below the vocabulary size 9, got 9"),
         ({"bos_id": 0}, "bos_id, eos_id: expected ids different"),

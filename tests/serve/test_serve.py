@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,8 @@ from lstmkit.errors import Notice
 from lstmkit.forecast import Forecaster
 from lstmkit.lm import LanguageModel
 from lstmkit.seq2seq import Seq2Seq
-from lstmkit.serve import Limits, create_app
+from lstmkit.serve import Limits, create_app, server_config
+from lstmkit.serve.schemas import MAX_SEED
 
 TEXT = "the cat sat on the mat\n" * 40
 WORDS = ["a", "b", "c", "d"]
@@ -33,11 +35,12 @@ H = 4  # the forecaster's horizon
 
 
 @contextlib.contextmanager
-def serving(directory, limits=None):
-    """A real uvicorn server for ``directory`` on a free loopback port, in a thread."""
-    app = create_app(directory, limits)
+def serving(directory, limits=None, api_key=None):
+    """A real uvicorn server for ``directory`` on a free loopback port, in a thread, configured
+    as ``lstmkit serve`` configures it."""
+    app = create_app(directory, limits, api_key)
     sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server = uvicorn.Server(server_config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
@@ -183,6 +186,26 @@ def test_concurrent_predicts_of_different_lengths_equal_one_by_one(lm_server, lm
         np.testing.assert_allclose(
             [n["prob"] for n in answer["next"]], [p for _, p in expected], rtol=1e-5
         )
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 5e-324, 1e-45])
+def test_generate_with_a_tiny_temperature_is_greedy(lm_server, lm_dir, temperature):
+    _, url = lm_server
+    answer = post(
+        url, "/generate", {"prompt": "the c", "max_tokens": 12, "temperature": temperature}
+    )
+    assert answer.status_code == 200, answer.text
+    lm = LanguageModel.load(lm_dir)  # the likeliest token each step, by hand
+    logits, state = lm._read("the c")
+    banned = [lm.tokenizer_.pad_id, lm.tokenizer_.unk_id, lm.tokenizer_.bos_id]
+    tokens = []
+    for _ in range(12):
+        token = int(logits.index_fill(0, torch.tensor(banned), -math.inf).argmax())
+        if token == lm.tokenizer_.eos_id:
+            break
+        tokens.append(token)
+        logits, state = lm._step(token, state)
+    assert answer.json()["text"] == lm.tokenizer_.decode(tokens)
 
 
 def test_generate_with_a_seed_equals_the_library(lm_server, lm_dir):
@@ -492,3 +515,84 @@ def test_no_json_body_gets_a_500(lm_server, path, body):
     assert answer.status_code < 500, answer.text
     if answer.status_code != 200:
         assert answer.json()["error"]
+
+
+# Every request each endpoint's schema lets through, extremes included, gets an answer < 500.
+TEXTS = st.text(max_size=30) | st.sampled_from(["<unk>", "<pad>", "<eos>", "<bos>", "\x00", "😀"])
+TINY = st.sampled_from([5e-324, 1e-300, 1e-45, 1e-8])
+TIMES = st.text(min_size=1, max_size=40) | st.sampled_from(
+    ["2000-01-01", "1677-09-21", "2262-04-12", "9999-12-31", "0001-01-01", "2000-02-30", "now"]
+)
+FREQS = st.text(min_size=1, max_size=20) | st.sampled_from(
+    ["MS", "D", "h", "min", "s", "ns", "W", "YS", "QS", "B", "0D", "-1D", "1000000000D", "M"]
+)
+FINITE = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([1e308, -1e308, 0.0])
+GENERATE = st.fixed_dictionaries(
+    {},
+    optional={
+        "prompt": TEXTS,
+        "max_tokens": st.integers(1, 500),
+        "temperature": st.floats(0, 100, exclude_min=True) | TINY,
+        "top_k": st.none() | st.integers(1, 100),
+        "top_p": st.none() | st.floats(0, 1, exclude_min=True) | TINY,
+        "seed": st.none() | st.integers(0, MAX_SEED),
+    },
+)
+PREDICT = st.fixed_dictionaries(
+    {"text": TEXTS.filter(bool)},
+    optional={"top_k": st.integers(1, 100), "next_word": st.booleans()},
+)
+
+
+@st.composite
+def translations(draw):
+    body = {"sentences": draw(st.lists(TEXTS, min_size=1, max_size=4))}
+    body["method"] = draw(st.sampled_from(["greedy", "beam"]))
+    body["beam_size"] = draw(st.integers(1, 16))
+    body["length_penalty"] = draw(st.floats(0, 10))
+    body["max_len"] = draw(st.integers(1, 500))
+    if body["method"] == "beam" and draw(st.booleans()):
+        body["n_best"] = draw(st.integers(1, body["beam_size"]))
+    return body
+
+
+POINT = st.fixed_dictionaries({"time": TIMES, "value": FINITE})
+FORECAST = st.one_of(
+    st.fixed_dictionaries({"history": st.lists(POINT, min_size=1, max_size=40)}),
+    st.fixed_dictionaries(
+        {"values": st.lists(FINITE, min_size=1, max_size=60), "start": TIMES},
+        optional={"freq": FREQS},
+    ),
+    st.just({}),
+).flatmap(
+    lambda body: st.fixed_dictionaries(
+        {k: st.just(v) for k, v in body.items()},
+        optional={
+            "name": st.text(min_size=1, max_size=100) | st.sampled_from(["time", "series"]),
+            "horizon": st.integers(1, H),
+            "quantiles": st.booleans(),
+        },
+    )
+)
+SCHEMAS = {
+    ("lm", "/predict"): PREDICT,
+    ("lm", "/generate"): GENERATE,
+    ("s2s", "/translate"): translations(),
+    ("fc", "/forecast"): FORECAST,
+}
+
+
+@pytest.mark.parametrize(("server", "path"), list(SCHEMAS), ids=lambda v: v.strip("/"))
+def test_no_request_the_schema_allows_gets_a_500(request, server, path):
+    _, url = request.getfixturevalue(f"{server}_server")
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body=SCHEMAS[server, path])
+    def check(body):
+        answer = httpx.post(url + path, json=body, timeout=60)
+        assert answer.status_code < 500, (body, answer.text)
+        if answer.status_code != 200:
+            assert answer.status_code == 422, (body, answer.text)
+            assert answer.json()["error"]
+
+    check()

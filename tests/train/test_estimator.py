@@ -113,5 +113,5 @@ def test_a_checkpoint_naming_an_unknown_parameter_is_refused_not_set(tmp_path, w
         LanguageModel("char").fit("the cat sat\n" * 5, resume=folder, progress=False)
     config["estimator"] = ["tokenizer"]
     write_config(folder, config)
-    with pytest.raises(UserError, match=r"config.json: estimator: expected a mapping"):
+    with pytest.raises(UserError, match=r"config.json: estimator: expected a JSON object"):
         LanguageModel.load(folder)

@@ -20,6 +20,7 @@ per-parameter state) and ``{"__ndarray__": [...], "dtype": ...}`` (numpy's RNG k
 
 from lstmkit.checkpoint.codec import (
     CONFIG_FILE,
+    CONFIG_KEYS,
     FORMAT,
     FORMAT_VERSION,
     MANIFEST_FILE,
@@ -31,6 +32,8 @@ from lstmkit.checkpoint.codec import (
     is_task_name,
 )
 from lstmkit.checkpoint.load import (
+    build_model,
+    check_folder,
     is_checkpoint,
     load_checkpoint,
     resolve_checkpoint,
@@ -40,6 +43,7 @@ from lstmkit.checkpoint.save import check_output_dir, save_checkpoint
 
 __all__ = [
     "CONFIG_FILE",
+    "CONFIG_KEYS",
     "FORMAT",
     "FORMAT_VERSION",
     "MANIFEST_FILE",
@@ -48,6 +52,8 @@ __all__ = [
     "STATE_TENSORS_FILE",
     "TOKENIZER_DIR",
     "Checkpoint",
+    "build_model",
+    "check_folder",
     "check_output_dir",
     "is_checkpoint",
     "is_task_name",

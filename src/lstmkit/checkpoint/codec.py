@@ -19,8 +19,8 @@ import safetensors.torch
 from safetensors import SafetensorError
 from torch import Tensor
 
-from lstmkit.data.config_file import read_text
 from lstmkit.errors import UserError
+from lstmkit.tokenizers.files import JSON_LIMIT, check_regular, read_inside
 
 FORMAT = "lstmkit-checkpoint"
 FORMAT_VERSION = 1
@@ -202,6 +202,8 @@ def sha256(path: Path) -> str:
 
 
 def read_tensors(path: Path) -> dict[str, Tensor]:
+    """The tensors of a safetensors file, a regular file inside its folder (checked first)."""
+    check_regular(path, path.parent, None)
     try:
         return safetensors.torch.load_file(str(path))
     except (SafetensorError, OSError) as error:
@@ -209,11 +211,24 @@ def read_tensors(path: Path) -> dict[str, Tensor]:
 
 
 def read_json(path: Path) -> Any:
+    """The JSON of ``path``, a regular file inside its folder of at most ``JSON_LIMIT`` bytes.
+
+    Raises:
+        UserError: naming ``path``: missing, a link outside its folder, not a regular file, too
+            large, not UTF-8, not JSON, nested too deeply, or an integer too long to convert.
+    """
+    data = read_inside(path, path.parent, JSON_LIMIT)
     try:
-        return json.loads(read_text(path))
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except json.JSONDecodeError as error:
         at = f"(at line {error.lineno}, column {error.colno})"
         raise UserError(f"{path}: invalid JSON: {error.msg} {at}") from None
+    except RecursionError:
+        raise UserError(f"{path}: invalid JSON: nested too deeply") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise UserError(f"{path}: invalid JSON: {str(error).split(';')[0]}") from None
 
 
 def is_task_name(task: object) -> bool:

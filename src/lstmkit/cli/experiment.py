@@ -15,13 +15,15 @@ from lstmkit.cli.options import (
     positive_int,
     settings,
 )
+from lstmkit.cli.training import hold_run_folder, interruptible
 from lstmkit.errors import UserError
+from lstmkit.train.lock import check_unlocked, check_writable
 
 PROBLEMS = ("adding", "temporal-order", "copy")
 CELLS = ("lstm", "gru", "rnn")
 DOC = """Train an LSTM, a GRU and a plain RNN on a long-time-lag problem of Hochreiter & Schmidhuber
 (1997), generated on the fly at the chosen --length, each cell with the same budget (--steps
-and/or --minutes; 10 minutes if neither is given; a cell stops early once 95 percent of the test
+and/or --max-time; 10 minutes if neither is given; a cell stops early once 95 percent of the test
 sequences are solved). Prints steps to solve, final error and the fraction solved, and writes
 results.json, curves.png (learning curves) and, with --gradient-flow, gradient_flow.png (the
 gradient norm against the distance from the end, at initialisation and after training) into
@@ -33,7 +35,7 @@ def register(commands) -> None:
     p = command_parser(
         commands,
         "experiment",
-        run,
+        interruptible(run),
         description=DOC,
         help="LSTM vs GRU vs RNN on long-time-lag problems",
     )
@@ -62,11 +64,14 @@ def register(commands) -> None:
     option(p, "--steps", type=positive_int, metavar="N", help="training steps per cell at most")
     option(
         p,
-        "--minutes",
+        "--max-time",
         type=positive_float,
         metavar="M",
-        help="training minutes per cell at most (default: 10 without --steps)",
+        deprecated=("--minutes",),
+        help="training minutes per cell at most, as train's --max-time (default: 10 without "
+        "--steps; --minutes, its old name, is deprecated)",
     )
+    p.set_defaults(flag_aliases={"minutes": "--max-time"})  # ExperimentConfig's name for it
     option(
         p,
         "--eval-every",
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         lr=s["lr"],
         clip=s["clip"],
         steps=s["steps"],
-        minutes=s["minutes"],
+        minutes=s["max_time"],
         eval_every=s["eval_every"],
         test_size=s["test_size"],
         seed=s["seed"],
@@ -139,25 +144,26 @@ def _cells(value) -> list[str]:
 
 
 def _out(s: dict) -> Path:
-    """A new folder for the results: --out if it is new or empty, else refused; without --out,
-    the first free experiment-PROBLEM-LENGTH[-k]."""
+    """A new folder for the results, held (locked) until the command ends: --out if it is new or
+    empty and writable, else refused; without --out, the first free
+    experiment-PROBLEM-LENGTH[-k]."""
     if s["out"] is not None:
         out = Path(s["out"])
-        if out.exists() and not out.is_dir():
-            raise UserError(f"--out {out}: expected a folder, got a file")
+        check_writable(out)  # a file, a path under a file, a read-only folder
+        check_unlocked(out)  # an experiment or a training running in it
         if out.is_dir() and any(out.iterdir()):
             raise UserError(
                 f"--out {out}: is not empty (it may hold an earlier run's results); "
                 "choose a new folder"
             )
-        out.mkdir(parents=True, exist_ok=True)
-        return out
-    base = f"experiment-{s['problem']}-{s['length']}"
-    k = 1
-    while Path(base if k == 1 else f"{base}-{k}").exists():
-        k += 1
-    out = Path(base if k == 1 else f"{base}-{k}")
-    out.mkdir(parents=True)
+    else:
+        base = f"experiment-{s['problem']}-{s['length']}"
+        k = 1
+        while Path(base if k == 1 else f"{base}-{k}").exists():
+            k += 1
+        out = Path(base if k == 1 else f"{base}-{k}")
+        check_writable(out)
+    hold_run_folder(out)  # creates it; until the command ends, no other run writes there
     return out
 
 

@@ -12,7 +12,9 @@ from lstmkit.cli.options import (
     nonnegative_float,
     option,
     positive_int,
+    printable,
     probability,
+    restrict,
     settings,
 )
 from lstmkit.cli.training import add_training_options
@@ -21,6 +23,7 @@ from lstmkit.data.series_builtin import BUILTIN_SERIES
 from lstmkit.forecast import Forecaster
 from lstmkit.forecast.baselines import BASELINES
 from lstmkit.forecast.estimator import DEFAULT_OPTIM, DEFAULT_TRAIN, NETWORK_FIELDS
+from lstmkit.forecast.task import METRICS
 from lstmkit.models.forecaster import HEADS, ForecastConfig
 
 SOURCES = {"data": "--data", "csv": "--csv", "dataset": "--dataset"}
@@ -201,15 +204,30 @@ def model_options(p) -> None:
         default=",".join(f"{q:g}" for q in DEFAULT["quantiles"]),
         help="levels forecast, 0.5 among them (several: Q Q or Q,Q)",
     )
-    # Help set apart: option() would add "(default: True)", which reads as a yes to the switch.
-    switch = option(m, "--no-calendar", dest="calendar", action="store_false", default=True)
-    switch.help = "leave out the frequency's calendar features (future covariates)"
-    switch = option(m, "--no-window-norm", dest="window_norm", action="store_false", default=True)
-    switch.help = "do not normalise each window by its look-back's mean and spread (RevIN)"
-    switch = option(m, "--no-residual", dest="residual", action="store_false", default=True)
-    switch.help = (
-        "forecast the values, not their deviation from the seasonal naive forecast "
-        "(naive where the training data fails the seasonality test)"
+    option(
+        m,
+        "--no-calendar",
+        dest="calendar",
+        action="store_false",
+        default=True,
+        help="leave out the frequency's calendar features (future covariates)",
+    )
+    option(
+        m,
+        "--no-window-norm",
+        dest="window_norm",
+        action="store_false",
+        default=True,
+        help="do not normalise each window by its look-back's mean and spread (RevIN)",
+    )
+    option(
+        m,
+        "--no-residual",
+        dest="residual",
+        action="store_false",
+        default=True,
+        help="forecast the values, not their deviation from the seasonal naive forecast "
+        "(naive where the training data fails the seasonality test)",
     )
     option(
         m,
@@ -246,6 +264,8 @@ def training_options(p) -> None:
     """add_training_options, with the forecaster's defaults (:data:`PRESET`) in the table of
     defaults and the help: an option not given then cannot override them."""
     add_training_options(p)
+    restrict(p, "monitor", METRICS)
+    printable(p, forecast_settings)
     defaults = getattr(p, DEFAULTS)
     for action in p._actions:
         if action.dest in PRESET:

@@ -11,7 +11,9 @@ from lstmkit.cli.options import (
     option,
     positive_float,
     positive_int,
+    printable,
     probability,
+    restrict,
     settings,
     unit_interval,
 )
@@ -26,6 +28,7 @@ from lstmkit.cli.training import (
 )
 from lstmkit.data import BUILTIN, generate_passages
 from lstmkit.errors import UserError
+from lstmkit.lm.task import METRICS
 from lstmkit.models import LMConfig
 from lstmkit.nn.rnn import CELLS
 from lstmkit.tokenizers import KINDS
@@ -84,10 +87,13 @@ def _register_train(verbs) -> None:
         "the model also learns to start from an empty memory, as a prompt does (0: never)",
     )
     add_training_options(p)
+    restrict(p, "monitor", METRICS)
+    printable(p)
 
 
-TRAIN_DOC = """Train a language model. Every option can also come from --config FILE (YAML or
-TOML, the options' names as keys); flags override the file."""
+TRAIN_DOC = """Train a language model. Every option can also come from --config FILE (YAML,
+TOML or JSON, the options' names as keys; or a run's config.json, to replay it); flags override
+the file. --print-config shows the settings a run would use, as a config file."""
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -105,8 +111,8 @@ def run_train(args: argparse.Namespace) -> int:
         check_new_run(s)
     lm = estimator.fit(corpus, out=s["out"], progress=s["progress"], resume=resume)
     result = {**train_result(lm, s["out"]), "best_valid_loss": lm.progress_.best}
-    if corpus.test.strip():
-        result["test"] = lm.evaluate(corpus.test)
+    if corpus.has("test"):  # a file's test lines are scored piece by piece
+        result["test"] = lm.evaluate(corpus.stream("test"))
     if corpus.builtin == "keywords":
         result["keywords"] = _keyword_scores(lm, s["seed"])
     output.emit(result, s["json"], output.train_table)
@@ -149,13 +155,13 @@ def _register_eval(verbs) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from lstmkit.data import read_eval_text
+    from lstmkit.data import eval_source
     from lstmkit.lm import LanguageModel
 
     s = settings(args)
     if s["data"] is None:
         raise UserError("--data: expected the text to score (a file, folder or built-in name)")
-    text, name = read_eval_text(s["data"], s["split"], s["seed"])
+    text, name = eval_source(s["data"], s["split"], s["seed"])
     lm = LanguageModel.load(args.model)
     result = {"model": str(lm.checkpoint_), "data": name, **lm.evaluate(text)}
     result["tokenizer"] = lm.tokenizer_.kind

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import re
 import sys
 import warnings
 from importlib import import_module
 
-from lstmkit import __version__
+from lstmkit import __version__, missing_extra
 from lstmkit.cli import experiment, export, info, inspect, serve
 from lstmkit.cli.options import settings
 from lstmkit.errors import Notice, UserError
 from lstmkit.registry import TASKS
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, its mistakes told in one line and no usage lines:
+    ``PROG: error: MESSAGE (see PROG --help)``. Its subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``lstmkit`` parser: ``info``, a command per registered task (:mod:`lstmkit.registry`),
     then ``inspect``, ``export``, ``serve`` and ``experiment``; each command's module adds its
     verbs and options."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="lstmkit",
         description="Train, inspect and deploy LSTM and sequence-to-sequence LSTM models.",
     )
@@ -39,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:  # told by the command they were given to, which knows its flags
+            command = invoked(parser, args)
+            command.error(
+                f"unrecognized arguments: {' '.join(extras)}{_did_you_mean(extras, command)}"
+            )
     except SystemExit as done:  # --help, --version, or a usage error argparse printed (code 2)
         return done.code if isinstance(done.code, int) else 2
     if args.command is None:
@@ -54,9 +68,37 @@ def main(argv: list[str] | None = None) -> int:
         except UserError as err:  # the user's mistake: one line naming what and where
             print(f"{name}: error: {as_flags(str(err), parser, args)}", file=sys.stderr)
             return 2
+        except ImportError as err:  # an optional package: name the extra that installs it
+            line = missing_extra(err)
+            if line is None:
+                raise
+            print(f"{name}: error: {line}", file=sys.stderr)
+            return 2
         except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
             sys.stderr.close()
             return 0
+
+
+def invoked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command ``args`` ran (``lstmkit lm train``'s), or ``parser`` itself."""
+    current = parser
+    for level in ("command", "verb"):
+        subparsers = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, level, None)
+        if not subparsers or chosen not in subparsers[0].choices:
+            break
+        current = subparsers[0].choices[chosen]
+    return current
+
+
+def _did_you_mean(extras: list[str], parser: argparse.ArgumentParser) -> str:
+    """`` (did you mean --x?)`` for the first unknown flag close to one of the command's."""
+    flags = [f for a in parser._actions for f in a.option_strings if f.startswith("--")]
+    for word in extras:
+        if word.startswith("--"):
+            close = difflib.get_close_matches(word.split("=")[0], flags, n=1)
+            return f" (did you mean {close[0]}?)" if close else ""
+    return ""
 
 
 # A message's subject: one Python argument, or several joined by "/", " and " or ", ".
@@ -121,7 +163,8 @@ def _before_values(message: str, flags: dict[str, str], args: argparse.Namespace
     """``name VALUE`` as ``--flag VALUE`` where VALUE is text given to one of the flags."""
     values = dict(vars(args))
     if getattr(args, "config", None) is not None:  # the values of the --config file too
-        with contextlib.suppress(UserError, OSError):
+        with contextlib.suppress(UserError, OSError), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # told once already, when the command read them
             chosen = settings(args)
             values = {**{k: chosen[k] for k in chosen["given_"]}, **values}
     given = {v for k, v in values.items() if k in flags and isinstance(v, str) and v}

@@ -15,7 +15,9 @@ from lstmkit.cli.options import (
     option,
     positive_float,
     positive_int,
+    printable,
     probability,
+    restrict,
     settings,
     unit_interval,
 )
@@ -32,6 +34,7 @@ from lstmkit.data.numbers import NUMBER_TASKS
 from lstmkit.errors import UserError
 from lstmkit.models.attention import ATTENTIONS, LUONG_SCORES
 from lstmkit.models.seq2seq import EMBEDDING_INITS, Seq2SeqConfig
+from lstmkit.seq2seq.task import METRICS
 from lstmkit.tokenizers import KINDS
 
 MODEL_HELP = {
@@ -102,6 +105,12 @@ def _register_train(verbs) -> None:
     option(data, "--valid-fraction", type=probability, default=0.05, help="share split off")
     option(data, "--test-fraction", type=probability, default=0.05, help="share split off")
     tok = group(p, "tokenizers")
+    option(
+        tok,
+        "--tokenizer",
+        choices=KINDS,
+        help="both sides' tokens (--src-tokenizer and --tgt-tokenizer override it)",
+    )
     option(tok, "--src-tokenizer", choices=KINDS, default="word", help="source tokens")
     option(tok, "--tgt-tokenizer", choices=KINDS, default="word", help="target tokens")
     option(tok, "--src-vocab-size", type=positive_int, help="source vocabulary (default: all)")
@@ -121,7 +130,8 @@ def _register_train(verbs) -> None:
         dest="bidirectional",
         action="store_false",
         default=True,
-        help="a one-directional encoder instead of the notes' bidirectional one",
+        help="read the source in one direction only (the encoder is bidirectional without "
+        "this flag, as in the notes)",
     )
     batching = group(p, "batching and loss")
     option(batching, "--batch-size", type=positive_int, default=64, help="sentences per batch")
@@ -143,11 +153,14 @@ def _register_train(verbs) -> None:
         help="probability of feeding the gold previous token",
     )
     add_training_options(p)
+    restrict(p, "monitor", METRICS)
+    printable(p, train_options)
 
 
 TRAIN_DOC = """Train a sequence-to-sequence LSTM: bidirectional encoder, context vector, decoder,
-optional attention. Every option can also come from --config FILE (YAML or TOML); flags override
-the file. --monitor bleu|chrf|exact selects the model on greedy translations of the validation
+optional attention. Every option can also come from --config FILE (YAML, TOML or JSON, or a run's
+config.json to replay it); flags override the file; --print-config shows the settings a run
+would use. --monitor bleu|chrf|exact selects the model on greedy translations of the validation
 set. The built-in tasks (numbers-fr, numbers-de) come with a small model's settings that train in
 minutes on a CPU (word sources, German targets as characters, 1x256 Luong attention, 3 epochs);
 options you give override them."""
@@ -175,13 +188,25 @@ SMALL_MODEL = {
 }
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from lstmkit.seq2seq import Seq2Seq
-
+def train_options(args: argparse.Namespace) -> dict:
+    """:func:`settings`, with --tokenizer as each side's where that side's is not given, then a
+    built-in task's preset for what the user left out."""
     s = settings(args)
+    if s["tokenizer"] is not None:
+        for side in ("src_tokenizer", "tgt_tokenizer"):
+            if side not in s["given_"]:
+                s[side] = s["tokenizer"]
+                s["given_"].add(side)
     if s["data"] in TASK_PRESETS and not Path(s["data"]).exists():
         preset = {**SMALL_MODEL, **TASK_PRESETS[s["data"]]}
         s.update({k: v for k, v in preset.items() if k not in s["given_"]})
+    return s
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from lstmkit.seq2seq import Seq2Seq
+
+    s = train_options(args)
     if s["resume"] is not None:
         resume, spec = resume_target(s, "seq2seq", DATA_OPTIONS)
         estimator = Seq2Seq(train=train_settings(s, s["given_"]))

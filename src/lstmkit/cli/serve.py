@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import ipaddress
+import os
 import socket
 import sys
 
@@ -14,7 +16,12 @@ from lstmkit.errors import UserError
 DOC = """Serve a trained model over HTTP: a language model answers /predict and /generate, a
 seq2seq model /translate, a forecaster /forecast; every server answers /health and documents
 its API at /docs. The model is loaded once and runs in one worker thread that batches concurrent
-requests. Bad requests get a 4xx answer {"error": "..."}. Ctrl-C stops the server."""
+requests. Bad requests get a 4xx answer {"error": "..."}. With an API key (--api-key or the
+environment variable LSTMKIT_API_KEY) every request must carry it (Authorization: Bearer KEY or
+X-API-Key: KEY) or is answered 401. Ctrl-C stops the server."""
+
+ENV_KEY = "LSTMKIT_API_KEY"
+LOOPBACK = ("localhost",)
 
 
 def register(commands) -> None:
@@ -73,6 +80,29 @@ def register(commands) -> None:
     )
     option(
         p,
+        "--api-key",
+        metavar="KEY",
+        help=f"the key every request must carry (default: ${ENV_KEY}, else none); the "
+        "variable keeps it out of the process list",
+    )
+    option(
+        p,
+        "--header-timeout",
+        type=positive_seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds a request's line and headers may take to arrive; then 408, closed",
+    )
+    option(
+        p,
+        "--body-timeout",
+        type=positive_seconds,
+        default=30.0,
+        metavar="S",
+        help="seconds a request's body may take to arrive after its headers; then 408, closed",
+    )
+    option(
+        p,
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
         default="warning",
@@ -93,12 +123,25 @@ def port_number(text: str) -> int:
 port_number.kind = "a port 0-65535"
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, at most 86400, got {text!r}")
+    return value
+
+
+positive_seconds.kind = "seconds > 0, at most 86400"
+
+
 def run(args: argparse.Namespace) -> int:
     s = settings(args)
     try:
         import uvicorn
 
-        from lstmkit.serve import Limits, create_app
+        from lstmkit.serve import Limits, create_app, server_config
     except ImportError as missing:
         raise UserError(
             f"serve: expected fastapi and uvicorn installed (pip install "
@@ -111,14 +154,25 @@ def run(args: argparse.Namespace) -> int:
         queue=s["queue"],
         batch_wait_ms=s["batch_wait_ms"],
         threads=s["threads"],
+        header_timeout=s["header_timeout"],
+        body_timeout=s["body_timeout"],
     )
+    key = api_key(s["api_key"])
     sock = bind(s["host"], s["port"])  # before loading: a taken port fails fast
     try:
-        app = create_app(args.model, limits)
+        app = create_app(args.model, limits, key)
         host, port = sock.getsockname()[:2]
         url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        if key is None and not loopback(s["host"]):
+            print(
+                f"lstmkit serve: warning: listening on {s['host']}, beyond this machine, "
+                f"without an API key: anyone who reaches {url} can use the model; set "
+                f"{ENV_KEY} or --api-key",
+                file=sys.stderr,
+                flush=True,
+            )
         print(f"serving {args.model} at {url} (API docs: {url}/docs); Ctrl-C stops", flush=True)
-        config = uvicorn.Config(app, log_level=s["log_level"], timeout_graceful_shutdown=5)
+        config = server_config(app, log_level=s["log_level"], timeout_graceful_shutdown=5)
         # uvicorn shuts down cleanly on Ctrl-C, then raises it again for the caller.
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run(sockets=[sock])
@@ -126,6 +180,35 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
     print("stopped", file=sys.stderr)
     return 0
+
+
+def api_key(given: str | None) -> str | None:
+    """The key from ``--api-key``, else from the environment variable; None: no key.
+
+    Raises:
+        UserError: naming where the key came from, for an empty key or one a header cannot
+            carry.
+    """
+    from lstmkit.serve.guard import check_api_key
+
+    if given is not None:
+        check_api_key(given)
+        return given
+    found = os.environ.get(ENV_KEY)
+    if found is None:
+        return None
+    check_api_key(found, ENV_KEY)
+    return found
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is reached from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -6,22 +6,31 @@ The options come from the dataclasses they configure (:class:`~lstmkit.train.Opt
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
 from lstmkit.cli.options import (
+    DEFAULTS,
     group,
     nonnegative_float,
     nonnegative_int,
     option,
     positive_float,
     positive_int,
+    settings,
     unit_interval,
 )
-from lstmkit.errors import UserError
+from lstmkit.errors import Notice, UserError
+from lstmkit.train import distributed
 from lstmkit.train.config import PRECISIONS
+from lstmkit.train.lock import RunLock, check_unlocked, check_writable
 from lstmkit.train.optim import OPTIMIZERS, SCHEDULES, OptimConfig
-from lstmkit.train.trainer import TrainConfig
+from lstmkit.train.trainer import TrainConfig, TrainingInterrupted
 
 OPTIM_HELP = {
     "optimizer": (str, "optimiser"),
@@ -36,7 +45,11 @@ OPTIM_HELP = {
     "min_lr": (nonnegative_float, "cosine schedule: the floor"),
 }
 TRAIN_HELP = {
-    "epochs": (positive_int, "passes over the training data"),
+    "epochs": (
+        positive_int,
+        "passes over the training data (default 10; with --max-time or --max-steps, until "
+        "that budget ends)",
+    ),
     "max_time": (positive_float, "stop after this many minutes, with a checkpoint"),
     "max_steps": (positive_int, "stop after this many optimiser steps"),
     "clip": (nonnegative_float, "gradient-norm clipping (0: off)"),
@@ -96,33 +109,127 @@ def add_training_options(p) -> None:
     option(run, "--out", help="run folder (last/, best/, metrics.jsonl, loss.png)")
     option(run, "--overwrite", action="store_true", default=False, help="replace a run in --out")
     option(run, "--resume", metavar="DIR", help="continue a run exactly (a run folder)")
-    option(run, "--no-progress", dest="progress", action="store_false", default=True)
+    option(
+        run,
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        default=True,
+        help="no progress bar on stderr",
+    )
     option(run, "--json", action="store_true", default=False, help="print the result as JSON")
     option(run, "--nproc", type=positive_int, default=1, help="run N processes here (torchrun)")
     p.set_defaults(run=data_parallel(p.get_default("run")))
 
 
 def data_parallel(run):
-    """``run`` for ``--nproc N``: this command line again as N processes under ``torchrun``;
-    in those processes, the output of rank 0 alone (see :mod:`lstmkit.train.distributed`)."""
+    """``run`` for ``--nproc N`` (given as a flag or in ``--config``): this command line again as
+    N processes under ``torchrun``, after this process has run the command's checks up to the
+    start of training (:func:`~lstmkit.train.distributed.preflight`), so that a mistake is one
+    line before any process starts; in those processes, the output of rank 0 alone (see
+    :mod:`lstmkit.train.distributed`). Also :func:`interruptible`."""
 
+    @interruptible
     def command(args) -> int:
-        import contextlib
-        import os
-        import sys
-
-        from lstmkit.train import distributed
-
         if "WORLD_SIZE" in os.environ:  # a torchrun worker: never launches again
-            quiet = os.environ.get("RANK", "0") != "0"
-            with contextlib.redirect_stdout(open(os.devnull, "w") if quiet else sys.stdout):
-                return run(args)
-        nproc = getattr(args, "nproc", None) or 1  # given on the command line, or absent
+            return _worker(run, args)
+        nproc = settings(args)["nproc"] or 1
         if nproc > 1:
-            return distributed.launch(nproc, distributed.without_nproc(sys.argv[1:]))
+            return _launch(run, args, nproc)
         return run(args)
 
     return command
+
+
+def _launch(run, args, nproc: int) -> int:
+    out = settings(args)["out"]
+    new = out is not None and not Path(out).exists()
+    with distributed.preflight(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Notice)  # the workers' rank 0 gives them
+        with contextlib.suppress(distributed.ReadyToLaunch):
+            run(args)
+    release_run_locks()  # the workers' rank 0 takes the run folder's lock
+    code = distributed.launch(nproc, distributed.without_nproc(sys.argv[1:]))
+    if code != 0 and new:  # the check created it; a worker refused before writing in it
+        with contextlib.suppress(OSError):
+            Path(out).rmdir()
+    return code
+
+
+def _worker(run, args) -> int:
+    """A torchrun worker: rank 0 prints; a mistake goes to the launcher, which prints it once."""
+    quiet = os.environ.get("RANK", "0") != "0"
+    with contextlib.ExitStack() as stack:
+        if quiet:
+            devnull = stack.enter_context(open(os.devnull, "w"))
+            stack.enter_context(contextlib.redirect_stdout(devnull))
+            stack.enter_context(warnings.catch_warnings())
+            warnings.simplefilter("ignore", Notice)
+        try:
+            return run(args)
+        except UserError as error:
+            if distributed.report_error(_error_line(args, error)) or quiet:
+                return 2
+            raise
+        except KeyboardInterrupt:
+            if quiet:
+                return 130
+            raise
+
+
+def interruptible(command):
+    """``command`` ending on Ctrl-C with one line and exit status 130 instead of a traceback:
+    where training was under way, the step reached, the checkpoint saved and how to continue;
+    the run folders it locked are released however it ends."""
+
+    @functools.wraps(command)
+    def run(args) -> int:
+        name = " ".join(filter(None, ["lstmkit", args.command, getattr(args, "verb", None)]))
+        try:
+            return command(args)
+        except TrainingInterrupted as stop:
+            resume = getattr(args, "parser_", None) and "resume" in _defaults(args)
+            folder = stop.checkpoint.parent
+            hint = f"; continue with --resume {folder}" if resume else ""
+            print(
+                f"{name}: interrupted at step {stop.step}; saved {stop.checkpoint}{hint}",
+                file=sys.stderr,
+            )
+            return 130
+        except KeyboardInterrupt:
+            print(f"{name}: interrupted before a checkpoint was saved", file=sys.stderr)
+            return 130
+        finally:
+            release_run_locks()
+
+    return run
+
+
+def _defaults(args) -> dict:
+    return getattr(args.parser_, DEFAULTS)
+
+
+def _error_line(args, error: UserError) -> str:
+    """The line ``lstmkit.cli.main`` would print for ``error``."""
+    from lstmkit.cli.main import as_flags, build_parser
+
+    name = " ".join(filter(None, ["lstmkit", args.command, getattr(args, "verb", None)]))
+    return f"{name}: error: {as_flags(str(error), build_parser(), args)}"
+
+
+# The run folders this command holds (see hold_run_folder), released when it ends.
+_LOCKS: list = []
+
+
+def hold_run_folder(out) -> None:
+    """Locks the run folder ``out`` until the command ends (:mod:`lstmkit.train.lock`): every
+    file of the run, the last result file included, is written under the lock."""
+    _LOCKS.append(RunLock(out).acquire())
+
+
+def release_run_locks() -> None:
+    while _LOCKS:
+        _LOCKS.pop().release()
 
 
 def optim_settings(s: dict) -> dict:
@@ -156,6 +263,10 @@ def resume_target(s: dict, task: str, data_options: tuple[str, ...]) -> tuple[Pa
     except UserError as error:
         raise UserError(f"--resume {error}") from None
     s["out"] = s["out"] or str(path.parent)
+    check_writable(s["out"])
+    check_unlocked(s["out"])
+    if Path(s["out"]).is_dir():  # else the estimator locks it when it creates it
+        hold_run_folder(s["out"])
     if s["given_"] & set(data_options):
         return path, None
     sources = load_checkpoint(path, task=task).config["data"].get("sources")
@@ -165,12 +276,18 @@ def resume_target(s: dict, task: str, data_options: tuple[str, ...]) -> tuple[Pa
 
 
 def check_new_run(s: dict) -> None:
-    """``--out`` is given and may be used (empty, new, or ``--overwrite``)."""
+    """``--out`` is given and may be used (new, or empty, or ``--overwrite``; writable; no
+    training running in it); then holds it (:func:`hold_run_folder`)."""
     from lstmkit.checkpoint import check_output_dir
 
     if s["out"] is None:
         raise UserError("--out: expected the run folder to write, got none")
+    check_writable(s["out"])
+    check_unlocked(s["out"])
+    if os.environ.get("RANK", "0") != "0":  # rank 0 checks it and may have started writing
+        return
     check_output_dir(s["out"], s["overwrite"])
+    hold_run_folder(s["out"])
 
 
 def train_result(estimator, out) -> dict:

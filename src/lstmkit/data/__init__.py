@@ -34,15 +34,20 @@ from lstmkit.data.pairs import (
 from lstmkit.data.series import Series, SeriesFrame, read_series
 from lstmkit.data.series_builtin import BUILTIN_SERIES, builtin_series, load_series
 from lstmkit.data.series_split import Split, rolling_origins, split_series
-from lstmkit.data.sources import Corpus, load_corpus, read_eval_text
+from lstmkit.data.sources import Corpus, eval_source, load_corpus, read_eval_text
 from lstmkit.data.text import (
+    Ids,
+    Text,
     batchify,
     bptt_batches,
     num_windows,
     read_corpus,
     read_text,
+    split_counts,
     split_text,
 )
+from lstmkit.data.text_files import TextSource, scan_text
+from lstmkit.data.token_ids import ids_dtype, write_ids
 
 __all__ = [
     "BUILTIN",
@@ -56,12 +61,15 @@ __all__ = [
     "Answer",
     "BucketScore",
     "Corpus",
+    "Ids",
     "PairCorpus",
     "Pairs",
     "Passage",
     "Series",
     "SeriesFrame",
     "Split",
+    "Text",
+    "TextSource",
     "batchify",
     "bptt_batches",
     "builtin_corpus",
@@ -69,8 +77,10 @@ __all__ = [
     "calendar_feature_names",
     "calendar_features",
     "cuisine_accuracy_by_distance",
+    "eval_source",
     "filter_by_length",
     "generate_passages",
+    "ids_dtype",
     "keywords_corpus",
     "load_corpus",
     "load_pairs",
@@ -87,8 +97,11 @@ __all__ = [
     "read_tsv",
     "rolling_origins",
     "sample_numbers",
+    "scan_text",
     "season_length",
+    "split_counts",
     "split_pairs",
     "split_series",
     "split_text",
+    "write_ids",
 ]

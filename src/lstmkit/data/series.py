@@ -37,6 +37,9 @@ from lstmkit.data.series_checks import (
 from lstmkit.errors import Notice, UserError
 
 FILLS = ("interpolate", "ffill")
+# Nixtla's long format (neuralforecast, statsforecast, also what Darts users export): one row per
+# series and time, read with id_col "unique_id" when no column names another role.
+LONG_LAYOUT = ("unique_id", "ds", "y")
 _TIME_NAMES = re.compile(r"(time|date|ds|month|timestamp|datetime|week|year|quarter)s?", re.I)
 
 
@@ -133,7 +136,9 @@ def read_series(
             value parses as a date.
         target: the value column, or a list of them (wide format: each a series). None takes the
             one numeric column that is not time, id or covariate.
-        id_col: long format (``unique_id, ds, y``): the column naming the series; one target.
+        id_col: long format: the column naming the series; one target. None reads a table
+            with the columns ``unique_id, ds, y`` (neuralforecast's and statsforecast's long
+            format) with ``id_col="unique_id"``, ``time="ds"`` and ``target="y"``.
         past_covariates, future_covariates: numeric columns read alongside the target.
         freq: a pandas frequency (``"MS"``, ``"W-SUN"``, ``"h"``); None infers it per series with
             ``pd.infer_freq`` (series with gaps too, from their regular stretches).
@@ -243,6 +248,8 @@ def from_table(
     offset = None if freq is None else check_freq(freq)
     targets = [target] if isinstance(target, str) else None if target is None else list(target)
     past, future = list(past_covariates), list(future_covariates)
+    if id_col is None and _long_layout(list(table.columns), time, targets, past + future):
+        id_col, time, targets = LONG_LAYOUT[0], time or LONG_LAYOUT[1], targets or [LONG_LAYOUT[2]]
     named = {"time": [time] if time else [], "target": targets or [], "past_covariates": past}
     named |= {"future_covariates": future, "id_col": [id_col] if id_col else []}
     taken = _check_columns(list(table.columns), where, named)
@@ -260,7 +267,7 @@ def from_table(
         label = f"{where} ({id_col} {group!r})" if id_col else where
         order = members[np.argsort(stamps[members], kind="stable")]
         index = pd.DatetimeIndex(stamps[order])
-        check_duplicates(index, order, label, locate)
+        check_duplicates(index, order, label, locate, several=id_col is None)
         step = grid_frequency(index, order, label, locate, offset)
         freqs[group] = step.freqstr
         grid = pd.date_range(index[0], index[-1], freq=step)
@@ -283,6 +290,13 @@ def from_table(
     source = {"time": time, "target": targets, "id_col": id_col, "past_covariates": past}
     source |= {"future_covariates": future, "freq": freq, "fill": fill}
     return SeriesFrame(series, first_freq, targets, past, future, source, filled)
+
+
+def _long_layout(columns: list[str], time, targets, covariates: list[str]) -> bool:
+    """Whether the table is in :data:`LONG_LAYOUT` and nothing given says otherwise."""
+    if not set(LONG_LAYOUT) <= set(columns) or LONG_LAYOUT[0] in covariates:
+        return False
+    return time in (None, LONG_LAYOUT[1]) and targets in (None, [LONG_LAYOUT[2]])
 
 
 def _check_columns(columns: list[str], where: str, named: dict[str, list[str]]) -> set[str]:

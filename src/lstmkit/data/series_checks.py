@@ -65,15 +65,24 @@ def id_groups(column: pd.Series, where: str, locate, id_col: str):
     return [(key, np.flatnonzero(keys == key)) for key in pd.unique(keys)]
 
 
-def check_duplicates(index: pd.DatetimeIndex, order: np.ndarray, label: str, locate) -> None:
+def check_duplicates(
+    index: pd.DatetimeIndex, order: np.ndarray, label: str, locate, several: bool = False
+) -> None:
     """A timestamp twice in a series is an error naming both lines (``order``: the sorted
-    index's rows in the file)."""
+    index's rows in the file); ``several``: the table was read as one series, so the message
+    says how to read several (``id_col``)."""
     dup = np.flatnonzero(index.duplicated())
     if len(dup):
         first = np.flatnonzero(index == index[dup[0]])[0]
+        hint = (
+            " (a table of several series, one row per series and time? pass `id_col`, the "
+            "column naming each row's series)"
+            if several
+            else ""
+        )
         raise UserError(
             f"{label}: duplicate timestamp {stamp_text(index[dup[0]])} at "
-            f"{locate(order[first])} and {locate(order[dup[0]])}; expected each time once"
+            f"{locate(order[first])} and {locate(order[dup[0]])}; expected each time once{hint}"
         )
 
 

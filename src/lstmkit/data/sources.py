@@ -9,27 +9,67 @@ same text again, and its fingerprint (:meth:`Corpus.fingerprint`) tells when it 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lstmkit.data.builtin import BUILTIN, builtin_corpus
-from lstmkit.data.text import read_text, split_text
+from lstmkit.data.text import Text, split_text
+from lstmkit.data.text_files import scan_text
 from lstmkit.errors import UserError
 
 
-@dataclass
 class Corpus:
-    """Train, valid and test texts, and the sources they were read from."""
+    """Train, valid and test texts, and the sources they were read from.
 
-    train: str
-    valid: str
-    test: str
-    sources: dict = field(default_factory=dict)
+    A part is a string or, as :func:`load_corpus` reads files, a
+    :class:`~lstmkit.data.text_files.TextSource`: lines of the files, read piece by piece when
+    they are needed, so that a corpus larger than memory is never held whole.
+    ``corpus.train`` (``valid``, ``test``) is a part's text as one string either way (a
+    TextSource is read); :meth:`stream` gives the part as it is held, for the readers that take
+    it in pieces (the language model's ``fit`` and ``evaluate``).
+
+    Args:
+        train, valid, test: the texts (``""``: none).
+        sources: what they were read from (:meth:`spec`).
+    """
+
+    def __init__(self, train: Text, valid: Text, test: Text, sources: dict | None = None) -> None:
+        self._parts = {"train": train, "valid": valid, "test": test}
+        self.sources = dict(sources or {})
+        self._fingerprint: str | None = None
+
+    @property
+    def train(self) -> str:
+        """The training text."""
+        return _read(self._parts["train"])
+
+    @property
+    def valid(self) -> str:
+        """The validation text (``""``: none)."""
+        return _read(self._parts["valid"])
+
+    @property
+    def test(self) -> str:
+        """The test text (``""``: none)."""
+        return _read(self._parts["test"])
 
     @property
     def builtin(self) -> str | None:
         """The built-in corpus's name, or None for the user's files."""
         return self.sources.get("builtin")
+
+    def stream(self, name: str) -> Text:
+        """The part ``name`` (``"train"``, ``"valid"``, ``"test"``) as held: a string, or a
+        TextSource that reads it piece by piece."""
+        if name not in self._parts:
+            raise UserError(f"name: expected train, valid or test, got {name!r}")
+        return self._parts[name]
+
+    def has(self, name: str) -> bool:
+        """Whether the part ``name`` holds any text but whitespace (a TextSource is read only
+        until it does)."""
+        text = self.stream(name)
+        return bool(text.strip()) if isinstance(text, str) else text.has_text()
 
     def spec(self) -> dict:
         """The sources as plain data: :func:`load_corpus` ``(**spec)`` reads the corpus again."""
@@ -37,11 +77,30 @@ class Corpus:
 
     def fingerprint(self) -> str:
         """sha256 of the training text: a resumed run must train on the same text."""
-        return hashlib.sha256(self.train.encode("utf-8")).hexdigest()
+        if self._fingerprint is None:
+            text = self._parts["train"]
+            self._fingerprint = (
+                hashlib.sha256(text.encode("utf-8")).hexdigest()
+                if isinstance(text, str)
+                else text.sha256()
+            )
+        return self._fingerprint
 
     def part(self, name: str) -> str:
         """``"train"``, ``"valid"`` or ``"test"``; raises when the corpus has no such text."""
         return _part(self, name, "name")
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={_size(text)}" for name, text in self._parts.items())
+        return f"Corpus({sizes}, sources={self.sources!r})"
+
+
+def _read(text: Text) -> str:
+    return text if isinstance(text, str) else text.read()
+
+
+def _size(text: Text) -> str:
+    return f"<{len(text)} characters>" if isinstance(text, str) else f"<{text.num_lines} lines>"
 
 
 @dataclass
@@ -107,19 +166,19 @@ def load_corpus(
             raise UserError("valid/test: go with `train`; `data` is split by itself")
         if not Path(spec.data).exists() and spec.data in BUILTIN:
             return Corpus(*builtin_corpus(spec.data, seed), {**sources, "builtin": spec.data})
-        text = read_text(spec.data, option="data")
+        text = scan_text(spec.data, option="data")
         parts = _split(text, valid_fraction, test_fraction, f"data {spec.data}")
         return Corpus(*parts, sources)
-    train_text = read_text(spec.train, option="train")
+    train_text: Text = scan_text(spec.train, option="train")
     if spec.valid is None:
         train_text, valid_text, _ = _split(train_text, valid_fraction, 0.0, f"train {spec.train}")
     else:
-        valid_text = read_text(spec.valid, option="valid")
-    test_text = "" if spec.test is None else read_text(spec.test, option="test")
+        valid_text = scan_text(spec.valid, option="valid")
+    test_text = "" if spec.test is None else scan_text(spec.test, option="test")
     return Corpus(train_text, valid_text, test_text, sources)
 
 
-def _split(text: str, valid_fraction: float, test_fraction: float, where: str):
+def _split(text: Text, valid_fraction: float, test_fraction: float, where: str):
     try:
         return split_text(text, valid_fraction, test_fraction)
     except UserError as error:
@@ -132,13 +191,20 @@ def read_eval_text(data: str | Path, split: str | None = None, seed: int = 0) ->
     A built-in name gives its ``split`` (default ``test``); a file or folder is scored whole
     (``split`` must be None).
     """
+    text, name = eval_source(data, split, seed)
+    return _read(text), name
+
+
+def eval_source(data: str | Path, split: str | None = None, seed: int = 0) -> tuple[Text, str]:
+    """As :func:`read_eval_text`, but a file or folder comes as a
+    :class:`~lstmkit.data.text_files.TextSource`, checked and scored piece by piece."""
     if not Path(data).exists() and str(data) in BUILTIN:
         corpus = load_corpus(data, seed=seed)
         name = split or "test"
         return _part(corpus, name, "split"), f"{data} ({name})"
     if split is not None:
         raise UserError(f"split: only for a built-in corpus ({', '.join(BUILTIN)}), got a path")
-    return read_text(data, option="data"), str(data)
+    return scan_text(data, option="data"), str(data)
 
 
 def _part(corpus: Corpus, name: str, argument: str) -> str:
@@ -151,4 +217,4 @@ def _part(corpus: Corpus, name: str, argument: str) -> str:
     return text
 
 
-__all__ = ["Corpus", "load_corpus", "read_eval_text"]
+__all__ = ["Corpus", "eval_source", "load_corpus", "read_eval_text"]

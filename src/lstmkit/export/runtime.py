@@ -115,7 +115,7 @@ class OnnxLanguageModel(_Exported):
         """The model's tokenizer (lstmkit's tokenizers need no torch)."""
         from lstmkit.tokenizers import load_tokenizer
 
-        return load_tokenizer(self.folder / self.manifest["tokenizer"])
+        return load_tokenizer(self.folder / self.manifest["tokenizer"], root=self.folder)
 
     def next_token_probs(self, text_or_ids) -> np.ndarray:
         """(V,) probabilities of the token after a text (encoded with the model's tokenizer) or
@@ -201,8 +201,8 @@ class OnnxSeq2Seq(_Exported):
         if isinstance(sentences, str):
             return self.translate([sentences], max_len)[0]
 
-        src_tok = load_tokenizer(self.folder / self.manifest["tokenizer"]["src"])
-        tgt_tok = load_tokenizer(self.folder / self.manifest["tokenizer"]["tgt"])
+        src_tok = load_tokenizer(self.folder / self.manifest["tokenizer"]["src"], root=self.folder)
+        tgt_tok = load_tokenizer(self.folder / self.manifest["tokenizer"]["tgt"], root=self.folder)
         decoding = self.manifest["decoding"]
         todo = [k for k, s in enumerate(sentences) if s.strip()]
         src = []

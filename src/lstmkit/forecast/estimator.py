@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from lstmkit.checkpoint import Checkpoint
+from lstmkit.checkpoint import Checkpoint, build_model
 from lstmkit.data.calendar import calendar_feature_names, season_length
 from lstmkit.data.series import Series, SeriesFrame
 from lstmkit.data.series_split import split_series
@@ -161,7 +161,10 @@ class Forecaster(Estimator):
 
         Args:
             data: a pandas DataFrame, a CSV path, a built-in series name or a
-                :class:`~lstmkit.data.series.SeriesFrame`.
+                :class:`~lstmkit.data.series.SeriesFrame`. A table with the columns
+                ``unique_id, ds, y`` (neuralforecast's and statsforecast's long format) is
+                read as one series per ``unique_id``; other long tables name their id column
+                with ``id_col``.
             out: the run folder; default a temporary one, deleted after training.
             progress: show a progress bar.
             resume: a checkpoint (``last/``) of an earlier run to continue exactly; its
@@ -379,9 +382,8 @@ class Forecaster(Estimator):
         self.read_options_, self.history_ = data["read_options"], data["history"]
         self.adjustment_ = data.get("adjustment")  # none in a checkpoint saved before it was fit
         self.residual_ = data.get("residual") or self._residual(None)  # older: season, untested
-        self.config_ = ForecastConfig(**checkpoint.config["model"])
-        self.model_ = build_forecaster(self.config_)
-        self.model_.load_state_dict(checkpoint.state_dict)
+        self.config_ = config = self._network(checkpoint)
+        self.model_ = build_model(checkpoint, lambda: build_forecaster(config))
 
     # ------------------------------------------------------------------ inference
     def predict(

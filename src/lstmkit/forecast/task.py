@@ -13,6 +13,8 @@ from lstmkit.forecast.windows import Prepared, Window, make_windows
 from lstmkit.models.quantiles import pinball_loss
 from lstmkit.nn.device import device_of
 
+METRICS = ("loss", "mase", "mae")  # the validation metrics a run can monitor (evaluate's)
+
 
 class ForecastTask:
     """Windows for the trainer: pinball loss of the window-normalised horizon.
@@ -33,6 +35,7 @@ class ForecastTask:
     """
 
     task = "forecast"
+    metrics = METRICS
 
     def __init__(
         self,
@@ -105,4 +108,4 @@ class ForecastTask:
         return self.meta["files"]
 
 
-__all__ = ["ForecastTask"]
+__all__ = ["METRICS", "ForecastTask"]

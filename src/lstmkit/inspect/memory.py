@@ -77,6 +77,29 @@ def memory_units(
         >>> memory_units(cells, ["a", "a", "b", "b"], "b", top=1, method="pearson")
         [(0, 0.9938837346736189)]
     """
+    return unit_rankings(cells, labels, [target], top, method)[target]
+
+
+def unit_rankings(
+    cells: np.ndarray,
+    labels: Sequence[str | None],
+    targets: Sequence[str],
+    top: int = 5,
+    method: str = "rank_biserial",
+) -> dict[str, list[tuple[int, float]]]:
+    """:func:`memory_units` for several targets at once: ``{target: [(unit, correlation)]}``.
+
+    The cell values are ranked once for all targets (the ranks do not depend on the label), which
+    is what makes the keyword search take seconds rather than a minute.
+
+    Raises:
+        UserError: as :func:`memory_units`, for the first target that fails.
+
+    Example:
+        >>> cells = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 1.0], [0.9, 1.0]])
+        >>> unit_rankings(cells, ["a", "a", "b", "b"], ["a", "b"], top=1)
+        {'a': [(0, -1.0)], 'b': [(0, 1.0)]}
+    """
     cells = np.asarray(cells, dtype=np.float64)
     if cells.ndim != 2:
         raise UserError(f"cells: expected an (N, H) array, got shape {cells.shape}")
@@ -87,25 +110,36 @@ def memory_units(
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise UserError(f"top: expected a positive integer, got {top!r}")
     keep = np.array([label is not None for label in labels], dtype=bool)
-    x = cells[keep]  # (N', H)
-    y = np.array([label == target for label in labels if label is not None], dtype=np.float64)
-    if len(y) < MIN_POSITIONS:
+    kept = np.array([label for label in labels if label is not None], dtype=object)
+    if len(kept) < MIN_POSITIONS:
         raise UserError(
-            f"labels: expected at least {MIN_POSITIONS} labelled positions, got {len(y)}"
+            f"labels: expected at least {MIN_POSITIONS} labelled positions, got {len(kept)}"
         )
-    if not 0 < y.sum() < len(y):
-        which = "none" if y.sum() == 0 else "all"
-        raise UserError(
-            f"target: expected some labelled positions to be {target!r} and some "
-            f"not, got {which} of {len(y)}"
-        )
+    ys = {}
+    for target in targets:
+        y = (kept == target).astype(np.float64)  # (N',)
+        if not 0 < y.sum() < len(y):
+            which = "none" if y.sum() == 0 else "all"
+            raise UserError(
+                f"target: expected some labelled positions to be {target!r} and some "
+                f"not, got {which} of {len(y)}"
+            )
+        ys[target] = y
     if method not in METHODS:
         raise UserError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    x = cells[keep]  # (N', H)
     constant = np.ptp(x, axis=0) == 0
-    r = _rank_biserial(x, y) if method == "rank_biserial" else _pearson(x, y)  # (H,)
-    r[constant | ~np.isfinite(r)] = 0.0
-    order = np.argsort(-np.abs(r), kind="stable")[:top]
-    return [(int(u), float(r[u])) for u in order]
+    ranks = None
+    if method == "rank_biserial":
+        # Ranked along the rows of the (H, N') transpose: a contiguous sort, a third faster.
+        ranks = rankdata(np.ascontiguousarray(x.T), axis=1).T  # (N', H)
+    found = {}
+    for target, y in ys.items():
+        r = _rank_biserial(ranks, y) if ranks is not None else _pearson(x, y)  # (H,)
+        r[constant | ~np.isfinite(r)] = 0.0
+        order = np.argsort(-np.abs(r), kind="stable")[:top]
+        found[target] = [(int(u), float(r[u])) for u in order]
+    return found
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -115,10 +149,9 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (yc @ xc) / np.sqrt((xc**2).sum(0) * (yc**2).sum())
 
 
-def _rank_biserial(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """2 * AUC - 1 of each column of x (N, H) for the positives y == 1 (Mann-Whitney U with
-    average ranks for ties): (H,)."""
-    ranks = rankdata(x, axis=0)  # (N, H), ties share their average rank
+def _rank_biserial(ranks: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """2 * AUC - 1 of each column for the positives y == 1, from the columns' ranks (N, H), ties
+    sharing their average rank (Mann-Whitney U): (H,)."""
     n1 = y.sum()
     n0 = len(y) - n1
     auc = (ranks[y == 1].sum(0) - n1 * (n1 + 1) / 2) / (n1 * n0)
@@ -264,10 +297,12 @@ def _best_units(
 ) -> list[tuple[int, str, list[tuple[int, float]]]]:
     """Per cuisine that the labels hold, its best layer and that layer's ranking of units on
     ``c``; the cuisine with the largest ``|correlation|`` first."""
-    found, present = [], set(labels)
-    for name in (c for c in cuisines if c in present):
-        rankings = [(k, memory_units(cells[k], labels, name)) for k in layers]
-        k, ranking = max(rankings, key=lambda kr: abs(kr[1][0][1]))
+    present = set(labels)
+    names = [c for c in cuisines if c in present]
+    per_layer = [(k, unit_rankings(cells[k], labels, names)) for k in layers]
+    found = []
+    for name in names:
+        k, ranking = max(((k, r[name]) for k, r in per_layer), key=lambda kr: abs(kr[1][0][1]))
         found.append((k, name, ranking))
     return sorted(found, key=lambda f: -abs(f[2][0][1]))
 
@@ -365,4 +400,11 @@ def add_keyword_memory(trace: dict, lm, label: str | None = None, seed: int = 0)
     return found
 
 
-__all__ = ["KeywordMemory", "add_keyword_memory", "keyword_memory", "memory_units", "probe_cells"]
+__all__ = [
+    "KeywordMemory",
+    "add_keyword_memory",
+    "keyword_memory",
+    "memory_units",
+    "probe_cells",
+    "unit_rankings",
+]

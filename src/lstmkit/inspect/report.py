@@ -5,7 +5,9 @@ data inline, nothing fetched, so it opens from disk anywhere — plus PNG figure
 (:mod:`lstmkit.inspect.report_figures`). In the page, ``<select>`` elements (``panel``, ``layer``,
 ``direction``, ``quantity``, ``unit``) switch what the text colouring and the ``<canvas>`` heatmaps
 show without regenerating anything; clicking a memory unit plots its trace and outlines it in the
-heatmap.
+heatmap. The heatmaps show the units of a layer in the order of
+:func:`~lstmkit.inspect.report_figures.unit_order` (alike units together) and mark the memory
+units.
 
 The trace, with T time steps of a panel, H hidden units, L layers and D directions::
 
@@ -226,6 +228,13 @@ def _kept_units(hidden: int, memory_units: list[int]) -> list[int]:
     return sorted(chosen)
 
 
+def _shown_order(quantities: dict, row: int, units: list[int]) -> list[int]:
+    from lstmkit.inspect.report_figures import unit_order
+
+    index = {u: k for k, u in enumerate(units)}
+    return [index[u] for u in unit_order(quantities, row) if u in index]
+
+
 def _panel_data(panel: dict, memory: list[dict], top_next) -> tuple[dict, list[str]]:
     name = panel["name"]
     full = {q: np.asarray(panel["quantities"][q]) for q in QUANTITIES}
@@ -252,6 +261,8 @@ def _panel_data(panel: dict, memory: list[dict], top_next) -> tuple[dict, list[s
         "layers": int(panel["layers"]),
         "directions": int(panel["directions"]),
         "units": units,
+        # per row (L*D): indices into units in the order the heatmaps show them, alike together
+        "order": [_shown_order(full, r, units) for r in range(rows)],
         "quantities": {q: _plain(a[:, :keep][:, :, units]) for q, a in full.items()},  # (L*D, T, U)
         "means": {q: _plain(a[:, :keep].mean(axis=2)) for q, a in full.items()},  # (L*D, T)
         "top_next": top_next and top_next[:keep],

@@ -136,6 +136,12 @@ function drawGrid(canvas, g) {
     ctx.textAlign = "left"; ctx.textBaseline = "alphabetic";
     ctx.fillText(g.axes || "", 2, 12);
   }
+  ctx.fillStyle = "#d0309a";  // memory units: a triangle right of the row, pointing at it
+  for (const r of g.marked || []) {
+    const y = top + (r + 0.5) * g.cellH, x = left + w;
+    ctx.beginPath(); ctx.moveTo(x + 1, y); ctx.lineTo(x + 8, y - 4); ctx.lineTo(x + 8, y + 4);
+    ctx.fill();
+  }
   if (g.highlight >= 0) {
     ctx.strokeStyle = "#d0309a"; ctx.lineWidth = 2;
     ctx.strokeRect(left - 1, top + g.highlight * g.cellH - 1, w + 2, g.cellH + 2);
@@ -155,12 +161,15 @@ function drawGrid(canvas, g) {
 
 function drawGates() {
   const p = panel(), T = p.tokens.length, U = p.units.length, where = layerIndex();
-  const hi = p.units.indexOf(state.unit);
+  const order = p.order[where], shown = order.map((k) => p.units[k]);  // alike units together
+  const hi = shown.indexOf(state.unit);
+  const marked = DATA.memory.filter((m) => m.panel === p.name && m.layer === state.layer &&
+    m.direction === state.direction).map((m) => shown.indexOf(m.unit)).filter((r) => r >= 0);
   const grid = (q, cellW, cellH, labels) => {
     const m = p.quantities[q][where];
-    return { rows: U, cols: T, value: (r, c) => m[c][r], scale: scaleFor(q, m), cellW, cellH,
-      colLabels: labels ? p.tokens : null, rowLabels: labels ? p.units : null, highlight: hi,
-      axes: "unit ↓  time →", names: [q, p.units, p.tokens] };
+    return { rows: U, cols: T, value: (r, c) => m[c][order[r]], scale: scaleFor(q, m), cellW,
+      cellH, colLabels: labels ? p.tokens : null, rowLabels: labels ? shown : null, highlight: hi,
+      marked, axes: "unit ↓ (alike together)  time →", names: [q, shown, p.tokens] };
   };
   const what = [p.name, state.layer, state.direction].join(":");
   const big = $("heatmap");
@@ -175,7 +184,8 @@ function drawGates() {
   }
   const dir = p.directions > 1 ? (state.direction ? "backward" : "forward") : "";
   $("heatmap-caption").textContent = NAMES[state.quantity] + ", panel " + p.name + ", layer " +
-    state.layer + " " + dir + " — " + T + " time steps x " + U + " units";
+    state.layer + " " + dir + " — " + T + " time steps x " + U + " units, alike units together" +
+    (DATA.memory.length ? "; ◀ marks a memory unit" : "");
 }
 
 function drawText() {

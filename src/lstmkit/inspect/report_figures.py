@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 GATES = ("f", "i", "o", "g", "c")
+ORDER_STEPS = 400  # time steps the unit order looks at, evenly spaced: enough to tell units apart
+OPTIMAL_ORDER_UNITS = 512  # scipy's optimal leaf ordering grows as H^3: beyond this, plain order
+MEMORY_COLOUR = "#d0309a"  # the page's colour for a memory unit
 GATE_NAMES = {"f": "forget f", "i": "input i", "o": "output o", "g": "candidate g", "c": "cell c"}
 MAX_TICKS = 60  # token labels on an axis; more would overlap
 DPI = 110
@@ -28,7 +31,7 @@ def write_figures(trace: dict, stem: Path) -> list[Path]:
     ``<stem>-forecast.png``; returns their paths. ``trace`` was checked by
     :func:`lstmkit.inspect.report.check_trace`."""
     paths = [Path(f"{stem}-gates.png")]
-    _save_gates(trace["panels"][0], paths[0])
+    _save_gates(trace["panels"][0], trace["memory"], paths[0])
     if trace["attention"] is not None:
         paths.append(Path(f"{stem}-attention.png"))
         _save_attention(trace["attention"], paths[-1])
@@ -36,6 +39,40 @@ def write_figures(trace: dict, stem: Path) -> list[Path]:
         paths.append(Path(f"{stem}-forecast.png"))
         _save_forecast(trace["forecast"], paths[-1])
     return paths
+
+
+def unit_order(quantities: dict, row: int) -> list[int]:
+    """The units of one layer and direction (``row`` of the ``(L*D, T, H)`` quantities) in the
+    order the heatmaps show them: units that behave alike over the text side by side.
+
+    Agglomerative (Ward) clustering of each unit's f, i, o, g and tanh(c) over time
+    (scipy's ``linkage`` with optimal leaf ordering up to :data:`OPTIMAL_ORDER_UNITS` units),
+    turned so that the units whose forget gate is open longest come first.
+
+    Example:
+        >>> keep = np.tile([[0.9, 0.1, 0.95, 0.2]], (3, 1))  # units 0 and 2 keep, 1 and 3 wipe
+        >>> q = {k: keep[None] for k in "fiog"} | {"c": np.zeros((1, 3, 4))}
+        >>> order = unit_order(q, 0)
+        >>> sorted(order[:2]), sorted(order[2:])
+        ([0, 2], [1, 3])
+    """
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
+    f = np.asarray(quantities["f"][row], dtype=np.float64)  # (T, H)
+    steps, hidden = f.shape
+    if hidden < 3:
+        return list(range(hidden))
+    keep = np.unique(np.linspace(0, steps - 1, min(steps, ORDER_STEPS)).round().astype(int))
+    parts = [np.asarray(quantities[q][row], dtype=np.float64)[keep] for q in "fiog"]
+    parts.append(np.tanh(np.asarray(quantities["c"][row], dtype=np.float64)[keep]))
+    features = np.nan_to_num(np.concatenate(parts).T)  # (H, 5 * T')
+    tree = linkage(features, method="ward", optimal_ordering=hidden <= OPTIMAL_ORDER_UNITS)
+    order = leaves_list(tree)
+    mean_f = np.nan_to_num(f.mean(axis=0))[order]  # (H,) in that order
+    half = hidden // 2
+    if mean_f[:half].mean() < mean_f[-half:].mean():
+        order = order[::-1]
+    return [int(u) for u in order]
 
 
 def _label(token, width: int) -> str:
@@ -54,20 +91,32 @@ def _token_ticks(ax: Axes, tokens, axis="x", most=MAX_TICKS, width=12) -> None:
         ax.set_yticks(ticks, labels, fontsize=7)
 
 
-def _save_gates(panel: dict, path: Path) -> None:
+def _save_gates(panel: dict, memory: list[dict], path: Path) -> None:
     from matplotlib.figure import Figure
 
     layers, directions = panel["layers"], panel["directions"]
     row = (layers - 1) * directions  # top layer, forward: the one closest to the output
-    fig = Figure(figsize=(11, 1.9 * len(GATES) + 1.2), dpi=DPI, layout="constrained")
+    order = unit_order(panel["quantities"], row)
+    position = {u: k for k, u in enumerate(order)}
+    marked: dict[int, list[str]] = {}  # unit: its labels, best-ranked first
+    for m in memory:
+        if m["panel"] == panel["name"] and m["layer"] * directions + m["direction"] == row:
+            marked.setdefault(m["unit"], []).append(str(m["label"]))
+    steps = len(panel["tokens"])
+    fig = Figure(figsize=(11, 1.9 * len(GATES) + 1.4), dpi=DPI, layout="constrained")
     axes = fig.subplots(len(GATES), 1, sharex=True)
     for ax, q in zip(axes, GATES, strict=True):
-        values = np.asarray(panel["quantities"][q][row], dtype=np.float64).T  # (H, T)
+        values = np.asarray(panel["quantities"][q][row], dtype=np.float64).T[order]  # (H, T)
+        extend = "neither"
         if q in ("f", "i", "o"):
             limits, cmap = (0.0, 1.0), "viridis"
-        else:
-            bound = 1.0 if q == "g" else float(np.nanmax(np.abs(values), initial=0.0)) or 1.0
-            limits, cmap = (-bound, bound), "RdBu_r"
+        elif q == "g":
+            limits, cmap = (-1.0, 1.0), "RdBu_r"
+        else:  # c: a few large units would wash the others out; clip at the 99th percentile
+            size = np.abs(values[np.isfinite(values)])
+            bound = float(np.percentile(size, 99)) if size.size else 0.0
+            limits, cmap = (-(bound or 1.0), bound or 1.0), "RdBu_r"
+            extend = "both" if size.size and size.max() > bound else "neither"
         image = ax.imshow(
             values,
             aspect="auto",
@@ -76,12 +125,46 @@ def _save_gates(panel: dict, path: Path) -> None:
             vmin=limits[0],
             vmax=limits[1],
         )
-        ax.set_ylabel(f"{GATE_NAMES[q]}\nunit", fontsize=8)
-        fig.colorbar(image, ax=ax, pad=0.01, fraction=0.03)
+        ax.set_title(f"{GATE_NAMES[q]} (rows: units)", loc="left", fontsize=8, pad=2)
+        fig.colorbar(image, ax=ax, pad=0.01, fraction=0.03, extend=extend)
+        ax.set_yticks([])
+        _mark_units(
+            ax, [(position[u], f"unit {u} ({', '.join(marked[u])})") for u in marked], steps
+        )
     _token_ticks(axes[-1], panel["tokens"])
     axes[-1].set_xlabel("time step (token)")
-    fig.suptitle(f"{panel['name']}: layer {layers - 1}" + (", forward" if directions > 1 else ""))
+    title = f"{panel['name']}: layer {layers - 1}" + (", forward" if directions > 1 else "")
+    fig.suptitle(
+        f"{title} — {len(order)} units, alike ones together (clustered), open forget gates first"
+        + ("; memory units marked" if marked else "")
+    )
     fig.savefig(path)
+
+
+def _mark_units(ax: Axes, marks: list[tuple[int, str]], steps: int) -> None:
+    """Points at the rows ``marks`` names (sorted position, label) from both sides and labels
+    them left of the axes, labels pushed apart where rows lie close together."""
+    rows = ax.get_ylim()[0] + 0.5  # imshow: row 0 at the top
+    gap = rows * 0.09  # about one label's height in an axes of a fifth of the figure
+    placed: list[float] = []
+    for position, text in sorted(marks):
+        for x, marker in ((-0.5, ">"), (steps - 0.5, "<")):  # beside the row, not over it
+            ax.plot([x], [position], marker, color=MEMORY_COLOUR, markersize=5, clip_on=False)
+        y = max(position, placed[-1] + gap) if placed else position
+        placed.append(y)
+        ax.annotate(
+            text,
+            xy=(0, position),
+            xycoords=("axes fraction", "data"),
+            xytext=(-0.01, y),
+            textcoords=("axes fraction", "data"),
+            ha="right",
+            va="center",
+            fontsize=7,
+            color=MEMORY_COLOUR,
+            arrowprops={"arrowstyle": "-", "color": MEMORY_COLOUR, "lw": 0.6, "relpos": (1, 0.5)},
+            annotation_clip=False,
+        )
 
 
 def _save_attention(attention: dict, path: Path) -> None:

@@ -28,7 +28,6 @@ D directions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +38,7 @@ import torch
 from torch import nn
 
 from lstmkit.checkpoint import CONFIG_FILE
+from lstmkit.checkpoint.codec import read_json
 from lstmkit.data.calendar import stamp_text
 from lstmkit.errors import UserError
 from lstmkit.nn import LSTM, GateTrace
@@ -435,7 +435,7 @@ def training_data(estimator) -> dict:
     directory = getattr(estimator, "checkpoint_", None)
     if directory is None:
         return {}
-    config = json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8"))
+    config = read_json(Path(directory) / CONFIG_FILE)  # checked when the estimator was loaded
     return config.get("data", {}).get("sources") or {}
 
 

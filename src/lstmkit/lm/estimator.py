@@ -9,7 +9,9 @@ Legend: B batch, T time, V vocabulary.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,24 +19,25 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from lstmkit.checkpoint import Checkpoint
+from lstmkit.checkpoint import Checkpoint, build_model
 from lstmkit.data import (
     BucketScore,
     Corpus,
     Passage,
+    TextSource,
     batchify,
     cuisine_accuracy_by_distance,
     split_text,
 )
-from lstmkit.decode.sampling import check_sampling, sample
+from lstmkit.decode.sampling import check_sampling, sample, seeded_generator
 from lstmkit.decode.stream import Stream
 from lstmkit.errors import Notice, UserError
 from lstmkit.lm.stream import LMState, lm_step, lm_stream
-from lstmkit.lm.task import LMTask, evaluate_streams
+from lstmkit.lm.task import LMTask, evaluate_streams, source_ids, token_ids
 from lstmkit.models import LMConfig, LSTMLanguageModel
 from lstmkit.nn.device import device_of
 from lstmkit.tokenizers import format_unknowns, load_tokenizer, train_tokenizer
-from lstmkit.train.estimator import Estimator
+from lstmkit.train.estimator import Estimator, check_vocabulary
 
 EVAL_BPTT = 256  # window of evaluate(): the state is carried, so only speed depends on it
 MAX_WORD_TOKENS = 32  # next_word() gives up on a word longer than this many tokens
@@ -98,18 +101,25 @@ batch_size=2, bptt=8, train={'epochs': 1})
     def fit(
         self,
         train: str | Corpus,
-        valid: str | None = None,
+        valid: str | TextSource | None = None,
         out: str | Path | None = None,
         progress: bool = True,
         resume: str | Path | None = None,
     ) -> LanguageModel:
         """Trains a tokenizer and the model; returns self, holding the best model by validation.
 
+        A corpus read from files (:func:`~lstmkit.data.load_corpus`) is never held whole: the
+        tokenizer learns from it piece by piece, and its token ids are written to a temporary
+        folder (in ``TMPDIR``, removed when ``fit`` returns or fails) and read from there as
+        a ``np.memmap``, a window at a time, so memory is bounded by the batches, not by the
+        corpus. A string is tokenised in memory; both give the same batches.
+
         Args:
             train: the training text, or a :class:`~lstmkit.data.Corpus` (from
                 :func:`~lstmkit.data.load_corpus`: files, folders, built-in names), whose sources
                 are recorded in the run's config.
-            valid: the validation text; default the corpus's, or the last 5% of ``train``'s lines.
+            valid: the validation text (or a :class:`~lstmkit.data.TextSource`); default the
+                corpus's, or the last 5% of ``train``'s lines.
             out: the run folder (``last/``, ``best/``, ``metrics.jsonl``, ``loss.png``); default a
                 temporary folder, deleted after training.
             progress: show a progress bar.
@@ -118,10 +128,15 @@ batch_size=2, bptt=8, train={'epochs': 1})
                 estimator's settings only ``train`` (budgets, patience).
         """
         corpus = train if isinstance(train, Corpus) else Corpus(train, "", "")
-        text, valid = corpus.train, valid if valid is not None else corpus.valid
-        if not valid:
+        text, valid = corpus.stream("train"), valid if valid is not None else corpus.stream("valid")
+        if valid == "" or (isinstance(valid, TextSource) and not valid.num_lines):
             text, valid, _ = split_text(text, valid_fraction=0.05, test_fraction=0.0)
-        return self._fit_run((corpus, text, valid), out, progress, resume)
+        with contextlib.ExitStack() as stack:
+            folder = None  # where the ids of a text in files go
+            if isinstance(text, TextSource) or isinstance(valid, TextSource):
+                temporary = tempfile.TemporaryDirectory(prefix="lstmkit-ids-")
+                folder = Path(stack.enter_context(temporary))
+            return self._fit_run((corpus, text, valid, folder), out, progress, resume)
 
     def _check_settings(self) -> None:
         super()._check_settings()
@@ -140,14 +155,15 @@ batch_size=2, bptt=8, train={'epochs': 1})
         self.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
 
     def _make_task(self, data, checkpoint: Checkpoint | None, seed: int) -> LMTask:
-        corpus, text, valid = data
+        corpus, text, valid, folder = data
         if checkpoint is None:
             options = {**(self.tokenizer_options or {})}
             if self.vocab_size is not None:
                 options["vocab_size"] = self.vocab_size
-            self.tokenizer_ = train_tokenizer(self.tokenizer, text, **options)
-        ids = torch.tensor(self.tokenizer_.encode(text))
-        valid_ids = torch.tensor(self.tokenizer_.encode(valid))
+            pieces = text if isinstance(text, str) else text.pieces()
+            self.tokenizer_ = train_tokenizer(self.tokenizer, pieces, **options)
+        ids = token_ids(self.tokenizer_, text, folder, "train")
+        valid_ids = token_ids(self.tokenizer_, valid, folder, "valid")
         meta = {
             "config": self._run_config(corpus, self._model_config()),
             "tokenizer": self.tokenizer_,
@@ -184,31 +200,42 @@ batch_size=2, bptt=8, train={'epochs': 1})
             **{k: config["data"][k] for k in ("batch_size", "bptt")},
         }
 
+    optional_sections = (*Estimator.optional_sections, "tokenizer")
+
     def _restore(self, checkpoint: Checkpoint) -> None:
+        config = self._network(checkpoint)
+        self.model_ = build_model(checkpoint, lambda: LSTMLanguageModel(config))
         self.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
-        self.model_ = LSTMLanguageModel(LMConfig(**checkpoint.config["model"]))
-        self.model_.load_state_dict(checkpoint.state_dict)
+        check_vocabulary(self.tokenizer_, config.vocab_size, checkpoint.tokenizer_dir, "vocab_size")
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, text: str) -> dict[str, float]:
+    def evaluate(self, text: str | TextSource) -> dict[str, float]:
         """Scores ``text``: mean loss in nats per token, perplexity, bits per character.
 
         The state is carried through the whole text, which is read as one stream. Bits per
         character are the total loss over the text's characters (``loss * tokens / chars / ln
         2``): for a char model the same as bits per token, and comparable across tokenizers.
+        A :class:`~lstmkit.data.TextSource` (a file, :func:`~lstmkit.data.eval_source`) is
+        tokenised piece by piece into a temporary file of ids, read a window at a time.
         """
         self._check_fitted()
-        if not text.strip():
+        if not (text.strip() if isinstance(text, str) else text.has_text()):
             raise UserError("evaluate: expected some text, got none")
-        ids, unknowns = self.tokenizer_.encode_with_unknowns(text)
-        if len(ids) < 2:
-            raise UserError(f"evaluate: expected at least 2 tokens, got {len(ids)}")
-        self._notice("text", unknowns)
-        self.model_.eval()
-        bptt = min(EVAL_BPTT, len(ids) - 1)
-        metrics = evaluate_streams(self.model_, batchify(torch.tensor(ids), 1), bptt)
+        with contextlib.ExitStack() as stack:
+            if isinstance(text, str):
+                ids, unknowns = self.tokenizer_.encode_with_unknowns(text)
+                ids, chars = torch.tensor(ids), len(text)
+            else:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lstmkit-")))
+                ids, unknowns, chars = source_ids(self.tokenizer_, text, folder / "eval.ids")
+            if len(ids) < 2:
+                raise UserError(f"evaluate: expected at least 2 tokens, got {len(ids)}")
+            self._notice("text", unknowns)
+            self.model_.eval()
+            bptt = min(EVAL_BPTT, len(ids) - 1)
+            metrics = evaluate_streams(self.model_, batchify(ids, 1), bptt)
         bits = metrics["loss"] * metrics["tokens"] / math.log(2)
-        return {**metrics, "bpc": bits / len(text), "chars": len(text)}
+        return {**metrics, "bpc": bits / chars, "chars": chars}
 
     def keyword_accuracy(self, passages: Iterable[Passage]) -> dict[str, BucketScore]:
         """The ``keywords`` task's score: the cuisine word after "... favourite cuisine is", by
@@ -277,12 +304,14 @@ batch_size=2, bptt=8, train={'epochs': 1})
     ) -> str:
         """Samples a continuation of ``prompt`` token by token, carrying the LSTM state.
 
-        Never samples ``<pad>``, ``<unk>`` or ``<bos>``; stops early at ``<eos>``."""
+        Never samples ``<pad>``, ``<unk>`` or ``<bos>``; stops early at ``<eos>``. Returns the
+        continuation as it follows the prompt: ``prompt + generate(prompt)`` reads as one text
+        (a word tokenizer's continuation starts with the space between two words)."""
         self._check_fitted()
         check_sampling(temperature, top_k, top_p)
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
             raise UserError(f"max_tokens: expected a positive integer, got {max_tokens!r}")
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        gen = seeded_generator(seed)
         logits, state = self._read(prompt)
         never = [self.tokenizer_.pad_id, self.tokenizer_.unk_id, self.tokenizer_.bos_id]
         out: list[int] = []
@@ -294,7 +323,7 @@ batch_size=2, bptt=8, train={'epochs': 1})
                 break
             out.append(token)
             logits, state = self._step(token, state)
-        return self.tokenizer_.decode(out)
+        return self.tokenizer_.decode_after(prompt, out)
 
     def _read(self, text: str) -> tuple[Tensor, list]:
         """Runs the model over ``text``: logits (V,) of the next token, and the state."""

@@ -1,20 +1,35 @@
 """The language-model task: truncated BPTT over contiguous streams of one token sequence.
 
+The token ids are a tensor (a text given as a string), or a ``np.memmap`` of a file of ids (a
+text in files, :func:`token_ids`): then the streams are a view of the file, and each window is
+read from it when its batch is made, so memory is bounded by the batch, not by the corpus.
+
 Legend: B batch, T time (bptt), V vocabulary, N tokens of a text (its streams are (B, N // B)).
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstmkit.data import batchify, bptt_batches, num_windows
+from lstmkit.data import (
+    Ids,
+    Text,
+    TextSource,
+    batchify,
+    bptt_batches,
+    num_windows,
+    write_ids,
+)
+from lstmkit.errors import UserError
 
 EVAL_BATCH = 10
+METRICS = ("loss", "ppl")  # the validation metrics a run can monitor (LMTask.evaluate's)
 
 
 class LMTask:
@@ -28,7 +43,8 @@ class LMTask:
     benchmark page has the measurements).
 
     Args:
-        train_ids, valid_ids: (N,) token ids.
+        train_ids, valid_ids: (N,) token ids: tensors, or numpy arrays (a ``np.memmap`` stays
+            on disk; the batches are the same int64 tensors either way).
         batch_size, bptt: streams and window length.
         meta: ``{"config": the run's config, "tokenizer": the tokenizer}`` saved with checkpoints.
         state_reset: p, in [0, 1).
@@ -36,11 +52,12 @@ class LMTask:
     """
 
     task = "lm"
+    metrics = METRICS
 
     def __init__(
         self,
-        train_ids: Tensor,
-        valid_ids: Tensor,
+        train_ids: Ids,
+        valid_ids: Ids,
         batch_size: int,
         bptt: int,
         meta: dict,
@@ -82,6 +99,45 @@ class LMTask:
 
     def files(self) -> dict[str, bytes]:
         return {f"tokenizer/{name}": data for name, data in self.meta["tokenizer"].files().items()}
+
+
+def token_ids(tokenizer, text: Text, folder: Path | None, name: str) -> Ids:
+    """(N,) ids of ``text``: a tensor for a string; for a
+    :class:`~lstmkit.data.TextSource`, tokenised piece by piece into ``folder/<name>.ids``
+    and mapped from there (:func:`~lstmkit.data.write_ids`). The ids are the same either way:
+    the pieces are cut at line ends, and every tokenizer encodes lines independently.
+
+    Args:
+        tokenizer: a fitted :class:`~lstmkit.tokenizers.Tokenizer`.
+        text: the text.
+        folder: where to write a TextSource's ids (a temporary folder of the run).
+        name: the file's name there.
+    """
+    if isinstance(text, str):
+        return torch.tensor(tokenizer.encode(text))
+    if folder is None:
+        raise UserError(f"folder: expected a folder for the ids of {name}, got None")
+    pieces = map(tokenizer.encode, text.pieces())
+    return write_ids(pieces, folder / f"{name}.ids", tokenizer.vocab_size)
+
+
+def source_ids(tokenizer, text: TextSource, path: Path) -> tuple[np.ndarray, list[str], int]:
+    """The ids of ``text`` written to ``path`` and mapped (:func:`~lstmkit.data.write_ids`), the
+    distinct characters or words that became ``<unk>`` (in order of appearance), and the
+    number of characters read."""
+    unknowns: dict[str, None] = {}
+    chars = 0
+
+    def pieces():
+        nonlocal chars
+        for piece in text.pieces():
+            ids, unknown = tokenizer.encode_with_unknowns(piece)
+            unknowns.update(dict.fromkeys(unknown))
+            chars += len(piece)
+            yield ids
+
+    ids = write_ids(pieces(), path, tokenizer.vocab_size)
+    return ids, list(unknowns), chars
 
 
 def reset_state(state, keep: Tensor):

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from lstmkit.checkpoint import Checkpoint
+from lstmkit.checkpoint import Checkpoint, build_model
 from lstmkit.data import PairCorpus, Pairs, split_pairs
 from lstmkit.decode import beam_search, greedy, sample
+from lstmkit.decode.sampling import seeded_generator
 from lstmkit.decode.stream import Stream
 from lstmkit.errors import UserError
 from lstmkit.models import Seq2SeqConfig, build_seq2seq
@@ -26,7 +27,7 @@ from lstmkit.seq2seq.scores import translation_scores
 from lstmkit.seq2seq.stream import Seq2SeqState, seq2seq_start, seq2seq_step, seq2seq_stream
 from lstmkit.seq2seq.task import Seq2SeqTask, bucketed_batches, collate
 from lstmkit.tokenizers import load_tokenizer, train_tokenizer
-from lstmkit.train.estimator import Estimator
+from lstmkit.train.estimator import Estimator, check_vocabulary
 
 METHODS = ("greedy", "beam", "sample")
 RATIO_MARGIN = 1.5  # default output limit: this times the longest target/source ratio seen
@@ -236,10 +237,18 @@ class Seq2Seq(Estimator):
         return files
 
     def _restore(self, checkpoint: Checkpoint) -> None:
+        config = self._network(checkpoint)
+        self.model_ = build_model(checkpoint, lambda: build_seq2seq(config))
         self._load_tokenizers(checkpoint)
-        self.model_ = build_seq2seq(Seq2SeqConfig(**checkpoint.config["model"]))
-        self.model_.load_state_dict(checkpoint.state_dict)
-        self.length_ratio_ = checkpoint.config["data"].get("length_ratio")  # None: max_len only
+        for side, tokenizer in (("src", self.src_tokenizer_), ("tgt", self.tgt_tokenizer_)):
+            size = f"{side}_vocab_size"
+            check_vocabulary(
+                tokenizer, getattr(config, size), checkpoint.tokenizer_dir / side, size
+            )
+        ratio = checkpoint.config["data"].get("length_ratio")  # None: max_len only
+        if ratio is not None and (not isinstance(ratio, int | float) or not 0 < ratio < 1e6):
+            raise UserError(f"data.length_ratio: expected a positive number, got {ratio!r:.40}")
+        self.length_ratio_ = ratio
 
     # ------------------------------------------------------------------ inference
     def translate(
@@ -274,7 +283,7 @@ class Seq2Seq(Estimator):
         self._check_fitted()
         if method not in METHODS:
             raise UserError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        gen = seeded_generator(seed)
         if max_len_ratio is None and self.length_ratio_ is not None:
             max_len_ratio = RATIO_MARGIN * self.length_ratio_
         results: list = [[] for _ in sentences]

@@ -20,6 +20,10 @@ from torch import Tensor, nn
 from lstmkit.nn.device import device_of
 from lstmkit.train.distributed import shard_rows
 
+# The validation metrics a run can monitor (Seq2SeqTask.evaluate's): loss and perplexity, and
+# the scores of greedy translations where the task is given them.
+METRICS = ("loss", "ppl", "bleu", "chrf", "exact")
+
 Batch = tuple[
     Tensor, Tensor, Tensor, Tensor
 ]  # src (B, S), src_lengths (B,), tgt_in, tgt_out (B, T)
@@ -105,6 +109,10 @@ class Seq2SeqTask:
         )
         self.lengths = [(len(s), len(t)) for s, t in train]
         self.windows = math.ceil(len(train) / batch_size)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return METRICS if self.scores is not None else METRICS[:2]
 
     def num_batches(self) -> int:
         return self.windows

@@ -10,10 +10,13 @@ Endpoints (the loaded kind's are active; the others answer 409 naming the loaded
 - ``GET /docs``, ``GET /openapi.json``: the API's documentation, from FastAPI.
 
 Every rejected request gets a 4xx answer ``{"error": "field: expected X, got Y"}``: 400 for a
-body that is not JSON, 404 for an unknown path, 409 for an endpoint of another kind of model,
-413 for a body over the size limit, 422 for a field out of its limits or input the model
-refuses (:class:`~lstmkit.errors.UserError`), 503 when the queue is full. The model runs in one
-worker thread (:mod:`lstmkit.serve.worker`), never on the event loop.
+body that is not JSON, 401 without the API key (when the server has one), 404 for an unknown
+path, 408 for a request head or body that arrives too slowly, 409 for an endpoint of another kind
+of model, 413 for a body over the size limit (declared or chunked), 422 for a field out of its
+limits or input the model refuses (:class:`~lstmkit.errors.UserError`), 503 when the queue is
+full. 401, 408 and 413 come before the body is read (:mod:`lstmkit.serve.guard`) and close the
+connection. The model runs in one worker thread (:mod:`lstmkit.serve.worker`), never on the
+event loop.
 """
 
 from __future__ import annotations
@@ -31,30 +34,40 @@ from lstmkit import __version__
 from lstmkit.errors import UserError
 from lstmkit.registry import TASKS, load_estimator, task_spec
 from lstmkit.serve.errors import validation_message
+from lstmkit.serve.guard import RequestGuard, check_api_key
 from lstmkit.serve.handlers import Endpoint
 from lstmkit.serve.schemas import RESPONSES, ErrorResponse, HealthResponse, Limits, request_models
 from lstmkit.serve.worker import ModelWorker, QueueFull
 
 ENDPOINTS = {name: task for task, spec in TASKS.items() for name in spec.endpoints}
-ERRORS = {code: {"model": ErrorResponse} for code in (400, 409, 413, 422, 503)}
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 408, 409, 413, 422, 503)}
 
 
-def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
+def create_app(
+    model_dir: str | Path, limits: Limits | None = None, api_key: str | None = None
+) -> FastAPI:
     """The service for the model in ``model_dir`` (a checkpoint or run folder), loaded once.
 
     Args:
         model_dir: a checkpoint, or a run folder (its ``best/``, else ``last/``).
-        limits: what a request may ask for, and the batching; default :class:`Limits()`.
+        limits: what a request may ask for, the batching and the timeouts; default
+            :class:`Limits()`.
+        api_key: the key every request must carry (``Authorization: Bearer KEY`` or
+            ``X-API-Key: KEY``), compared in constant time; None: none needed.
 
     Raises:
-        UserError: ``model_dir`` holds no model to serve.
+        UserError: ``model_dir`` holds no model to serve, or ``api_key`` is empty or has
+            characters other than visible ASCII.
 
     Example:
-        Serve it with uvicorn (``lstmkit serve DIR`` does this)::
+        Serve it with uvicorn and the header timeout (``lstmkit serve DIR`` does this)::
 
-            uvicorn.run(create_app("runs/lm"), host="127.0.0.1", port=8000)
+            app = create_app("runs/lm", api_key=os.environ["LSTMKIT_API_KEY"])
+            uvicorn.Server(server_config(app, host="127.0.0.1", port=8000)).run()
     """
     limits = limits or Limits()
+    if api_key is not None:
+        check_api_key(api_key)
     estimator = load_estimator(model_dir)
     task = estimator.task_
     spec = task_spec(task)
@@ -86,9 +99,11 @@ def create_app(model_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     )
     started = time.monotonic()
     model = str(getattr(estimator, "checkpoint_", model_dir))
-    app.state.worker, app.state.estimator = worker, estimator
+    app.state.worker, app.state.estimator, app.state.limits = worker, estimator, limits
     _error_handlers(app, models)
-    _limit_body(app, limits)
+    app.add_middleware(
+        RequestGuard, max_body=limits.max_body, body_timeout=limits.body_timeout, api_key=api_key
+    )
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> dict:
@@ -189,19 +204,3 @@ def _error_handlers(app: FastAPI, models: dict) -> None:
         else:
             message = f"{path}: {exc.detail}"
         return error(exc.status_code, message, getattr(exc, "headers", None))
-
-
-def _limit_body(app: FastAPI, limits: Limits) -> None:
-    """Refuses (413) a body whose declared length is over what any valid request needs."""
-    largest = max(
-        1 << 20,
-        8 * limits.max_batch * limits.max_text_chars + 4096,
-        100 * limits.max_history + 4096,
-    )
-
-    @app.middleware("http")
-    async def limit(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > largest:
-            return error(413, f"body: expected at most {largest} bytes, got {length}")
-        return await call_next(request)

@@ -8,6 +8,7 @@ model forbids unknown fields and is strict: ``"5"`` is not an integer and ``true
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Annotated, Literal
 
@@ -17,6 +18,7 @@ from lstmkit.errors import UserError
 
 MAX_SEED = 2**63 - 1
 MAX_NAME_CHARS = 100
+MAX_TIMEOUT = 86_400  # a day: longer is no timeout, and asyncio's timers overflow near 1e300
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class Limits:
         queue: requests waiting for the model; one more is answered 503.
         batch_wait_ms: how long the worker waits for more requests to batch with the first.
         threads: torch's intra-op threads in the model worker (None: torch's default).
+        header_timeout: seconds a request's head (request line and headers) may take to arrive,
+            from the connection's start or the request's first byte; then 408, connection
+            closed (:mod:`lstmkit.serve.protocol`, with :func:`~lstmkit.serve.server_config`).
+        body_timeout: seconds a request's body may take to arrive after its head; then 408,
+            connection closed (:class:`~lstmkit.serve.guard.RequestGuard`).
     """
 
     max_text_chars: int = 2000
@@ -45,6 +52,8 @@ class Limits:
     queue: int = 256
     batch_wait_ms: float = 2.0
     threads: int | None = None
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -52,14 +61,34 @@ class Limits:
             if f.name == "threads" and value is None:
                 continue
             if f.name == "batch_wait_ms":
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise UserError(f"batch_wait_ms: expected a number >= 0, got {value!r}")
+                if not _number(value) or not value >= 0:
+                    raise UserError(f"batch_wait_ms: expected a finite number >= 0, got {value!r}")
+                continue
+            if f.name.endswith("_timeout"):
+                if not _number(value) or not 0 < value <= MAX_TIMEOUT:
+                    raise UserError(
+                        f"{f.name}: expected a number of seconds > 0 and at most "
+                        f"{MAX_TIMEOUT}, got {value!r}"
+                    )
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UserError(f"{f.name}: expected a positive integer, got {value!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def max_body(self) -> int:
+        """The most bytes of a request body: 1 MiB, or what the largest valid request needs."""
+        return max(
+            1 << 20,
+            8 * self.max_batch * self.max_text_chars + 4096,
+            100 * self.max_history + 4096,
+        )
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class Strict(BaseModel):

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from lstmkit.errors import UserError
+from lstmkit.tokenizers.files import JSON_LIMIT, read_inside
 
 KINDS = ("char", "word", "bpe", "unigram")
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -77,6 +79,24 @@ class Tokenizer(ABC):
         Raises:
             UserError: naming ``ids`` if one is outside ``[0, vocab_size)``.
         """
+
+    def decode_after(self, prompt: str, ids: Sequence[int]) -> str:
+        """The text of ``ids`` as it continues ``prompt``: ``prompt + decode_after(prompt, ids)``
+        reads as the tokenizer writes the two together, with the space a word tokenizer puts
+        between words, or SentencePiece at a word's start, and none between characters.
+
+        Example:
+            >>> from lstmkit.tokenizers import train_tokenizer
+            >>> tok = train_tokenizer("word", "my brother loves crepes")
+            >>> tok.decode_after("my brother", tok.encode("loves crepes"))
+            ' loves crepes'
+        """
+        head = self.encode(prompt)
+        before, whole = self.decode(head), self.decode([*head, *ids])
+        text = whole[len(before) :] if whole.startswith(before) else self.decode(ids)
+        if prompt[-1:].isspace() and not before[-1:].isspace():  # the prompt has the space
+            text = text.removeprefix(" ")
+        return text
 
     @abstractmethod
     def token_to_id(self, token: str) -> int:
@@ -132,12 +152,22 @@ class Tokenizer(ABC):
         return f"{type(self).__name__}(kind={self.kind!r}, vocab_size={self.vocab_size})"
 
 
-def load_tokenizer(directory: str | Path) -> Tokenizer:
+def load_tokenizer(directory: str | Path, *, root: str | Path | None = None) -> Tokenizer:
     """Load the tokenizer that :meth:`Tokenizer.save` wrote into ``directory``.
 
+    The folder may come from anyone: only regular files inside ``root`` are read (links are
+    resolved first), ``tokenizer.json`` of at most 64 MiB and a model file of at most 256 MiB
+    (see :mod:`lstmkit.tokenizers.files`).
+
+    Args:
+        directory: the folder ``save`` wrote.
+        root: the folder whose files may be read (a checkpoint holding ``directory``); default
+            ``directory`` itself.
+
     Raises:
-        UserError: naming the file when ``tokenizer.json`` (or the model file it names) is missing
-            or malformed, or of an unknown kind or format version.
+        UserError: naming the file when ``tokenizer.json`` (or the model file it names) is missing,
+            outside ``root``, not a regular file, too large or malformed, or of an unknown kind
+            or format version.
 
     Example:
         >>> import tempfile
@@ -148,18 +178,19 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
         [6, 4, 5]
     """
     path = Path(directory) / CONFIG_FILE
+    if not os.path.lexists(path):
+        raise UserError(f"{path}: expected a saved tokenizer, got no such file")
+    data = read_inside(path, directory if root is None else root, JSON_LIMIT)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: expected a saved tokenizer, got no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: expected a readable UTF-8 JSON file, got {error}") from None
-    try:
-        config = json.loads(text)
+        config = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: expected a UTF-8 JSON file, got byte {error.start}") from None
     except json.JSONDecodeError as error:
         raise UserError(
             f"{path}:{error.lineno}:{error.colno}: expected JSON, got {error.msg}"
         ) from None
+    except RecursionError:
+        raise UserError(f"{path}: expected JSON nested at most a few levels, got deeper") from None
     if not isinstance(config, dict):
         raise UserError(f"{path}: expected a JSON object, got {type(config).__name__}")
     version = config.get("format_version")

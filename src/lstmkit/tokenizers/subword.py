@@ -1,4 +1,4 @@
-"""Subword tokenizer: a SentencePiece BPE or unigram model, trained in memory, lines as ``<eos>``.
+"""Subword tokenizer: a SentencePiece BPE or unigram model, lines as ``<eos>``.
 
 SentencePiece (Kudo & Richardson 2018) normalises the text (NFKC, runs of whitespace to one space,
 no space at the ends of a line) and splits it into pieces, ``▁`` marking a word start. Its model
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,12 @@ from lstmkit.tokenizers.base import (
     check_vocab_size,
     iter_texts,
 )
+from lstmkit.tokenizers.files import MODEL_LIMIT, read_inside
 
 MODEL_FILE = "tokenizer.model"
+INPUT_SENTENCE_SIZE = 1_000_000  # SentencePiece's advice for large corpora
+SAMPLING_SEED = 0
+MIN_SENTENCES = 100  # SentencePiece refuses a sample of 100 lines or fewer
 SUBWORD_KINDS = ("bpe", "unigram")
 _TOO_SMALL = re.compile(r"smaller than required_chars\. (\d+) vs (\d+)")
 
@@ -72,11 +77,15 @@ class SentencePieceTokenizer(Tokenizer, kinds=SUBWORD_KINDS):
         *,
         kind: str = "bpe",
         vocab_size: int = 8000,
+        input_sentence_size: int = INPUT_SENTENCE_SIZE,
     ) -> SentencePieceTokenizer:
         """Train a ``kind`` model of about ``vocab_size`` pieces on the lines of ``texts``.
 
-        Training is deterministic (one thread, every line used, nothing sampled): the same text
-        and options give the same model bytes.
+        The lines are read one at a time (``texts`` may be an iterator over a file's pieces);
+        SentencePiece keeps at most ``input_sentence_size`` of them, a uniform sample (reservoir
+        sampling, seeded) when there are more, so memory is bounded whatever the corpus's size.
+        Training is deterministic (one thread, a fixed seed): the same text and options give the
+        same model bytes.
 
         Args:
             texts: one string or an iterable of strings, split into lines at ``"\\n"``.
@@ -84,26 +93,39 @@ class SentencePieceTokenizer(Tokenizer, kinds=SUBWORD_KINDS):
             vocab_size: the number of pieces, the 4 special tokens included; fewer when the text
                 is too small to fill it. Every character of the text gets a piece, so it must be
                 at least 4 + the number of distinct characters.
+            input_sentence_size: the most non-blank lines trained on (default 1,000,000;
+                above 100).
 
         Raises:
             UserError: naming ``kind``, ``vocab_size`` (also when too small for the text's
-                characters) or ``texts`` (without any non-blank line).
+                characters), ``input_sentence_size`` or ``texts`` (without any non-blank line).
         """
         if kind not in SUBWORD_KINDS:
             raise UserError(f"kind: expected one of {', '.join(SUBWORD_KINDS)}, got {kind!r}")
         if vocab_size is None:
             raise UserError("vocab_size: expected an integer, got None (subwords need a size)")
         check_vocab_size(vocab_size)
-        lines = [line for text in iter_texts(texts) for line in text.split("\n") if line.strip()]
-        if not lines:
-            raise UserError("texts: expected some text to learn subwords from, got only blank text")
+        size = input_sentence_size
+        if isinstance(size, bool) or not isinstance(size, int) or size <= MIN_SENTENCES:
+            raise UserError(
+                f"input_sentence_size: expected an integer above {MIN_SENTENCES} "
+                f"(SentencePiece's least), got {size!r}"
+            )
+        lines = _Lines(texts)
+        if lines.first is None:
+            raise lines.error or UserError(
+                "texts: expected some text to learn subwords from, got only blank text"
+            )
         model = io.BytesIO()
+        spm.set_random_generator_seed(SAMPLING_SEED)  # which lines a sample keeps
         try:
             spm.SentencePieceTrainer.train(
                 sentence_iterator=iter(lines),
                 model_writer=model,
                 model_type=kind,
                 vocab_size=vocab_size,
+                input_sentence_size=size,
+                shuffle_input_sentence=True,  # a uniform sample, not the first lines
                 hard_vocab_limit=False,  # a small text gives fewer pieces instead of an error
                 character_coverage=1.0,
                 # SentencePiece promises no reproducibility with several threads (0.2.3 happened
@@ -122,7 +144,9 @@ class SentencePieceTokenizer(Tokenizer, kinds=SUBWORD_KINDS):
                 minloglevel=2,  # the trainer logs every step to stderr otherwise
             )
         except RuntimeError as error:
-            raise _training_error(error, kind, vocab_size) from None
+            raise lines.error or _training_error(error, kind, vocab_size) from None
+        if lines.error is not None:  # the text's reader failed (a file changed since it was read)
+            raise lines.error
         return cls(model.getvalue(), kind)
 
     @property
@@ -195,15 +219,12 @@ class SentencePieceTokenizer(Tokenizer, kinds=SUBWORD_KINDS):
         if not isinstance(name, str) or not name or Path(name).name != name:
             raise UserError(f"{path}: model_file: expected a file name, got {name!r}")
         model_path = path.parent / name
-        try:
-            model = model_path.read_bytes()
-        except FileNotFoundError:
+        if not os.path.lexists(model_path):
             raise UserError(
                 f"{model_path}: expected the SentencePiece model named in {path.name}, "
                 f"got no such file"
-            ) from None
-        except OSError as error:
-            raise UserError(f"{model_path}: expected a readable file, got {error}") from None
+            )
+        model = read_inside(model_path, path.parent, MODEL_LIMIT)
         # A truncated or swapped model can still parse; the digest catches it.
         recorded, actual = config.get("model_sha256"), hashlib.sha256(model).hexdigest()
         if recorded != actual:
@@ -213,6 +234,35 @@ class SentencePieceTokenizer(Tokenizer, kinds=SUBWORD_KINDS):
             )
         _processor(model, str(model_path))
         return cls(model, config["kind"])
+
+
+class _Lines:
+    """The non-blank lines of ``texts``, one at a time, for SentencePiece's trainer.
+
+    An error while reading (a UserError from a file's reader, a text that is not a string) would
+    reach the caller as SentencePiece's RuntimeError with a traceback in its text: it is kept in
+    ``error`` instead, the lines end there, and ``train`` raises it.
+    """
+
+    def __init__(self, texts: str | Iterable[str]) -> None:
+        self._lines = (
+            line for text in iter_texts(texts) for line in text.split("\n") if line.strip()
+        )
+        self.error: UserError | None = None
+        self.first = self._next()
+
+    def _next(self) -> str | None:
+        try:
+            return next(self._lines, None)
+        except UserError as error:
+            self.error = error
+            return None
+
+    def __iter__(self) -> Iterator[str]:
+        line = self.first
+        while line is not None:
+            yield line
+            line = self._next()
 
 
 def _processor(model: bytes, where: str) -> spm.SentencePieceProcessor:

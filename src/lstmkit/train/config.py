@@ -16,6 +16,8 @@ from torch import Tensor, nn
 from lstmkit.errors import UserError
 
 PRECISIONS = ("fp32", "bf16")
+DEFAULT_EPOCHS = 10  # the epoch budget when no time or step budget is given
+UNBOUNDED_EPOCHS = 10**6  # an epoch budget this large stands for "until another budget ends"
 
 
 @dataclass
@@ -30,7 +32,9 @@ class TrainConfig:
     the bfloat16 products are emulated and slower.
     """
 
-    epochs: int = 10
+    # None: 10 epochs, or, with max_time or max_steps, until that budget ends (a user who gives
+    # five minutes expects five minutes of training, whatever the data's size)
+    epochs: int | None = None
     max_time: float | None = None  # minutes; stops cleanly, with a checkpoint
     max_steps: int | None = None  # optimiser steps; stops cleanly, with a checkpoint
     clip: float = 0.25  # gradient-norm clipping; 0 turns it off
@@ -43,6 +47,9 @@ class TrainConfig:
     precision: str = "fp32"  # "bf16": the training step under torch.autocast (bfloat16)
 
     def __post_init__(self) -> None:
+        if self.epochs is None:
+            budget = self.max_time is not None or self.max_steps is not None
+            self.epochs = UNBOUNDED_EPOCHS if budget else DEFAULT_EPOCHS
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise UserError(f"epochs: expected a positive integer, got {self.epochs!r}")
         if self.max_time is not None and not self.max_time > 0:
@@ -107,6 +114,8 @@ class Task(Protocol):
     def files(self) -> dict[str, bytes]:
         """Files saved with every checkpoint, e.g. the tokenizer's."""
 
+    # Optional: ``metrics``, the names ``evaluate`` reports, so that a ``monitor`` it lacks is
+    # refused before training starts.
     # Optional: ``finished(metrics) -> bool``, True when the validation metrics mean the task
     # is done (an experiment solved): training stops there, as at early stopping.
 
@@ -127,4 +136,12 @@ class Progress:
     history: list = field(default_factory=list)
 
 
-__all__ = ["PRECISIONS", "Progress", "Task", "TrainConfig", "native_bf16"]
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "PRECISIONS",
+    "UNBOUNDED_EPOCHS",
+    "Progress",
+    "Task",
+    "TrainConfig",
+    "native_bf16",
+]

@@ -13,10 +13,18 @@ without them (or with ``WORLD_SIZE=1``) everything runs as one process.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
+import json
+import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -119,25 +127,105 @@ def barrier() -> None:
         dist.barrier()
 
 
+SUPERVISED = "LSTMKIT_SUPERVISED"  # set for the workers of launch(): supervise() reads errors
+
+
 def launch(nproc: int, argv: list[str]) -> int:
     """Runs ``lstmkit ARGV`` as ``nproc`` processes on this machine under ``torchrun``
     (``--standalone``: a free local port, no rendezvous server); returns its exit status.
 
-    ``argv`` must not contain ``--nproc`` itself (the children would launch again).
+    ``argv`` must not contain ``--nproc`` itself (the children would launch again). Ctrl-C
+    reaches the processes from the terminal; this one waits for them to save and end.
     """
     if nproc < 1:
         raise UserError(f"nproc: expected a positive integer, got {nproc}")
     command = [
         sys.executable,
-        "-m",
-        "torch.distributed.run",
+        "-c",
+        "from lstmkit.train.distributed import supervise; supervise()",
         "--standalone",
         f"--nproc-per-node={nproc}",
         "-m",
         "lstmkit",
         *argv,
     ]
-    return subprocess.call(command)
+    # torchrun's own log lines (its settings, the workers it stops) are not the user's business
+    env = {**os.environ, "LOGLEVEL": os.environ.get("LOGLEVEL", "CRITICAL"), SUPERVISED: "1"}
+    process = subprocess.Popen(command, env=env)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    try:
+        return process.wait()
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def supervise(argv: list[str] | None = None) -> None:
+    """``torchrun ARGV`` (its launcher, in the process :func:`launch` starts), ending with the
+    workers' status: where a worker refused its input (:func:`report_error` wrote the line, exit
+    status 2) or was interrupted (130), one line or none instead of torchrun's traceback."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    try:
+        run(parse_args(sys.argv[1:] if argv is None else argv))
+    except ChildFailedError as error:
+        failures = sorted(error.failures.items())
+        for code in (2, 130):
+            reported = [f for _, f in failures if f.exitcode == code]
+            if reported:
+                message = reported[0].message if code == 2 else ""
+                if isinstance(message, str) and message:
+                    print(message, file=sys.stderr)
+                sys.exit(code)
+        rank, failure = failures[0]
+        print(
+            f"lstmkit: error: process {rank} of the training ended with exit status "
+            f"{failure.exitcode} (its messages are above)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    except SignalException as stop:  # Ctrl-C: the workers saved and said so
+        sys.exit(128 + int(stop.sigval))
+
+
+def report_error(line: str) -> bool:
+    """In a worker under :func:`supervise`, hands the error ``line`` to the launcher, which
+    prints it once for every process; False where there is no launcher to read it."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path or not os.environ.get(SUPERVISED):  # a torchrun of the user's own: rank 0 says
+        return False
+    record = {"message": line, "timestamp": int(time.time())}
+    Path(path).write_text(json.dumps(record), encoding="utf-8")
+    return True
+
+
+class ReadyToLaunch(Exception):
+    """Raised where training would start while :func:`preflight` is checking a command."""
+
+
+_PREFLIGHT = contextvars.ContextVar("lstmkit_preflight", default=False)
+
+
+@contextlib.contextmanager
+def preflight():
+    """Within: the launching process runs the command's checks (its options, its data, its run
+    folder) as a worker would, and :func:`check_preflight` stops it where training starts, so
+    that a mistake is reported once, before ``torchrun`` starts any process."""
+    token = _PREFLIGHT.set(True)
+    try:
+        yield
+    finally:
+        _PREFLIGHT.reset(token)
+
+
+def check_preflight() -> None:
+    """Raises :class:`ReadyToLaunch` within :func:`preflight` (where training starts)."""
+    if _PREFLIGHT.get():
+        raise ReadyToLaunch
 
 
 def without_nproc(argv: list[str]) -> list[str]:

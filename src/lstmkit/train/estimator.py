@@ -34,15 +34,18 @@ from torch import nn
 
 from lstmkit.checkpoint import (
     CONFIG_FILE,
+    CONFIG_KEYS,
     Checkpoint,
+    build_model,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
 )
 from lstmkit.errors import UserError
 from lstmkit.train.config import Progress, TrainConfig
+from lstmkit.train.lock import RunLock
 from lstmkit.train.optim import OptimConfig
-from lstmkit.train.trainer import BEST, Trainer
+from lstmkit.train.trainer import BEST, Trainer, TrainingInterrupted
 
 SETTING_GROUPS = ("model", "optim", "train")  # the dict-valued settings, one per concern
 
@@ -121,10 +124,15 @@ class Estimator:
         ``data`` is what the subclass's ``fit`` made of the user's input. Without ``out`` the
         run goes to a temporary folder, deleted after training. With ``resume`` (an earlier
         run's ``last/``), the run's settings are taken over and training continues exactly.
+        ``out`` is locked while training (another training into it is refused); Ctrl-C saves
+        ``last/`` and raises :class:`~lstmkit.train.trainer.TrainingInterrupted`.
         """
         if out is None:
             with tempfile.TemporaryDirectory(prefix="lstmkit-") as tmp:
-                return self._fit_run(data, tmp, progress, resume)
+                try:
+                    return self._fit_run(data, tmp, progress, resume)
+                except TrainingInterrupted as stop:  # its last/ goes with the folder
+                    raise KeyboardInterrupt(f"interrupted at step {stop.step}") from None
         self._check_settings()
         checkpoint = None
         if resume is not None:
@@ -134,19 +142,24 @@ class Estimator:
         optim_config = OptimConfig(**{**self.default_optim, **(self.optim or {})})
         task = self._make_task(data, checkpoint, train_config.seed)
         torch.manual_seed(train_config.seed)
-        trainer = Trainer(
-            self._make_network(), task, optim_config, train_config, out, progress=progress
+        # A resumed run's network is checked against its weights before it is built.
+        network = (
+            self._make_network()
+            if checkpoint is None
+            else build_model(checkpoint, self._make_network)
         )
-        if checkpoint is not None:
-            trainer.resume(checkpoint.directory)
-        self.model_ = trainer.model  # validation may run the estimator's own inference
-        self.progress_ = trainer.fit()
-        self.model_ = trainer.model
-        best = Path(out) / BEST
-        if best.exists():
-            self.model_.load_state_dict(load_checkpoint(best, task=self.task).state_dict)
-        self.model_.eval()
-        self._after_fit(task, Path(out))
+        with RunLock(out):  # from the first file written to the best model read back
+            trainer = Trainer(network, task, optim_config, train_config, out, progress=progress)
+            if checkpoint is not None:
+                trainer.resume(checkpoint.directory)
+            self.model_ = trainer.model  # validation may run the estimator's own inference
+            self.progress_ = trainer.fit()  # on Ctrl-C: last/ saved, TrainingInterrupted
+            self.model_ = trainer.model
+            best = Path(out) / BEST
+            if best.exists():
+                self.model_.load_state_dict(load_checkpoint(best, task=self.task).state_dict)
+            self.model_.eval()
+            self._after_fit(task, Path(out))
         return self
 
     def _check_settings(self) -> None:
@@ -247,11 +260,72 @@ class Estimator:
                 one.
         """
         checkpoint = load_checkpoint(resolve_checkpoint(directory), task=cls.task)
+        where = checkpoint.directory / CONFIG_FILE
+        cls._check_config(checkpoint.config, where)
         estimator = cls(**cls._recorded_params(checkpoint))
-        estimator._restore(checkpoint)
+        # A crafted config.json is read here: its every mistake is the user's file, said in
+        # one line naming it, never a traceback.
+        try:
+            try:
+                estimator._check_settings()
+            except UserError as error:
+                raise UserError(f"{where}: estimator.{error}") from None
+            estimator._restore(checkpoint)
+        except UserError as error:
+            if str(checkpoint.directory) in str(error):
+                raise
+            raise UserError(f"{where}: {error}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            detail = f"{type(error).__name__}: {' '.join(str(error).split())}"
+            raise UserError(
+                f"{where}: expected the config lstmkit writes for a {cls.task} run, got one "
+                f"it cannot use ({detail:.160})"
+            ) from None
         estimator.model_.eval()
         estimator.checkpoint_ = checkpoint.directory
         return estimator
+
+    config_sections: ClassVar[tuple[str, ...]] = ("model", "data")
+    """The objects a checkpoint's config.json holds besides the format's own keys (required)."""
+    optional_sections: ClassVar[tuple[str, ...]] = ("estimator", "optim", "training")
+    """The objects it may hold (the first checkpoints recorded no ``estimator``)."""
+
+    @classmethod
+    def _check_config(cls, config: dict, where: Path) -> None:
+        """Refuses a config.json whose layout is not the task's: an unknown or missing section,
+        a section that is not a JSON object, or a ``model`` key the network config lacks."""
+        known = (*sorted(CONFIG_KEYS), *cls.config_sections, *cls.optional_sections)
+        for key, value in config.items():
+            if key not in known:
+                raise UserError(
+                    f"{where}: {key}: expected one of the keys of a {cls.task} run's config "
+                    f"({', '.join(known)}), got an unknown one"
+                )
+            if key in (*cls.config_sections, *cls.optional_sections) and not isinstance(
+                value, dict
+            ):
+                raise UserError(
+                    f"{where}: {key}: expected a JSON object, got {type(value).__name__}"
+                )
+        for key in cls.config_sections:
+            if key not in config:
+                raise UserError(f"{where}: {key}: expected a JSON object, got none")
+        fields = [f.name for f in dataclasses.fields(cls.network_config)]
+        for key in config["model"]:
+            if key not in fields:
+                raise UserError(
+                    f"{where}: model.{key}: expected one of the {cls.network_config.__name__} "
+                    f"fields ({', '.join(fields)}), got an unknown one"
+                )
+
+    @classmethod
+    def _network(cls, checkpoint: Checkpoint) -> Any:
+        """The network config of ``checkpoint`` (``config["model"]``), its mistakes naming the
+        file."""
+        try:
+            return cls.network_config(**checkpoint.config["model"])
+        except UserError as error:
+            raise UserError(f"{checkpoint.directory / CONFIG_FILE}: model.{error}") from None
 
     @classmethod
     def _recorded_params(cls, checkpoint: Checkpoint) -> dict[str, Any]:
@@ -291,6 +365,25 @@ class Estimator:
             raise UserError(f"{name}: not fitted yet; call fit() or {name}.load()")
 
 
+def check_vocabulary(tokenizer: Any, vocab_size: int, where: Path, name: str) -> None:
+    """Refuses a tokenizer whose vocabulary is not the one the weights were trained for.
+
+    Args:
+        tokenizer: the loaded tokenizer.
+        vocab_size: the rows of the weights' embedding (the model config's, checked against them).
+        where: the tokenizer's folder.
+        name: the model config's field, e.g. ``"vocab_size"``.
+
+    Raises:
+        UserError: naming the folder and both sizes.
+    """
+    if tokenizer.vocab_size != vocab_size:
+        raise UserError(
+            f"{where}: expected a vocabulary of {vocab_size} tokens (the weights' {name}), got "
+            f"{tokenizer.vocab_size}"
+        )
+
+
 def _same(value: Any, default: Any) -> bool:
     try:
         return bool(value == default) and type(value) is type(default)
@@ -306,4 +399,4 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["SETTING_GROUPS", "Estimator"]
+__all__ = ["SETTING_GROUPS", "Estimator", "check_vocabulary"]

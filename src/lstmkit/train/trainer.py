@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import math
 import shutil
+import signal
+import threading
 import time
 import warnings
 from dataclasses import asdict
@@ -34,7 +36,8 @@ from lstmkit.checkpoint import load_checkpoint, restore_training, save_checkpoin
 from lstmkit.errors import Notice, UserError
 from lstmkit.nn import kernel as fused_kernel
 from lstmkit.train import distributed
-from lstmkit.train.config import Progress, Task, TrainConfig, native_bf16
+from lstmkit.train.config import UNBOUNDED_EPOCHS, Progress, Task, TrainConfig, native_bf16
+from lstmkit.train.lock import RunLock, check_writable
 from lstmkit.train.metrics import (
     CURVE_FILE,
     METRICS_FILE,
@@ -47,7 +50,21 @@ from lstmkit.train.optim import OptimConfig, Schedule, build_optimizer, paramete
 
 LAST, BEST = "last", "best"
 HIGHER_IS_BETTER = frozenset({"bleu", "chrf", "exact", "accuracy"})
-UNBOUNDED_EPOCHS = 10**6  # an epoch budget this large stands for "until another budget ends"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped training after a whole step; ``last/`` holds that step.
+
+    A :class:`KeyboardInterrupt`, so that ``except KeyboardInterrupt`` still catches it.
+
+    Attributes:
+        step: the optimiser steps taken.
+        checkpoint: the checkpoint saved (``out/last``), which ``resume`` continues exactly.
+    """
+
+    def __init__(self, step: int, checkpoint: Path) -> None:
+        super().__init__(f"interrupted at step {step}; saved {checkpoint}")
+        self.step, self.checkpoint = step, checkpoint
 
 
 @contextlib.contextmanager
@@ -111,14 +128,18 @@ class Trainer:
         device: str | torch.device | None = None,
         progress: bool = True,
     ) -> None:
+        metrics = getattr(task, "metrics", None)  # checked before anything is written
+        if metrics is not None and config.monitor not in metrics:
+            raise UserError(
+                f"monitor: expected one of the validation metrics {', '.join(metrics)}, "
+                f"got {config.monitor!r}"
+            )
         self.rank, self.world = distributed.init_from_env()  # (0, 1) unless under torchrun
         self.device = torch.device(device) if device else distributed.default_device()
         self.model = model.to(self.device)
         self.task, self.optim_config, self.config = task, optim, config
-        self.out = Path(out)
-        self.out.mkdir(
-            parents=True, exist_ok=True
-        )  # refusing another run's folder is the CLI's job
+        self.out = check_writable(out)  # refusing another run's folder is the CLI's job
+        self.out.mkdir(parents=True, exist_ok=True)
         self.progress_bar = progress and self.rank == 0
         self.step_module = distributed.data_parallel(self.model, task)
         self.optimizer = build_optimizer(parameter_groups(self.model), optim)
@@ -127,6 +148,7 @@ class Trainer:
         self.log = distributed.NullLog() if self.rank else MetricsLog(self.out, config.tensorboard)
         self.state = Progress()
         self.carry: Any = None
+        self._interrupted = False  # set by SIGINT while fit() runs
         if config.precision == "bf16" and not native_bf16(self.device) and self.rank == 0:
             warnings.warn(
                 f"precision bf16: this {self.device.type.upper()} has no bfloat16 "
@@ -183,7 +205,21 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self) -> Progress:
         """Trains until the epochs, the time or the steps run out, or early stopping; returns the
-        final progress (``stopped`` says why)."""
+        final progress (``stopped`` says why).
+
+        The run folder is locked while it trains (:mod:`lstmkit.train.lock`). Ctrl-C (SIGINT)
+        ends the step under way, saves ``last/`` and raises :class:`TrainingInterrupted`; a
+        second Ctrl-C stops at once, without saving.
+
+        Raises:
+            UserError: another training holds the run folder; training diverged.
+            TrainingInterrupted: on Ctrl-C, after saving ``last/``.
+        """
+        distributed.check_preflight()  # the launcher of --nproc checks up to here
+        with RunLock(self.out), self._interruptible():
+            return self._fit()
+
+    def _fit(self) -> Progress:
         if self.state.step == 0:  # a fresh run: dropout masks follow the seed; a resumed run
             torch.manual_seed(self.config.seed)  # has its RNG state back from the checkpoint
             if self.rank == 0:
@@ -196,9 +232,11 @@ class Trainer:
                 stop = self._train_epoch(started, budget)
                 if stop:
                     self.state.stopped = stop
-                    self._validate_partial()
+                    if stop != "interrupted":
+                        self._validate_partial()
                     break
-                stop = self._end_epoch()
+                more = self.state.epoch + 1 < self.config.epochs  # else it ends anyway
+                stop = self._end_epoch() or (self._interruption() if more else "")
                 if stop:
                     self.state.stopped = stop
                     break
@@ -209,7 +247,39 @@ class Trainer:
         if self.rank == 0:
             self._plot()
         distributed.barrier()  # the checkpoints exist before any rank reads them
+        if self.state.stopped == "interrupted":
+            raise TrainingInterrupted(self.state.step, self.out / LAST)
         return self.state
+
+    def _interruption(self) -> str:
+        """ "interrupted" after a SIGINT on any rank (every rank stops at the same step)."""
+        return "interrupted" if distributed.agree(self._interrupted, self.device) else ""
+
+    @contextlib.contextmanager
+    def _interruptible(self):
+        """SIGINT sets a flag that the loop reads after each step, instead of raising
+        :class:`KeyboardInterrupt` in the middle of one. Only where Python's own handler is in
+        place (the main thread, a handler nobody replaced); a second SIGINT raises as usual,
+        but under ``torchrun``, which sends its own SIGINT after the terminal's, every one sets
+        the flag."""
+        self._interrupted = False
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
+            yield
+            return
+
+        def handler(signum, frame) -> None:
+            self._interrupted = True
+            if self.world == 1:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def _validate_partial(self) -> None:
         """A budget that ends mid-epoch still validates, and keeps ``best/`` if the model is the
@@ -261,7 +331,10 @@ class Trainer:
                 seconds = time.monotonic() - window_start
                 mean = window_loss / max(1, window_tokens)
                 rate = window_tokens / max(seconds, 1e-9)
-                self.log.write("train", state.step, epoch=state.epoch, loss=mean, tokens_per_s=rate)
+                lr = self.optimizer.param_groups[0]["lr"]  # for the loss curve's second axis
+                self.log.write(
+                    "train", state.step, epoch=state.epoch, loss=mean, tokens_per_s=rate, lr=lr
+                )
                 ppl = {"ppl": f"{_ppl(mean):.1f}"} if task.task in ("lm", "seq2seq") else {}
                 bar.set_postfix(
                     loss=f"{mean:.3f}",
@@ -277,6 +350,9 @@ class Trainer:
             if budget < math.inf and distributed.agree(late, self.device):
                 bar.close()
                 return "max-time"
+            if self._interruption():
+                bar.close()
+                return "interrupted"
             if config.save_every and state.step % config.save_every == 0 and state.batch < total:
                 self.save(LAST)  # mid-epoch: the epoch's end saves after validating
         bar.close()
