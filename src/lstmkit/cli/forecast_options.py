@@ -7,11 +7,11 @@ import dataclasses
 import inspect
 
 from lstmkit.cli.options import (
-    DEFAULTS,
     group,
     nonnegative_float,
     option,
     positive_int,
+    preset,
     printable,
     probability,
     restrict,
@@ -266,8 +266,4 @@ def training_options(p) -> None:
     add_training_options(p)
     restrict(p, "monitor", METRICS)
     printable(p, forecast_settings)
-    defaults = getattr(p, DEFAULTS)
-    for action in p._actions:
-        if action.dest in PRESET:
-            defaults[action.dest] = PRESET[action.dest]
-            action.help = f"{action.help.split(' (default:')[0]} (default: {PRESET[action.dest]})"
+    preset(p, PRESET)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 
 from lstmkit.cli import output
 from lstmkit.cli.options import (
@@ -11,6 +12,7 @@ from lstmkit.cli.options import (
     option,
     positive_float,
     positive_int,
+    preset,
     printable,
     probability,
     restrict,
@@ -63,6 +65,7 @@ def _register_train(verbs) -> None:
     p = command_parser(
         verbs, "train", run_train, help="train a language model", description=TRAIN_DOC
     )
+    own = _estimator_defaults()
     data = group(p, "data")
     option(data, "--data", help=f"file, folder or built-in corpus ({', '.join(BUILTIN)})")
     option(data, "--train", help="training file or folder (instead of --data)")
@@ -71,24 +74,43 @@ def _register_train(verbs) -> None:
     option(data, "--valid-fraction", type=probability, default=0.05, help="share split off")
     option(data, "--test-fraction", type=probability, default=0.05, help="share split off")
     tok = group(p, "tokenizer")
-    option(tok, "--tokenizer", choices=KINDS, default="word", help="what a token is")
+    option(tok, "--tokenizer", choices=KINDS, default=own["tokenizer"], help="what a token is")
     option(tok, "--vocab-size", type=positive_int, help="vocabulary size (default: all; 8000)")
     option(tok, "--min-freq", type=positive_int, help="word tokenizer: minimum count")
     dataclass_options(group(p, "model"), LMConfig, MODEL_HELP, CHOICES, skip={"vocab_size"})
     batching = group(p, "batching")
-    option(batching, "--batch-size", type=positive_int, default=32, help="parallel streams")
-    option(batching, "--bptt", type=positive_int, default=35, help="truncated BPTT window")
+    option(
+        batching,
+        "--batch-size",
+        type=positive_int,
+        default=own["batch_size"],
+        help="parallel streams",
+    )
+    option(batching, "--bptt", type=positive_int, default=own["bptt"], help="truncated BPTT window")
     option(
         batching,
         "--state-reset",
         type=probability,
-        default=0.0,
+        default=own["state_reset"],
         help="probability that a stream's carried state is zeroed before a window, so that "
         "the model also learns to start from an empty memory, as a prompt does (0: never)",
     )
     add_training_options(p)
+    preset(p, own["optim"])
     restrict(p, "monitor", METRICS)
     printable(p)
+
+
+def _estimator_defaults() -> dict:
+    """The Python API's defaults, so that the command line has the same: ``LanguageModel``'s
+    arguments and its optimiser defaults (over OptimConfig's)."""
+    from lstmkit.lm import LanguageModel
+
+    own = {
+        name: parameter.default
+        for name, parameter in inspect.signature(LanguageModel).parameters.items()
+    }
+    return {**own, "optim": LanguageModel.default_optim}
 
 
 TRAIN_DOC = """Train a language model. Every option can also come from --config FILE (YAML,

@@ -51,6 +51,18 @@ def option(
     return action
 
 
+def preset(parser: argparse.ArgumentParser, values: dict[str, Any]) -> None:
+    """Replaces the defaults of ``parser``'s options named in ``values`` (a task's own, over
+    the dataclasses' defaults), in the table of defaults and in the help."""
+    defaults = getattr(parser, DEFAULTS)
+    for action in parser._actions:
+        if action.dest in values:
+            defaults[action.dest] = values[action.dest]
+            if action.help:
+                text = action.help.split(" (default:")[0]
+                action.help = text + _default_note(action, values[action.dest])
+
+
 def _default_note(action: argparse.Action, default: Any) -> str:
     """`` (default: ...)``, in the words of the command line for a switch: none for a flag that
     only turns something on or off (its help says what), the flag in force for ``--x/--no-x``."""

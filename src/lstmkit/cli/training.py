@@ -47,8 +47,8 @@ OPTIM_HELP = {
 TRAIN_HELP = {
     "epochs": (
         positive_int,
-        "passes over the training data (default 10; with --max-time or --max-steps, until "
-        "that budget ends)",
+        "passes over the training data (default: 10, or with --max-time or --max-steps, "
+        "until that budget ends)",
     ),
     "max_time": (positive_float, "stop after this many minutes, with a checkpoint"),
     "max_steps": (positive_int, "stop after this many optimiser steps"),

@@ -40,6 +40,9 @@ from lstmkit.tokenizers import format_unknowns, load_tokenizer, train_tokenizer
 from lstmkit.train.estimator import Estimator, check_vocabulary
 
 EVAL_BPTT = 256  # window of evaluate(): the state is carried, so only speed depends on it
+# Over OptimConfig's: a high peak with a short warm-up (and TrainConfig's clip of 0.25) shortens
+# the plateau before a long dependency is learned, within minutes on a CPU.
+DEFAULT_OPTIM = {"lr": 5e-3, "warmup_steps": 100}
 MAX_WORD_TOKENS = 32  # next_word() gives up on a word longer than this many tokens
 
 
@@ -51,13 +54,16 @@ class LanguageModel(Estimator):
         vocab_size: the tokenizer's vocabulary size (None: every char/word seen; 8000 subwords).
         model: :class:`~lstmkit.models.LMConfig` fields other than ``vocab_size``, over its
             defaults.
-        batch_size, bptt: TBPTT streams and window length.
-        optim: :class:`~lstmkit.train.OptimConfig` fields; train:
+        batch_size, bptt: TBPTT streams and window length (150 tokens by default: long enough
+            for a dependency of a hundred words to fall inside most windows, so its gradient
+            reaches back).
+        optim: :class:`~lstmkit.train.OptimConfig` fields, over this task's
+            :attr:`default_optim` (peak lr 5e-3, 100 warm-up steps); train:
             :class:`~lstmkit.train.config.TrainConfig` fields.
         tokenizer_options: other options of the tokenizer's training (e.g. ``min_freq``).
         state_reset: probability that a stream's carried state is zeroed at the start of a
             training window, so that the model also learns to read from an empty memory, as a
-            fresh prompt starts (:class:`~lstmkit.lm.task.LMTask`); 0: never.
+            fresh prompt starts (:class:`~lstmkit.lm.task.LMTask`); 0: never (default 0.1).
 
     Example:
         >>> lm = LanguageModel("char", model={"embedding_size": 8, "hidden_size": 16},
@@ -73,6 +79,7 @@ batch_size=2, bptt=8, train={'epochs': 1})
 
     task = "lm"
     network_config = LMConfig
+    default_optim = DEFAULT_OPTIM
     _differs = "the training text differs from the one"
 
     def __init__(
@@ -81,11 +88,11 @@ batch_size=2, bptt=8, train={'epochs': 1})
         vocab_size: int | None = None,
         model: dict | None = None,
         batch_size: int = 32,
-        bptt: int = 35,
+        bptt: int = 150,
         optim: dict | None = None,
         train: dict | None = None,
         tokenizer_options: dict | None = None,
-        state_reset: float = 0.0,
+        state_reset: float = 0.1,
     ) -> None:
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size

@@ -25,14 +25,21 @@ State = list  # per layer: (h, c) for the LSTM, h for GRU and RNN; each (1, B, w
 
 @dataclass
 class LMConfig:
-    """Hyperparameters of :class:`LSTMLanguageModel`; the defaults are a small word-level model."""
+    """Hyperparameters of :class:`LSTMLanguageModel`.
+
+    The defaults are a small word-level model sized for a few minutes on two CPU cores (one
+    layer of 256, embeddings of 64): chosen on the validation splits of a family of keyword-
+    memory corpora (:mod:`lstmkit.data.keyword_family`); the keyword-family benchmark page has
+    the measurements. Real text with hours to train wants more: two layers of 512 and more
+    dropout, as the Tiny Shakespeare page uses.
+    """
 
     vocab_size: int
-    embedding_size: int = 256
-    hidden_size: int = 512
-    num_layers: int = 2
+    embedding_size: int = 64
+    hidden_size: int = 256
+    num_layers: int = 1
     cell: str = "lstm"
-    dropout: float = 0.3  # locked dropout on the last layer's output
+    dropout: float = 0.1  # locked dropout on the last layer's output
     embedding_dropout: float = 0.0  # whole word types dropped from the embedding matrix
     input_dropout: float = 0.0  # locked dropout on the embedded input
     layer_dropout: float = 0.2  # locked dropout between recurrent layers

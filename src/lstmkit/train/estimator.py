@@ -42,7 +42,7 @@ from lstmkit.checkpoint import (
     save_checkpoint,
 )
 from lstmkit.errors import UserError
-from lstmkit.train.config import Progress, TrainConfig
+from lstmkit.train.config import UNBOUNDED_EPOCHS, Progress, TrainConfig
 from lstmkit.train.lock import RunLock
 from lstmkit.train.optim import OptimConfig
 from lstmkit.train.trainer import BEST, Trainer, TrainingInterrupted
@@ -201,8 +201,22 @@ class Estimator:
         for key, value in self._recorded_params(checkpoint).items():
             if key != "train":
                 setattr(self, key, value)
-        budgets = {**config["training"], "max_time": None, "max_steps": None}
-        self.train = {**budgets, **(self.train or {})}
+        training = config.get("training")
+        if not isinstance(training, dict):
+            raise UserError(
+                f"resume {checkpoint.directory}: its config.json records no training settings; "
+                "expected the last/ checkpoint of a run"
+            )
+        budgets = {**training, "max_time": None, "max_steps": None}
+        mine = self.train or {}
+        if training.get("epochs") == UNBOUNDED_EPOCHS and not any(
+            mine.get(key) is not None for key in ("epochs", "max_time", "max_steps")
+        ):  # the run trained until its time or steps ran out: a new budget, or forever
+            raise UserError(
+                f"resume {checkpoint.directory}: the run trained until its max_time or "
+                "max_steps ran out; give a new budget (`max_time`, `max_steps` or `epochs`)"
+            )
+        self.train = {**budgets, **mine}
         self._resume_state(checkpoint)
 
     _differs = "the training data differs from the one"
