@@ -18,7 +18,7 @@ spaces (a space becomes ``_``), which the default word tokenizer reads symbol by
 (``h e l l o<TAB>o l l e h``). The runs alternate styles and seeds, so the table spreads over
 both and over at least two seeds.
 
-The tasks (sources 5 to 25 characters, but ``numbers``' up to 50):
+The tasks (sources of 5 to 25 characters, ``numbers``' 3 to 54):
 
 * ``reverse``: letters, reversed (``kqzvtb`` → ``btvzqk``);
 * ``caesar``: words of letters shifted by three (``attack at dawn`` → ``dwwdfn dw gdzq``);
@@ -53,6 +53,10 @@ from pathlib import Path
 from num2words import num2words
 
 from _common import fmt_load, load_average
+
+# Inherited by the training commands (see lm_shakespeare.py): PyTorch's spinning OpenMP threads
+# collapse when another process takes one of the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 MONTHS = (

@@ -144,6 +144,13 @@ CASES: list[Case] = [
         option="--data",
         file="missing.txt",
     ),
+    Case(
+        "lm-train-batch-larger-than-data",
+        "more streams than tokens: found after --out was checked; the new --out is removed",
+        "lm train --data {ws}/four-lines.txt --out {ws}/new",
+        "--batch-size 32 is larger than the data",
+        option="--batch-size",
+    ),
 ]
 
 
@@ -151,3 +158,4 @@ def prepare(ws: Path) -> None:
     """Adds what these cases need to the sweep's workspace (after its tiny runs are trained)."""
     (ws / "afile").write_text("a plain file, not a folder\n")
     (ws / "nproc.yaml").write_text("nproc: 2\n")
+    (ws / "four-lines.txt").write_text("a b c\nd e f\ng h\nx y\n")

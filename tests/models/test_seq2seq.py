@@ -29,6 +29,7 @@ def small(**kw):
         "hidden_size": 6,
         "num_layers": 2,
         "dropout": 0.0,
+        "attention": "bahdanau",
     } | kw
     return build_seq2seq(Seq2SeqConfig(**cfg)).eval()
 

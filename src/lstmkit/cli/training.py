@@ -217,8 +217,10 @@ def _error_line(args, error: UserError) -> str:
     return f"{name}: error: {as_flags(str(error), build_parser(), args)}"
 
 
-# The run folders this command holds (see hold_run_folder), released when it ends.
+# The run folders this command holds (see hold_run_folder), released when it ends, and those it
+# created (removed then if still empty).
 _LOCKS: list = []
+_CREATED: list[Path] = []
 
 
 def hold_run_folder(out) -> None:
@@ -228,8 +230,13 @@ def hold_run_folder(out) -> None:
 
 
 def release_run_locks() -> None:
+    """Releases the run folders' locks; a folder this command created and left empty (a
+    mistake found after ``--out`` was checked, e.g. in the data's batching) is removed."""
     while _LOCKS:
         _LOCKS.pop().release()
+    while _CREATED:
+        with contextlib.suppress(OSError):  # not empty: the run wrote something, keep it
+            _CREATED.pop().rmdir()
 
 
 def optim_settings(s: dict) -> dict:
@@ -286,6 +293,8 @@ def check_new_run(s: dict) -> None:
     check_unlocked(s["out"])
     if os.environ.get("RANK", "0") != "0":  # rank 0 checks it and may have started writing
         return
+    if not Path(s["out"]).exists():
+        _CREATED.append(Path(s["out"]))
     check_output_dir(s["out"], s["overwrite"])
     hold_run_folder(s["out"])
 

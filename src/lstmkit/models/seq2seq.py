@@ -46,17 +46,16 @@ EMBEDDING_INITS = ("normal", "scaled")
 class Seq2SeqConfig:
     """Hyperparameters of :class:`Seq2Seq`; the special ids are the project tokenizers'.
 
-    The defaults are sized for a few minutes on a CPU: a 1x256 bidirectional encoder, embedding
-    64 and Luong attention (its decoder runs the whole target in one LSTM call) learn short
-    character-level tasks of 20,000 pairs in five minutes on two cores, where the 2x512
-    Bahdanau model took 4-8 s a batch (see the benchmark page "Seq2seq defaults on character
-    tasks"). Larger data wants a larger model: set the sizes.
+    The defaults are sized for minutes of training on a CPU: embedding 64, a 1x128
+    bidirectional encoder and Luong attention, whose decoder runs the whole target in one LSTM
+    call (the benchmark page "Seq2seq defaults on character tasks" measures them). Set the
+    sizes for large data.
     """
 
     src_vocab_size: int
     tgt_vocab_size: int
     embedding_size: int = 64
-    hidden_size: int = 256
+    hidden_size: int = 128
     num_layers: int = 1
     dropout: float = 0.1  # on embeddings, between LSTM layers and before the output layer
     bidirectional: bool = True  # the encoder's
