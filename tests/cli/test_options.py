@@ -13,6 +13,7 @@ from lstmkit.checkpoint import load_checkpoint
 from lstmkit.cli.main import build_parser, main
 from lstmkit.cli.options import settings
 from lstmkit.errors import UserError
+from lstmkit.lm import LanguageModel
 
 TEXT = "".join(f"my brother loves crepes and {w}\n" for w in ("tea", "jam", "figs") * 40)
 TINY = (
@@ -142,7 +143,7 @@ def test_print_config_writes_yaml_of_defaults_file_and_flags_and_trains_nothing(
     assert printed["model"]["hidden_size"] == 32  # the file
     assert printed["model"]["num_layers"] == 1  # the flag over the file
     assert printed["optimiser"]["lr"] == 0.01
-    assert printed["batching"]["bptt"] == 35  # a default
+    assert printed["batching"]["bptt"] == LanguageModel().bptt  # a default: the Python API's
     assert printed["data"]["data"] == "x.txt"
     # Where a run goes is the replay's own choice.
     assert not any("out" in section for section in printed.values())

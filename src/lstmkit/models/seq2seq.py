@@ -245,9 +245,10 @@ def build_seq2seq(config: Seq2SeqConfig) -> Seq2Seq:
     """The :class:`Seq2Seq` that ``config`` describes.
 
     Example:
-        >>> model = build_seq2seq(Seq2SeqConfig(100, 80, attention="luong", input_feeding=True))
+        >>> config = Seq2SeqConfig(100, 80, embedding_size=64, hidden_size=128, input_feeding=True)
+        >>> model = build_seq2seq(config)
         >>> model.decoder.lstm.input_size  # embedding + the fed-back attentional state
-        768
+        192
     """
     c = config
     D = 2 if c.bidirectional else 1
