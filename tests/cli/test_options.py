@@ -235,3 +235,24 @@ def test_generate_puts_the_space_between_prompt_and_words(tmp_path, capsys):
     words = out.split()
     assert words[:2] == ["my", "brother"]
     assert len(words) >= 3  # the continuation's words, none glued to "brother"
+
+
+@pytest.mark.parametrize("task", ["lm", "seq2seq"])
+def test_the_command_line_has_the_python_apis_defaults(task, capsys):
+    import inspect
+
+    from lstmkit.registry import estimator_class
+
+    code, out, _ = run([task, "train", "--data", "x.txt", "--print-config"], capsys)
+    assert code == 0
+    printed = {k: v for section in yaml.safe_load(out).values() for k, v in section.items()}
+    cls = estimator_class(task)
+    own = {n: p.default for n, p in inspect.signature(cls).parameters.items()}
+    shared = [n for n, v in own.items() if n in printed and v is not None]
+    assert "batch_size" in shared
+    assert {n: printed[n] for n in shared} == {n: own[n] for n in shared}
+    for (
+        name,
+        value,
+    ) in cls.default_optim.items():  # the task's optimiser defaults, not OptimConfig's
+        assert printed[name] == value

@@ -81,14 +81,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def invoked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
     """The parser of the command ``args`` ran (``lstmkit lm train``'s), or ``parser`` itself."""
+    return [parser, *_command_path(parser, args)][-1]
+
+
+def _command_path(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """The parsers below ``parser`` that ``args`` went through: the command's, then its verb's."""
     current = parser
     for level in ("command", "verb"):
         subparsers = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
         chosen = getattr(args, level, None)
         if not subparsers or chosen not in subparsers[0].choices:
-            break
+            return
         current = subparsers[0].choices[chosen]
-    return current
+        yield current
 
 
 def _did_you_mean(extras: list[str], parser: argparse.ArgumentParser) -> str:
@@ -180,14 +185,8 @@ def flag_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dic
     """The invoked command's options: Python argument (``dest``) -> its long flag; a command
     may name more (``flag_aliases`` among its defaults, e.g. ``{"k": "--top-k"}``)."""
     names: dict[str, str] = {}
-    current = parser
-    for level in ("command", "verb"):
-        subparsers = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
-        chosen = getattr(args, level, None)
-        if not subparsers or chosen not in subparsers[0].choices:
-            break
-        current = subparsers[0].choices[chosen]
-        for action in current._actions:
+    for command in _command_path(parser, args):
+        for action in command._actions:
             long = [o for o in action.option_strings if o.startswith("--")]
             if long:
                 names[action.dest] = long[0]
