@@ -9,6 +9,7 @@ install: $(STAMP)
 
 # constraints.txt pins torch==2.13.0: the CPU wheel on the development machines' disk.
 $(STAMP): pyproject.toml constraints.txt
+	scripts/system_packages.sh
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[all]'

@@ -1,11 +1,12 @@
 """lstmkit: train, inspect and deploy LSTM and sequence-to-sequence LSTM models.
 
 The estimators are importable from the top level (``from lstmkit import LanguageModel,
-Seq2Seq, Forecaster``); they load on first use, so ``import lstmkit`` and ``lstmkit --version``
-stay quick.
+Seq2Seq, Forecaster, SpeechRecognizer``); they load on first use, so ``import lstmkit`` and
+``lstmkit --version`` stay quick.
 
-The core install trains and runs every task; forecasting's baselines, ``inspect``, ``export``
-and ``serve`` need extras (:data:`EXTRAS`), e.g. ``pip install 'lstmkit[serve]'``.
+The core install trains and runs the language model, seq2seq and forecasting; speech
+recognition (audio files, WER), forecasting's baselines, ``inspect``, ``export`` and ``serve``
+need extras (:data:`EXTRAS`), e.g. ``pip install 'lstmkit[serve]'``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ _LAZY = {
     "LanguageModel": "lstmkit.lm",
     "Seq2Seq": "lstmkit.seq2seq",
     "Forecaster": "lstmkit.forecast",
+    "SpeechRecognizer": "lstmkit.speech",
 }
 
 
@@ -25,6 +27,8 @@ _LAZY = {
 EXTRAS = {
     "statsmodels": "forecast",
     "scipy": "inspect",
+    "soundfile": "speech",
+    "jiwer": "speech",
     "onnx": "export",
     "onnxscript": "export",
     "onnxruntime": "export",
@@ -60,4 +64,12 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")
 
 
-__all__ = ["EXTRAS", "Forecaster", "LanguageModel", "Seq2Seq", "__version__", "missing_extra"]
+__all__ = [
+    "EXTRAS",
+    "Forecaster",
+    "LanguageModel",
+    "Seq2Seq",
+    "SpeechRecognizer",
+    "__version__",
+    "missing_extra",
+]

@@ -1,6 +1,6 @@
 """The tasks lstmkit knows, registered in one place that the CLI, serve, export and inspect read.
 
-Each task is one package (``lstmkit/lm/``, ``lstmkit/seq2seq/``, ``lstmkit/forecast/``) and one
+Each task is one package (``lstmkit/lm/``, ``lstmkit/seq2seq/``, ``lstmkit/speech/``, ...) and one
 :class:`TaskSpec` in :data:`TASKS` below. The spec names, as ``"module:attribute"`` strings
 imported only when used (so ``lstmkit --help`` stays quick), the task's estimator and the
 adapters through which each tool reaches it:
@@ -101,6 +101,12 @@ TASKS: dict[str, TaskSpec] = {
             onnx="lstmkit.export.onnx:write_forecaster",
             trace="lstmkit.inspect.traces:forecast_trace_for",
             trace_input="series",
+        ),
+        TaskSpec(
+            name="speech",
+            title="speech recogniser",
+            estimator="lstmkit.speech:SpeechRecognizer",
+            cli="lstmkit.cli.speech",
         ),
     )
 }

@@ -23,6 +23,7 @@ import bad_input_forecast_layout
 import bad_input_loading
 import bad_input_options
 import bad_input_runs
+import bad_input_speech
 from bad_input_case import Case
 
 from lstmkit.cli.main import main
@@ -783,7 +784,13 @@ BASE_CASES = [
 ]
 # Issue 23's sections: each module holds its cases and a ``prepare(ws)`` that adds what its
 # cases need to the workspace (crafted run folders, links, config files).
-SECTIONS = (bad_input_loading, bad_input_runs, bad_input_options, bad_input_forecast_layout)
+SECTIONS = (
+    bad_input_loading,
+    bad_input_runs,
+    bad_input_options,
+    bad_input_forecast_layout,
+    bad_input_speech,
+)
 CASES = BASE_CASES + [case for section in SECTIONS for case in section.CASES]
 
 

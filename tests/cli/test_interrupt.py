@@ -20,13 +20,13 @@ ARGV = (
     "--tokenizer char --embedding-size 8 --hidden-size 16 --num-layers 1 --batch-size 4 "
     "--bptt 16 --epochs 3 --save-every 10 --log-every 1 --dropout 0.1 --no-progress"
 ).split()
-# The CLI in a child process whose steps each take 20 ms longer (the numbers are unchanged), so
-# that the signal lands while it trains.
+# The CLI in a child process whose steps each take 50 ms longer (the numbers are unchanged), so
+# that the signal lands while it trains (at 20 ms a loaded machine let the child finish first).
 SLOW = (
     "import sys, time\n"
     "from lstmkit.train.trainer import Trainer\n"
     "step = Trainer._step\n"
-    "Trainer._step = lambda self, batch: (time.sleep(0.02), step(self, batch))[1]\n"
+    "Trainer._step = lambda self, batch: (time.sleep(0.05), step(self, batch))[1]\n"
     "from lstmkit.cli.main import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from lstmkit import Forecaster, LanguageModel, Seq2Seq
+from lstmkit import Forecaster, LanguageModel, Seq2Seq, SpeechRecognizer
 from lstmkit.data import Pairs
 from lstmkit.errors import UserError
 from lstmkit.train.estimator import SETTING_GROUPS, Estimator
@@ -17,6 +17,7 @@ ESTIMATORS = {
     LanguageModel: {"tokenizer": "char", "model": {"hidden_size": 16}, "bptt": 20},
     Seq2Seq: {"src_tokenizer": "char", "model": {"attention": "luong"}, "batch_size": 8},
     Forecaster: {"horizon": 6, "model": {"hidden_size": 8, "quantiles": (0.1, 0.5, 0.9)}},
+    SpeechRecognizer: {"model": {"hidden_size": 16}, "features": {"n_mels": 20}, "batch_size": 8},
 }
 
 

@@ -197,13 +197,13 @@ def _flatten(data: dict, path: Path) -> dict[str, Any]:
 
 def checkpoint_options(config: dict) -> dict[str, Any]:
     """A run's settings, as its checkpoint's ``config.json`` records them, by option name: the
-    estimator's hyperparameters (``model``, ``optim``, ``train`` flattened; the optimiser's
-    ``patience`` is ``lr_patience``) and the data sources the run read."""
+    estimator's hyperparameters (``model``, ``optim``, ``train``, ``features`` flattened; the
+    optimiser's ``patience`` is ``lr_patience``) and the data sources the run read."""
     flat: dict[str, Any] = {}
     for key, value in (config.get("estimator") or {}).items():
         if key == "optim" and isinstance(value, dict):
             flat.update({"lr_patience" if k == "patience" else k: v for k, v in value.items()})
-        elif key in ("model", "train", "tokenizer_options") and isinstance(value, dict):
+        elif key in ("model", "train", "tokenizer_options", "features") and isinstance(value, dict):
             flat.update(value)
         else:
             flat[key] = value

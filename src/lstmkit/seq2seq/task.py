@@ -11,12 +11,12 @@ Legend: B batch, S source length, T target length (with bos or eos), N pairs.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from lstmkit.data.batching import bucketed_batches
 from lstmkit.nn.device import device_of
 from lstmkit.train.distributed import shard_rows
 
@@ -55,27 +55,6 @@ def collate(
         tgt_out[b, : len(t) + 1] = torch.tensor([*t, eos_id], dtype=torch.long)
     lengths = torch.tensor([len(s) for s, _ in pairs], dtype=torch.long)
     return src, lengths, tgt_in, tgt_out
-
-
-def bucketed_batches(
-    lengths: Sequence[tuple[int, int]], batch_size: int, seed: int | str
-) -> list[list[int]]:
-    """Indices of pairs cut into batches of similar length, in a seeded random order.
-
-    Pairs are sorted by (source, target) length with random tie-breaking, cut into consecutive
-    batches of ``batch_size``, and the batches shuffled.
-
-    Example:
-        >>> batches = bucketed_batches([(5, 5), (1, 1), (5, 4), (2, 1)], 2, seed=0)
-        >>> sorted(sorted(b) for b in batches)
-        [[0, 2], [1, 3]]
-    """
-    rng = random.Random(seed)
-    noise = [rng.random() for _ in lengths]
-    order = sorted(range(len(lengths)), key=lambda i: (*lengths[i], noise[i]))
-    batches = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
-    rng.shuffle(batches)
-    return batches
 
 
 class Seq2SeqTask:

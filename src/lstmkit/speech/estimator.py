@@ -1,0 +1,555 @@
+"""The speech recogniser's Python API: ``SpeechRecognizer(...).fit(data)``, ``transcribe``,
+``evaluate``.
+
+Estimator style, as :class:`lstmkit.seq2seq.Seq2Seq`: the constructor stores hyperparameters,
+``fit`` trains (through the one trainer) and returns ``self``, learned state lives in attributes
+ending in ``_`` (``tokenizer_``, ``model_``), and ``save``/``load`` use the checkpoint directory
+format, the tokenizer under ``tokenizer/`` and the feature settings in ``config.json``.
+
+The network is :class:`lstmkit.models.speech.CTCRecognizer`; decoding is
+:mod:`lstmkit.decode.ctc` (greedy, or prefix beam search with an optional word n-gram model).
+
+Legend: B batch, T feature frames, T' output frames, F feature bands, V output tokens.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lstmkit.checkpoint import Checkpoint, build_model
+from lstmkit.data.audio import check_audible, read_audio, resample
+from lstmkit.data.batching import bucketed_batches
+from lstmkit.data.utterances import Utterances, load_utterances
+from lstmkit.decode.ctc import CTCHypothesis, ctc_greedy, ctc_prefix_beam_search
+from lstmkit.decode.ngram import NGramLM
+from lstmkit.errors import Notice, UserError
+from lstmkit.models.speech import SpeechConfig, build_recognizer, frames_needed
+from lstmkit.nn.device import device_of
+from lstmkit.speech.data import SpeechData, load_speech
+from lstmkit.speech.feature_cache import compute_features
+from lstmkit.speech.features import FeatureConfig, features_of_samples, spec_augment
+from lstmkit.speech.scores import recognition_scores
+from lstmkit.speech.task import SpeechTask, collate
+from lstmkit.speech.text import TranscriptNormalizer, dropped_note
+from lstmkit.tokenizers import load_tokenizer, train_tokenizer
+from lstmkit.train.estimator import Estimator, check_vocabulary
+
+# Over OptimConfig's (AdamW, lr 2e-3) and TrainConfig's: the model kept is the one with the best
+# validation WER. No early stopping by default: WER stays at 100% for the first epochs, while CTC
+# learns to emit blanks, and the user's budget (max_time) says when to stop.
+DEFAULT_OPTIM = {"lr": 2e-3, "warmup_steps": 100}
+DEFAULT_TRAIN = {"monitor": "wer", "clip": 5.0}
+# SpecAugment's settings (lstmkit.speech.features.spec_augment) when spec_augment=True.
+SPEC_AUGMENT: dict[str, Any] = {}
+SCORE_UTTERANCES = 300  # validation utterances transcribed per epoch for CER/WER
+METHODS = ("greedy", "beam")
+TOKENIZERS = ("char", "bpe", "unigram")
+
+
+class SpeechRecognizer(Estimator):
+    """A speech recogniser (CTC over a stacked bidirectional LSTM) trained on your recordings.
+
+    Args:
+        tokenizer: output units: ``"char"`` (default), or SentencePiece ``"bpe"``/``"unigram"``.
+        vocab_size: the tokenizer's size (None: every character; 8000 pieces is too many for a
+            small corpus — give a few hundred).
+        features: :class:`~lstmkit.speech.features.FeatureConfig` fields (sample rate, mel
+            bands, window and hop), over its defaults (16 kHz, 80 bands, 25 ms / 10 ms).
+        spec_augment: SpecAugment while training: True (the defaults), False, or a dict of
+            :func:`~lstmkit.speech.features.spec_augment`'s settings.
+        batch_size: utterances per batch (bucketed by duration).
+        max_seconds: utterances longer than this are refused, naming the file.
+        normalize: train and score on the normal form of transcripts (lowercase, letters,
+            digits and in-word apostrophes; :mod:`lstmkit.speech.text`).
+        model: :class:`~lstmkit.models.speech.SpeechConfig` fields other than ``vocab_size``
+            and ``n_mels``, over its defaults.
+        optim, train: :class:`~lstmkit.train.OptimConfig` /
+            :class:`~lstmkit.train.config.TrainConfig` fields over this task's defaults
+            (monitor ``"wer"``: ``best/`` is the model with the lowest validation WER).
+
+    Example:
+        >>> SpeechRecognizer(model={"hidden_size": 64}, batch_size=8)
+        SpeechRecognizer(batch_size=8, model={'hidden_size': 64})
+    """
+
+    task = "speech"
+    network_config = SpeechConfig
+    default_optim = DEFAULT_OPTIM
+    default_train = DEFAULT_TRAIN
+    _differs = "the training utterances differ from those"
+
+    def __init__(
+        self,
+        tokenizer: str = "char",
+        vocab_size: int | None = None,
+        features: dict | None = None,
+        spec_augment: bool | dict = True,
+        batch_size: int = 32,
+        max_seconds: float = 30.0,
+        normalize: bool = True,
+        model: dict | None = None,
+        optim: dict | None = None,
+        train: dict | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
+        self.features = features
+        self.spec_augment = spec_augment
+        self.batch_size = batch_size
+        self.max_seconds = max_seconds
+        self.normalize = normalize
+        self.model = model
+        self.optim = optim
+        self.train = train
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        train: str | Path | Utterances | SpeechData | None = None,
+        valid: str | Path | Utterances | None = None,
+        out: str | Path | None = None,
+        progress: bool = True,
+        resume: str | Path | None = None,
+    ) -> SpeechRecognizer:
+        """Trains the tokenizer and the model; returns self, holding the best model.
+
+        Args:
+            train: a manifest, a folder of audio with ``.txt`` transcripts, a built-in corpus's
+                name (None: the default one), :class:`~lstmkit.data.utterances.Utterances`,
+                or :class:`~lstmkit.speech.data.SpeechData` (from
+                :func:`~lstmkit.speech.data.load_speech`).
+            valid: validation utterances (a manifest, folder or Utterances); default the
+                corpus's own, or 5% split off ``train``.
+            out: the run folder; default a temporary one, deleted after training.
+            progress: progress bars (features, training).
+            resume: a checkpoint (``last/``) of an earlier run to continue exactly.
+        """
+        self._check_settings()
+        self._progress = progress
+        if isinstance(train, SpeechData):
+            data = train
+        elif isinstance(train, Utterances):
+            valid_part = load_utterances(valid) if isinstance(valid, str | Path) else valid
+            data = _split_given(train, valid_part)
+        else:
+            data = load_speech(
+                train, valid if not isinstance(valid, Utterances) else None, progress=progress
+            )
+            if isinstance(valid, Utterances):
+                data = SpeechData(data.train, valid, data.test, data.spec)
+        return self._fit_run(data, out, progress, resume)
+
+    def _fingerprint(self, data: SpeechData) -> str | None:
+        return data.fingerprint() if data.train.sources else None
+
+    def _resume_state(self, checkpoint: Checkpoint) -> None:
+        self.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
+
+    def _check_settings(self) -> None:
+        super()._check_settings()
+        if self.tokenizer not in TOKENIZERS:
+            raise UserError(
+                f"tokenizer: expected one of {', '.join(TOKENIZERS)}, got {self.tokenizer!r}"
+            )
+        if (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, int)
+            or (self.batch_size < 1)
+        ):
+            raise UserError(f"batch_size: expected a positive integer, got {self.batch_size!r}")
+        if not isinstance(self.max_seconds, int | float) or not 0 < self.max_seconds < 1e6:
+            raise UserError(f"max_seconds: expected seconds > 0, got {self.max_seconds!r}")
+        if not isinstance(self.spec_augment, bool | dict):
+            raise UserError(
+                f"spec_augment: expected true, false or a mapping of settings, "
+                f"got {self.spec_augment!r}"
+            )
+        if {"vocab_size", "n_mels", "blank_id", "suppress_ids"} & set(self.model or {}):
+            raise UserError(
+                "model.vocab_size, model.n_mels, model.blank_id, model.suppress_ids: set by the "
+                "tokenizer and the features; use vocab_size and features={'n_mels': ...}"
+            )
+        if self.features is not None and not isinstance(self.features, dict):
+            raise UserError(f"features: expected a mapping of settings, got {self.features!r}")
+        FeatureConfig.from_dict(self.features or {})  # its fields checked, named as flags are
+        if isinstance(self.spec_augment, dict):
+            known = [p for p in inspect.signature(spec_augment).parameters][2:]
+            for key in self.spec_augment:
+                if key not in known:
+                    raise UserError(
+                        f"spec_augment.{key}: expected one of {', '.join(known)}, got an "
+                        "unknown one"
+                    )
+            try:  # the values, on a small input, before any work
+                spec_augment(torch.zeros(4, 4), torch.Generator(), **self.spec_augment)
+            except UserError as error:
+                raise UserError(f"spec_augment.{error}") from None
+
+    def _make_task(self, data: SpeechData, checkpoint: Checkpoint | None, seed: int):
+        self.feature_config_ = FeatureConfig.from_dict(self.features or {})
+        train_texts = self._texts(data.train, "training transcripts")
+        valid_texts = self._texts(data.valid, "validation transcripts")
+        if checkpoint is None:
+            options = {} if self.vocab_size is None else {"vocab_size": self.vocab_size}
+            self.tokenizer_ = train_tokenizer(self.tokenizer, train_texts, **options)
+        fc = self.feature_config_
+        train_features = compute_features(
+            data.train.paths, fc, max_seconds=self.max_seconds, progress=progress_of(self)
+        )
+        valid_features = compute_features(
+            data.valid.paths, fc, max_seconds=self.max_seconds, progress=progress_of(self)
+        )
+        train = self._usable(train_features, train_texts, data.train, "training")
+        valid = self._usable(valid_features, valid_texts, data.valid, "validation")
+        augment = None
+        if self.spec_augment is not False:
+            augment = {
+                **SPEC_AUGMENT,
+                **(self.spec_augment if self.spec_augment is not True else {}),
+            }
+        meta = {"config": self._run_config(data), "files": self._files(), "seed": seed}
+        scores = self._validation_scores(
+            valid_features[:SCORE_UTTERANCES], valid_texts[:SCORE_UTTERANCES]
+        )
+        return SpeechTask(train, valid, self.batch_size, meta, augment, scores)
+
+    def _texts(self, utterances: Utterances, what: str) -> list[str]:
+        if not self.normalize:
+            return list(utterances.texts)
+        texts, dropped = TranscriptNormalizer().normalize_all(utterances.texts)
+        for text, where in zip(texts, utterances.where, strict=True):
+            if not text:
+                raise UserError(
+                    f"{where}: expected a transcript with letters or digits, got none left "
+                    "after normalisation"
+                )
+        note = dropped_note(dropped, what)
+        if note:
+            warnings.warn(note, Notice, stacklevel=3)
+        return texts
+
+    def _usable(
+        self, features: list[Tensor], texts: list[str], utterances: Utterances, what: str
+    ) -> list[tuple[Tensor, list[int]]]:
+        """(features, ids) of the utterances CTC can align: long enough for their transcript
+        (an utterance with fewer output frames than its characters need is left out and
+        counted), unknown tokens dropped and counted."""
+        stack = self._model_config().stack
+        kept, short, unknown = [], [], 0
+        unk = self.tokenizer_.unk_id
+        for f, text, where in zip(features, texts, utterances.where, strict=True):
+            ids = self.tokenizer_.encode(text)
+            unknown += sum(i == unk for i in ids)
+            ids = [i for i in ids if i != unk]
+            if not ids:
+                continue
+            if frames_needed(ids) > -(-f.shape[0] // stack):
+                short.append(where)
+                continue
+            kept.append((f, ids))
+        if unknown:
+            warnings.warn(
+                f"{what} transcripts: dropped {unknown} tokens outside the vocabulary",
+                Notice,
+                stacklevel=3,
+            )
+        if short:
+            warnings.warn(
+                f"{what}: left out {len(short)} utterances too short for their transcripts "
+                f"(first: {short[0]})",
+                Notice,
+                stacklevel=3,
+            )
+        if not kept:
+            raise UserError(f"{what} utterances: expected some CTC can align, got none")
+        return kept
+
+    def _validation_scores(self, features: list[Tensor], references: list[str]):
+        def scores(model) -> dict[str, float]:  # model is self.model_, set before training
+            hypotheses = self._decode(features, "greedy")
+            found = recognition_scores([h[0]["text"] for h in hypotheses], references)
+            return {"cer": found["cer"], "wer": found["wer"]}
+
+        return scores
+
+    def _make_network(self):
+        return build_recognizer(self._model_config())
+
+    def _model_config(self) -> SpeechConfig:
+        t = self.tokenizer_
+        return SpeechConfig(
+            vocab_size=self.tokenizer_.vocab_size,
+            n_mels=self.feature_config_.n_mels,
+            blank_id=self.tokenizer_.pad_id,
+            suppress_ids=(t.unk_id, t.bos_id, t.eos_id),
+            **(self.model or {}),
+        )
+
+    def _run_config(self, data: SpeechData | None = None) -> dict:
+        info: dict[str, Any] = {
+            "features": self.feature_config_.to_dict(),
+            "batch_size": self.batch_size,
+        }
+        if data is not None and data.train.sources:
+            info.update(sources=data.spec, fingerprint=data.fingerprint())
+        model = self._model_config().to_dict()
+        return {"model": model, "data": info, "estimator": self.recorded_params()}
+
+    def _files(self) -> dict[str, bytes]:
+        return {f"tokenizer/{n}": d for n, d in self.tokenizer_.files().items()}
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        config = self._network(checkpoint)
+        self.model_ = build_model(checkpoint, lambda: build_recognizer(config))
+        self.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
+        check_vocabulary(self.tokenizer_, config.vocab_size, checkpoint.tokenizer_dir, "vocab_size")
+        features = checkpoint.config["data"].get("features")
+        if not isinstance(features, dict):
+            raise UserError("data.features: expected the feature settings, got none")
+        try:
+            self.feature_config_ = FeatureConfig(**features)
+        except UserError as error:
+            raise UserError(f"data.features.{error}") from None
+        if self.feature_config_.n_mels != config.n_mels:
+            raise UserError(
+                f"data.features.n_mels: expected the model's n_mels {config.n_mels}, "
+                f"got {self.feature_config_.n_mels}"
+            )
+
+    # ------------------------------------------------------------------ inference
+    def transcribe(
+        self,
+        audio: str | Path | np.ndarray | Tensor | Sequence,
+        sample_rate: int | None = None,
+        method: str = "greedy",
+        beam_size: int = 8,
+        lm: str | Path | NGramLM | None = None,
+        lm_weight: float = 0.5,
+        word_bonus: float = 1.0,
+        timestamps: bool = False,
+        batch_size: int = 16,
+        max_seconds: float | None = None,
+    ) -> list[str] | list[dict]:
+        """Transcribes audio files or sample arrays.
+
+        Args:
+            audio: a path or an array of samples (mono, (N,)), or a list of them.
+            sample_rate: the arrays' sample rate (default: the model's); files say their own.
+            method: ``"greedy"`` (best path) or ``"beam"`` (CTC prefix beam search).
+            beam_size: prefixes kept by the beam search.
+            lm: a word n-gram model (an ARPA file or :class:`~lstmkit.decode.ngram.NGramLM`)
+                fused into the beam search (``method="beam"``).
+            lm_weight, word_bonus: the fusion's weight of the LM's log-probability and its
+                bonus per word.
+            timestamps: return per input ``{"text", "words": [{"word", "start", "end"}]}``
+                with the words' times in seconds, from the frames CTC emitted them at.
+            batch_size: utterances run through the network together.
+            max_seconds: longer audio is refused (default: the model's ``max_seconds``).
+
+        Returns:
+            A list: one transcript per input (one for a single path or array), in input order
+            (dicts with ``timestamps``).
+
+        Raises:
+            UserError: naming the argument or the file that cannot be used: an unreadable,
+                empty, silent or too long file; an array that is not (N,) finite samples.
+        """
+        self._check_fitted()
+        if method not in METHODS:
+            raise UserError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+        if lm is not None and method != "beam":
+            raise UserError(f"lm: needs method='beam', got method={method!r}")
+        for name, value in (("batch_size", batch_size), ("beam_size", beam_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"{name}: expected a positive integer, got {value!r}")
+        if sample_rate is not None and (
+            isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1
+        ):
+            raise UserError(f"sample_rate: expected a rate in Hz > 0, got {sample_rate!r}")
+        limit = self.max_seconds if max_seconds is None else max_seconds
+        if not isinstance(limit, int | float) or isinstance(limit, bool) or not limit > 0:
+            raise UserError(f"max_seconds: expected seconds > 0, got {limit!r}")
+        if isinstance(audio, np.ndarray | Tensor) and audio.ndim != 1:
+            raise UserError(
+                f"audio: expected mono samples (N,) or a list of them, got an array of shape "
+                f"{tuple(audio.shape)} (mix channels down first)"
+            )
+        items = [audio] if _single(audio) else list(audio)
+        features = [self._features_of(item, sample_rate, limit) for item in items]
+        language_model = NGramLM.read_arpa(lm) if isinstance(lm, str | Path) else lm
+        found = self._decode(
+            features, method, beam_size, language_model, lm_weight, word_bonus, batch_size
+        )
+        if timestamps:
+            return [h[0] for h in found]
+        return [h[0]["text"] for h in found]
+
+    def _features_of(self, item, sample_rate: int | None, max_seconds: float) -> Tensor:
+        fc = self.feature_config_
+        if isinstance(item, str | Path):
+            samples = read_audio(item, fc.sample_rate, max_seconds=max_seconds)
+            check_audible(samples, str(item))
+        else:
+            samples = np.asarray(item.cpu() if isinstance(item, Tensor) else item, np.float32)
+            if samples.ndim != 1 or not samples.size:
+                raise UserError(
+                    f"audio: expected mono samples (N,), got an array of shape {samples.shape}"
+                )
+            if not np.isfinite(samples).all():
+                raise UserError("audio: expected finite samples, got NaN or inf")
+            rate = fc.sample_rate if sample_rate is None else sample_rate
+            if len(samples) > max_seconds * rate:
+                raise UserError(
+                    f"audio: expected at most {max_seconds:g} s (`max_seconds`), got "
+                    f"{len(samples) / rate:.2f} s"
+                )
+            if rate != fc.sample_rate:
+                samples = resample(samples, rate, fc.sample_rate)
+        return features_of_samples(samples, fc)
+
+    @torch.no_grad()
+    def _decode(
+        self,
+        features: list[Tensor],
+        method: str,
+        beam_size: int = 8,
+        lm: NGramLM | None = None,
+        lm_weight: float = 0.5,
+        word_bonus: float = 1.0,
+        batch_size: int = 16,
+    ) -> list[list[dict]]:
+        """Per utterance, its n-best list of ``{"text", "score", "words"}``."""
+        was_training = self.model_.training
+        self.model_.eval()
+        results: list[list[dict]] = [[] for _ in features]
+        token_text = self._token_text()
+        fc = self.feature_config_
+        seconds = fc.hop_ms / 1000 * self.model_.frame_stack  # per output frame
+        search = {
+            "beam_size": beam_size,
+            "lm": lm,
+            "lm_weight": lm_weight,
+            "word_bonus": word_bonus,
+            "token_text": token_text,
+        }
+        try:
+            lengths = [(f.shape[0], 0) for f in features]
+            for indices in bucketed_batches(lengths, batch_size, 0):
+                x, n, _, _ = collate([features[i] for i in indices], [[] for _ in indices])
+                log_probs, out_lengths = self.model_.log_probs(x.to(device_of(self.model_)), n)
+                log_probs = log_probs.float().cpu()
+                for row, k in enumerate(indices):
+                    frames = log_probs[row, : int(out_lengths[row])]  # (T', V)
+                    duration = ((features[k].shape[0] - 1) * fc.hop_ms + fc.win_ms) / 1000
+                    results[k] = [
+                        self._hypothesis(h, token_text, seconds, duration)
+                        for h in self._search(frames, method, **search)
+                    ]
+        finally:
+            self.model_.train(was_training)
+        return results
+
+    def _search(self, frames: Tensor, method: str, **search: Any) -> list[CTCHypothesis]:
+        """One utterance's hypotheses from its frames' log-probabilities (T', V)."""
+        blank = self.model_.config.blank_id
+        if method == "greedy":
+            return ctc_greedy(frames, blank=blank)
+        return ctc_prefix_beam_search(frames, search.pop("beam_size"), blank=blank, **search)
+
+    def _token_text(self) -> list[str]:
+        """Each output id's text (specials empty; a SentencePiece ``▁`` as a leading space)."""
+        specials = {
+            self.tokenizer_.pad_id,
+            self.tokenizer_.unk_id,
+            self.tokenizer_.bos_id,
+            self.tokenizer_.eos_id,
+        }
+        return [
+            "" if i in specials else self.tokenizer_.id_to_token(i)
+            for i in range(self.tokenizer_.vocab_size)
+        ]
+
+    def _hypothesis(
+        self, h: CTCHypothesis, token_text: list[str], seconds: float, duration: float
+    ) -> dict:
+        text = " ".join(self.tokenizer_.decode(h.tokens).split())
+        words = _words(h, token_text, seconds)
+        for word in words:  # the last output frame may reach past the audio's end
+            word["end"] = min(word["end"], duration)
+            word["start"] = min(word["start"], word["end"])
+        return {"text": text, "score": h.score, "words": words}
+
+    def evaluate(
+        self,
+        data: str | Path | Utterances,
+        **decoding: Any,
+    ) -> dict:
+        """WER and CER (percent) of the transcripts of ``data`` against its references, with the
+        substitutions, deletions and insertions, overall and by utterance length in words (see
+        :func:`lstmkit.speech.scores.recognition_scores`); ``decoding`` as :meth:`transcribe`.
+
+        Args:
+            data: a manifest, a folder of audio with ``.txt`` transcripts, or Utterances.
+        """
+        self._check_fitted()
+        utterances = data if isinstance(data, Utterances) else load_utterances(data)
+        references = (
+            self._texts(utterances, "references") if self.normalize else list(utterances.texts)
+        )
+        hypotheses = self.transcribe(list(utterances.paths), **decoding)
+        scores = recognition_scores(hypotheses, references)
+        return {**scores, "hypotheses": hypotheses, "references": references}
+
+
+def _words(h: CTCHypothesis, token_text: list[str], seconds: float) -> list[dict]:
+    """The words of a hypothesis with their start and end (seconds): a word starts at the first
+    frame of its first token and ends after the last frame of its last."""
+    words: list[dict] = []
+    current, start, end = "", 0, 0
+    for token, (first, last) in zip(h.tokens, h.spans, strict=True):
+        text = token_text[token].replace("▁", " ")
+        for char in text:
+            if char == " ":
+                if current:
+                    words.append(
+                        {"word": current, "start": start * seconds, "end": (end + 1) * seconds}
+                    )
+                current = ""
+                continue
+            if not current:
+                start = first
+            current += char
+            end = last
+    if current:
+        words.append({"word": current, "start": start * seconds, "end": (end + 1) * seconds})
+    return words
+
+
+def _single(audio) -> bool:
+    return isinstance(audio, str | Path) or (
+        isinstance(audio, np.ndarray | Tensor) and audio.ndim == 1
+    )
+
+
+def _split_given(train: Utterances, valid: Utterances | None) -> SpeechData:
+    from lstmkit.data.utterances import split_utterances
+
+    if valid is None:
+        train, valid, _ = split_utterances(train, valid_fraction=0.05, test_fraction=0.0)
+    return SpeechData(train, valid, None, {})
+
+
+def progress_of(estimator: SpeechRecognizer) -> bool:
+    """Whether ``fit`` was asked for progress bars (set while it runs)."""
+    return getattr(estimator, "_progress", False)
+
+
+__all__ = ["SpeechRecognizer"]

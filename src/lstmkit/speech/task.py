@@ -1,0 +1,153 @@
+"""The speech task: utterances' features and transcripts in batches bucketed by duration, the CTC
+loss, and validation error rates.
+
+SpecAugment masks (:func:`lstmkit.speech.features.spec_augment`) are drawn per utterance from a
+generator seeded by the run's seed, the epoch and the batch, so a resumed run trains on exactly
+the masks of one that never stopped.
+
+Legend: B batch, T feature frames, F feature bands, U transcript tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from lstmkit.data.batching import bucketed_batches
+from lstmkit.nn.device import device_of
+from lstmkit.speech.features import spec_augment
+from lstmkit.train.distributed import shard_rows
+
+# The validation metrics a run can monitor (SpeechTask.evaluate's): the CTC loss per token, and
+# the error rates of greedy transcripts where the task is given them.
+METRICS = ("loss", "cer", "wer")
+
+Batch = tuple[
+    Tensor, Tensor, Tensor, Tensor
+]  # features (B, T, F), lengths, targets (B, U), lengths
+
+
+def collate(features: Sequence[Tensor], targets: Sequence[Sequence[int]]) -> Batch:
+    """Pads utterances into tensors.
+
+    Returns:
+        ``features`` (B, T, F) float32 zero-padded, ``lengths`` (B,), ``targets`` (B, U) padded
+        with 0 (past ``target_lengths`` CTC reads nothing), ``target_lengths`` (B,).
+
+    Example:
+        >>> x, n, y, m = collate([torch.ones(3, 2), torch.ones(1, 2)], [[5, 6], [7]])
+        >>> x.shape, n.tolist(), y.tolist(), m.tolist()
+        (torch.Size([2, 3, 2]), [3, 1], [[5, 6], [7, 0]], [2, 1])
+    """
+    B, T = len(features), max(f.shape[0] for f in features)
+    U = max(1, max(len(t) for t in targets))
+    x = torch.zeros(B, T, features[0].shape[1])
+    y = torch.zeros(B, U, dtype=torch.long)
+    for b, (f, t) in enumerate(zip(features, targets, strict=True)):
+        x[b, : f.shape[0]] = f.float()
+        y[b, : len(t)] = torch.tensor(list(t), dtype=torch.long)
+    lengths = torch.tensor([f.shape[0] for f in features], dtype=torch.long)
+    target_lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
+    return x, lengths, y, target_lengths
+
+
+class SpeechTask:
+    """Utterances for the trainer: CTC over (features, transcript ids).
+
+    Args:
+        train, valid: (features (T, F), token ids) per utterance.
+        batch_size: utterances per batch.
+        meta: ``{"config": the run's config, "files": checkpoint extra files, "seed": int}``.
+        augment: SpecAugment's settings (keyword arguments of
+            :func:`~lstmkit.speech.features.spec_augment`), or None for none.
+        scores: extra validation metrics of the model (CER and WER of greedy transcripts), or
+            None.
+    """
+
+    task = "speech"
+
+    def __init__(
+        self,
+        train: Sequence[tuple[Tensor, list[int]]],
+        valid: Sequence[tuple[Tensor, list[int]]],
+        batch_size: int,
+        meta: dict,
+        augment: dict | None = None,
+        scores: Callable[[nn.Module], dict[str, float]] | None = None,
+    ) -> None:
+        self.train, self.valid, self.batch_size, self.meta = train, valid, batch_size, meta
+        self.augment, self.scores = augment, scores
+        self.lengths = [(f.shape[0], len(t)) for f, t in train]
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return METRICS if self.scores is not None else METRICS[:1]
+
+    def num_batches(self) -> int:
+        return math.ceil(len(self.train) / self.batch_size)
+
+    def batches(self, epoch: int, start: int):
+        seed = f"{self.meta['seed']}-{epoch}"
+        order = bucketed_batches(self.lengths, self.batch_size, seed)
+        for k in range(start, len(order)):
+            picked = [self.train[i] for i in order[k]]
+            features = [f for f, _ in picked]
+            if self.augment is not None:
+                gen = torch.Generator().manual_seed(hash_seed(self.meta["seed"], epoch, k))
+                features = [spec_augment(f.float(), gen, **self.augment) for f in features]
+            yield collate(features, [t for _, t in picked])
+
+    def shard(self, batch: Batch, rank: int, world: int) -> Batch:
+        """Rank ``rank``'s utterances of a batch, with the padding they need alone."""
+        x, lengths, y, target_lengths = shard_rows(batch, rank, world)
+        return (
+            x[:, : int(lengths.max())],
+            lengths,
+            y[:, : max(1, int(target_lengths.max()))],
+            (target_lengths),
+        )
+
+    def train_loss(self, model: nn.Module, batch: Batch, carry):
+        x, lengths, y, target_lengths = (t.to(device_of(model)) for t in batch)
+        loss, tokens = model.loss(x, lengths, y, target_lengths)
+        return loss, tokens, None
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation CTC loss (nats per transcript token, no augmentation), and the extra
+        scores."""
+        total, count = 0.0, 0
+        lengths = [(f.shape[0], len(t)) for f, t in self.valid]
+        for indices in bucketed_batches(lengths, self.batch_size, "valid"):
+            batch = collate(
+                [self.valid[i][0] for i in indices], [self.valid[i][1] for i in indices]
+            )
+            x, n, y, m = (t.to(device_of(model)) for t in batch)
+            loss, tokens = model.loss(x, n, y, m)
+            total += loss.item() * tokens
+            count += tokens
+        metrics = {"loss": total / max(1, count)}
+        if self.scores is not None:
+            metrics.update(self.scores(model))
+        return metrics
+
+    def run_config(self) -> dict:
+        return self.meta["config"]
+
+    def files(self) -> dict[str, bytes]:
+        return self.meta["files"]
+
+
+def hash_seed(seed: int, epoch: int, batch: int) -> int:
+    """A 63-bit seed for the augmentation of one batch, a function of the three numbers alone
+    (Python's ``hash`` of strings changes between processes, so it cannot be used)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed}-{epoch}-{batch}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+__all__ = ["METRICS", "SpeechTask", "collate", "hash_seed"]
