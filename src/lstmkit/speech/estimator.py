@@ -446,22 +446,20 @@ class SpeechRecognizer(Estimator):
                 x, n, _, _ = collate([features[i] for i in indices], [[] for _ in indices])
                 log_probs, out_lengths = self.model_.log_probs(x.to(device_of(self.model_)), n)
                 log_probs = log_probs.float().cpu()
+                blank = self.model_.config.blank_id
+                greedy = ctc_greedy(log_probs, out_lengths, blank) if method == "greedy" else None
                 for row, k in enumerate(indices):
                     frames = log_probs[row, : int(out_lengths[row])]  # (T', V)
                     duration = ((features[k].shape[0] - 1) * fc.hop_ms + fc.win_ms) / 1000
-                    results[k] = [
-                        self._hypothesis(h, token_text, seconds, duration)
-                        for h in self._search(frames, method, **search)
-                    ]
+                    hyps = [greedy[row]] if greedy else self._search(frames, **search)
+                    results[k] = [self._hypothesis(h, token_text, seconds, duration) for h in hyps]
         finally:
             self.model_.train(was_training)
         return results
 
-    def _search(self, frames: Tensor, method: str, **search: Any) -> list[CTCHypothesis]:
-        """One utterance's hypotheses from its frames' log-probabilities (T', V)."""
+    def _search(self, frames: Tensor, **search: Any) -> list[CTCHypothesis]:
+        """One utterance's beam-search hypotheses from its frames' log-probabilities (T', V)."""
         blank = self.model_.config.blank_id
-        if method == "greedy":
-            return ctc_greedy(frames, blank=blank)
         return ctc_prefix_beam_search(frames, search.pop("beam_size"), blank=blank, **search)
 
     def _token_text(self) -> list[str]:
