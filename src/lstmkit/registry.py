@@ -10,7 +10,7 @@ adapters through which each tool reaches it:
   ``factory(estimator, limits) -> handler``;
 * ``onnx``: ``write(estimator, folder, opset) -> manifest entries`` for ``lstmkit export``;
 * ``trace``: ``trace(estimator, given, options) -> trace dict`` for ``lstmkit inspect``, with
-  ``trace_input`` saying what it reads (``"text"`` or ``"series"``).
+  ``trace_input`` saying what it reads (``"text"``, ``"series"`` or ``"audio"``).
 
 Adding a task is its package plus one entry here (see the developer guide, "Adding a task").
 
@@ -41,7 +41,8 @@ class TaskSpec:
         cli: the module with ``register(commands)``.
         endpoints: endpoint name -> handler factory, ``"module:function"``.
         onnx: the ONNX writer, ``"module:function"``, or None (no export).
-        trace: the gate-trace function for ``inspect``, or None; trace_input: what it reads.
+        trace: the gate-trace function for ``inspect``, or None; trace_input: what it reads
+            (``"text"``, ``"series"`` or ``"audio"``).
     """
 
     name: str
@@ -107,6 +108,10 @@ TASKS: dict[str, TaskSpec] = {
             title="speech recogniser",
             estimator="lstmkit.speech:SpeechRecognizer",
             cli="lstmkit.cli.speech",
+            endpoints={"transcribe": "lstmkit.serve.speech:transcribe_handler"},
+            onnx="lstmkit.export.speech_onnx:write_speech",
+            trace="lstmkit.inspect.speech:speech_trace_for",
+            trace_input="audio",
         ),
     )
 }

@@ -648,7 +648,7 @@ BASE_CASES = [
         "inspect-no-input",
         "no input",
         "inspect {ws}/lm --out {ws}/new.html",
-        "--text, --text-file or --csv: expected one of them, got none",
+        "--text, --text-file, --csv or --audio: expected one of them, got none",
         option="--text",
     ),
     Case(

@@ -194,6 +194,42 @@ CASES: list[Case] = [
         "checkpoint of task 'lm', expected 'speech'",
         file="lm/best/config.json",
     ),
+    Case(
+        "speech-transcribe-max-seconds",
+        "a file longer than --max-seconds",
+        "speech transcribe {ws}/asr {ws}/speech/train-000.wav --max-seconds 0.1",
+        "<tmp>/speech/train-000.wav: expected at most 0.1 s of audio (--max-seconds), got ",
+        file="speech/train-000.wav",
+    ),
+    # speech lm
+    Case(
+        "speech-lm-nothing",
+        "neither --text nor --data",
+        "speech lm --out {ws}/new.arpa",
+        "--text, --data: expected text or transcripts to learn from, got none",
+        option="--text",
+    ),
+    Case(
+        "speech-lm-order",
+        "--order 6",
+        "speech lm --data {ws}/speech/train.tsv --order 6 --out {ws}/new.arpa",
+        "--order: expected an integer from 1 to 5, got 6",
+        option="--order",
+    ),
+    Case(
+        "speech-lm-exists",
+        "an --out that exists, without --overwrite",
+        "speech lm --data {ws}/speech/train.tsv --out {ws}/speech/lm.arpa",
+        "--out <tmp>/speech/lm.arpa: already exists; choose a new file or pass --overwrite",
+        option="--out",
+    ),
+    Case(
+        "speech-lm-missing-text",
+        "a missing --text file",
+        "speech lm --text {ws}/speech/missing.txt --out {ws}/new.arpa",
+        "<tmp>/speech/missing.txt",
+        file="speech/missing.txt",
+    ),
     # speech eval
     Case(
         "speech-eval-no-data",

@@ -248,3 +248,113 @@ def test_a_file_longer_than_max_seconds_names_the_flag(small):
     code, _, err = run([*argv, "--max-seconds", "0.1"])
     assert code == 2
     assert "expected at most 0.1 s of audio (--max-seconds)" in err
+
+
+def test_transcribe_refuses_a_file_longer_than_its_max_seconds_before_any_work(trained, corpus):
+    out, _ = trained
+    wav = sorted(corpus["test"].parent.glob("test-*.wav"))[0]
+    seconds = soundfile.info(str(wav)).duration
+    code, printed, err = run(["speech", "transcribe", out, wav, "--max-seconds", seconds / 2])
+    assert code == 2
+    assert printed == ""
+    assert err.splitlines() == [
+        f"lstmkit speech transcribe: error: {wav}: expected at most {seconds / 2:g} s of audio "
+        f"(--max-seconds), got {seconds:.2f} s"
+    ]
+    code, printed, _ = run(["speech", "transcribe", out, wav, "--max-seconds", seconds * 2])
+    assert code == 0
+    assert len(printed.splitlines()) == 1
+
+
+def test_lm_trains_the_n_gram_model_of_the_normalised_text_and_transcripts(corpus, tmp_path):
+    text = tmp_path / "more.txt"
+    text.write_text("Abc, ABD!\n\nbad cab\n")
+    arpa = tmp_path / "words.arpa"
+    argv = ["speech", "lm", "--text", text, "--data", corpus["train"], "--order", "2"]
+    code, printed, err = run([*argv, "--out", arpa, "--json"])
+    assert code == 0, err
+    transcripts = [line.split("\t")[1] for line in corpus["train"].read_text().splitlines()]
+    expected = NGramLM.train(["abc abd", "bad cab", *transcripts], order=2)
+    found = NGramLM.read_arpa(arpa)
+    assert found.counts == expected.counts
+    for words in ("abc abd", "bad cab", "a b c", transcripts[0]):
+        assert found.sentence_log_prob(words) == pytest.approx(expected.sentence_log_prob(words))
+    result = json.loads(printed)
+    assert result["sentences"] == 2 + len(transcripts)
+    assert result["2-grams"] == expected.counts[1]
+
+
+def test_lm_refuses_to_replace_a_file_without_overwrite(corpus, tmp_path):
+    arpa = tmp_path / "words.arpa"
+    arpa.write_text("an earlier model")
+    code, _, err = run(["speech", "lm", "--data", corpus["train"], "--out", arpa])
+    assert code == 2
+    assert err.splitlines() == [
+        f"lstmkit speech lm: error: --out {arpa}: already exists; choose a new file or pass "
+        "--overwrite"
+    ]
+    assert arpa.read_text() == "an earlier model"
+    argv = ["speech", "lm", "--data", corpus["train"], "--out", arpa, "--overwrite"]
+    code, printed, _ = run(argv)
+    assert code == 0
+    assert printed.startswith(f"wrote {arpa}: order 3 from 48 sentences")
+    assert NGramLM.read_arpa(arpa).order == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "--text, --data: expected text or transcripts to learn from, got none"),
+        (["--data", "DATA", "--order", "6"], "--order: expected an integer from 1 to 5, got 6"),
+        (["--text", "EMPTY"], "--text, --data: expected some words, got only blank lines"),
+    ],
+)
+def test_lm_names_its_bad_options(argv, message, corpus, tmp_path):
+    (tmp_path / "empty.txt").write_text("?!\n\n")
+    swap = {"DATA": str(corpus["train"]), "EMPTY": str(tmp_path / "empty.txt")}
+    argv = [swap.get(a, a) for a in argv]
+    code, _, err = run(["speech", "lm", *argv, "--out", tmp_path / "lm.arpa"])
+    assert code == 2
+    assert err.splitlines() == [f"lstmkit speech lm: error: {message}"]
+    assert not (tmp_path / "lm.arpa").exists()
+
+
+@pytest.fixture(scope="module")
+def streaming(corpus, tmp_path_factory):
+    """A unidirectional run on causally normalised features: a model that can stream."""
+    out = tmp_path_factory.mktemp("speech") / "streaming"
+    argv = ["speech", "train", *data_flags(corpus), "--out", out, *TINY, "--epochs", "10"]
+    code, _, err = run([*argv, "--unidirectional", "--feature-normalize", "causal"])
+    assert code == 0, err
+    return out
+
+
+def test_stream_prints_the_greedy_transcript_chunk_by_chunk(streaming, corpus):
+    wavs = sorted(str(p) for p in corpus["test"].parent.glob("test-*.wav"))[:3]
+    recognizer = SpeechRecognizer.load(streaming)
+    assert recognizer.feature_config_.normalize == "causal"
+    assert not recognizer.model_.config.bidirectional
+    expected = recognizer.transcribe(wavs)
+    assert any(expected)  # the tiny model hears some letters
+    for wav, text in zip(wavs, expected, strict=True):
+        code, printed, err = run(["speech", "stream", streaming, wav, "--chunk-ms", "30"])
+        assert code == 0, err
+        assert printed == text + "\n"
+        code, printed, _ = run(["speech", "stream", streaming, wav, "--chunk-ms", "7", "--json"])
+        pieces = [json.loads(line) for line in printed.splitlines()]
+        assert "".join(p["text"] for p in pieces) == text
+        times = [p["time"] for p in pieces]
+        assert times == sorted(times)
+        assert all(0 < t <= soundfile.info(wav).duration + 1e-3 for t in times)
+
+
+def test_stream_refuses_a_bidirectional_model_naming_what_to_train(trained, corpus):
+    out, _ = trained
+    wav = sorted(corpus["test"].parent.glob("test-*.wav"))[0]
+    code, printed, err = run(["speech", "stream", out, wav])
+    assert code == 2
+    assert printed == ""
+    assert err.startswith(
+        "lstmkit speech stream: error: stream: expected a unidirectional model, got a "
+        "bidirectional one; train with"
+    )

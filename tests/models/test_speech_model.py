@@ -100,3 +100,69 @@ def test_frames_needed_counts_a_blank_between_repeats():
 def test_config_refuses_bad_values(field, value, message):
     with pytest.raises(UserError, match=message):
         SpeechConfig(vocab_size=4, **{field: value})
+
+
+# ---------------------------------------------------------------- streaming
+
+
+def reference_unidirectional(model, x):
+    """torch.nn.LSTM with the model's weights over x (1, T, F) stacked, the last stack
+    completed with zero frames, then the output layer."""
+    c = model.config
+    reference = torch.nn.LSTM(c.n_mels * c.stack, c.hidden_size, c.num_layers, batch_first=True)
+    reference.load_state_dict(model.lstm.state_dict(), strict=False)
+    pad = (-x.shape[1]) % c.stack
+    frames = torch.cat([x, torch.zeros(1, pad, c.n_mels)], 1)
+    stacked = frames.reshape(1, frames.shape[1] // c.stack, c.stack * c.n_mels)
+    return model.output(reference(stacked)[0]).log_softmax(-1)
+
+
+@pytest.mark.parametrize("cuts", [[0, 0, 1, 2, 3, 4, 11], [5, 11], [11], [1, 1, 1, 3, 7, 10, 11]])
+def test_a_stream_in_chunks_gives_the_log_probs_of_the_whole(cuts):
+    torch.manual_seed(3)
+    model = tiny(stack=3, bidirectional=False)
+    x = torch.randn(1, 11, 3)
+    state, pieces, start = model.start_stream(), [], 0
+    for end in cuts:
+        out, state = model.stream_log_probs(x[:, start:end], state)
+        pieces.append(out)
+        assert state.frames.shape == (1, end % 3, 3)  # the incomplete stack
+        assert torch.equal(state.frames, x[:, end - end % 3 : end])
+        assert state.h.shape == state.c.shape == (2, 1, 5)
+        start = end
+    out, state = model.stream_log_probs(x[:, :0], state, final=True)
+    pieces.append(out)
+    got = torch.cat(pieces, 1)
+    assert got.shape == (1, 4, 4)  # ceil(11 / 3) output frames
+    assert state.frames.shape == (1, 0, 3)
+    with torch.no_grad():
+        expected = reference_unidirectional(model, x)
+        whole, _ = model.log_probs(x, torch.tensor([11]))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got, whole, rtol=1e-5, atol=1e-6)
+
+
+def test_a_stream_of_a_batch_carries_each_rows_state():
+    model = tiny(stack=2, bidirectional=False)
+    x = torch.randn(2, 6, 3)
+    a, state = model.stream_log_probs(x[:, :3], model.start_stream(2))
+    b, _ = model.stream_log_probs(x[:, 3:], state, final=True)
+    with torch.no_grad():
+        for row in range(2):
+            torch.testing.assert_close(
+                torch.cat([a, b], 1)[row : row + 1],
+                reference_unidirectional(model, x[row : row + 1]),
+                rtol=1e-5,
+                atol=1e-6,
+            )
+
+
+def test_a_bidirectional_model_cannot_stream():
+    with pytest.raises(UserError, match=r"^bidirectional: expected a unidirectional model to"):
+        tiny().start_stream()
+
+
+def test_stream_features_must_continue_the_state():
+    model = tiny(bidirectional=False)
+    with pytest.raises(ValueError, match=r"^features: expected \(1, T, 3\), got \(1, 4, 2\)$"):
+        model.stream_log_probs(torch.zeros(1, 4, 2), model.start_stream())

@@ -17,6 +17,7 @@ from lstmkit.speech.features import (
     features_of_samples,
     log_mel,
     mel_filterbank,
+    normalize_causal,
     normalize_utterance,
     spec_augment,
 )
@@ -106,6 +107,7 @@ def test_config_defaults_and_derived_sizes():
             {"n_mels": 128},
             r"^n_mels: expected mel bands that each hold an FFT bin, got 128: band 0",
         ),
+        ({"normalize": "global"}, r"^normalize: expected one of utterance, causal, got 'global'$"),
     ],
 )
 def test_config_errors_name_the_field(settings, message):
@@ -421,3 +423,70 @@ def test_a_cache_that_cannot_be_written_warns_once(wavs, tmp_path):
     assert len(caught) == 1
     assert [f.shape[1] for f in features] == [40, 40]
     assert sorted(os.listdir(tmp_path)) == ["file", "u0.wav", "u1.wav"]  # no temporary left
+
+
+# ---------------------------------------------------------------- causal normalisation
+
+
+def reference_causal(x, prior_frames=25, prior_std=4.0, floor=1e-5):
+    """Frame t by the mean and deviation of a prior (prior_frames copies of frame 0, variance
+    prior_std²) and frames 0..t, written out frame by frame."""
+    out = np.zeros_like(x, dtype=np.float64)
+    for t in range(len(x)):
+        seen = x[: t + 1].astype(np.float64)
+        n = prior_frames + t + 1
+        mean = (prior_frames * x[0] + seen.sum(0)) / n
+        second = (prior_frames * (x[0] ** 2 + prior_std**2) + (seen**2).sum(0)) / n
+        out[t] = (x[t] - mean) / np.sqrt(np.maximum(second - mean**2, floor**2))
+    return out
+
+
+def test_normalize_causal_is_the_running_mean_and_deviation_with_a_prior():
+    x = np.random.default_rng(3).normal(-5, 3, (40, 6)).astype(np.float32)
+    x[:, 2] = 1.5  # a constant band: 0 throughout
+    got, stats = normalize_causal(torch.from_numpy(x))
+    np.testing.assert_allclose(got.numpy(), reference_causal(x), rtol=1e-5, atol=1e-5)
+    assert got.dtype == torch.float32
+    assert (got[:, 2] == 0).all()
+    assert (got[0] == 0).all()  # frame 0 is its own prior's mean
+    assert stats.count == 25 + 40
+    np.testing.assert_allclose(stats.total, 25 * x[0] + x.astype(np.float64).sum(0))
+
+
+def test_normalize_causal_frames_depend_on_no_later_frame():
+    x = torch.randn(30, 4)
+    changed = x.clone()
+    changed[12:] = torch.randn(18, 4) * 10
+    a, _ = normalize_causal(x)
+    b, _ = normalize_causal(changed)
+    assert torch.equal(a[:12], b[:12])
+    assert not torch.equal(a[12:], b[12:])
+
+
+def test_normalize_causal_in_chunks_equals_the_whole_exactly():
+    x = torch.randn(50, 8) * 4 - 6
+    whole, _ = normalize_causal(x)
+    pieces, stats = [], None
+    for lo, hi in [(0, 1), (1, 1), (1, 7), (7, 8), (8, 50)]:  # an empty chunk too
+        out, stats = normalize_causal(x[lo:hi], stats)
+        pieces.append(out)
+    assert torch.equal(torch.cat(pieces), whole)
+
+
+def test_features_of_samples_normalise_as_the_config_says():
+    x = tone(700, 8000) + noise(8000) * 0.1
+    raw = log_mel(x, FeatureConfig(n_mels=20))
+    utterance = features_of_samples(x, FeatureConfig(n_mels=20))
+    causal = features_of_samples(x, FeatureConfig(n_mels=20, normalize="causal"))
+    assert torch.equal(utterance, normalize_utterance(raw))
+    np.testing.assert_allclose(causal.numpy(), reference_causal(raw.numpy()), atol=1e-5)
+    assert not torch.allclose(causal, utterance, atol=0.1)
+
+
+def test_one_frame_of_log_mel_equals_its_row_among_many():
+    config = FeatureConfig(n_mels=40)
+    x = noise(4000, seed=4)
+    whole = log_mel(x, config)
+    for t in (0, 5, 22):
+        start = t * config.hop_length
+        assert torch.equal(log_mel(x[start : start + config.win_length], config)[0], whole[t])

@@ -14,8 +14,10 @@ and output names and shapes, special token ids, opset) and the model's tokenizer
 model gives lm_step.onnx (one token, state in and out) and lm_sequence.onnx (a whole batch); a
 seq2seq model encoder.onnx and decoder_step.onnx (one step with attention); a forecaster
 forecaster.onnx (window-normalised inputs) and forecaster_window.onnx (a series' standardised
-history; the series scaling, calendar and adjustment are in the manifest).
-lstmkit.export.runtime runs them with numpy and onnxruntime alone."""
+history; the series scaling, calendar and adjustment are in the manifest); a speech recogniser
+speech.onnx (log-mel features → CTC log-probabilities; the feature settings and mel filterbank
+are in the folder). lstmkit.export.runtime runs them with numpy and onnxruntime alone (the
+speech graph: lstmkit.export.speech_onnx.OnnxSpeechRecognizer)."""
 FORMATS = ("onnx",)
 
 

@@ -14,9 +14,11 @@ from lstmkit.registry import task_spec
 DOC = """Run your input through a trained model with the LSTM's gate trace on, and write one
 self-contained HTML report (gates, cell states, next-token or attention or forecast, findings)
 with PNG figures beside it. A language model or seq2seq model reads --text or --text-file; a
-forecaster reads --csv. For a language model trained on the built-in keywords corpus the report
-also names the unit that holds the keyword (--label picks the cuisine)."""
-SOURCES = ("text", "text_file", "csv")
+forecaster reads --csv; a speech recogniser reads --audio (its report adds the spectrogram, the
+CTC posteriors over time and the transcript with its word times). For a language model trained
+on the built-in keywords corpus the report also names the unit that holds the keyword (--label
+picks the cuisine)."""
+SOURCES = ("text", "text_file", "csv", "audio")
 KEYWORD_PASSAGES = 300
 
 
@@ -32,6 +34,7 @@ def register(commands) -> None:
     option(p, "--text", help="the text to read (language model, seq2seq)")
     option(p, "--text-file", metavar="FILE", help="read the text from a UTF-8 file")
     option(p, "--csv", metavar="FILE", help="the series' history (forecaster)")
+    option(p, "--audio", metavar="FILE", help="an audio file to hear (speech recogniser)")
     option(p, "--out", metavar="FILE", help="the HTML report to write, e.g. report.html")
     option(
         p,
@@ -58,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     source = _source(s)
     out = _out(s)
     text = _text(s, source)
+    if source == "audio":
+        _check_audio(s["audio"])
     estimator = load_any(args.model)
     trace = _trace(estimator, args.model, source, text, s)
     files = write_report(trace, out)
@@ -72,17 +77,30 @@ def run(args: argparse.Namespace) -> int:
         "memory": [{k: v for k, v in m.items() if k != "trace"} for m in trace["memory"]],
         "notices": trace["notices"],
     }
+    if trace.get("speech") is not None:
+        result["transcript"] = trace["speech"]["transcript"]
+        result["words"] = trace["speech"]["words"]
     output.emit(result, s["json"], _table)
     return 0
 
 
 def _source(s: dict) -> str:
     given = [name for name in SOURCES if s[name] is not None]
-    flags = "--text, --text-file or --csv"
+    flags = "--text, --text-file, --csv or --audio"
     if len(given) != 1:
         got = "none" if not given else " and ".join("--" + g.replace("_", "-") for g in given)
         raise UserError(f"{flags}: expected one of them, got {got}")
     return given[0]
+
+
+def _check_audio(path: str) -> None:
+    """Names a missing, unreadable or empty --audio file before the model is loaded."""
+    from lstmkit.data.audio import check_duration
+
+    try:
+        check_duration(path)
+    except UserError as error:
+        raise UserError(f"--audio {error}") from None
 
 
 def _out(s: dict) -> Path:
@@ -121,9 +139,15 @@ def _trace(estimator, directory: str, source: str, text: str | None, s: dict) ->
                 "with --csv FILE"
             )
         given = s["csv"]
-    elif source == "csv":
+    elif spec.trace_input == "audio":
+        if source != "audio":
+            raise UserError(
+                f"{flag}: {directory} holds a {spec.title}; give its audio with --audio FILE"
+            )
+        given = s["audio"]
+    elif source in ("csv", "audio"):
         raise UserError(
-            f"--csv: {directory} holds a {spec.title}; give text with --text or --text-file"
+            f"{flag}: {directory} holds a {spec.title}; give text with --text or --text-file"
         )
     else:
         given = text

@@ -14,7 +14,8 @@ from lstmkit.cli.options import command_parser, nonnegative_float, option, posit
 from lstmkit.errors import UserError
 
 DOC = """Serve a trained model over HTTP: a language model answers /predict and /generate, a
-seq2seq model /translate, a forecaster /forecast; every server answers /health and documents
+seq2seq model /translate, a forecaster /forecast, a speech recogniser /transcribe (a base64
+audio file in JSON); every server answers /health and documents
 its API at /docs. The model is loaded once and runs in one worker thread that batches concurrent
 requests. Bad requests get a 4xx answer {"error": "..."}. With an API key (--api-key or the
 environment variable LSTMKIT_API_KEY) every request must carry it (Authorization: Bearer KEY or
@@ -37,7 +38,8 @@ def register(commands) -> None:
         type=positive_int,
         default=32,
         metavar="N",
-        help="sentences per /translate request; requests batched in one model call",
+        help="sentences per /translate request; requests (or audio files) batched in one model "
+        "call",
     )
     option(
         p,
@@ -54,6 +56,22 @@ def register(commands) -> None:
         default=500,
         metavar="N",
         help="the most tokens /generate samples or /translate outputs per sentence",
+    )
+    option(
+        p,
+        "--max-seconds",
+        type=positive_seconds,
+        default=30.0,
+        metavar="S",
+        help="the longest /transcribe audio (the recogniser's own limit applies too)",
+    )
+    option(
+        p,
+        "--max-audio-bytes",
+        type=positive_int,
+        default=8 << 20,
+        metavar="N",
+        help="the largest /transcribe audio file, in bytes before base64",
     )
     option(
         p,
@@ -151,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         max_text_chars=s["max_text_chars"],
         max_batch=s["max_batch"],
         max_tokens=s["max_tokens"],
+        max_seconds=s["max_seconds"],
+        max_audio_bytes=s["max_audio_bytes"],
         queue=s["queue"],
         batch_wait_ms=s["batch_wait_ms"],
         threads=s["threads"],

@@ -32,15 +32,28 @@ from lstmkit.cli.training import (
 from lstmkit.data.speech_builtin import SPEECH_BUILTIN
 from lstmkit.errors import UserError
 from lstmkit.models.speech import SpeechConfig
+from lstmkit.models.speech_las import LAS_ATTENTIONS, LASConfig
 from lstmkit.speech.task import METRICS
 
+ARCHITECTURES = {"ctc": SpeechConfig, "las": LASConfig}
+# Both networks' settings; their defaults are the --architecture's config's.
 MODEL_HELP = {
     "stack": (positive_int, "feature frames stacked into one LSTM step (time subsampling)"),
     "hidden_size": (positive_int, "width of each LSTM layer (per direction)"),
-    "num_layers": (positive_int, "stacked LSTM layers"),
+    "num_layers": (positive_int, "stacked LSTM layers (las: each after the first halves time)"),
     "dropout": (probability, "dropout between LSTM layers and before the output layer"),
 }
-SKIP = {"vocab_size", "n_mels", "blank_id", "suppress_ids", "bidirectional"}
+# Listen, Attend and Spell's own settings, refused with --architecture ctc.
+LAS_HELP = {
+    "ctc_weight": (
+        probability,
+        "las: weight of the CTC loss in the joint CTC-attention loss (0: attention alone)",
+    ),
+    "speller_hidden_size": (positive_int, "las: width of the speller's LSTM"),
+    "embedding_size": (positive_int, "las: width of the speller's token embeddings"),
+    "attention": (str, "las: the speller's attention over the listener's frames"),
+    "input_feeding": (bool, "las: the speller reads its last attentional state (Luong only)"),
+}
 FEATURE_HELP = {
     "sample_rate": (positive_int, "audio is resampled to this rate (Hz)"),
     "n_mels": (positive_int, "log-mel bands per frame"),
@@ -49,7 +62,7 @@ FEATURE_HELP = {
 }
 DATA_OPTIONS = ("data", "valid", "test", "valid_fraction", "test_fraction")
 ESTIMATOR_KEYS = ("tokenizer", "vocab_size", "batch_size", "max_seconds", "normalize")
-DECODE_KEYS = ("method", "beam_size", "lm", "lm_weight", "word_bonus")
+DECODE_KEYS = ("method", "beam_size", "lm", "lm_weight", "word_bonus", "max_seconds")
 
 
 def register(commands) -> None:
@@ -58,11 +71,15 @@ def register(commands) -> None:
     _register_train(verbs)
     _register_transcribe(verbs)
     _register_eval(verbs)
+    _register_lm(verbs)
+    _register_stream(verbs)
 
 
 # ---------------------------------------------------------------------- train
 TRAIN_DOC = """Train a speech recogniser: log-mel features, frame stacking, a stacked
-bidirectional LSTM and CTC. --data is a manifest (TSV or CSV: path and transcript, Common
+bidirectional LSTM and CTC, or with --architecture las Listen, Attend and Spell (a pyramidal
+LSTM listener and an attention speller, optionally with --ctc-weight's joint CTC-attention
+loss). --data is a manifest (TSV or CSV: path and transcript, Common
 Voice's path/sentence columns; or JSON lines), a folder of audio files each with a same-named
 .txt transcript, or a built-in corpus synthesised with espeak-ng on first use. The model kept is
 the one with the best validation WER (greedy). Every option can also come from --config FILE;
@@ -138,8 +155,23 @@ def _register_train(verbs) -> None:
         default=True,
         help="train without SpecAugment's time and frequency masks",
     )
+    option(
+        feats,
+        "--feature-normalize",
+        choices=("utterance", "causal"),
+        default="utterance",
+        help="bands normalised over the whole utterance, or by the frames so far (causal: "
+        "with --unidirectional, a model that can stream)",
+    )
     model = group(p, "model")
-    dataclass_options(model, SpeechConfig, MODEL_HELP, skip=SKIP)
+    option(
+        model,
+        "--architecture",
+        choices=tuple(ARCHITECTURES),
+        default=own["architecture"],
+        help="ctc: CTC over a stacked LSTM; las: Listen, Attend and Spell",
+    )
+    _model_options(model)
     option(
         model,
         "--unidirectional",
@@ -158,7 +190,61 @@ def _register_train(verbs) -> None:
     add_training_options(p)
     preset(p, {k: own[k] for k in ("lr", "warmup_steps", "monitor", "clip")})
     restrict(p, "monitor", METRICS)
-    printable(p)
+    printable(p, _settings)
+
+
+def _model_options(g) -> None:
+    """The network's options, defaults None: :func:`_settings` fills in the --architecture's
+    (both are in the help)."""
+    ctc, las = (_field_defaults(config) for config in ARCHITECTURES.values())
+    for name, (convert, text) in {**MODEL_HELP, **LAS_HELP}.items():
+        flag = "--" + name.replace("_", "-")
+        if convert is bool:  # input_feeding: on with Luong attention, which alone has it
+            action = option(g, flag, action=argparse.BooleanOptionalAction, default=None)
+            action.help = f"{text} (default: on with luong attention)"
+            continue
+        default = las[name] if name in LAS_HELP or ctc[name] == las[name] else None
+        shown = default if default is not None else f"{ctc[name]} with ctc, {las[name]} with las"
+        option(
+            g,
+            flag,
+            type=None if convert is str else convert,
+            choices=LAS_ATTENTIONS if name == "attention" else None,
+            default=None,
+            help=f"{text} (default: {shown})",
+        )
+
+
+def _field_defaults(config) -> dict:
+    from dataclasses import MISSING, fields
+
+    return {f.name: f.default for f in fields(config) if f.default is not MISSING}
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """:func:`settings`, with the model options not set filled in with the --architecture's
+    defaults (what --print-config shows and a new run trains with).
+
+    Raises:
+        UserError: a Listen-Attend-Spell option given with --architecture ctc.
+    """
+    s = settings(args)
+    if s["resume"] is not None:  # the run's own
+        return s
+    las = s["architecture"] == "las"
+    given = [name for name in LAS_HELP if s[name] is not None]
+    if given and not las:
+        raise UserError(
+            f"--{given[0].replace('_', '-')}: expected with --architecture las only, got "
+            f"--architecture {s['architecture']}"
+        )
+    defaults = _field_defaults(ARCHITECTURES[s["architecture"]])
+    for name in (*MODEL_HELP, *(LAS_HELP if las else ())):
+        if s[name] is None and name != "input_feeding":
+            s[name] = defaults[name]
+    if las and s["input_feeding"] is None:
+        s["input_feeding"] = s["attention"] == "luong"
+    return s
 
 
 def _fields(cls) -> list[str]:
@@ -171,7 +257,7 @@ def run_train(args: argparse.Namespace) -> int:
     from lstmkit.speech import SpeechRecognizer
     from lstmkit.speech.data import load_speech
 
-    s = settings(args)
+    s = _settings(args)
     if s["resume"] is not None:
         resume, spec = resume_target(s, "speech", DATA_OPTIONS)
         estimator = SpeechRecognizer(train=train_settings(s, s["given_"]))
@@ -194,13 +280,17 @@ def _estimator(s: dict):
     from lstmkit.speech import SpeechRecognizer
     from lstmkit.speech.features import FeatureConfig
 
-    features = {k: s[k] for k in FEATURE_HELP}
-    defaults = {f: getattr(FeatureConfig(), f) for f in FEATURE_HELP}
+    features = {**{k: s[k] for k in FEATURE_HELP}, "normalize": s["feature_normalize"]}
+    defaults = {f: getattr(FeatureConfig(), f) for f in features}
+    model = {**{k: s[k] for k in MODEL_HELP}, "bidirectional": s["bidirectional"]}
+    if s["architecture"] == "las":
+        model.update({k: s[k] for k in LAS_HELP})
     return SpeechRecognizer(
         **{k: s[k] for k in ESTIMATOR_KEYS},
         features={k: v for k, v in features.items() if v != defaults[k]} or None,
         spec_augment=s["spec_augment"],
-        model={**{k: s[k] for k in MODEL_HELP}, "bidirectional": s["bidirectional"]},
+        architecture=s["architecture"],
+        model=model,
         optim=optim_settings(s),
         train=train_settings(s),
     )
@@ -255,6 +345,12 @@ def _decode_options(p) -> None:
     option(d, "--lm", metavar="ARPA", help="a word n-gram model fused into the beam search")
     option(d, "--lm-weight", type=nonnegative_float, default=0.5, help="weight of the LM")
     option(d, "--word-bonus", type=float, default=1.0, help="score added per word with --lm")
+    option(
+        d,
+        "--max-seconds",
+        type=positive_float,
+        help="refuse audio longer than this (default: the model's training limit)",
+    )
 
 
 def _decoding(s: dict) -> dict:
@@ -285,9 +381,15 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
     s = settings(args)
     decoding = _decoding(s)
-    for path in args.audio:  # every file checked before any work
-        audio_info(path)
     recognizer = SpeechRecognizer.load(args.model)
+    limit = decoding["max_seconds"] or recognizer.max_seconds
+    for path in args.audio:  # every file checked before any work
+        seconds = audio_info(path).seconds
+        if seconds > limit:
+            raise UserError(
+                f"{path}: expected at most {limit:g} s of audio (--max-seconds), "
+                f"got {seconds:.2f} s"
+            )
     found = recognizer.transcribe(list(args.audio), timestamps=True, **decoding)
     for path, result in zip(args.audio, found, strict=True):
         if s["json"]:
@@ -325,4 +427,153 @@ def run_eval(args: argparse.Namespace) -> int:
     del scores["hypotheses"], scores["references"]
     result = {"model": str(recognizer.checkpoint_), **decoding, **scores}
     output.emit(result, s["json"], scores_table)
+    return 0
+
+
+# ---------------------------------------------------------------------- lm
+LM_DOC = """Train a word n-gram language model (interpolated modified Kneser-Ney) for the beam
+search's --lm, from text (one sentence a line) and/or the transcripts of a manifest, folder or
+built-in corpus (its training split). The text is normalised as transcripts are (lowercase,
+letters, digits and in-word apostrophes) unless --no-normalize. Writes an ARPA file."""
+
+
+def _register_lm(verbs) -> None:
+    p = command_parser(
+        verbs, "lm", run_lm, help="train a word n-gram LM (ARPA) for --lm", description=LM_DOC
+    )
+    option(p, "--text", nargs="+", metavar="FILE", help="text files or folders, a sentence a line")
+    option(p, "--data", help="use the transcripts of this manifest, folder or built-in corpus")
+    option(p, "--order", type=positive_int, default=3, help="longest n-gram, 1 to 5")
+    option(p, "--out", required=True, metavar="ARPA", help="the ARPA file to write")
+    option(p, "--overwrite", action="store_true", default=False, help="replace an existing --out")
+    option(
+        p,
+        "--no-normalize",
+        dest="normalize",
+        action="store_false",
+        default=True,
+        help="take the words as written",
+    )
+    option(
+        p,
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        default=True,
+        help="no progress bar while a built-in corpus is synthesised",
+    )
+    option(p, "--json", action="store_true", default=False, help="print JSON")
+
+
+def run_lm(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lstmkit.data.text_files import read_text
+    from lstmkit.decode.ngram import NGramLM
+    from lstmkit.speech.data import is_builtin, load_speech
+    from lstmkit.speech.text import TranscriptNormalizer
+
+    s = settings(args)
+    if not s["text"] and s["data"] is None:
+        raise UserError("--text, --data: expected text or transcripts to learn from, got none")
+    if not 1 <= s["order"] <= 5:
+        raise UserError(f"--order: expected an integer from 1 to 5, got {s['order']}")
+    out = Path(s["out"])
+    if out.is_dir():
+        raise UserError(f"--out {out}: expected a file, got a folder")
+    if out.exists() and not s["overwrite"]:
+        raise UserError(f"--out {out}: already exists; choose a new file or pass --overwrite")
+    sentences: list[str] = []
+    for path in s["text"] or []:
+        sentences += read_text(path, option="--text").splitlines()
+    if s["data"] is not None:
+        if is_builtin(s["data"]):
+            sentences += list(load_speech(s["data"], progress=s["progress"]).train.texts)
+        else:
+            from lstmkit.data.utterances import load_utterances
+
+            sentences += list(load_utterances(s["data"]).texts)
+    if s["normalize"]:
+        sentences, _ = TranscriptNormalizer().normalize_all(sentences)
+    sentences = [line for line in sentences if line.strip()]
+    if not sentences:
+        raise UserError("--text, --data: expected some words, got only blank lines")
+    lm = NGramLM.train(sentences, order=s["order"])
+    tmp = out.with_name(f".{out.name}.tmp")
+    lm.write_arpa(tmp)
+    tmp.replace(out)  # a failed write leaves an earlier --out as it was
+    counts = dict(zip((f"{n}-grams" for n in range(1, lm.order + 1)), lm.counts, strict=True))
+    result = {"out": str(out), "order": lm.order, "sentences": len(sentences), **counts}
+    output.emit(result, s["json"], _lm_table)
+    return 0
+
+
+def _lm_table(r: dict) -> str:
+    grams = ", ".join(f"{r[k]} {k}" for k in r if k.endswith("-grams"))
+    return f"wrote {r['out']}: order {r['order']} from {r['sentences']} sentences ({grams})"
+
+
+# ---------------------------------------------------------------------- stream
+STREAM_DOC = """Transcribe an audio file as a live stream would arrive: the file is read in chunks
+of --chunk-ms and each chunk's new text is printed as soon as the model emits it (the same
+text as greedy transcribe, whatever the chunk size). Needs a model trained to stream:
+lstmkit speech train --unidirectional --feature-normalize causal."""
+
+
+def _register_stream(verbs) -> None:
+    p = command_parser(
+        verbs, "stream", run_stream, help="transcribe audio chunk by chunk", description=STREAM_DOC
+    )
+    p.add_argument("model", metavar="DIR", help="a run folder or checkpoint (a streaming model)")
+    p.add_argument("audio", metavar="AUDIO", help="an audio file (WAV, FLAC, OGG, MP3)")
+    option(p, "--chunk-ms", type=positive_float, default=100.0, help="milliseconds a chunk")
+    option(
+        p,
+        "--max-seconds",
+        type=positive_float,
+        help="refuse audio longer than this (default: the model's training limit)",
+    )
+    option(
+        p,
+        "--json",
+        action="store_true",
+        default=False,
+        help="one JSON object per chunk that adds text: the audio's time (s) and the text",
+    )
+
+
+def run_stream(args: argparse.Namespace) -> int:
+    import sys
+
+    from lstmkit.data.audio import audio_info, read_audio
+    from lstmkit.speech import SpeechRecognizer
+
+    s = settings(args)
+    recognizer = SpeechRecognizer.load(args.model)
+    stream = recognizer.stream()  # a model that cannot stream is refused before any reading
+    limit = s["max_seconds"] or recognizer.max_seconds
+    seconds = audio_info(args.audio).seconds
+    if seconds > limit:
+        raise UserError(
+            f"{args.audio}: expected at most {limit:g} s of audio (--max-seconds), "
+            f"got {seconds:.2f} s"
+        )
+    rate = recognizer.feature_config_.sample_rate
+    samples = read_audio(args.audio, rate, max_seconds=limit)
+    step = max(1, round(s["chunk_ms"] / 1000 * rate))
+    for start in range(0, len(samples) + 1, step):
+        last = start + step >= len(samples)
+        piece = stream.accept(samples[start : start + step])
+        if last:
+            piece += stream.finish()
+        if s["json"] and piece:
+            end = min(start + step, len(samples)) / rate
+            print(json.dumps({"time": round(end, 3), "text": piece}, ensure_ascii=False))
+        elif piece:
+            print(piece, end="", flush=True)
+        if last:
+            break
+    if not s["json"]:
+        print()
+    sys.stdout.flush()
     return 0

@@ -94,7 +94,7 @@ def _search(model, src, src_lengths, Z, max_len_ratio, max_len, alpha, n_best):
     history = tokens.new_zeros(B * Z, 0)  # (B*Z, t) the output so far
     attention = None  # (B*Z, t, S) the attention weights so far
     if model.attention is not None:
-        attention = memory.states.new_zeros(B * Z, 0, src.shape[1])
+        attention = memory.states.new_zeros(B * Z, 0, memory.states.shape[1])
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     done = torch.zeros(B, dtype=torch.bool)
     first_row = torch.arange(B, device=device).unsqueeze(1) * Z  # (B, 1)
@@ -115,7 +115,7 @@ def _search(model, src, src_lengths, Z, max_len_ratio, max_len, alpha, n_best):
             weights = None
             if attention is not None:  # this sentence's own source positions
                 weights = torch.cat([attention[row], state.weights[row].unsqueeze(0)])
-                weights = weights[:, : int(torch.as_tensor(src_lengths)[b])].cpu()
+                weights = weights[:, : int(memory.mask[row].sum())].cpu()  # memory's own length
             score = float(top[b, j]) / length_penalty(t + 1, alpha)
             finished[b].append(Hypothesis(history[row].tolist(), score, weights))
         # The best Z candidates that do not end go on (dead ones, at -inf, sort last).

@@ -109,7 +109,7 @@ def decode_stepwise(
     ids = torch.stack(steps, 1).tolist()  # (B, steps)
     attention = None if model.attention is None else torch.stack(weights, 1)  # (B, steps, S)
     return [
-        make_hypothesis(model, ids[b], float(scores[b]), attention, b, src_lengths)
+        make_hypothesis(model, ids[b], float(scores[b]), attention, b, memory.mask.sum(1))
         for b in range(B)
     ]
 

@@ -9,7 +9,10 @@
 * a forecaster: ``forecaster.onnx`` (window-normalised inputs → quantiles, as
   ``LSTMForecaster.forecast``) and ``forecaster_window.onnx`` (a series' standardised history →
   quantiles, the window normalisation and the residual to seasonal naive inside), with the
-  scaling around them (series statistics, calendar, adjustment) written into the manifest.
+  scaling around them (series statistics, calendar, adjustment) written into the manifest;
+* a speech recogniser: ``speech.onnx`` (log-mel features and lengths → CTC log-probabilities
+  and output lengths; see :mod:`lstmkit.export.speech_onnx`), with the feature settings and
+  the mel filterbank (``mel_filters.npy``) to compute its input without torch.
 
 The graphs come from torch's TorchScript-based exporter (``dynamo=False``), one path for all
 three models. The dynamo exporter (torch 2.13) does export the unpadded language model, but not
@@ -65,7 +68,8 @@ def export_onnx(
     """Export the model of a checkpoint (or run folder) to the folder ``out``.
 
     Args:
-        directory: a checkpoint or run folder of a LanguageModel, Seq2Seq or Forecaster.
+        directory: a checkpoint or run folder of a LanguageModel, Seq2Seq, Forecaster or
+            SpeechRecognizer.
         out: the folder to create (replaced, if it exists and is not empty, only with
             ``overwrite``).
         opset: the ONNX opset, 14 to 20.

@@ -4,12 +4,16 @@ label, and an HTML report (``lstmkit inspect``).
 * :mod:`lstmkit.inspect.traces` — run a language model, seq2seq model or forecaster with its
   LSTMs' gate trace on (:func:`lm_trace`, :func:`seq2seq_trace`, :func:`forecast_trace`,
   :func:`load_any`).
+* :mod:`lstmkit.inspect.speech` — a speech recogniser hearing a file: its features, CTC
+  posteriors, transcript and encoder gates (:func:`speech_trace`).
 * :mod:`lstmkit.inspect.memory` — the units whose cell state holds a label
   (:func:`memory_units`, :func:`keyword_memory`).
-* :mod:`lstmkit.inspect.report` — the self-contained HTML report and its figures.
+* :mod:`lstmkit.inspect.report` — the self-contained HTML report and its figures
+  (:mod:`lstmkit.inspect.report_speech`: its speech section).
 """
 
 from lstmkit.inspect.memory import KeywordMemory, add_keyword_memory, keyword_memory, memory_units
+from lstmkit.inspect.speech import speech_trace
 from lstmkit.inspect.traces import (
     forecast_trace,
     lm_trace,
@@ -29,5 +33,6 @@ __all__ = [
     "memory_units",
     "recording",
     "seq2seq_trace",
+    "speech_trace",
     "to_json",
 ]

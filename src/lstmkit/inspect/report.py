@@ -1,4 +1,5 @@
-"""An offline HTML report of a trace: gates, cell state, memory units, attention, forecast.
+"""An offline HTML report of a trace: gates, cell state, memory units, attention, forecast,
+speech (spectrogram and CTC posteriors).
 
 :func:`write_report` turns a trace (below) into one self-contained HTML file — style, script and
 data inline, nothing fetched, so it opens from disk anywhere — plus PNG figures beside it
@@ -11,7 +12,8 @@ units.
 
 The trace, with T time steps of a panel, H hidden units, L layers and D directions::
 
-    {"kind": "lm" | "seq2seq" | "forecast", "title": str, "notices": [str], "findings": [str],
+    {"kind": "lm" | "seq2seq" | "forecast" | "speech", "title": str, "notices": [str],
+     "findings": [str],
      "panels": [{"name": str, "tokens": [str] * T, "layers": L, "directions": D,
                  "quantities": {"f" | "i" | "o" | "g" | "c" | "h": array (L*D, T, H)}}],
      "top_next": [[[token, prob]] * 5] * T of the first panel, or None,
@@ -19,7 +21,8 @@ The trace, with T time steps of a panel, H hidden units, L layers and D directio
      "forecast": {"series": str, "history_time": [str], "history": [float], "time": [str],
                   "forecast": [float], "lower": [float], "upper": [float]} or None,
      "memory": [{"label": str, "panel": str, "layer": int, "direction": int, "unit": int,
-                 "correlation": float, "trace": [float] * T of that panel}]}
+                 "correlation": float, "trace": [float] * T of that panel}],
+     "speech": optional, a speech recogniser's (:mod:`lstmkit.inspect.speech`), or None}
 
 Row ``layer * D + direction`` of a quantity is that layer and direction, as in ``torch.nn.LSTM``.
 
@@ -27,6 +30,7 @@ To keep the page small, numbers are rounded to 4 significant digits, a heatmap k
 :data:`MAX_UNITS` units (the memory units first, then the lowest numbers) and a panel at most
 :data:`MAX_STEPS` time steps, fewer when its values would pass :data:`MAX_PANEL_VALUES` (about 7
 bytes each); the page says so in a notice. The PNGs and the means over units use all the data.
+The speech section's caps are :mod:`lstmkit.inspect.report_speech`'s.
 """
 
 from __future__ import annotations
@@ -101,7 +105,8 @@ def write_report(trace: dict, out: str | os.PathLike) -> list[Path]:
     return [out, *figures]
 
 
-def _require(mapping, keys: tuple[str, ...], where: str) -> None:
+def require_keys(mapping, keys: tuple[str, ...], where: str) -> None:
+    """Raises :class:`UserError` naming ``where`` unless ``mapping`` is a dict with ``keys``."""
     if not isinstance(mapping, dict):
         raise UserError(f"{where}: expected a dict, got {type(mapping).__name__}")
     missing = [k for k in keys if k not in mapping]
@@ -111,7 +116,9 @@ def _require(mapping, keys: tuple[str, ...], where: str) -> None:
         )
 
 
-def _shape(values, expected: tuple, where: str, legend: str) -> np.ndarray:
+def check_shape(values, expected: tuple, where: str, legend: str) -> np.ndarray:
+    """``values`` as a float64 array, if its shape is ``expected`` (None: any size there); else
+    a :class:`UserError` naming ``where`` and the shape's ``legend`` (e.g. ``"(T, F)"``)."""
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != len(expected) or any(
         e is not None and e != s for e, s in zip(expected, array.shape, strict=False)
@@ -124,7 +131,7 @@ def _shape(values, expected: tuple, where: str, legend: str) -> np.ndarray:
 def check_trace(trace: dict) -> None:
     """Raises :class:`UserError` naming the first key or shape of ``trace`` that
     :func:`write_report` cannot read."""
-    _require(trace, TRACE_KEYS, "trace")
+    require_keys(trace, TRACE_KEYS, "trace")
     if trace["kind"] not in KINDS:
         raise UserError(f"trace['kind']: expected one of {', '.join(KINDS)}, got {trace['kind']!r}")
     if not trace["panels"]:
@@ -132,8 +139,8 @@ def check_trace(trace: dict) -> None:
     shapes = {}  # panel name: (L, D, T, H)
     for k, panel in enumerate(trace["panels"]):
         where = f"trace['panels'][{k}]"
-        _require(panel, PANEL_KEYS, where)
-        _require(panel["quantities"], QUANTITIES, f"{where}['quantities']")
+        require_keys(panel, PANEL_KEYS, where)
+        require_keys(panel["quantities"], QUANTITIES, f"{where}['quantities']")
         layers, directions = panel["layers"], panel["directions"]
         if not (isinstance(layers, int | np.integer) and layers >= 1 and directions in (1, 2)):
             raise UserError(
@@ -142,7 +149,7 @@ def check_trace(trace: dict) -> None:
             )
         shape = (layers * directions, len(panel["tokens"]), None)
         hidden = {
-            _shape(
+            check_shape(
                 panel["quantities"][q], shape, f"{where}['quantities'][{q!r}]", "(L*D, T, H)"
             ).shape[2]
             for q in QUANTITIES
@@ -158,27 +165,31 @@ def check_trace(trace: dict) -> None:
         )
     if trace["attention"] is not None:
         attention = trace["attention"]
-        _require(attention, ATTENTION_KEYS, "trace['attention']")
+        require_keys(attention, ATTENTION_KEYS, "trace['attention']")
         shape = (len(attention["tgt"]), len(attention["src"]))
-        _shape(attention["weights"], shape, "trace['attention']['weights']", "(T_tgt, T_src)")
+        check_shape(attention["weights"], shape, "trace['attention']['weights']", "(T_tgt, T_src)")
     if trace["forecast"] is not None:
         forecast = trace["forecast"]
-        _require(forecast, FORECAST_KEYS, "trace['forecast']")
+        require_keys(forecast, FORECAST_KEYS, "trace['forecast']")
         for key, like in (
             ("history", "history_time"),
             ("forecast", "time"),
             ("lower", "time"),
             ("upper", "time"),
         ):
-            _shape(
+            check_shape(
                 forecast[key],
                 (len(forecast[like]),),
                 f"trace['forecast'][{key!r}]",
                 f"(len({like}),)",
             )
+    if trace.get("speech") is not None:
+        from lstmkit.inspect.report_speech import check_speech
+
+        check_speech(trace["speech"])
     for k, unit in enumerate(trace["memory"]):
         where = f"trace['memory'][{k}]"
-        _require(unit, MEMORY_KEYS, where)
+        require_keys(unit, MEMORY_KEYS, where)
         if unit["panel"] not in shapes:
             raise UserError(
                 f"{where}['panel']: expected one of {', '.join(shapes)}, got {unit['panel']!r}"
@@ -189,7 +200,7 @@ def check_trace(trace: dict) -> None:
                 raise UserError(
                     f"{where}[{key!r}]: expected an int in [0, {limit}), got {unit[key]!r}"
                 )
-        _shape(unit["trace"], (steps,), f"{where}['trace']", "(T,)")
+        check_shape(unit["trace"], (steps,), f"{where}['trace']", "(T,)")
 
 
 def round_significant(values, digits: int = SIGNIFICANT) -> np.ndarray:
@@ -213,7 +224,7 @@ def round_significant(values, digits: int = SIGNIFICANT) -> np.ndarray:
     return out
 
 
-def _plain(values) -> list:
+def plain_values(values) -> list:
     """Rounded values as nested lists for JSON, ``None`` where not finite."""
     rounded = round_significant(values)
     if np.isfinite(rounded).all():
@@ -263,8 +274,10 @@ def _panel_data(panel: dict, memory: list[dict], top_next) -> tuple[dict, list[s
         "units": units,
         # per row (L*D): indices into units in the order the heatmaps show them, alike together
         "order": [_shown_order(full, r, units) for r in range(rows)],
-        "quantities": {q: _plain(a[:, :keep][:, :, units]) for q, a in full.items()},  # (L*D, T, U)
-        "means": {q: _plain(a[:, :keep].mean(axis=2)) for q, a in full.items()},  # (L*D, T)
+        "quantities": {
+            q: plain_values(a[:, :keep][:, :, units]) for q, a in full.items()
+        },  # (L*D, T, U)
+        "means": {q: plain_values(a[:, :keep].mean(axis=2)) for q, a in full.items()},  # (L*D, T)
         "top_next": top_next and top_next[:keep],
     }
     return data, notices
@@ -281,13 +294,14 @@ def page_data(trace: dict) -> tuple[dict, list[str]]:
     attention = trace["attention"] and {
         "src": [str(t) for t in trace["attention"]["src"]],
         "tgt": [str(t) for t in trace["attention"]["tgt"]],
-        "weights": _plain(trace["attention"]["weights"]),  # (T_tgt, T_src)
+        "weights": plain_values(trace["attention"]["weights"]),  # (T_tgt, T_src)
     }
     forecast = trace["forecast"] and {
         "series": str(trace["forecast"]["series"]),
         **{key: [str(t) for t in trace["forecast"][key]] for key in ("history_time", "time")},
         **{
-            key: _plain(trace["forecast"][key]) for key in ("history", "forecast", "lower", "upper")
+            key: plain_values(trace["forecast"][key])
+            for key in ("history", "forecast", "lower", "upper")
         },
     }
     memory = [
@@ -297,11 +311,17 @@ def page_data(trace: dict) -> tuple[dict, list[str]]:
             "layer": int(m["layer"]),
             "direction": int(m["direction"]),
             "unit": int(m["unit"]),
-            "correlation": _plain(float(m["correlation"])),
-            "trace": _plain(m["trace"][: kept[m["panel"]]]),
+            "correlation": plain_values(float(m["correlation"])),
+            "trace": plain_values(m["trace"][: kept[m["panel"]]]),
         }
         for m in trace["memory"]
     ]
+    speech = None
+    if trace.get("speech") is not None:
+        from lstmkit.inspect.report_speech import speech_data
+
+        speech, capped = speech_data(trace["speech"])
+        notices += capped
     data = {
         "kind": trace["kind"],
         "title": str(trace["title"]),
@@ -309,6 +329,7 @@ def page_data(trace: dict) -> tuple[dict, list[str]]:
         "attention": attention,
         "forecast": forecast,
         "memory": memory,
+        "speech": speech,
     }
     return data, notices
 
@@ -357,12 +378,19 @@ def _page(trace: dict, data: dict, notices: list[str], figures: list[Path]) -> s
             'is one target token\'s weights over the source tokens.</p><div class="scroll">'
             '<canvas id="attention" class="heatmap"></canvas></div></section>'
         )
+    if data["speech"]:
+        from lstmkit.inspect.report_speech import speech_section
+
+        optional += speech_section(data["speech"])
     if data["forecast"]:
         optional += (
             '<section id="forecast-section"><h2>Forecast</h2><p class="hint">History '
             "(black), forecast (blue) and its interval (band).</p>"
             '<canvas id="forecast-chart"></canvas></section>'
         )
+    text_title = "Text"
+    if data["speech"]:
+        text_title = "Output frames (each one's most probable token)"
     links = " ".join(f'<a href="{html.escape(p.name)}">{html.escape(p.name)}</a>' for p in figures)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title><link rel="icon" href="data:,">
@@ -372,7 +400,7 @@ def _page(trace: dict, data: dict, notices: list[str], figures: list[Path]) -> s
 {_items("Notices", [*trace["notices"], *notices], "notices")}
 {_items("Findings", trace["findings"], "findings")}
 <section id="controls">{controls}</section>
-<section id="text-section"><h2>Text</h2><p id="text-caption" class="hint"></p>
+<section id="text-section"><h2>{text_title}</h2><p id="text-caption" class="hint"></p>
 <div id="text" class="text"></div></section>
 <section id="gates"><h2>Gates and memory over time</h2><p id="heatmap-caption" class="hint"></p>
 <div class="scroll"><canvas id="heatmap" class="heatmap"></canvas></div>
@@ -389,3 +417,18 @@ something, ranked; click one to plot it and outline it in the heatmap.</p>
 <script>{JS}</script>
 </body></html>
 """
+
+
+__all__ = [
+    "MAX_PANEL_VALUES",
+    "MAX_STEPS",
+    "MAX_UNITS",
+    "check_shape",
+    "check_trace",
+    "page_data",
+    "plain_values",
+    "require_keys",
+    "round_significant",
+    "script_json",
+    "write_report",
+]

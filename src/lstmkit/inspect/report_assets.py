@@ -35,6 +35,7 @@ th, td { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.memory-row { cursor: pointer; } tr.memory-row:hover { background: #f2f2f2; }
 tr.memory-row.selected { background: #fbe3f3; }
+.word { margin-right: 12px; white-space: nowrap; color: #1d1d1f; }
 #tooltip { position: fixed; z-index: 5; pointer-events: none; background: #222; color: #fff;
   font-size: 12px; padding: 5px 8px; border-radius: 4px; white-space: pre; max-width: 420px; }
 """
@@ -74,10 +75,20 @@ function maxAbs(rows) {
   }
   return m || 1;
 }
+function extent(rows) {  // lowest to highest value, on VIRIDIS (no spread: rows may be long)
+  let lo = Infinity, hi = -Infinity;
+  for (const row of rows) for (const v of row) {
+    if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  }
+  if (!(hi > lo)) { lo = (lo === Infinity ? 0 : lo) - 1; hi = lo + 2; }
+  return { lo, hi, stops: VIRIDIS };
+}
 function scaleFor(q, rows) {
   if (q === "f" || q === "i" || q === "o") return { lo: 0, hi: 1, stops: VIRIDIS };
   if (q === "g" || q === "h") return { lo: -1, hi: 1, stops: DIVERGING };
   if (q === "attention") return { lo: 0, hi: maxAbs(rows), stops: VIRIDIS };
+  if (q === "posterior") return { lo: 0, hi: 1, stops: VIRIDIS };
+  if (q === "spectrogram") return extent(rows);
   const m = maxAbs(rows);
   return { lo: -m, hi: m, stops: DIVERGING };
 }
@@ -324,6 +335,24 @@ function drawAttention() {
     axes: "target ↓  source →", names: ["weight", a.tgt, a.src] });
   markDrawn($("attention"), "attention");
 }
+function drawSpeech() {
+  const s = DATA.speech, T = s.features.length, F = T ? s.features[0].length : 0;
+  const P = s.posteriors.length, K = s.labels.length;
+  const times = (n, step) => range(n).map((k) => (k * step).toFixed(2) + "s");  // no spaces: ␣
+  const bands = range(F).reverse().map(String);  // the highest band at the top
+  const frames = times(T, s.frame_seconds), outputs = times(P, s.output_seconds);
+  drawGrid($("spectrogram"), { rows: F, cols: T, value: (r, c) => s.features[c][F - 1 - r],
+    scale: scaleFor("spectrogram", s.features), cellW: clamp(Math.floor(1100 / T), 1, 8),
+    cellH: clamp(Math.floor(240 / F), 1, 8), colLabels: frames, rowLabels: bands,
+    highlight: -1, axes: "mel band ↓  time →", names: ["log-mel", bands, frames] });
+  markDrawn($("spectrogram"), "spectrogram");
+  drawGrid($("posteriors"), { rows: K, cols: P, value: (r, c) => s.posteriors[c][r],
+    scale: scaleFor("posterior"), cellW: clamp(Math.floor(1100 / P), 1, 16),
+    cellH: clamp(Math.floor(320 / K), 4, 16), colLabels: outputs, rowLabels: s.labels,
+    highlight: -1, axes: "token ↓  output frame →",
+    names: ["probability", s.labels, outputs] });
+  markDrawn($("posteriors"), "posteriors");
+}
 function drawForecast() {
   const f = DATA.forecast, n = f.history.length;
   drawLine($("forecast-chart"), [
@@ -385,6 +414,7 @@ function main() {
   buildMemory();
   if (DATA.attention) drawAttention();
   if (DATA.forecast) drawForecast();
+  if (DATA.speech) drawSpeech();
   if (DATA.memory.length) selectMemory(0);
   document.body.dataset.ready = "1";
 }

@@ -1,4 +1,5 @@
-"""The PNG figures beside an HTML report: gate heatmaps, attention, forecast.
+"""The PNG figures beside an HTML report: gate heatmaps, attention, forecast, spectrogram and CTC
+posteriors.
 
 They hold the same pictures as the page for places that show no HTML (a paper, an issue, a
 terminal image viewer), from the full trace with nothing capped. Figures are plain
@@ -27,8 +28,9 @@ DPI = 110
 
 
 def write_figures(trace: dict, stem: Path) -> list[Path]:
-    """Writes ``<stem>-gates.png`` and, when the trace has them, ``<stem>-attention.png`` and
-    ``<stem>-forecast.png``; returns their paths. ``trace`` was checked by
+    """Writes ``<stem>-gates.png`` and, when the trace has them, ``<stem>-attention.png``,
+    ``<stem>-forecast.png``, ``<stem>-spectrogram.png`` and ``<stem>-posteriors.png``; returns
+    their paths. ``trace`` was checked by
     :func:`lstmkit.inspect.report.check_trace`."""
     paths = [Path(f"{stem}-gates.png")]
     _save_gates(trace["panels"][0], trace["memory"], paths[0])
@@ -38,6 +40,10 @@ def write_figures(trace: dict, stem: Path) -> list[Path]:
     if trace["forecast"] is not None:
         paths.append(Path(f"{stem}-forecast.png"))
         _save_forecast(trace["forecast"], paths[-1])
+    if trace.get("speech") is not None:
+        paths += [Path(f"{stem}-spectrogram.png"), Path(f"{stem}-posteriors.png")]
+        _save_spectrogram(trace["speech"], paths[-2])
+        _save_posteriors(trace["speech"], paths[-1])
     return paths
 
 
@@ -210,3 +216,82 @@ def _save_forecast(forecast: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     fig.savefig(path)
+
+
+def _save_spectrogram(speech: dict, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    features = np.asarray(speech["features"], dtype=np.float64)  # (T, F)
+    frames, bands = features.shape
+    fig = Figure(figsize=(11, 3.6), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(
+        features.T,  # (F, T), band 0 at the bottom
+        origin="lower",
+        aspect="auto",
+        interpolation="nearest",
+        cmap="viridis",
+        extent=(0, frames * speech["frame_seconds"], -0.5, bands - 0.5),
+    )
+    fig.colorbar(image, ax=ax, pad=0.01, label="normalised log-mel")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mel band")
+    ax.set_title(
+        f"The log-mel features the model reads: {frames} frames x {bands} bands",
+        loc="left",
+        fontsize=9,
+        pad=20 if speech["words"] else 4,  # room for the words above the axes
+    )
+    _mark_words(ax, speech["words"])
+    fig.savefig(path)
+
+
+def _save_posteriors(speech: dict, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from lstmkit.inspect.report_speech import shown_tokens
+
+    log_probs = np.asarray(speech["log_probs"], dtype=np.float64)  # (T', V)
+    frames, vocabulary = log_probs.shape
+    ids = shown_tokens(log_probs, speech["blank"])
+    probs = np.exp(log_probs[:, ids]).T  # (K, T')
+    fig = Figure(figsize=(11, min(2.2 + 0.2 * len(ids), 10)), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(
+        probs,
+        aspect="auto",
+        interpolation="nearest",
+        cmap="viridis",
+        vmin=0.0,
+        vmax=1.0,
+        extent=(0, frames * speech["output_seconds"], len(ids) - 0.5, -0.5),
+    )
+    fig.colorbar(image, ax=ax, pad=0.01, label="probability")
+    ax.set_yticks(range(len(ids)), [_label(speech["labels"][i], 8) for i in ids], fontsize=7)
+    ax.set_xlabel("time (s)")
+    shown = f"{len(ids)} of {vocabulary} tokens" if len(ids) < vocabulary else "each token"
+    ax.set_title(
+        f"CTC posteriors of the {frames} output frames, {shown} (∅ the blank)",
+        loc="left",
+        fontsize=9,
+        pad=20 if speech["words"] else 4,  # room for the words above the axes
+    )
+    _mark_words(ax, speech["words"])
+    fig.savefig(path)
+
+
+def _mark_words(ax: Axes, words: list[dict]) -> None:
+    """Each word's start (solid) and end (dashed) as lines across ``ax``, its text above."""
+    top = ax.get_xaxis_transform()  # x in data (seconds), y in axes fractions
+    for k, w in enumerate(words):
+        ax.axvline(w["start"], color=MEMORY_COLOUR, lw=0.8)
+        ax.axvline(w["end"], color=MEMORY_COLOUR, lw=0.8, ls="--")
+        ax.text(
+            w["start"],
+            1.005 + 0.045 * (k % 2),  # alternate heights so that close words stay apart
+            _label(w["word"], 16),
+            transform=top,
+            fontsize=7,
+            color=MEMORY_COLOUR,
+            va="bottom",
+        )

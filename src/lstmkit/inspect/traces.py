@@ -8,7 +8,7 @@ backend) and keeps it. What the report shows is therefore exactly what the model
 
 A trace is a dict (numpy arrays become lists for JSON)::
 
-    kind       "lm" | "seq2seq" | "forecast"
+    kind       "lm" | "seq2seq" | "forecast" | "speech"
     title      str
     notices    [str]: truncation, words mapped to <unk>, ...
     panels     [{"name": "lstm" | "encoder" | "decoder", "tokens": [str] (T),
@@ -19,6 +19,8 @@ A trace is a dict (numpy arrays become lists for JSON)::
     forecast   {"series", "history_time", "history", "time", "forecast", "lower", "upper"}
     memory     [{"label", "panel", "layer", "direction", "unit", "correlation", "trace"}]
     findings   [str]
+    speech     a speech recogniser's features, posteriors and transcript
+               (:mod:`lstmkit.inspect.speech`); else None
 
 Rows of a quantity are indexed ``layer * D + direction``, as ``h_n``.
 
@@ -157,6 +159,7 @@ def new_trace(kind: str, title: str) -> dict:
         "forecast": None,
         "memory": [],
         "findings": [],
+        "speech": None,
     }
 
 

@@ -8,6 +8,11 @@ characters are spoken. The network is trained with CTC (Graves et al. 2006,
 ``torch.nn.functional.ctc_loss``): the blank is the tokenizers' ``<pad>`` id, which no
 transcript contains.
 
+A unidirectional network (``bidirectional=False``) can also run as a stream: feature frames in
+chunks of any size, each output frame emitted as soon as its stack is complete, the LSTM's
+``(h, c)`` and an incomplete stack's frames carried between chunks in a :class:`StreamState`
+(:meth:`CTCRecognizer.start_stream`, :meth:`CTCRecognizer.stream_log_probs`).
+
 Legend: B batch, T feature frames, T' stacked frames, F feature bands (n_mels), H hidden_size,
 L num_layers, D directions (2 if bidirectional), V output tokens (the blank included),
 U transcript tokens.
@@ -190,6 +195,89 @@ class CTCRecognizer(nn.Module):
         )
         return loss / max(n_tokens, 1), n_tokens
 
+    def start_stream(self, batch_size: int = 1) -> StreamState:
+        """The state of ``batch_size`` streams before their first frame: no frames waiting,
+        ``(h, c)`` zero, as :meth:`log_probs` starts an utterance.
+
+        Raises:
+            UserError: naming ``bidirectional``: a backward LSTM needs the utterance's end.
+        """
+        c = self.config
+        if c.bidirectional:
+            raise UserError(
+                "bidirectional: expected a unidirectional model to stream, got a bidirectional "
+                "one (its backward LSTM needs the utterance's end)"
+            )
+        weight = self.output.weight
+        zeros = weight.new_zeros(c.num_layers, batch_size, c.hidden_size)  # (L, B, H)
+        return StreamState(weight.new_zeros(batch_size, 0, c.n_mels), zeros, zeros.clone())
+
+    def stream_log_probs(
+        self, features: Tensor, state: StreamState, final: bool = False
+    ) -> tuple[Tensor, StreamState]:
+        """Log-probabilities of the output frames that ``features`` complete, continuing a
+        stream from ``state``.
+
+        The frames waiting in ``state`` and ``features`` are cut into whole stacks, which the
+        LSTM runs from ``state``'s ``(h, c)``; the frames left over wait for the next call. With
+        ``final``, they are completed with zero frames, as :func:`stack_frames` completes an
+        utterance's last stack, so that a stream's chunks give :meth:`log_probs` of the whole.
+
+        Args:
+            features: (B, T, F) the streams' next feature frames (T may be 0).
+            state: from :meth:`start_stream` or the previous call.
+            final: the streams end with these frames.
+
+        Returns:
+            (B, T', V) log-probabilities (T' may be 0), and the state to continue with.
+
+        Raises:
+            ValueError: naming ``features`` when its shape does not continue ``state``.
+
+        Example:
+            >>> model = CTCRecognizer(SpeechConfig(6, n_mels=4, hidden_size=8, bidirectional=False))
+            >>> _ = model.eval()
+            >>> x = torch.randn(1, 10, 4)
+            >>> a, state = model.stream_log_probs(x[:, :4], model.start_stream())
+            >>> b, state = model.stream_log_probs(x[:, 4:], state, final=True)
+            >>> a.shape[1], b.shape[1], state.frames.shape[1]
+            (1, 3, 0)
+            >>> whole, _ = model.log_probs(x, torch.tensor([10]))
+            >>> torch.allclose(torch.cat([a, b], 1), whole, atol=1e-6)
+            True
+        """
+        B, _, Fb = state.frames.shape
+        if features.dim() != 3 or features.shape[0] != B or features.shape[2] != Fb:
+            raise ValueError(f"features: expected ({B}, T, {Fb}), got {tuple(features.shape)}")
+        frames = torch.cat([state.frames, features.to(state.frames)], 1)  # (B, k + T, F)
+        stack = self.config.stack
+        if final:
+            frames = F.pad(frames, (0, 0, 0, (-frames.shape[1]) % stack))  # zero frames
+        whole = frames.shape[1] // stack * stack
+        rest = frames[:, whole:].clone()  # (B, < stack, F); a view would keep all frames
+        if whole == 0:
+            empty = frames.new_zeros(B, 0, self.config.vocab_size)  # (B, 0, V)
+            return empty, StreamState(rest, state.h, state.c)
+        stacked = frames[:, :whole].reshape(B, whole // stack, stack * Fb)  # (B, T', stack*F)
+        out, (h, c) = self.lstm(stacked, (state.h, state.c))  # (B, T', H)
+        logits = self.output(self.dropout(out)) + self.suppress  # (B, T', V)
+        return logits.log_softmax(-1), StreamState(rest, h, c)
+
+
+@dataclass
+class StreamState:
+    """What a streaming :class:`CTCRecognizer` carries from one chunk to the next: its size
+    does not grow with the stream.
+
+    Attributes:
+        frames: (B, k, F) feature frames of a stack not yet complete, ``k < stack``.
+        h, c: (L, B, H) the LSTM's state after the last complete stack.
+    """
+
+    frames: Tensor
+    h: Tensor
+    c: Tensor
+
 
 def _check_features(features: Tensor, lengths, n_mels: int) -> None:
     if features.dim() != 3 or features.shape[-1] != n_mels:
@@ -221,6 +309,7 @@ def build_recognizer(config: SpeechConfig) -> CTCRecognizer:
 __all__ = [
     "CTCRecognizer",
     "SpeechConfig",
+    "StreamState",
     "build_recognizer",
     "frames_needed",
     "stack_frames",

@@ -7,16 +7,18 @@ Endpoints (the loaded kind's are active; the others answer 409 naming the loaded
 - ``POST /generate`` (language model): a sampled continuation; a ``seed`` makes it repeatable.
 - ``POST /translate`` (seq2seq): a batch of sentences, greedy or beam search.
 - ``POST /forecast`` (forecaster): the forecast after a history (or the training series).
+- ``POST /transcribe`` (speech recogniser): the transcript of an audio file sent in base64
+  (:mod:`lstmkit.serve.speech`).
 - ``GET /docs``, ``GET /openapi.json``: the API's documentation, from FastAPI.
 
 Every rejected request gets a 4xx answer ``{"error": "field: expected X, got Y"}``: 400 for a
 body that is not JSON, 401 without the API key (when the server has one), 404 for an unknown
 path, 408 for a request head or body that arrives too slowly, 409 for an endpoint of another kind
-of model, 413 for a body over the size limit (declared or chunked), 422 for a field out of its
-limits or input the model refuses (:class:`~lstmkit.errors.UserError`), 503 when the queue is
-full. 401, 408 and 413 come before the body is read (:mod:`lstmkit.serve.guard`) and close the
-connection. The model runs in one worker thread (:mod:`lstmkit.serve.worker`), never on the
-event loop.
+of model, 413 for a body over the size limit (declared or chunked) or audio over its limits, 415
+for audio in no format the server reads, 422 for a field out of its limits or input the model
+refuses (:class:`~lstmkit.errors.UserError`), 503 when the queue is full. 401, 408 and the body's
+413 come before the body is read (:mod:`lstmkit.serve.guard`) and close the connection. The model
+runs in one worker thread (:mod:`lstmkit.serve.worker`), never on the event loop.
 """
 
 from __future__ import annotations
@@ -28,19 +30,20 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from lstmkit import __version__
 from lstmkit.errors import UserError
 from lstmkit.registry import TASKS, load_estimator, task_spec
-from lstmkit.serve.errors import validation_message
+from lstmkit.serve.errors import status_of, validation_message
 from lstmkit.serve.guard import RequestGuard, check_api_key
 from lstmkit.serve.handlers import Endpoint
 from lstmkit.serve.schemas import RESPONSES, ErrorResponse, HealthResponse, Limits, request_models
 from lstmkit.serve.worker import ModelWorker, QueueFull
 
-ENDPOINTS = {name: task for task, spec in TASKS.items() for name in spec.endpoints}
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 408, 409, 413, 422, 503)}
+MORE_ERRORS = {"transcribe": (415,)}  # statuses beside ERRORS that an endpoint answers
 
 
 def create_app(
@@ -73,6 +76,8 @@ def create_app(
     spec = task_spec(task)
     kind, active = spec.title, tuple(spec.endpoints)
     endpoints = {name: spec.endpoint(name)(estimator, limits) for name in active}
+    tasks = endpoint_tasks()
+    max_body = max([limits.max_body, *(endpoint.max_body for endpoint in endpoints.values())])
     worker = ModelWorker(
         {name: endpoint.run for name, endpoint in endpoints.items()},
         [name for name, endpoint in endpoints.items() if endpoint.batched],
@@ -100,9 +105,9 @@ def create_app(
     started = time.monotonic()
     model = str(getattr(estimator, "checkpoint_", model_dir))
     app.state.worker, app.state.estimator, app.state.limits = worker, estimator, limits
-    _error_handlers(app, models)
+    _error_handlers(app, models, tasks)
     app.add_middleware(
-        RequestGuard, max_body=limits.max_body, body_timeout=limits.body_timeout, api_key=api_key
+        RequestGuard, max_body=max_body, body_timeout=limits.body_timeout, api_key=api_key
     )
 
     @app.get("/health", response_model=HealthResponse)
@@ -120,16 +125,29 @@ def create_app(
             "batches": worker.stats.to_dict(),
         }
 
-    for name in ENDPOINTS:
+    for name in tasks:
         if name in active:
             route = _endpoint(worker, name, models[name], endpoints[name])
+            errors = {
+                **ERRORS,
+                **{code: {"model": ErrorResponse} for code in MORE_ERRORS.get(name, ())},
+            }
             summary = SUMMARIES[name]
-            app.post(f"/{name}", response_model=RESPONSES[name], responses=ERRORS, summary=summary)(
+            app.post(f"/{name}", response_model=RESPONSES[name], responses=errors, summary=summary)(
                 route
             )
         else:
-            app.post(f"/{name}", include_in_schema=False)(_elsewhere(name, kind, model, active))
+            wanted = TASKS[tasks[name]].title
+            app.post(f"/{name}", include_in_schema=False)(
+                _elsewhere(name, wanted, kind, model, active)
+            )
     return app
+
+
+def endpoint_tasks() -> dict[str, str]:
+    """Every registered endpoint's name -> its task's name, as :data:`lstmkit.registry.TASKS`
+    holds them when an app is created."""
+    return {name: task for task, spec in TASKS.items() for name in spec.endpoints}
 
 
 SUMMARIES = {
@@ -137,6 +155,7 @@ SUMMARIES = {
     "generate": "a sampled continuation of a prompt",
     "translate": "translations of a batch of sentences",
     "forecast": "the forecast after a series' history",
+    "transcribe": "the transcript of an audio file",
 }
 
 
@@ -144,13 +163,14 @@ def _endpoint(worker: ModelWorker, name: str, model: type, spec: Endpoint):
     """The route of an active endpoint: its request queued for the model worker."""
 
     async def endpoint(body) -> JSONResponse | dict:
-        key, size = (name, *spec.key(body)), spec.size(body)
         try:
-            result, notices = await worker.run(key, body, size)
+            payload = body if spec.prepare is None else await run_in_threadpool(spec.prepare, body)
+            key, size = (name, *spec.key(payload)), spec.size(payload)
+            result, notices = await worker.run(key, payload, size)
         except QueueFull as busy:
             return error(503, str(busy), {"Retry-After": "1"})
         except UserError as refused:
-            return error(422, str(refused))
+            return error(status_of(refused), str(refused))
         return {**result, "notices": list(dict.fromkeys([*result["notices"], *notices]))}
 
     endpoint.__annotations__ = {"body": model}
@@ -159,9 +179,9 @@ def _endpoint(worker: ModelWorker, name: str, model: type, spec: Endpoint):
     return endpoint
 
 
-def _elsewhere(name: str, kind: str, model: str, active: tuple[str, ...]):
-    """The route of an endpoint another kind of model has: 409, naming the loaded kind."""
-    wanted = TASKS[ENDPOINTS[name]].title
+def _elsewhere(name: str, wanted: str, kind: str, model: str, active: tuple[str, ...]):
+    """The route of an endpoint another kind of model (``wanted``) has: 409, naming the loaded
+    kind."""
     here = ", ".join(f"/{n}" for n in active)
 
     async def endpoint() -> JSONResponse:
@@ -179,7 +199,7 @@ def error(status: int, message: str, headers: dict | None = None) -> JSONRespons
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def _error_handlers(app: FastAPI, models: dict) -> None:
+def _error_handlers(app: FastAPI, models: dict, tasks: dict[str, str]) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
@@ -195,7 +215,7 @@ def _error_handlers(app: FastAPI, models: dict) -> None:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         path = request.url.path
         if exc.status_code == 404:
-            names = ", ".join(["/health", "/docs", *(f"/{n}" for n in ENDPOINTS)])
+            names = ", ".join(["/health", "/docs", *(f"/{n}" for n in tasks)])
             message = f"{path}: no such endpoint; expected one of {names}"
         elif exc.status_code == 405:
             message = f"{request.method} {path}: method not allowed; expected " + (

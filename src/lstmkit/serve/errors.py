@@ -1,5 +1,6 @@
 """Clear one-line messages for rejected requests: ``{"error": "top_k: expected at most 100,
-got 500"}``, in lstmkit's "expected X, got Y" form, from pydantic's validation errors."""
+got 500"}``, in lstmkit's "expected X, got Y" form, from pydantic's validation errors; and
+:class:`Refused`, a handler's refusal with a status of its own (413, 415)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,31 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
+from lstmkit.errors import UserError
+
 MAX_SHOWN = 40  # characters of a rejected value echoed back
 MAX_ERRORS = 3  # errors named in one message; the rest are counted
+
+
+class Refused(UserError):
+    """Input a handler refuses with an HTTP ``status`` other than 422, the app's answer to any
+    other :class:`~lstmkit.errors.UserError` (e.g. 413 for audio over the size limit).
+
+    Example:
+        >>> error = Refused(415, "audio: expected WAV, FLAC, OGG or MP3, got a PNG image")
+        >>> error.status, str(error)
+        (415, 'audio: expected WAV, FLAC, OGG or MP3, got a PNG image')
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def status_of(error: UserError) -> int:
+    """The HTTP status answering ``error``: a :class:`Refused` one's own, else 422."""
+    return error.status if isinstance(error, Refused) else 422
+
 
 KINDS = {
     "int_type": "an integer",

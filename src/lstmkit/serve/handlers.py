@@ -41,12 +41,23 @@ class Endpoint:
         batched: whether the worker gathers concurrent requests into one call of ``run``.
         key: requests whose keys are equal may share a batch (e.g. the same decoding options).
         size: how many items a request holds, counted against the batch limit.
+        prepare: None, or what turns a validated request into the payload that ``key``,
+            ``size`` and ``run`` see, before it is queued. It runs on a thread of the server's
+            pool (never the model worker's), so it must not use the model: it is for checks
+            that cost little, so that input refused early never waits in the queue (e.g. an
+            audio file's header). It raises :class:`~lstmkit.errors.UserError` (or
+            :class:`~lstmkit.serve.errors.Refused` with a status of its own) to refuse.
+        max_body: the most bytes of a request body the endpoint may need; the server's body
+            limit is the largest of this and :attr:`Limits.max_body
+            <lstmkit.serve.schemas.Limits.max_body>`.
     """
 
     run: Handler
     batched: bool = True
     key: Callable[[Any], tuple] = lambda request: ()
     size: Callable[[Any], int] = lambda request: 1
+    prepare: Callable[[Any], Any] | None = None
+    max_body: int = 0
 
 
 # ---------------------------------------------------------------------------- language model

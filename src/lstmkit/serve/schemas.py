@@ -33,6 +33,10 @@ class Limits:
         max_top_k: the largest ``top_k`` of /predict and /generate.
         max_beam_size: the largest ``beam_size`` of /translate.
         max_history: points of a /forecast history.
+        max_seconds: seconds of /transcribe audio (a longer file is refused from its header,
+            413); the recogniser's own ``max_seconds`` applies too.
+        max_audio_bytes: bytes of a /transcribe audio file (before its base64 encoding);
+            more is refused (413). The body limit grows to fit such a file.
         queue: requests waiting for the model; one more is answered 503.
         batch_wait_ms: how long the worker waits for more requests to batch with the first.
         threads: torch's intra-op threads in the model worker (None: torch's default).
@@ -49,6 +53,8 @@ class Limits:
     max_top_k: int = 100
     max_beam_size: int = 16
     max_history: int = 10_000
+    max_seconds: float = 30.0
+    max_audio_bytes: int = 8 << 20
     queue: int = 256
     batch_wait_ms: float = 2.0
     threads: int | None = None
@@ -59,6 +65,10 @@ class Limits:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "threads" and value is None:
+                continue
+            if f.name == "max_seconds":
+                if not _number(value) or not value > 0:
+                    raise UserError(f"max_seconds: expected a number of seconds > 0, got {value!r}")
                 continue
             if f.name == "batch_wait_ms":
                 if not _number(value) or not value >= 0:
@@ -106,13 +116,15 @@ def request_models(limits: Limits, horizon: int | None = None) -> dict[str, type
     """The request models of each endpoint under ``limits``; ``horizon``: a forecaster's.
 
     Returns:
-        ``{"predict": PredictRequest, "generate": ..., "translate": ..., "forecast": ...}``.
+        ``{"predict": PredictRequest, "generate": ..., "translate": ..., "forecast": ...,
+        "transcribe": ...}``.
     """
     return {
         "predict": _predict_request(limits),
         "generate": _generate_request(limits),
         "translate": _translate_request(limits),
         "forecast": _forecast_request(limits, horizon),
+        "transcribe": _transcribe_request(limits),
     }
 
 
@@ -209,6 +221,22 @@ def _forecast_request(limits: Limits, horizon: int | None) -> type[BaseModel]:
     return ForecastRequest
 
 
+def _transcribe_request(limits: Limits) -> type[BaseModel]:
+    class TranscribeRequest(Strict):
+        """The transcript of one audio file (WAV, FLAC, OGG or MP3), its bytes sent in base64."""
+
+        audio: str = Field(
+            min_length=1,
+            description=f"the file's bytes in base64 (line breaks allowed); at most "
+            f"{limits.max_audio_bytes} bytes and {limits.max_seconds:g} s of audio",
+        )
+        method: Literal["greedy", "beam"] = "greedy"
+        beam_size: int = Field(8, ge=1, le=limits.max_beam_size, description="beam: prefixes kept")
+        timestamps: bool = Field(False, description="also each word's start and end (seconds)")
+
+    return TranscribeRequest
+
+
 class Token(BaseModel):
     token: str
     prob: float
@@ -248,6 +276,19 @@ class ForecastResponse(BaseModel):
     notices: list[str]
 
 
+class WordTime(BaseModel):
+    word: str
+    start: float = Field(description="seconds from the audio's start")
+    end: float
+
+
+class TranscribeResponse(BaseModel):
+    text: str
+    words: list[WordTime] | None = Field(None, description="with timestamps: each word's times")
+    duration: float = Field(description="seconds of audio, from the file's header")
+    notices: list[str]
+
+
 class HealthResponse(BaseModel):
     status: str
     kind: str
@@ -269,4 +310,5 @@ RESPONSES = {
     "generate": GenerateResponse,
     "translate": TranslateResponse,
     "forecast": ForecastResponse,
+    "transcribe": TranscribeResponse,
 }

@@ -6,10 +6,14 @@ Estimator style, as :class:`lstmkit.seq2seq.Seq2Seq`: the constructor stores hyp
 ending in ``_`` (``tokenizer_``, ``model_``), and ``save``/``load`` use the checkpoint directory
 format, the tokenizer under ``tokenizer/`` and the feature settings in ``config.json``.
 
-The network is :class:`lstmkit.models.speech.CTCRecognizer`; decoding is
-:mod:`lstmkit.decode.ctc` (greedy, or prefix beam search with an optional word n-gram model).
+Two networks (``architecture``): :class:`lstmkit.models.speech.CTCRecognizer` (``"ctc"``, the
+default), decoded by :mod:`lstmkit.decode.ctc` (greedy, or prefix beam search with an optional
+word n-gram model); and Listen, Attend and Spell,
+:class:`lstmkit.models.speech_las.LASRecognizer` (``"las"``), decoded by the attention speller's
+:func:`lstmkit.decode.greedy` and :func:`lstmkit.decode.beam_search`.
 
-Legend: B batch, T feature frames, T' output frames, F feature bands, V output tokens.
+Legend: B batch, T feature frames, T' output frames (CTC's, or the listener's), F feature bands,
+V output tokens.
 """
 
 from __future__ import annotations
@@ -28,15 +32,19 @@ from lstmkit.checkpoint import Checkpoint, build_model
 from lstmkit.data.audio import check_audible, read_audio, resample
 from lstmkit.data.batching import bucketed_batches
 from lstmkit.data.utterances import Utterances, load_utterances
+from lstmkit.decode.beam import beam_search
 from lstmkit.decode.ctc import CTCHypothesis, ctc_greedy, ctc_prefix_beam_search
+from lstmkit.decode.greedy import Hypothesis, greedy
 from lstmkit.decode.ngram import NGramLM
 from lstmkit.errors import Notice, UserError
 from lstmkit.models.speech import SpeechConfig, build_recognizer, frames_needed
+from lstmkit.models.speech_las import LASConfig, LASRecognizer, build_las
 from lstmkit.nn.device import device_of
 from lstmkit.speech.data import SpeechData, load_speech
 from lstmkit.speech.feature_cache import compute_features
 from lstmkit.speech.features import FeatureConfig, features_of_samples, spec_augment
 from lstmkit.speech.scores import recognition_scores
+from lstmkit.speech.stream import SpeechStream
 from lstmkit.speech.task import SpeechTask, collate
 from lstmkit.speech.text import TranscriptNormalizer, dropped_note
 from lstmkit.tokenizers import load_tokenizer, train_tokenizer
@@ -52,25 +60,38 @@ SPEC_AUGMENT: dict[str, Any] = {}
 SCORE_UTTERANCES = 300  # validation utterances transcribed per epoch for CER/WER
 METHODS = ("greedy", "beam")
 TOKENIZERS = ("char", "bpe", "unigram")
+NETWORKS = {"ctc": SpeechConfig, "las": LASConfig}  # architecture -> the config ``model`` sets
+# Attention decoding ends a transcript at this many tokens a second of audio (speech is about 15
+# characters a second): a speller that has not learned where to stop would run on.
+MAX_TOKENS_PER_SECOND = 30
 
 
 class SpeechRecognizer(Estimator):
-    """A speech recogniser (CTC over a stacked bidirectional LSTM) trained on your recordings.
+    """A speech recogniser (CTC over a stacked bidirectional LSTM, or Listen, Attend and Spell)
+    trained on your recordings.
 
     Args:
         tokenizer: output units: ``"char"`` (default), or SentencePiece ``"bpe"``/``"unigram"``.
         vocab_size: the tokenizer's size (None: every character; 8000 pieces is too many for a
             small corpus — give a few hundred).
         features: :class:`~lstmkit.speech.features.FeatureConfig` fields (sample rate, mel
-            bands, window and hop), over its defaults (16 kHz, 80 bands, 25 ms / 10 ms).
+            bands, window and hop, normalisation), over its defaults (16 kHz, 80 bands,
+            25 ms / 10 ms, per utterance); ``{"normalize": "causal"}`` with
+            ``model={"bidirectional": False}`` trains a model that can :meth:`stream`.
         spec_augment: SpecAugment while training: True (the defaults), False, or a dict of
             :func:`~lstmkit.speech.features.spec_augment`'s settings.
         batch_size: utterances per batch (bucketed by duration).
         max_seconds: utterances longer than this are refused, naming the file.
         normalize: train and score on the normal form of transcripts (lowercase, letters,
             digits and in-word apostrophes; :mod:`lstmkit.speech.text`).
-        model: :class:`~lstmkit.models.speech.SpeechConfig` fields other than ``vocab_size``
-            and ``n_mels``, over its defaults.
+        architecture: ``"ctc"`` (default): CTC over a stacked LSTM; ``"las"``: Listen, Attend
+            and Spell, a pyramidal LSTM listener and an attention speller, optionally trained
+            with the joint CTC-attention loss (``model={"ctc_weight": 0.3}``).
+        model: the network's config fields, over its defaults:
+            :class:`~lstmkit.models.speech.SpeechConfig`'s (``"ctc"``) or
+            :class:`~lstmkit.models.speech_las.LASConfig`'s (``"las"``), other than the sizes
+            and ids the tokenizer and the features set (``vocab_size``, ``n_mels`` and the
+            special ids).
         optim, train: :class:`~lstmkit.train.OptimConfig` /
             :class:`~lstmkit.train.config.TrainConfig` fields over this task's defaults
             (monitor ``"wer"``: ``best/`` is the model with the lowest validation WER).
@@ -78,6 +99,8 @@ class SpeechRecognizer(Estimator):
     Example:
         >>> SpeechRecognizer(model={"hidden_size": 64}, batch_size=8)
         SpeechRecognizer(batch_size=8, model={'hidden_size': 64})
+        >>> SpeechRecognizer(architecture="las", model={"ctc_weight": 0.3})
+        SpeechRecognizer(architecture='las', model={'ctc_weight': 0.3})
     """
 
     task = "speech"
@@ -95,6 +118,7 @@ class SpeechRecognizer(Estimator):
         batch_size: int = 32,
         max_seconds: float = 30.0,
         normalize: bool = True,
+        architecture: str = "ctc",
         model: dict | None = None,
         optim: dict | None = None,
         train: dict | None = None,
@@ -106,6 +130,7 @@ class SpeechRecognizer(Estimator):
         self.batch_size = batch_size
         self.max_seconds = max_seconds
         self.normalize = normalize
+        self.architecture = architecture
         self.model = model
         self.optim = optim
         self.train = train
@@ -153,6 +178,15 @@ class SpeechRecognizer(Estimator):
     def _resume_state(self, checkpoint: Checkpoint) -> None:
         self.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
 
+    @classmethod
+    def _network_config_of(cls, params: dict[str, Any]) -> type:
+        architecture = params.get("architecture", "ctc")  # checkpoints before LAS: CTC
+        if not isinstance(architecture, str) or architecture not in NETWORKS:
+            raise UserError(
+                f"architecture: expected one of {', '.join(NETWORKS)}, got {architecture!r}"
+            )
+        return NETWORKS[architecture]
+
     def _check_settings(self) -> None:
         super()._check_settings()
         if self.tokenizer not in TOKENIZERS:
@@ -172,10 +206,13 @@ class SpeechRecognizer(Estimator):
                 f"spec_augment: expected true, false or a mapping of settings, "
                 f"got {self.spec_augment!r}"
             )
-        if {"vocab_size", "n_mels", "blank_id", "suppress_ids"} & set(self.model or {}):
+        reserved = ["vocab_size", "n_mels", "blank_id", "suppress_ids"]
+        if self.architecture == "las":
+            reserved += ["pad_id", "bos_id", "eos_id"]
+        if set(reserved) & set(self.model or {}):
             raise UserError(
-                "model.vocab_size, model.n_mels, model.blank_id, model.suppress_ids: set by the "
-                "tokenizer and the features; use vocab_size and features={'n_mels': ...}"
+                f"{', '.join(f'model.{key}' for key in reserved)}: set by the tokenizer and the "
+                "features; use vocab_size and features={'n_mels': ...}"
             )
         if self.features is not None and not isinstance(self.features, dict):
             raise UserError(f"features: expected a mapping of settings, got {self.features!r}")
@@ -219,7 +256,9 @@ class SpeechRecognizer(Estimator):
         scores = self._validation_scores(
             valid_features[:SCORE_UTTERANCES], valid_texts[:SCORE_UTTERANCES]
         )
-        return SpeechTask(train, valid, self.batch_size, meta, augment, scores)
+        t = self.tokenizer_
+        speller = (t.pad_id, t.bos_id, t.eos_id) if self.architecture == "las" else None
+        return SpeechTask(train, valid, self.batch_size, meta, augment, scores, speller)
 
     def _texts(self, utterances: Utterances, what: str) -> list[str]:
         if not self.normalize:
@@ -239,10 +278,14 @@ class SpeechRecognizer(Estimator):
     def _usable(
         self, features: list[Tensor], texts: list[str], utterances: Utterances, what: str
     ) -> list[tuple[Tensor, list[int]]]:
-        """(features, ids) of the utterances CTC can align: long enough for their transcript
-        (an utterance with fewer output frames than its characters need is left out and
-        counted), unknown tokens dropped and counted."""
-        stack = self._model_config().stack
+        """(features, ids) of the utterances with a transcript, unknown tokens dropped and
+        counted; where a CTC loss is trained (CTC, or LAS with ``ctc_weight`` > 0), those long
+        enough for it: an utterance with fewer output (listener) frames than its transcript
+        needs is left out and counted."""
+        config = self._model_config()
+        las = isinstance(config, LASConfig)
+        stack = config.frame_stack if las else config.stack
+        aligned = not las or config.ctc_weight > 0
         kept, short, unknown = [], [], 0
         unk = self.tokenizer_.unk_id
         for f, text, where in zip(features, texts, utterances.where, strict=True):
@@ -251,7 +294,7 @@ class SpeechRecognizer(Estimator):
             ids = [i for i in ids if i != unk]
             if not ids:
                 continue
-            if frames_needed(ids) > -(-f.shape[0] // stack):
+            if aligned and frames_needed(ids) > -(-f.shape[0] // stack):
                 short.append(where)
                 continue
             kept.append((f, ids))
@@ -269,7 +312,8 @@ class SpeechRecognizer(Estimator):
                 stacklevel=3,
             )
         if not kept:
-            raise UserError(f"{what} utterances: expected some CTC can align, got none")
+            some = "CTC can align" if aligned else "with transcript tokens"
+            raise UserError(f"{what} utterances: expected some {some}, got none")
         return kept
 
     def _validation_scores(self, features: list[Tensor], references: list[str]):
@@ -281,14 +325,19 @@ class SpeechRecognizer(Estimator):
         return scores
 
     def _make_network(self):
-        return build_recognizer(self._model_config())
+        return _build(self._model_config())
 
-    def _model_config(self) -> SpeechConfig:
+    def _model_config(self) -> SpeechConfig | LASConfig:
         t = self.tokenizer_
+        sizes = {"vocab_size": t.vocab_size, "n_mels": self.feature_config_.n_mels}
+        if self.architecture == "las":  # the speller ends with eos: only unk is never written
+            ids = {"pad_id": t.pad_id, "bos_id": t.bos_id, "eos_id": t.eos_id}
+            return LASConfig(
+                **sizes, **ids, blank_id=t.pad_id, suppress_ids=(t.unk_id,), **(self.model or {})
+            )
         return SpeechConfig(
-            vocab_size=self.tokenizer_.vocab_size,
-            n_mels=self.feature_config_.n_mels,
-            blank_id=self.tokenizer_.pad_id,
+            **sizes,
+            blank_id=t.pad_id,
             suppress_ids=(t.unk_id, t.bos_id, t.eos_id),
             **(self.model or {}),
         )
@@ -308,7 +357,7 @@ class SpeechRecognizer(Estimator):
 
     def _restore(self, checkpoint: Checkpoint) -> None:
         config = self._network(checkpoint)
-        self.model_ = build_model(checkpoint, lambda: build_recognizer(config))
+        self.model_ = build_model(checkpoint, lambda: _build(config))
         self.tokenizer_ = load_tokenizer(checkpoint.tokenizer_dir)
         check_vocabulary(self.tokenizer_, config.vocab_size, checkpoint.tokenizer_dir, "vocab_size")
         features = checkpoint.config["data"].get("features")
@@ -343,14 +392,19 @@ class SpeechRecognizer(Estimator):
         Args:
             audio: a path or an array of samples (mono, (N,)), or a list of them.
             sample_rate: the arrays' sample rate (default: the model's); files say their own.
-            method: ``"greedy"`` (best path) or ``"beam"`` (CTC prefix beam search).
-            beam_size: prefixes kept by the beam search.
+            method: ``"greedy"`` or ``"beam"``: CTC's best path or prefix beam search; with
+                ``architecture="las"`` the speller's most probable token at each step, or its
+                beam search (at most 30 tokens a second of audio, ``MAX_TOKENS_PER_SECOND``).
+            beam_size: prefixes (hypotheses) kept by the beam search.
             lm: a word n-gram model (an ARPA file or :class:`~lstmkit.decode.ngram.NGramLM`)
-                fused into the beam search (``method="beam"``).
+                fused into CTC's beam search (``method="beam"``; not with LAS).
             lm_weight, word_bonus: the fusion's weight of the LM's log-probability and its
                 bonus per word.
-            timestamps: return per input ``{"text", "words": [{"word", "start", "end"}]}``
-                with the words' times in seconds, from the frames CTC emitted them at.
+            timestamps: return per input ``{"text", "score", "words": [{"word", "start",
+                "end"}]}`` with the words' times in seconds: from the frames CTC emitted them
+                at; with LAS, each token at the listener frame its attention peaks at (made
+                non-decreasing along the transcript), a word from its first token's frame to
+                the end of its last's.
             batch_size: utterances run through the network together.
             max_seconds: longer audio is refused (default: the model's ``max_seconds``).
 
@@ -365,6 +419,8 @@ class SpeechRecognizer(Estimator):
         self._check_fitted()
         if method not in METHODS:
             raise UserError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+        if lm is not None and isinstance(self.model_, LASRecognizer):
+            raise UserError("lm: the word LM fuses with CTC's beam search; got architecture='las'")
         if lm is not None and method != "beam":
             raise UserError(f"lm: needs method='beam', got method={method!r}")
         for name, value in (("batch_size", batch_size), ("beam_size", beam_size)):
@@ -440,22 +496,46 @@ class SpeechRecognizer(Estimator):
             "word_bonus": word_bonus,
             "token_text": token_text,
         }
+        run = self._las_batch if isinstance(self.model_, LASRecognizer) else self._ctc_batch
         try:
             lengths = [(f.shape[0], 0) for f in features]
             for indices in bucketed_batches(lengths, batch_size, 0):
                 x, n, _, _ = collate([features[i] for i in indices], [[] for _ in indices])
-                log_probs, out_lengths = self.model_.log_probs(x.to(device_of(self.model_)), n)
-                log_probs = log_probs.float().cpu()
-                blank = self.model_.config.blank_id
-                greedy = ctc_greedy(log_probs, out_lengths, blank) if method == "greedy" else None
-                for row, k in enumerate(indices):
-                    frames = log_probs[row, : int(out_lengths[row])]  # (T', V)
+                found = run(x.to(device_of(self.model_)), n, method, search)
+                for hyps, k in zip(found, indices, strict=True):
                     duration = ((features[k].shape[0] - 1) * fc.hop_ms + fc.win_ms) / 1000
-                    hyps = [greedy[row]] if greedy else self._search(frames, **search)
                     results[k] = [self._hypothesis(h, token_text, seconds, duration) for h in hyps]
         finally:
             self.model_.train(was_training)
         return results
+
+    def _ctc_batch(
+        self, x: Tensor, lengths: Tensor, method: str, search: dict
+    ) -> list[list[CTCHypothesis]]:
+        """Features (B, T, F) → per utterance, CTC's hypotheses (best first)."""
+        log_probs, out_lengths = self.model_.log_probs(x, lengths)
+        log_probs = log_probs.float().cpu()  # (B, T', V)
+        if method == "greedy":
+            return [[h] for h in ctc_greedy(log_probs, out_lengths, self.model_.config.blank_id)]
+        return [
+            self._search(log_probs[row, : int(out_lengths[row])], **search)  # (T', V)
+            for row in range(len(lengths))
+        ]
+
+    def _las_batch(
+        self, x: Tensor, lengths: Tensor, method: str, search: dict
+    ) -> list[list[CTCHypothesis]]:
+        """Features (B, T, F) → per utterance, the speller's hypotheses (best first), each
+        token's span the listener frame its attention peaks at (:func:`_attention_spans`)."""
+        ratio = MAX_TOKENS_PER_SECOND * self.feature_config_.hop_ms / 1000  # per feature frame
+        if method == "greedy":
+            found = [[h] for h in greedy(self.model_, x, lengths, None, max_len_ratio=ratio)]
+        else:
+            Z = search["beam_size"]
+            found = beam_search(
+                self.model_, x, lengths, Z, max_len_ratio=ratio, max_len=None, n_best=Z
+            )
+        return [[_attention_spans(h) for h in hyps] for hyps in found]
 
     def _search(self, frames: Tensor, **search: Any) -> list[CTCHypothesis]:
         """One utterance's beam-search hypotheses from its frames' log-probabilities (T', V)."""
@@ -484,6 +564,28 @@ class SpeechRecognizer(Estimator):
             word["end"] = min(word["end"], duration)
             word["start"] = min(word["start"], word["end"])
         return {"text": text, "score": h.score, "words": words}
+
+    def stream(self) -> SpeechStream:
+        """A stream that transcribes audio as it arrives, in chunks of any size.
+
+        ``accept(samples)`` (samples at the model's sample rate, ``feature_config_``) returns
+        the text a chunk adds, ``finish()`` the rest, ``text`` all so far: the greedy
+        transcript of the whole audio, whatever the chunks; what the stream keeps does not
+        grow with its length (:class:`~lstmkit.speech.stream.SpeechStream`).
+
+        Raises:
+            UserError: a model that cannot stream: Listen, Attend and Spell (its speller
+                attends over the whole utterance), bidirectional, or trained on features
+                normalised per utterance (train with ``model={"bidirectional": False}`` and
+                ``features={"normalize": "causal"}``).
+
+        Example:
+            >>> SpeechRecognizer().stream()  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            lstmkit.errors.UserError: SpeechRecognizer: not fitted yet; ...
+        """
+        self._check_fitted()
+        return SpeechStream(self.model_, self.tokenizer_, self.feature_config_)
 
     def evaluate(
         self,
@@ -529,6 +631,19 @@ def _words(h: CTCHypothesis, token_text: list[str], seconds: float) -> list[dict
     if current:
         words.append({"word": current, "start": start * seconds, "end": (end + 1) * seconds})
     return words
+
+
+def _attention_spans(h: Hypothesis) -> CTCHypothesis:
+    """A speller's hypothesis with each token placed at the listener frame its attention peaks
+    at, the frames made non-decreasing (attention may glance back), as a one-frame span."""
+    peaks = h.attention[: len(h.tokens)].argmax(-1)  # (U,) of the (steps, S) weights
+    peaks = peaks.cummax(0).values.tolist() if len(peaks) else []
+    return CTCHypothesis(h.tokens, h.score, [(p, p) for p in peaks])
+
+
+def _build(config: SpeechConfig | LASConfig):
+    """The network ``config`` describes."""
+    return build_las(config) if isinstance(config, LASConfig) else build_recognizer(config)
 
 
 def _single(audio) -> bool:

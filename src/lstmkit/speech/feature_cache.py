@@ -34,7 +34,7 @@ from tqdm import tqdm
 from lstmkit.data.audio import check_audible, check_duration, read_audio
 from lstmkit.data.cache import cache_dir as cache_folder
 from lstmkit.errors import Notice
-from lstmkit.speech.features import FEATURES_VERSION, FeatureConfig, log_mel, normalize_utterance
+from lstmkit.speech.features import FEATURES_VERSION, FeatureConfig, log_mel, normalize
 
 
 class FeatureCache:
@@ -99,7 +99,7 @@ class FeatureCache:
                 return cached
         samples = read_audio(path, self.config.sample_rate, max_seconds)
         check_audible(samples, str(path))  # silence normalised would be noise blown up
-        features = normalize_utterance(log_mel(samples, self.config)).half()
+        features = normalize(log_mel(samples, self.config), self.config).half()  # as fc says
         if entry is not None:
             self._store(entry, features.numpy())
         return features

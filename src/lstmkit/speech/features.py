@@ -1,11 +1,14 @@
-"""Log-mel features, their per-utterance normalisation, and SpecAugment.
+"""Log-mel features, their normalisation (per utterance or causal), and SpecAugment.
 
 An utterance's features are :func:`log_mel` of its samples — a short-time power spectrum
 through triangular mel filters (:func:`mel_filterbank`), ``log(x + 1e-6)`` — normalised band by
-band over time (:func:`normalize_utterance`). Frames are not centred (frame ``t`` covers samples
+band over time: over the whole utterance (:func:`normalize_utterance`, the default) or, for
+streaming, by the running statistics of the frames so far (:func:`normalize_causal`,
+``FeatureConfig(normalize="causal")``). Frames are not centred (frame ``t`` covers samples
 ``[t * hop, t * hop + win)``), so the features of a stream cut into overlapping chunks equal
-those of the whole. :func:`~lstmkit.speech.feature_cache.compute_features` computes them once per
-audio file and keeps them on disk (:mod:`lstmkit.speech.feature_cache`).
+those of the whole (:class:`lstmkit.speech.stream.FeatureStream` computes them so).
+:func:`~lstmkit.speech.feature_cache.compute_features` computes them once per audio file and
+keeps them on disk (:mod:`lstmkit.speech.feature_cache`).
 
 Legend: N samples, T frames, F features (``n_mels``).
 
@@ -24,6 +27,7 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -34,8 +38,14 @@ from lstmkit.errors import UserError
 
 LOG_FLOOR = 1e-6  # added to the mel energies before the log: -13.8 for digital silence
 STD_FLOOR = 1e-5  # the smallest standard deviation a band is divided by
+# normalize_causal's prior: the running statistics start as this many frames equal to the first
+# one, spread by this standard deviation (nats; a log-mel band of speech spreads by 4-6 over an
+# utterance), so that the first frames are neither 0/0 nor blown up by a tiny variance.
+CAUSAL_PRIOR_FRAMES = 25
+CAUSAL_PRIOR_STD = 4.0
+NORMALIZATIONS = ("utterance", "causal")
 # Bumped whenever log_mel or normalize_utterance change, so that cached features are recomputed.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2  # 2: normalised as FeatureConfig.normalize says
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class FeatureConfig:
         win_ms, hop_ms: the analysis window and the step between frames, in milliseconds.
         n_fft: FFT size; None: the next power of two ≥ the window (512 at 16 kHz).
         f_min, f_max: the mel filters' frequency range in Hz; f_max None: the Nyquist frequency.
+        normalize: ``"utterance"``: each band to mean 0 and deviation 1 over the utterance
+            (:func:`normalize_utterance`); ``"causal"``: by the running statistics of the frames
+            so far (:func:`normalize_causal`), which streaming recognition needs.
 
     Raises:
         UserError: naming the field that is out of range, or ``n_mels`` when some mel filter
@@ -61,6 +74,7 @@ class FeatureConfig:
     n_fft: int | None = None
     f_min: float = 0.0
     f_max: float | None = None
+    normalize: str = "utterance"
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "n_mels"):
@@ -92,6 +106,10 @@ class FeatureConfig:
             raise UserError(
                 f"f_max: expected a frequency in ({self.f_min:g}, {nyquist:g}] Hz (above f_min, "
                 f"at most the Nyquist frequency), got {self.f_max!r}"
+            )
+        if self.normalize not in NORMALIZATIONS:
+            raise UserError(
+                f"normalize: expected one of {', '.join(NORMALIZATIONS)}, got {self.normalize!r}"
             )
         empty = _empty_filters(self)
         if empty:
@@ -235,7 +253,7 @@ def log_mel(samples: np.ndarray | Tensor, config: FeatureConfig) -> Tensor:
         >>> log_mel(torch.zeros(16000), FeatureConfig(n_mels=40)).shape
         torch.Size([98, 40])
     """
-    x = _as_samples(samples)
+    x = as_samples(samples)
     window, bank = _analysis(config)
     win, hop, n_fft = config.win_length, config.hop_length, config.fft_size
     if x.numel() < win:
@@ -246,11 +264,24 @@ def log_mel(samples: np.ndarray | Tensor, config: FeatureConfig) -> Tensor:
     x = torch.nn.functional.pad(x, (left, n_fft - win - left))
     spectrum = torch.stft(x, n_fft, hop, win, window, center=False, return_complex=True)
     power = spectrum.real.square() + spectrum.imag.square()  # (n_freqs, T)
-    return torch.log(power.T @ bank + LOG_FLOOR)  # (T, F)
+    power = power.T  # (T, n_freqs)
+    if power.shape[0] == 1:
+        # A one-row product runs another BLAS kernel (gemv), a rounding apart from the rows of
+        # a longer one: two rows keep a frame's features the same whatever the chunk it is in.
+        return torch.log(torch.cat([power, power]) @ bank + LOG_FLOOR)[:1]  # (1, F)
+    return torch.log(power @ bank + LOG_FLOOR)  # (T, F)
 
 
-def _as_samples(samples: np.ndarray | Tensor) -> Tensor:
-    """(N,) float32 samples, checked."""
+def as_samples(samples: np.ndarray | Tensor) -> Tensor:
+    """(N,) float32 samples, checked: a 1-D array of finite floats.
+
+    Raises:
+        UserError: naming ``samples``: integers, more than one dimension, NaN or infinity.
+
+    Example:
+        >>> as_samples(np.zeros(3, np.float64))
+        tensor([0., 0., 0.])
+    """
     dtype = samples.dtype if hasattr(samples, "dtype") else None
     x = torch.as_tensor(samples)
     if not x.is_floating_point():
@@ -288,6 +319,74 @@ def normalize_utterance(features: Tensor) -> Tensor:
     mean = x.mean(0, keepdim=True)  # (1, F)
     std = x.std(0, unbiased=False, keepdim=True).clamp(min=STD_FLOOR)
     return (x - mean) / std
+
+
+class CausalStats(NamedTuple):
+    """The running statistics :func:`normalize_causal` carries from one chunk to the next: the
+    same size however many frames they summarise."""
+
+    count: float  # frames summarised, the prior's included
+    total: np.ndarray  # (F,) float64, the sum of the frames
+    squares: np.ndarray  # (F,) float64, the sum of their squares
+
+
+def normalize_causal(
+    features: Tensor, stats: CausalStats | None = None
+) -> tuple[Tensor, CausalStats | None]:
+    """Each frame shifted and scaled, band by band, by the mean and standard deviation of the
+    frames up to and including it: frame ``t`` depends on no later frame.
+
+    The statistics start from a prior of :data:`CAUSAL_PRIOR_FRAMES` frames equal to the first
+    frame with a standard deviation of :data:`CAUSAL_PRIOR_STD` (so the first frame becomes 0
+    and a level change is not divided by a near-zero deviation); the deviation is floored at
+    :data:`STD_FLOOR`. Sums are accumulated in float64, one frame after another, so a stream
+    cut into chunks (each call given the ``stats`` the last returned) gives exactly the
+    features of one call over the whole.
+
+    Args:
+        features: (T, F) log-mel frames continuing those ``stats`` summarise.
+        stats: what the previous call returned; None: the stream starts here.
+
+    Returns:
+        The (T, F) float32 normalised frames, and the statistics to continue with (None while
+        no frame has been seen).
+
+    Example:
+        >>> x = torch.tensor([[1.0], [1.0], [3.0]])
+        >>> whole, _ = normalize_causal(x)
+        >>> first, stats = normalize_causal(x[:2])
+        >>> rest, _ = normalize_causal(x[2:], stats)
+        >>> whole[:2].tolist(), torch.equal(torch.cat([first, rest]), whole)
+        ([[0.0], [0.0]], True)
+    """
+    x = features.detach().cpu().double().numpy()  # (T, F)
+    T = x.shape[0]
+    if T == 0:
+        return torch.zeros(features.shape, dtype=torch.float32), stats
+    if stats is None:
+        first, n = x[0], float(CAUSAL_PRIOR_FRAMES)
+        stats = CausalStats(n, n * first, n * (first * first + CAUSAL_PRIOR_STD**2))
+    # np.cumsum adds row after row (no pairwise summation), so chunks add up as the whole does
+    total = np.cumsum(np.concatenate([stats.total[None], x]), axis=0)[1:]  # (T, F)
+    squares = np.cumsum(np.concatenate([stats.squares[None], x * x]), axis=0)[1:]
+    count = stats.count + np.arange(1, T + 1, dtype=np.float64)[:, None]  # (T, 1)
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean * mean, STD_FLOOR**2))
+    out = torch.from_numpy(((x - mean) / std).astype(np.float32))  # (T, F)
+    return out, CausalStats(float(count[-1, 0]), total[-1].copy(), squares[-1].copy())
+
+
+def normalize(features: Tensor, config: FeatureConfig) -> Tensor:
+    """``features`` (T, F) normalised as ``config.normalize`` says, the whole utterance at once.
+
+    Example:
+        >>> x = torch.tensor([[1.0, 5.0], [3.0, 5.0]])
+        >>> normalize(x, FeatureConfig()).tolist()
+        [[-1.0, 0.0], [1.0, 0.0]]
+    """
+    if config.normalize == "causal":
+        return normalize_causal(features)[0]
+    return normalize_utterance(features)
 
 
 # Time masks scale with T (Park et al. 2020, adaptive masking): LibriSpeech's fixed 100-frame
@@ -356,7 +455,7 @@ def spec_augment(
 def features_of_samples(
     samples: np.ndarray | Tensor, config: FeatureConfig, sample_rate: int | None = None
 ) -> Tensor:
-    """Normalised log-mel features of in-memory audio.
+    """Normalised log-mel features of in-memory audio (normalised as ``config.normalize`` says).
 
     Args:
         samples: (N,) float samples, full scale at ±1.
@@ -371,22 +470,29 @@ def features_of_samples(
         >>> features_of_samples(np.ones(8000) * 0.1, FeatureConfig(), sample_rate=8000).shape
         torch.Size([98, 80])
     """
-    x = _as_samples(samples)
+    x = as_samples(samples)
     if sample_rate is not None and sample_rate != config.sample_rate:
         x = torch.from_numpy(resample(x.numpy(), sample_rate, config.sample_rate))
-    return normalize_utterance(log_mel(x, config))
+    return normalize(log_mel(x, config), config)
 
 
 __all__ = [
+    "CAUSAL_PRIOR_FRAMES",
+    "CAUSAL_PRIOR_STD",
     "FEATURES_VERSION",
     "LOG_FLOOR",
+    "NORMALIZATIONS",
     "STD_FLOOR",
+    "CausalStats",
     "FeatureConfig",
+    "as_samples",
     "features_of_samples",
     "hz_to_mel",
     "log_mel",
     "mel_filterbank",
     "mel_to_hz",
+    "normalize",
+    "normalize_causal",
     "normalize_utterance",
     "spec_augment",
 ]
