@@ -1,5 +1,6 @@
-"""The speech task: utterances' features and transcripts in batches bucketed by duration, the CTC
-loss, and validation error rates.
+"""The speech task: utterances' features and transcripts in batches bucketed by duration, the
+network's loss (CTC, or Listen-Attend-Spell's attention or joint CTC-attention loss), and
+validation error rates.
 
 SpecAugment masks (:func:`lstmkit.speech.features.spec_augment`) are drawn per utterance from a
 generator seeded by the run's seed, the epoch and the batch, so a resumed run trains on exactly
@@ -21,26 +22,40 @@ from lstmkit.nn.device import device_of
 from lstmkit.speech.features import spec_augment
 from lstmkit.train.distributed import shard_rows
 
-# The validation metrics a run can monitor (SpeechTask.evaluate's): the CTC loss per token, and
+# The validation metrics a run can monitor (SpeechTask.evaluate's): the loss per token, and
 # the error rates of greedy transcripts where the task is given them.
 METRICS = ("loss", "cer", "wer")
 
-Batch = tuple[
-    Tensor, Tensor, Tensor, Tensor
-]  # features (B, T, F), lengths, targets (B, U), lengths
+# features (B, T, F), lengths (B,), targets (B, U), target lengths (B,); for a speller also
+# tgt_in and tgt_out (B, U + 1)
+Batch = tuple[Tensor, ...]
 
 
-def collate(features: Sequence[Tensor], targets: Sequence[Sequence[int]]) -> Batch:
+def collate(
+    features: Sequence[Tensor],
+    targets: Sequence[Sequence[int]],
+    speller: tuple[int, int, int] | None = None,
+) -> Batch:
     """Pads utterances into tensors.
+
+    Args:
+        features: (T, F) per utterance; targets: token ids per utterance.
+        speller: ``(pad_id, bos_id, eos_id)`` of an attention speller, whose inputs and targets
+            the batch then carries too; None for CTC alone.
 
     Returns:
         ``features`` (B, T, F) float32 zero-padded, ``lengths`` (B,), ``targets`` (B, U) padded
-        with 0 (past ``target_lengths`` CTC reads nothing), ``target_lengths`` (B,).
+        with 0 (past ``target_lengths`` CTC reads nothing), ``target_lengths`` (B,); with
+        ``speller`` also ``tgt_in`` (``bos y…``) and ``tgt_out`` (``y… eos``), (B, U + 1) padded
+        with pad.
 
     Example:
         >>> x, n, y, m = collate([torch.ones(3, 2), torch.ones(1, 2)], [[5, 6], [7]])
         >>> x.shape, n.tolist(), y.tolist(), m.tolist()
         (torch.Size([2, 3, 2]), [3, 1], [[5, 6], [7, 0]], [2, 1])
+        >>> *_, tgt_in, tgt_out = collate([torch.ones(3, 2)] * 2, [[5, 6], [7]], (0, 2, 3))
+        >>> tgt_in.tolist(), tgt_out.tolist()
+        ([[2, 5, 6], [2, 7, 0]], [[5, 6, 3], [7, 3, 0]])
     """
     B, T = len(features), max(f.shape[0] for f in features)
     U = max(1, max(len(t) for t in targets))
@@ -51,11 +66,20 @@ def collate(features: Sequence[Tensor], targets: Sequence[Sequence[int]]) -> Bat
         y[b, : len(t)] = torch.tensor(list(t), dtype=torch.long)
     lengths = torch.tensor([f.shape[0] for f in features], dtype=torch.long)
     target_lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
-    return x, lengths, y, target_lengths
+    if speller is None:
+        return x, lengths, y, target_lengths
+    pad, bos, eos = speller
+    width = max(len(t) for t in targets) + 1
+    tgt_in = torch.full((B, width), pad, dtype=torch.long)  # (B, U + 1)
+    tgt_out = torch.full((B, width), pad, dtype=torch.long)
+    for b, t in enumerate(targets):
+        tgt_in[b, : len(t) + 1] = torch.tensor([bos, *t], dtype=torch.long)
+        tgt_out[b, : len(t) + 1] = torch.tensor([*t, eos], dtype=torch.long)
+    return x, lengths, y, target_lengths, tgt_in, tgt_out
 
 
 class SpeechTask:
-    """Utterances for the trainer: CTC over (features, transcript ids).
+    """Utterances for the trainer: (features, transcript ids) and the network's ``loss``.
 
     Args:
         train, valid: (features (T, F), token ids) per utterance.
@@ -65,6 +89,9 @@ class SpeechTask:
             :func:`~lstmkit.speech.features.spec_augment`), or None for none.
         scores: extra validation metrics of the model (CER and WER of greedy transcripts), or
             None.
+        speller: ``(pad_id, bos_id, eos_id)`` for a network with an attention speller
+            (:class:`~lstmkit.models.speech_las.LASRecognizer`): its batches carry the speller's
+            inputs and targets (:func:`collate`); None for CTC alone.
     """
 
     task = "speech"
@@ -77,9 +104,10 @@ class SpeechTask:
         meta: dict,
         augment: dict | None = None,
         scores: Callable[[nn.Module], dict[str, float]] | None = None,
+        speller: tuple[int, int, int] | None = None,
     ) -> None:
         self.train, self.valid, self.batch_size, self.meta = train, valid, batch_size, meta
-        self.augment, self.scores = augment, scores
+        self.augment, self.scores, self.speller = augment, scores, speller
         self.lengths = [(f.shape[0], len(t)) for f, t in train]
 
     @property
@@ -98,35 +126,42 @@ class SpeechTask:
             if self.augment is not None:
                 gen = torch.Generator().manual_seed(hash_seed(self.meta["seed"], epoch, k))
                 features = [spec_augment(f.float(), gen, **self.augment) for f in features]
-            yield collate(features, [t for _, t in picked])
+            yield collate(features, [t for _, t in picked], self.speller)
 
     def shard(self, batch: Batch, rank: int, world: int) -> Batch:
         """Rank ``rank``'s utterances of a batch, with the padding they need alone."""
-        x, lengths, y, target_lengths = shard_rows(batch, rank, world)
+        x, lengths, y, target_lengths, *speller = shard_rows(batch, rank, world)
+        width = int(target_lengths.max())
         return (
             x[:, : int(lengths.max())],
             lengths,
-            y[:, : max(1, int(target_lengths.max()))],
-            (target_lengths),
+            y[:, : max(1, width)],
+            target_lengths,
+            *(t[:, : width + 1] for t in speller),
         )
 
     def train_loss(self, model: nn.Module, batch: Batch, carry):
-        x, lengths, y, target_lengths = (t.to(device_of(model)) for t in batch)
-        loss, tokens = model.loss(x, lengths, y, target_lengths)
+        loss, tokens = self._loss(model, batch)
         return loss, tokens, None
+
+    def _loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, int]:
+        x, lengths, y, target_lengths, *speller = (t.to(device_of(model)) for t in batch)
+        if speller:  # LASRecognizer.loss(features, lengths, tgt_in, tgt_out, ctc targets)
+            return model.loss(x, lengths, *speller, y, target_lengths)
+        return model.loss(x, lengths, y, target_lengths)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Validation CTC loss (nats per transcript token, no augmentation), and the extra
-        scores."""
+        """Validation loss (the network's, per token, no augmentation), and the extra scores."""
         total, count = 0.0, 0
         lengths = [(f.shape[0], len(t)) for f, t in self.valid]
         for indices in bucketed_batches(lengths, self.batch_size, "valid"):
             batch = collate(
-                [self.valid[i][0] for i in indices], [self.valid[i][1] for i in indices]
+                [self.valid[i][0] for i in indices],
+                [self.valid[i][1] for i in indices],
+                self.speller,
             )
-            x, n, y, m = (t.to(device_of(model)) for t in batch)
-            loss, tokens = model.loss(x, n, y, m)
+            loss, tokens = self._loss(model, batch)
             total += loss.item() * tokens
             count += tokens
         metrics = {"loss": total / max(1, count)}

@@ -56,7 +56,9 @@ class Estimator:
 
     Attributes:
         task: the task's name in :mod:`lstmkit.registry` (and its checkpoints' ``task``).
-        network_config: the config dataclass of the task's network, whose fields ``model`` sets.
+        network_config: the config dataclass of the task's network, whose fields ``model`` sets
+            (the default network's, where the task has several: see
+            :meth:`Estimator._network_config_of`).
         default_optim, default_train: the task's defaults under the user's ``optim``/``train``.
     """
 
@@ -165,7 +167,8 @@ class Estimator:
     def _check_settings(self) -> None:
         """Raises :class:`UserError` naming a hyperparameter that cannot be used (before any
         work)."""
-        groups = {"model": self.network_config, "optim": OptimConfig, "train": TrainConfig}
+        network = self._network_config_of(self.get_params())
+        groups = {"model": network, "optim": OptimConfig, "train": TrainConfig}
         for name, config in groups.items():
             value = getattr(self, name, None)
             if value is None:
@@ -324,11 +327,15 @@ class Estimator:
         for key in cls.config_sections:
             if key not in config:
                 raise UserError(f"{where}: {key}: expected a JSON object, got none")
-        fields = [f.name for f in dataclasses.fields(cls.network_config)]
+        try:
+            network = cls._network_config_of(config.get("estimator") or {})
+        except UserError as error:
+            raise UserError(f"{where}: estimator.{error}") from None
+        fields = [f.name for f in dataclasses.fields(network)]
         for key in config["model"]:
             if key not in fields:
                 raise UserError(
-                    f"{where}: model.{key}: expected one of the {cls.network_config.__name__} "
+                    f"{where}: model.{key}: expected one of the {network.__name__} "
                     f"fields ({', '.join(fields)}), got an unknown one"
                 )
 
@@ -336,10 +343,21 @@ class Estimator:
     def _network(cls, checkpoint: Checkpoint) -> Any:
         """The network config of ``checkpoint`` (``config["model"]``), its mistakes naming the
         file."""
+        network = cls._network_config_of(checkpoint.config.get("estimator") or {})
         try:
-            return cls.network_config(**checkpoint.config["model"])
+            return network(**checkpoint.config["model"])
         except UserError as error:
             raise UserError(f"{checkpoint.directory / CONFIG_FILE}: model.{error}") from None
+
+    @classmethod
+    def _network_config_of(cls, params: dict[str, Any]) -> Any:
+        """The network config class that hyperparameters ``params`` (all or some of the
+        constructor's) choose: :attr:`network_config`, unless a task has several networks.
+
+        Raises:
+            UserError: naming the parameter when it chooses none.
+        """
+        return cls.network_config
 
     @classmethod
     def _recorded_params(cls, checkpoint: Checkpoint) -> dict[str, Any]:
