@@ -201,6 +201,29 @@ CASES: list[Case] = [
         "<tmp>/speech/train-000.wav: expected at most 0.1 s of audio (--max-seconds), got ",
         file="speech/train-000.wav",
     ),
+    Case(
+        "speech-stream-bidirectional",
+        "streaming a bidirectional model",
+        "speech stream {ws}/asr {ws}/speech/train-000.wav",
+        "<tmp>/asr: expected a model that can stream, got a bidirectional encoder and features "
+        "normalised per utterance; train one with lstmkit speech train --unidirectional "
+        "--feature-normalize causal",
+        file="asr",
+    ),
+    Case(
+        "speech-stream-missing",
+        "streaming a missing audio file",
+        "speech stream {ws}/asr {ws}/speech/missing.wav",
+        "<tmp>/speech/missing.wav: no such audio file",
+        file="speech/missing.wav",
+    ),
+    Case(
+        "speech-train-las-flag",
+        "a LAS option with the CTC architecture",
+        "speech train --data {ws}/speech/train.tsv --out {ws}/new --ctc-weight 0.3",
+        "--ctc-weight: expected with --architecture las only, got --architecture ctc",
+        option="--ctc-weight",
+    ),
     # speech lm
     Case(
         "speech-lm-nothing",

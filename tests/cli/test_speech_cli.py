@@ -354,7 +354,8 @@ def test_stream_refuses_a_bidirectional_model_naming_what_to_train(trained, corp
     code, printed, err = run(["speech", "stream", out, wav])
     assert code == 2
     assert printed == ""
-    assert err.startswith(
-        "lstmkit speech stream: error: stream: expected a unidirectional model, got a "
-        "bidirectional one; train with"
-    )
+    assert err.splitlines() == [
+        f"lstmkit speech stream: error: {out}: expected a model that can stream, got a "
+        "bidirectional encoder and features normalised per utterance; train one with lstmkit "
+        "speech train --unidirectional --feature-normalize causal"
+    ]

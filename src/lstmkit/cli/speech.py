@@ -549,10 +549,11 @@ def run_stream(args: argparse.Namespace) -> int:
     from lstmkit.speech import SpeechRecognizer
 
     s = settings(args)
+    seconds = audio_info(args.audio).seconds  # a missing or unreadable file: before loading
     recognizer = SpeechRecognizer.load(args.model)
-    stream = recognizer.stream()  # a model that cannot stream is refused before any reading
+    _check_streaming(recognizer, args.model)
+    stream = recognizer.stream()
     limit = s["max_seconds"] or recognizer.max_seconds
-    seconds = audio_info(args.audio).seconds
     if seconds > limit:
         raise UserError(
             f"{args.audio}: expected at most {limit:g} s of audio (--max-seconds), "
@@ -577,3 +578,19 @@ def run_stream(args: argparse.Namespace) -> int:
         print()
     sys.stdout.flush()
     return 0
+
+
+def _check_streaming(recognizer, model: str) -> None:
+    """Names what keeps a model from streaming, with the training flags that make one that can."""
+    problems = []
+    if recognizer.architecture != "ctc":
+        problems.append(f"architecture {recognizer.architecture}")
+    elif recognizer.model_.config.bidirectional:
+        problems.append("a bidirectional encoder")
+    if recognizer.feature_config_.normalize != "causal":
+        problems.append("features normalised per utterance")
+    if problems:
+        raise UserError(
+            f"{model}: expected a model that can stream, got {' and '.join(problems)}; train one "
+            "with lstmkit speech train --unidirectional --feature-normalize causal"
+        )

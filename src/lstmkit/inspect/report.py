@@ -22,7 +22,8 @@ The trace, with T time steps of a panel, H hidden units, L layers and D directio
                   "forecast": [float], "lower": [float], "upper": [float]} or None,
      "memory": [{"label": str, "panel": str, "layer": int, "direction": int, "unit": int,
                  "correlation": float, "trace": [float] * T of that panel}],
-     "speech": optional, a speech recogniser's (:mod:`lstmkit.inspect.speech`), or None}
+     "speech": optional, a speech recogniser's (:mod:`lstmkit.inspect.speech`; with
+               ``log_probs`` None for an attention model without a CTC head), or None}
 
 Row ``layer * D + direction`` of a quantity is that layer and direction, as in ``torch.nn.LSTM``.
 
@@ -373,9 +374,15 @@ def _page(trace: dict, data: dict, notices: list[str], figures: list[Path]) -> s
     )
     optional = ""
     if data["attention"]:
+        hint = "Each row is one target token's weights over the source tokens."
+        if data["speech"]:
+            hint = (
+                "Each row is one output token's weights over the listener frames (labelled by "
+                "their start time)."
+            )
         optional += (
-            '<section id="attention-section"><h2>Attention</h2><p class="hint">Each row '
-            'is one target token\'s weights over the source tokens.</p><div class="scroll">'
+            '<section id="attention-section"><h2>Attention</h2><p class="hint">'
+            f'{html.escape(hint)}</p><div class="scroll">'
             '<canvas id="attention" class="heatmap"></canvas></div></section>'
         )
     if data["speech"]:
@@ -389,7 +396,9 @@ def _page(trace: dict, data: dict, notices: list[str], figures: list[Path]) -> s
             '<canvas id="forecast-chart"></canvas></section>'
         )
     text_title = "Text"
-    if data["speech"]:
+    if data["speech"] and data["attention"]:
+        text_title = "Steps (listener frames by start time, speller steps by output token)"
+    elif data["speech"]:
         text_title = "Output frames (each one's most probable token)"
     links = " ".join(f'<a href="{html.escape(p.name)}">{html.escape(p.name)}</a>' for p in figures)
     return f"""<!DOCTYPE html>

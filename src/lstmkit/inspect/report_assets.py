@@ -337,7 +337,7 @@ function drawAttention() {
 }
 function drawSpeech() {
   const s = DATA.speech, T = s.features.length, F = T ? s.features[0].length : 0;
-  const P = s.posteriors.length, K = s.labels.length;
+  const P = s.posteriors ? s.posteriors.length : 0, K = s.labels.length;
   const times = (n, step) => range(n).map((k) => (k * step).toFixed(2) + "s");  // no spaces: ␣
   const bands = range(F).reverse().map(String);  // the highest band at the top
   const frames = times(T, s.frame_seconds), outputs = times(P, s.output_seconds);
@@ -346,6 +346,7 @@ function drawSpeech() {
     cellH: clamp(Math.floor(240 / F), 1, 8), colLabels: frames, rowLabels: bands,
     highlight: -1, axes: "mel band ↓  time →", names: ["log-mel", bands, frames] });
   markDrawn($("spectrogram"), "spectrogram");
+  if (!s.posteriors) return;  // an attention model without a CTC head has none
   drawGrid($("posteriors"), { rows: K, cols: P, value: (r, c) => s.posteriors[c][r],
     scale: scaleFor("posterior"), cellW: clamp(Math.floor(1100 / P), 1, 16),
     cellH: clamp(Math.floor(320 / K), 4, 16), colLabels: outputs, rowLabels: s.labels,

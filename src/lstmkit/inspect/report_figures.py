@@ -29,8 +29,8 @@ DPI = 110
 
 def write_figures(trace: dict, stem: Path) -> list[Path]:
     """Writes ``<stem>-gates.png`` and, when the trace has them, ``<stem>-attention.png``,
-    ``<stem>-forecast.png``, ``<stem>-spectrogram.png`` and ``<stem>-posteriors.png``; returns
-    their paths. ``trace`` was checked by
+    ``<stem>-forecast.png``, ``<stem>-spectrogram.png`` and ``<stem>-posteriors.png`` (a speech
+    trace with ``log_probs``); returns their paths. ``trace`` was checked by
     :func:`lstmkit.inspect.report.check_trace`."""
     paths = [Path(f"{stem}-gates.png")]
     _save_gates(trace["panels"][0], trace["memory"], paths[0])
@@ -41,9 +41,11 @@ def write_figures(trace: dict, stem: Path) -> list[Path]:
         paths.append(Path(f"{stem}-forecast.png"))
         _save_forecast(trace["forecast"], paths[-1])
     if trace.get("speech") is not None:
-        paths += [Path(f"{stem}-spectrogram.png"), Path(f"{stem}-posteriors.png")]
-        _save_spectrogram(trace["speech"], paths[-2])
-        _save_posteriors(trace["speech"], paths[-1])
+        paths.append(Path(f"{stem}-spectrogram.png"))
+        _save_spectrogram(trace["speech"], paths[-1])
+        if trace["speech"]["log_probs"] is not None:  # None: attention without a CTC head
+            paths.append(Path(f"{stem}-posteriors.png"))
+            _save_posteriors(trace["speech"], paths[-1])
     return paths
 
 

@@ -1,5 +1,7 @@
 """The speech section of a report: a speech trace's ``speech`` entry checked, capped for the page,
 and its HTML (the spectrogram and the CTC posteriors, drawn by the page script on ``<canvas>``).
+An attention model without a CTC head has no posteriors (``log_probs`` None): the section then
+says so, and the report's attention section shows its alignment instead.
 
 The page keeps at most :data:`MAX_FRAMES` feature frames (fewer when the spectrogram would pass
 :data:`MAX_SPECTROGRAM_VALUES`) and the output frames over them, and the posteriors of at most
@@ -44,7 +46,8 @@ def check_speech(speech: dict) -> None:
     require_keys(speech, SPEECH_KEYS, where)
     check_shape(speech["features"], (None, None), f"{where}['features']", "(T, F)")
     V = len(speech["labels"])
-    check_shape(speech["log_probs"], (None, V), f"{where}['log_probs']", "(T', len(labels))")
+    if speech["log_probs"] is not None:  # None: an attention model without a CTC head
+        check_shape(speech["log_probs"], (None, V), f"{where}['log_probs']", "(T', len(labels))")
     blank = speech["blank"]
     if not (isinstance(blank, int | np.integer) and 0 <= blank < V):
         raise UserError(f"{where}['blank']: expected an id in [0, {V}), got {blank!r}")
@@ -78,15 +81,12 @@ def shown_tokens(log_probs, blank: int, most: int | None = None) -> list[int]:
 
 
 def speech_data(speech: dict) -> tuple[dict, list[str]]:
-    """The page's speech data — features (T, F), posteriors (T', K) as probabilities, the K
-    tokens' labels, the transcript and its words — capped, and notices saying what was cut."""
+    """The page's speech data — features (T, F), posteriors (T', K) as probabilities (None
+    without ``log_probs``), the K tokens' labels, the transcript and its words — capped, and
+    notices saying what was cut."""
     features = np.asarray(speech["features"], dtype=np.float64)  # (T, F)
-    log_probs = np.asarray(speech["log_probs"], dtype=np.float64)  # (T', V)
-    (T, F), (T_out, V) = features.shape, log_probs.shape
+    T, F = features.shape
     keep = max(min(T, MAX_FRAMES, MAX_SPECTROGRAM_VALUES // max(F, 1)), 1)
-    stack = max(1, round(speech["output_seconds"] / speech["frame_seconds"]))
-    keep_out = min(T_out, math.ceil(keep / stack)) if keep < T else T_out
-    ids = shown_tokens(log_probs, speech["blank"])
     notices = []
     if keep < T:
         notices.append(
@@ -94,18 +94,26 @@ def speech_data(speech: dict) -> tuple[dict, list[str]]:
             f"({keep * speech['frame_seconds']:.1f} of {T * speech['frame_seconds']:.1f} s) "
             "to stay small; the PNG figures show all of them."
         )
-    if len(ids) < V:
-        rest = np.delete(np.exp(log_probs), ids, axis=1)
-        notices.append(
-            f"Speech: the posteriors show {len(ids)} of {V} tokens (the blank and the highest "
-            f"peaks); no other token's probability passes {rest.max(initial=0.0):.2g}."
-        )
+    ids, posteriors = [], None
+    if speech["log_probs"] is not None:
+        log_probs = np.asarray(speech["log_probs"], dtype=np.float64)  # (T', V)
+        T_out, V = log_probs.shape
+        stack = max(1, round(speech["output_seconds"] / speech["frame_seconds"]))
+        keep_out = min(T_out, math.ceil(keep / stack)) if keep < T else T_out
+        ids = shown_tokens(log_probs, speech["blank"])
+        if len(ids) < V:
+            rest = np.delete(np.exp(log_probs), ids, axis=1)
+            notices.append(
+                f"Speech: the posteriors show {len(ids)} of {V} tokens (the blank and the "
+                f"highest peaks); no other token's probability passes {rest.max(initial=0.0):.2g}."
+            )
+        posteriors = round_significant(np.exp(log_probs[:keep_out, ids])).tolist()  # (T', K)
     data = {
         "frame_seconds": float(speech["frame_seconds"]),
         "output_seconds": float(speech["output_seconds"]),
         "labels": [str(speech["labels"][i]) for i in ids],
         "features": round_significant(features[:keep]).tolist(),  # (T, F)
-        "posteriors": round_significant(np.exp(log_probs[:keep_out, ids])).tolist(),  # (T', K)
+        "posteriors": posteriors,
         "transcript": str(speech["transcript"]),
         "words": [
             {
@@ -121,12 +129,25 @@ def speech_data(speech: dict) -> tuple[dict, list[str]]:
 
 def speech_section(data: dict) -> str:
     """The report's speech section for :func:`speech_data`'s ``data``: the transcript with its
-    words' times, and the canvases the page script draws the spectrogram and posteriors on."""
+    words' times, and the canvases the page script draws the spectrogram and posteriors on
+    (without posteriors, a line saying that an attention model without a CTC head has none)."""
     words = " ".join(
         f'<span class="word">{html.escape(w["word"])} '
         f"<small>{w['start']:.2f}-{w['end']:.2f} s</small></span>"
         for w in data["words"]
     )
+    if data["posteriors"] is None:
+        posteriors = (
+            '<p id="no-posteriors" class="hint">An attention model without a CTC head has no '
+            "per-frame posteriors: the attention section below shows which listener frames "
+            "each output token reads.</p>"
+        )
+    else:
+        posteriors = (
+            '<p class="hint">CTC posteriors of each output frame (rows: tokens, ∅ the blank, ␣ '
+            'a space).</p><div class="scroll"><canvas id="posteriors" class="heatmap"></canvas>'
+            "</div>"
+        )
     return (
         '<section id="speech-section"><h2>Speech</h2>'
         f'<p>Greedy transcript: <q id="transcript">{html.escape(data["transcript"])}</q></p>'
@@ -134,9 +155,7 @@ def speech_section(data: dict) -> str:
         '<p class="hint">Log-mel features the model reads (rows: mel bands, the highest at the '
         "top; columns: frames).</p>"
         '<div class="scroll"><canvas id="spectrogram" class="heatmap"></canvas></div>'
-        '<p class="hint">CTC posteriors of each output frame (rows: tokens, ∅ the blank, ␣ a '
-        "space).</p>"
-        '<div class="scroll"><canvas id="posteriors" class="heatmap"></canvas></div></section>'
+        f"{posteriors}</section>"
     )
 
 

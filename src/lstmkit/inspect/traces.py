@@ -11,8 +11,8 @@ A trace is a dict (numpy arrays become lists for JSON)::
     kind       "lm" | "seq2seq" | "forecast" | "speech"
     title      str
     notices    [str]: truncation, words mapped to <unk>, ...
-    panels     [{"name": "lstm" | "encoder" | "decoder", "tokens": [str] (T),
-                 "layers": L, "directions": D,
+    panels     [{"name": "lstm" | "encoder" | "decoder" | "listener 0" | "speller" | ...,
+                 "tokens": [str] (T), "layers": L, "directions": D,
                  "quantities": {"f", "i", "o", "g", "c", "h": float32 (L*D, T, H)}}]
     top_next   LM: per position the 5 likeliest next tokens, [[token, prob] x 5] (T); else None
     attention  seq2seq with attention: {"src": [str], "tgt": [str], "weights": (T_tgt, T_src)}
@@ -399,14 +399,20 @@ def gate_findings(p: dict) -> list[str]:
     return found
 
 
-def attention_finding(src: list[str], tgt: list[str], weights: np.ndarray, shown: int = 12) -> str:
-    """Which source token each output token attends to most."""
+def attention_finding(
+    src: list[str],
+    tgt: list[str],
+    weights: np.ndarray,
+    shown: int = 12,
+    source: str = "source token",
+) -> str:
+    """Which ``source`` (a source token, a listener frame) each output token attends to most."""
     pairs = [
         f"{t!r}←{src[int(w.argmax())]!r} ({w.max():.2f})"
         for t, w in zip(tgt[:shown], weights, strict=False)
     ]
     more = f" and {len(tgt) - shown} more" if len(tgt) > shown else ""
-    lead = "Attention, each output token and the source token it weighs most"
+    lead = f"Attention, each output token and the {source} it weighs most"
     return f"{lead}: {', '.join(pairs)}{more}."
 
 
