@@ -15,7 +15,8 @@ DOC = """Run your input through a trained model with the LSTM's gate trace on, a
 self-contained HTML report (gates, cell states, next-token or attention or forecast, findings)
 with PNG figures beside it. A language model or seq2seq model reads --text or --text-file; a
 forecaster reads --csv; a speech recogniser reads --audio (its report adds the spectrogram, the
-CTC posteriors over time and the transcript with its word times). For a language model trained
+CTC posteriors over time, or a Listen-Attend-Spell model's attention alignment, and the
+transcript with its word times). For a language model trained
 on the built-in keywords corpus the report also names the unit that holds the keyword (--label
 picks the cuisine)."""
 SOURCES = ("text", "text_file", "csv", "audio")

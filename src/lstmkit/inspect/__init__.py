@@ -5,7 +5,8 @@ label, and an HTML report (``lstmkit inspect``).
   LSTMs' gate trace on (:func:`lm_trace`, :func:`seq2seq_trace`, :func:`forecast_trace`,
   :func:`load_any`).
 * :mod:`lstmkit.inspect.speech` — a speech recogniser hearing a file: its features, CTC
-  posteriors, transcript and encoder gates (:func:`speech_trace`).
+  posteriors (or a Listen-Attend-Spell model's attention alignment), transcript and gates
+  (:func:`speech_trace`).
 * :mod:`lstmkit.inspect.memory` — the units whose cell state holds a label
   (:func:`memory_units`, :func:`keyword_memory`).
 * :mod:`lstmkit.inspect.report` — the self-contained HTML report and its figures
