@@ -17,7 +17,8 @@ from lstmkit.models.speech import (
 
 
 def tiny(**overrides):
-    config = {"vocab_size": 4, "n_mels": 3, "hidden_size": 5, "num_layers": 2, "dropout": 0.0}
+    config = {"vocab_size": 4, "n_mels": 3, "stack": 3, "hidden_size": 5, "num_layers": 2}
+    config["dropout"] = 0.0
     return CTCRecognizer(SpeechConfig(**{**config, **overrides})).eval()
 
 

@@ -408,7 +408,7 @@ def test_cli_trains_and_transcribes_a_las_model(corpus, tmp_path):
     assert yaml.safe_load(printed)["model"]["speller_hidden_size"] == 32
     code, _, err = run(["speech", "stream", tmp_path / "run", wavs[0]])
     assert code == 2
-    assert "stream: expected a CTC model, got architecture='las'" in err
+    assert "expected a model that can stream, got architecture las and features normalised" in err
 
 
 @pytest.mark.parametrize(

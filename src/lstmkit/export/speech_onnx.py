@@ -69,7 +69,7 @@ class SpeechGraph(nn.Module):
         >>> graph = SpeechGraph(model)
         >>> log_probs, out_lengths = graph(torch.randn(2, 10, 4), torch.tensor([10, 7]))
         >>> log_probs.shape, out_lengths.tolist()
-        (torch.Size([2, 4, 6]), [4, 3])
+        (torch.Size([2, 3, 6]), [3, 2])
     """
 
     def __init__(self, model: nn.Module) -> None:

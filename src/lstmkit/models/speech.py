@@ -2,9 +2,10 @@
 a linear layer over the output tokens plus the CTC blank.
 
 Frame stacking (Sak et al. 2015) concatenates ``stack`` consecutive feature frames into one, so
-the LSTM runs at a third of the 100 frames a second of the features (33 ms a step with the
-default 3): three times fewer recurrent steps, and output frames still closer together than
-characters are spoken. The network is trained with CTC (Graves et al. 2006,
+the LSTM runs at a quarter of the 100 frames a second of the features (40 ms a step with the
+default 4, as ESPnet's subsampling): four times fewer recurrent steps, and output frames still
+closer together than characters are spoken (12-15 a second in read speech; CTC needs one frame
+per character, two between a repeated one). The network is trained with CTC (Graves et al. 2006,
 ``torch.nn.functional.ctc_loss``): the blank is the tokenizers' ``<pad>`` id, which no
 transcript contains.
 
@@ -42,7 +43,7 @@ class SpeechConfig:
 
     vocab_size: int  # output tokens, the blank included
     n_mels: int = 80  # feature bands per frame
-    stack: int = 3  # feature frames stacked into one LSTM step (time subsampling)
+    stack: int = 4  # feature frames stacked into one LSTM step (time subsampling)
     hidden_size: int = 256
     num_layers: int = 3
     dropout: float = 0.1  # between LSTM layers and before the output layer
@@ -123,7 +124,7 @@ class CTCRecognizer(nn.Module):
         >>> x, lengths = torch.randn(2, 10, 4), torch.tensor([10, 7])
         >>> log_probs, out_lengths = model.log_probs(x, lengths)
         >>> log_probs.shape, out_lengths.tolist()
-        (torch.Size([2, 4, 6]), [4, 3])
+        (torch.Size([2, 3, 6]), [3, 2])
     """
 
     def __init__(self, config: SpeechConfig) -> None:
@@ -235,7 +236,8 @@ class CTCRecognizer(nn.Module):
             ValueError: naming ``features`` when its shape does not continue ``state``.
 
         Example:
-            >>> model = CTCRecognizer(SpeechConfig(6, n_mels=4, hidden_size=8, bidirectional=False))
+            >>> config = SpeechConfig(6, n_mels=4, hidden_size=8, stack=3, bidirectional=False)
+            >>> model = CTCRecognizer(config)
             >>> _ = model.eval()
             >>> x = torch.randn(1, 10, 4)
             >>> a, state = model.stream_log_probs(x[:, :4], model.start_stream())
