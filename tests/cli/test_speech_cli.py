@@ -199,7 +199,8 @@ def test_a_run_s_config_json_replays_the_run(trained, tmp_path):
 
 def test_resume_continues_a_stopped_run_exactly(corpus, tmp_path):
     argv = ["speech", "train", *data_flags(corpus), *TINY, "--epochs", "2", "--seed", "2"]
-    augment = [a for a in argv if a != "--no-spec-augment"]  # masks too must resume exactly
+    # masks too must resume exactly
+    augment = [*(a for a in argv if a != "--no-spec-augment"), "--spec-augment"]
     assert run([*augment, "--out", tmp_path / "whole"])[0] == 0
     assert run([*augment, "--out", tmp_path / "part", "--max-steps", "8"])[0] == 0
     stopped = load_file(tmp_path / "part" / "last" / "model.safetensors")

@@ -52,7 +52,10 @@ LAS_HELP = {
     "speller_hidden_size": (positive_int, "las: width of the speller's LSTM"),
     "embedding_size": (positive_int, "las: width of the speller's token embeddings"),
     "attention": (str, "las: the speller's attention over the listener's frames"),
-    "input_feeding": (bool, "las: the speller reads its last attentional state (Luong only)"),
+    "input_feeding": (
+        bool,
+        "las: the speller reads its last attentional state (Luong only: off with bahdanau)",
+    ),
 }
 FEATURE_HELP = {
     "sample_rate": (positive_int, "audio is resampled to this rate (Hz)"),
@@ -149,11 +152,11 @@ def _register_train(verbs) -> None:
     )
     option(
         feats,
-        "--no-spec-augment",
-        dest="spec_augment",
-        action="store_false",
-        default=True,
-        help="train without SpecAugment's time and frequency masks",
+        "--spec-augment",
+        action=argparse.BooleanOptionalAction,
+        default=own["spec_augment"],
+        help="SpecAugment's time and frequency masks while training (for long runs: in minutes "
+        "on a CPU they slow learning)",
     )
     option(
         feats,
@@ -201,7 +204,7 @@ def _model_options(g) -> None:
         flag = "--" + name.replace("_", "-")
         if convert is bool:  # input_feeding: on with Luong attention, which alone has it
             action = option(g, flag, action=argparse.BooleanOptionalAction, default=None)
-            action.help = f"{text} (default: on with luong attention)"
+            action.help = f"{text} (default: {flag})"
             continue
         default = las[name] if name in LAS_HELP or ctc[name] == las[name] else None
         shown = default if default is not None else f"{ctc[name]} with ctc, {las[name]} with las"

@@ -108,7 +108,7 @@ def speech_trace(recognizer, audio: str | Path, max_seconds: float | None = None
         >>> soundfile.write(path, np.sin(np.arange(8000) / 5) / 2, 16000)  # 0.5 s
         >>> s = speech_trace(r, path)["speech"]
         >>> s["features"].shape, s["log_probs"].shape[0], s["labels"][r.tokenizer_.pad_id]
-        ((48, 8), 16, '∅')
+        ((48, 8), 12, '∅')
     """
     fc, model = recognizer.feature_config_, recognizer.model_
     limit = recognizer.max_seconds if max_seconds is None else max_seconds
