@@ -379,20 +379,17 @@ def _register_transcribe(verbs) -> None:
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
-    from lstmkit.data.audio import audio_info
+    from lstmkit.data.audio import check_duration
     from lstmkit.speech import SpeechRecognizer
 
     s = settings(args)
     decoding = _decoding(s)
+    for path in args.audio:  # missing, unreadable or empty files: before loading the model
+        check_duration(path)
     recognizer = SpeechRecognizer.load(args.model)
     limit = decoding["max_seconds"] or recognizer.max_seconds
-    for path in args.audio:  # every file checked before any work
-        seconds = audio_info(path).seconds
-        if seconds > limit:
-            raise UserError(
-                f"{path}: expected at most {limit:g} s of audio (--max-seconds), "
-                f"got {seconds:.2f} s"
-            )
+    for path in args.audio:  # then the model's limit (`max_seconds` is named as the flag)
+        check_duration(path, limit)
     found = recognizer.transcribe(list(args.audio), timestamps=True, **decoding)
     for path, result in zip(args.audio, found, strict=True):
         if s["json"]:
@@ -548,20 +545,16 @@ def _register_stream(verbs) -> None:
 def run_stream(args: argparse.Namespace) -> int:
     import sys
 
-    from lstmkit.data.audio import audio_info, read_audio
+    from lstmkit.data.audio import check_duration, read_audio
     from lstmkit.speech import SpeechRecognizer
 
     s = settings(args)
-    seconds = audio_info(args.audio).seconds  # a missing or unreadable file: before loading
+    check_duration(args.audio)  # a missing, unreadable or empty file: before loading
     recognizer = SpeechRecognizer.load(args.model)
     _check_streaming(recognizer, args.model)
     stream = recognizer.stream()
     limit = s["max_seconds"] or recognizer.max_seconds
-    if seconds > limit:
-        raise UserError(
-            f"{args.audio}: expected at most {limit:g} s of audio (--max-seconds), "
-            f"got {seconds:.2f} s"
-        )
+    check_duration(args.audio, limit)
     rate = recognizer.feature_config_.sample_rate
     samples = read_audio(args.audio, rate, max_seconds=limit)
     step = max(1, round(s["chunk_ms"] / 1000 * rate))
