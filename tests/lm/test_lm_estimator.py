@@ -86,6 +86,11 @@ def test_evaluate_matches_one_pass_over_the_whole_text(fitted):
     assert metrics["tokens"] == len(text) - 1
     assert metrics["loss"] == pytest.approx(expected, rel=1e-5)
     assert metrics["bpc"] == pytest.approx(expected * (len(text) - 1) / len(text) / math.log(2))
+    # top-1 accuracy: the fraction of next characters that are the model's most likely
+    probs = torch.softmax(logits[0], -1)
+    hits = sum(int(probs[t].max() == probs[t, ids[0, t + 1]]) for t in range(len(text) - 1))
+    assert metrics["accuracy"] == pytest.approx(hits / (len(text) - 1))
+    assert 0 < metrics["accuracy"] < 1
 
 
 def test_next_word_is_the_greedy_tokens_up_to_a_space(fitted):

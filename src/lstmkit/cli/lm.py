@@ -44,7 +44,11 @@ MODEL_HELP = {
     "embedding_dropout": (probability, "drop whole token types from the embedding"),
     "input_dropout": (probability, "locked dropout on the embedded input"),
     "layer_dropout": (probability, "locked dropout between recurrent layers"),
-    "weight_drop": (probability, "DropConnect on the recurrent weights (AWD-LSTM)"),
+    "weight_drop": (
+        probability,
+        "DropConnect on the recurrent weights (AWD-LSTM; default: 0.3 for the LSTM cell, 0 for "
+        "the others)",
+    ),
     "tie_weights": (bool, "share the embedding and output matrices"),
 }
 CHOICES = {"cell": CELLS}
@@ -96,21 +100,21 @@ def _register_train(verbs) -> None:
         "the model also learns to start from an empty memory, as a prompt does (0: never)",
     )
     add_training_options(p)
-    preset(p, own["optim"])
+    preset(p, {**own["optim"], **own["training"]})
     restrict(p, "monitor", METRICS)
     printable(p)
 
 
 def _estimator_defaults() -> dict:
     """The Python API's defaults, so that the command line has the same: ``LanguageModel``'s
-    arguments and its optimiser defaults (over OptimConfig's)."""
+    arguments and its optimiser and training defaults (over OptimConfig's and TrainConfig's)."""
     from lstmkit.lm import LanguageModel
 
     own = {
         name: parameter.default
         for name, parameter in inspect.signature(LanguageModel).parameters.items()
     }
-    return {**own, "optim": LanguageModel.default_optim}
+    return {**own, "optim": LanguageModel.default_optim, "training": LanguageModel.default_train}
 
 
 TRAIN_DOC = """Train a language model. Every option can also come from --config FILE (YAML,

@@ -62,6 +62,11 @@ TRAIN_HELP = {
     "tensorboard": (bool, "also write TensorBoard scalars to <out>/tensorboard"),
     "monitor": (str, "validation metric that picks best/ and early stopping"),
     "seed": (int, "seed of initialisation, dropout, batch order and generated data"),
+    "ema": (
+        nonnegative_float,
+        "decay of a moving average of the weights, which validation, best/ and last/ use "
+        "(0: off; 0.99 averages about the last 100 steps)",
+    ),
     "precision": (
         str,
         "training arithmetic: fp32, or bf16 mixed precision (fast on CPUs with "

@@ -43,6 +43,9 @@ EVAL_BPTT = 256  # window of evaluate(): the state is carried, so only speed dep
 # Over OptimConfig's: a high peak with a short warm-up (and TrainConfig's clip of 0.25) shortens
 # the plateau before a long dependency is learned, within minutes on a CPU.
 DEFAULT_OPTIM = {"lr": 5e-3, "warmup_steps": 100}
+# A moving average of the weights over about 100 steps: validation and best/ see the average,
+# which does not swing from epoch to epoch as the weights at this learning rate do.
+DEFAULT_TRAIN = {"ema": 0.99}
 MAX_WORD_TOKENS = 32  # next_word() gives up on a word longer than this many tokens
 
 
@@ -59,7 +62,8 @@ class LanguageModel(Estimator):
             reaches back).
         optim: :class:`~lstmkit.train.OptimConfig` fields, over this task's
             :attr:`default_optim` (peak lr 5e-3, 100 warm-up steps); train:
-            :class:`~lstmkit.train.config.TrainConfig` fields.
+            :class:`~lstmkit.train.config.TrainConfig` fields, over :attr:`default_train`
+            (``ema`` 0.99: validation and checkpoints use a moving average of the weights).
         tokenizer_options: other options of the tokenizer's training (e.g. ``min_freq``).
         state_reset: probability that a stream's carried state is zeroed at the start of a
             training window, so that the model also learns to read from an empty memory, as a
@@ -80,6 +84,7 @@ batch_size=2, bptt=8, train={'epochs': 1})
     task = "lm"
     network_config = LMConfig
     default_optim = DEFAULT_OPTIM
+    default_train = DEFAULT_TRAIN
     _differs = "the training text differs from the one"
 
     def __init__(

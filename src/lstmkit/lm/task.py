@@ -29,7 +29,7 @@ from lstmkit.data import (
 from lstmkit.errors import UserError
 
 EVAL_BATCH = 10
-METRICS = ("loss", "ppl")  # the validation metrics a run can monitor (LMTask.evaluate's)
+METRICS = ("loss", "ppl", "accuracy")  # validation metrics a run can monitor (LMTask.evaluate's)
 
 
 class LMTask:
@@ -149,16 +149,23 @@ def reset_state(state, keep: Tensor):
 
 @torch.no_grad()
 def evaluate_streams(model: nn.Module, streams: Tensor, bptt: int) -> dict[str, float]:
-    """Mean next-token loss (nats) and perplexity over (B, N // B) streams, state carried across
-    windows; ``tokens`` is how many predictions were scored."""
-    total, count, state = 0.0, 0, None
+    """Mean next-token loss (nats), perplexity and top-1 accuracy (the fraction of next tokens
+    that are the model's most likely) over (B, N // B) streams, state carried across windows;
+    ``tokens`` is how many predictions were scored."""
+    total, correct, count, state = 0.0, 0, 0, None
     for x, y in bptt_batches(streams, bptt):
         x, y = x.to(device_of(model)), y.to(device_of(model))
         logits, state = model(x, state)
         total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+        correct += int((logits.argmax(-1) == y).sum())
         count += y.numel()
     loss = total / max(1, count)
-    return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": count}
+    return {
+        "loss": loss,
+        "ppl": math.exp(min(loss, 50.0)),
+        "accuracy": correct / max(1, count),
+        "tokens": count,
+    }
 
 
 def device_of(model: nn.Module) -> torch.device:

@@ -22,7 +22,15 @@ UNBOUNDED_EPOCHS = 10**6  # an epoch budget this large stands for "until another
 
 @dataclass
 class TrainConfig:
-    """When to stop, how to clip, how often to log and save, and the training arithmetic.
+    """When to stop, how to clip, how often to log and save, the training arithmetic, and
+    weight averaging.
+
+    ``ema`` > 0 keeps an exponential moving average of the weights after every optimiser step
+    (``avg = ema * avg + (1 - ema) * weights``, torch's ``AveragedModel``; over about
+    ``1 / (1 - ema)`` steps): validation scores the average, and ``best/`` and ``last/`` hold it
+    as their model, the weights as trained beside it in the training state, so that a resumed
+    run continues both. It smooths the step-to-step noise of a high learning rate, as Keras'
+    ``use_ema`` and timm's ``ModelEmaV3`` do.
 
     ``precision="bf16"`` is mixed precision (``torch.autocast`` with bfloat16, as Lightning's
     ``"bf16-mixed"`` and Keras' ``"mixed_bfloat16"``): the training step's forward pass and loss
@@ -45,6 +53,9 @@ class TrainConfig:
     monitor: str = "loss"  # the validation metric for best/ and early stopping
     seed: int = 0
     precision: str = "fp32"  # "bf16": the training step under torch.autocast (bfloat16)
+    # decay of an exponential moving average of the weights (torch's AveragedModel), which
+    # validation, best/ and last/ use; 0: off, the weights as trained
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs is None:
@@ -66,6 +77,12 @@ class TrainConfig:
             raise UserError(f"log_every: expected a positive integer, got {self.log_every!r}")
         if self.save_every is not None and self.save_every < 1:
             raise UserError(f"save_every: expected a positive integer, got {self.save_every!r}")
+        if (
+            isinstance(self.ema, bool)
+            or not isinstance(self.ema, int | float)
+            or not (0 <= self.ema < 1)
+        ):
+            raise UserError(f"ema: expected a decay in [0, 1), got {self.ema!r}")
         if self.precision not in PRECISIONS:
             raise UserError(
                 f"precision: expected one of {', '.join(PRECISIONS)}, got {self.precision!r}"

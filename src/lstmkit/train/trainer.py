@@ -3,7 +3,8 @@
 A task says how to cut its data into batches, what the loss of a batch is and how to evaluate;
 the trainer owns everything else: the optimiser and schedule, gradient clipping, truncated BPTT's
 carried state, progress, the metrics log and loss curve, checkpoints (``last/`` and ``best/``),
-early stopping, the time and step budgets, and exact resumption.
+early stopping, the time and step budgets, weight averaging (``TrainConfig.ema``) and exact
+resumption.
 
 Exact resumption: a checkpoint holds the model, optimiser, schedule, every RNG, the position in
 the epoch and the state carried between batches, and a task's batches depend only on the epoch
@@ -30,6 +31,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from lstmkit.checkpoint import load_checkpoint, restore_training, save_checkpoint
@@ -49,6 +51,7 @@ from lstmkit.train.metrics import (
 from lstmkit.train.optim import OptimConfig, Schedule, build_optimizer, parameter_groups
 
 LAST, BEST = "last", "best"
+TRAINING_WEIGHTS = "training_weights"  # the weights as trained, beside an average (ema)
 HIGHER_IS_BETTER = frozenset({"bleu", "chrf", "exact", "accuracy"})
 
 
@@ -143,6 +146,14 @@ class Trainer:
         self.progress_bar = progress and self.rank == 0
         self.step_module = distributed.data_parallel(self.model, task)
         self.optimizer = build_optimizer(parameter_groups(self.model), optim)
+        # The moving average of the weights (config.ema), which validation and checkpoints use.
+        self.average = (
+            AveragedModel(
+                self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True
+            )
+            if config.ema
+            else None
+        )
         total = config.epochs * task.num_batches()
         self.schedule = Schedule(self.optimizer, optim, total_steps=config.max_steps or total)
         self.log = distributed.NullLog() if self.rank else MetricsLog(self.out, config.tensorboard)
@@ -157,6 +168,12 @@ class Trainer:
                 Notice,
                 stacklevel=2,
             )
+
+    @property
+    def scored_model(self) -> nn.Module:
+        """The network validation scores and checkpoints hold: the weights' moving average when
+        ``config.ema`` is set, else the model as trained."""
+        return self.model if self.average is None else self.average.module
 
     # ------------------------------------------------------------------ checkpoints
     def _config(self) -> dict:
@@ -174,7 +191,10 @@ class Trainer:
                 weights never replace the last good checkpoint; or the disk is full.
         """
         for param_name, param in self.model.named_parameters():
-            if not torch.isfinite(param).all():
+            if (
+                not torch.isfinite(param).all()
+                or not torch.isfinite(self.scored_model.get_parameter(param_name)).all()
+            ):
                 raise UserError(
                     f"training diverged: {param_name} is not finite after step {self.state.step}; "
                     f"the last good checkpoint is {self.out / LAST} (try a lower lr or clip)"
@@ -182,22 +202,32 @@ class Trainer:
         carry = distributed.gather_state(self.carry) if self.world > 1 else self.carry
         if self.rank != 0:
             return self.out / name
+        training_state = {"progress": asdict(self.state), "carry": carry}
+        if self.average is not None:  # the checkpoint's model is the average; these go on
+            training_state[TRAINING_WEIGHTS] = self.model.state_dict()
+            training_state["averaged"] = int(self.average.n_averaged)
         return save_checkpoint(
             self.out / name,
             task=self.task.task,
             config=self._config(),
-            model=self.model,
+            model=self.scored_model,
             optimizer=self.optimizer,
             scheduler=self.schedule,
-            training_state={"progress": asdict(self.state), "carry": carry},
+            training_state=training_state,
             extra_files=self.task.files(),
         )
 
     def resume(self, directory: str | Path) -> None:
-        """Continues from a checkpoint: model, optimiser, schedule, RNGs, position, carry."""
+        """Continues from a checkpoint: model, optimiser, schedule, RNGs, position, carry, and
+        the weights' average (``config.ema``)."""
         checkpoint = load_checkpoint(directory, task=self.task.task)
         restore_training(checkpoint, self.model, self.optimizer, self.schedule)
         state = checkpoint.training_state
+        if self.average is not None:  # the checkpoint's model is the average, when it had one
+            self.average.module.load_state_dict(self.model.state_dict())
+            self.average.n_averaged.fill_(int(state.get("averaged", 0)))
+        if TRAINING_WEIGHTS in state:  # the weights as trained, saved beside an average
+            _load_weights(self.model, state[TRAINING_WEIGHTS], checkpoint.directory)
         self.state = Progress(**state["progress"])
         carry = _to_device(state.get("carry"), self.device)
         self.carry = distributed.split_state(carry, self.rank, self.world)
@@ -287,9 +317,10 @@ class Trainer:
         it was, so that a resumed run decides as one that never stopped would."""
         if self.state.batch == 0:
             return
-        self.model.eval()
+        scored = self.scored_model
+        scored.eval()
         with torch.no_grad():
-            metrics = self.task.evaluate(self.model) if self.rank == 0 else None
+            metrics = self.task.evaluate(scored) if self.rank == 0 else None
         self.model.train()
         metrics = distributed.from_main(metrics)  # every rank decides as rank 0
         self.log.write("valid", self.state.step, epoch=self.state.epoch, partial=1, **metrics)
@@ -389,6 +420,8 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
         self.optimizer.step()
         self.schedule.step()
+        if self.average is not None:
+            self.average.update_parameters(self.model)
         self.carry = _detach(carry, next(self.model.parameters()).dtype)
         self.state.step += 1
         self.state.batch += 1
@@ -402,9 +435,10 @@ class Trainer:
     def _end_epoch(self) -> str:
         """Validates, steps the schedule, saves ``last`` (and ``best``); why to stop, or ""."""
         state = self.state
-        self.model.eval()
+        scored = self.scored_model
+        scored.eval()
         with torch.no_grad():
-            metrics = self.task.evaluate(self.model) if self.rank == 0 else None
+            metrics = self.task.evaluate(scored) if self.rank == 0 else None
         self.model.train()
         metrics = distributed.from_main(metrics)  # every rank decides as rank 0
         loss = metrics["loss"]
@@ -441,6 +475,14 @@ class Trainer:
         path = self.out / "metrics.jsonl"
         if path.exists():
             plot_loss_curve(read_metrics(path), self.out / CURVE_FILE, title=self.out.name)
+
+
+def _load_weights(model: nn.Module, weights: dict, where: Path) -> None:
+    """Loads a checkpoint's training weights into ``model`` (strict), or names what differs."""
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, KeyError, TypeError) as error:
+        raise UserError(f"{where}: the training weights do not fit the model ({error})") from None
 
 
 def _ppl(loss: float) -> float:
