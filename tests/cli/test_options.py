@@ -124,11 +124,13 @@ def test_monitor_is_checked_against_the_task_before_anything_is_written(tmp_path
     argv = ["lm", "train", "--data", tmp_path / "text.txt", "--out", tmp_path / "run"]
     code, _, err = run([*argv, "--monitor", "ppx"], capsys)
     assert code == 2
-    assert "argument --monitor: invalid choice: 'ppx' (choose from 'loss', 'ppl')" in err
+    assert (
+        "argument --monitor: invalid choice: 'ppx' (choose from 'loss', 'ppl', 'accuracy')" in err
+    )
     (tmp_path / "c.toml").write_text('monitor = "bleu"\n')
     code, _, err = run([*argv, "--config", tmp_path / "c.toml"], capsys)
     assert code == 2
-    assert "c.toml: monitor: expected one of loss, ppl, got 'bleu'" in err
+    assert "c.toml: monitor: expected one of loss, ppl, accuracy, got 'bleu'" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "text.txt"]
 
 

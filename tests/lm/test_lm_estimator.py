@@ -24,11 +24,12 @@ def fitted(tmp_path_factory):
             "num_layers": 1,
             "dropout": 0.0,
             "layer_dropout": 0.0,
+            "weight_drop": 0.0,
         },
         batch_size=4,
         bptt=16,
         optim={"lr": 0.01},
-        train={"epochs": 8},
+        train={"epochs": 8, "ema": 0.0},  # a few dozen steps: the weights as trained
     )
     return lm.fit(TEXT, valid=TEXT[:200], out=out, progress=False), out
 

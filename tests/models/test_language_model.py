@@ -64,7 +64,7 @@ def test_embedding_dropout_drops_whole_word_types():
 
 def test_training_step_reduces_loss_on_a_repeating_sequence():
     torch.manual_seed(0)
-    model = small(dropout=0.0, layer_dropout=0.0)
+    model = small(dropout=0.0, layer_dropout=0.0, weight_drop=0.0)
     ids = torch.arange(10).repeat(4, 3)  # (4, 30): 0..9 repeated
     opt = torch.optim.Adam(model.parameters(), lr=0.02)
     losses = []
@@ -76,6 +76,15 @@ def test_training_step_reduces_loss_on_a_repeating_sequence():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 < losses[0]
+
+
+def test_weight_drop_defaults_to_the_lstms_and_is_off_for_the_other_cells():
+    assert LMConfig(vocab_size=30).weight_drop == 0.3
+    assert LMConfig(vocab_size=30, cell="gru").weight_drop == 0.0
+    assert LMConfig(vocab_size=30, cell="rnn").weight_drop == 0.0
+    assert LMConfig(vocab_size=30, weight_drop=0.0).weight_drop == 0.0
+    with pytest.raises(UserError, match="weight_drop: only the LSTM cell has it"):
+        LMConfig(vocab_size=30, cell="gru", weight_drop=0.3)
 
 
 def test_weight_drop_reaches_the_lstm_layers():

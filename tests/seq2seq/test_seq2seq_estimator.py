@@ -93,3 +93,16 @@ def test_mistakes_are_named(fitted):
         s2s.translate(["a"], method="best")
     with pytest.raises(UserError, match="max_src_len/max_tgt_len: every training pair is longer"):
         Seq2Seq(max_src_len=1).fit(reverse_pairs(40), progress=False)
+
+
+def test_validation_scores_decode_with_the_network_they_are_given(fitted):
+    # Under ema the trainer validates the weights' average, not the estimator's model_: BLEU
+    # and exact match must come from the network passed in, and model_ is left as it was.
+    s2s, _ = fitted
+    valid = reverse_pairs(20, 1)
+    scores = s2s._validation_scores(valid)
+    trained = s2s.model_
+    untrained = s2s._make_network().eval()  # fresh weights: cannot reverse
+    assert scores(trained)["exact"] == 100.0  # percent
+    assert scores(untrained)["exact"] < 50.0
+    assert s2s.model_ is trained

@@ -20,7 +20,8 @@ def test_an_unknown_metric_is_refused_before_the_run_folder_is_written(tmp_path)
     with pytest.raises(UserError) as error:
         tiny("ppx").fit(TEXT, valid=TEXT[:100], out=out, progress=False)
     assert (
-        str(error.value) == "monitor: expected one of the validation metrics loss, ppl, got 'ppx'"
+        str(error.value)
+        == "monitor: expected one of the validation metrics loss, ppl, accuracy, got 'ppx'"
     )
     assert not out.exists() or not any(out.iterdir())
 

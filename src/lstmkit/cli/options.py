@@ -297,6 +297,7 @@ positive_float = _checked("a number > 0", lambda v: v > 0, float)
 nonnegative_float = _checked("a number >= 0", lambda v: v >= 0, float)
 probability = _checked("a probability in [0, 1)", lambda v: 0 <= v < 1, float)
 unit_interval = _checked("a probability in (0, 1]", lambda v: 0 < v <= 1, float)
+decay = _checked("a decay in [0, 1)", lambda v: 0 <= v < 1, float)
 
 
 # ---------------------------------------------------------------------- --print-config

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lstmkit.cli.options import (
     DEFAULTS,
+    decay,
     group,
     nonnegative_float,
     nonnegative_int,
@@ -63,7 +64,7 @@ TRAIN_HELP = {
     "monitor": (str, "validation metric that picks best/ and early stopping"),
     "seed": (int, "seed of initialisation, dropout, batch order and generated data"),
     "ema": (
-        nonnegative_float,
+        decay,
         "decay of a moving average of the weights, which validation, best/ and last/ use "
         "(0: off; 0.99 averages about the last 100 steps)",
     ),

@@ -213,8 +213,9 @@ class Seq2Seq(Estimator):
         """BLEU/chrF/exact of greedy translations of the first validation sentences."""
         src, ref = valid.src[:SCORE_SENTENCES], valid.tgt[:SCORE_SENTENCES]
 
-        def scores(model) -> dict[str, float]:  # model is self.model_, set before training
-            found = translation_scores(self.translate(src, method="greedy"), ref)
+        def scores(model) -> dict[str, float]:  # the trainer's (the average under ema)
+            with self._scoring(model):
+                found = translation_scores(self.translate(src, method="greedy"), ref)
             return {k: found[k] for k in ("bleu", "chrf", "exact")}
 
         return scores

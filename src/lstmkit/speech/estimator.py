@@ -319,8 +319,9 @@ class SpeechRecognizer(Estimator):
         return kept
 
     def _validation_scores(self, features: list[Tensor], references: list[str]):
-        def scores(model) -> dict[str, float]:  # model is self.model_, set before training
-            hypotheses = self._decode(features, "greedy")
+        def scores(model) -> dict[str, float]:  # the trainer's (the average under ema)
+            with self._scoring(model):
+                hypotheses = self._decode(features, "greedy")
             found = recognition_scores([h[0]["text"] for h in hypotheses], references)
             return {"cer": found["cer"], "wer": found["wer"]}
 

@@ -23,6 +23,7 @@ A task fills in :meth:`Estimator._make_task` (its data for the trainer),
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import tempfile
@@ -182,6 +183,17 @@ class Estimator:
                         f"{name}.{key}: expected one of the {config.__name__} fields "
                         f"({', '.join(known)}), got an unknown one"
                     )
+
+    @contextlib.contextmanager
+    def _scoring(self, model: nn.Module):
+        """``self.model_`` is ``model`` inside: validation that decodes with the estimator's own
+        inference (BLEU, WER) scores the network the trainer gives it, which is the weights'
+        moving average under ``ema``, not the weights as trained."""
+        kept, self.model_ = self.model_, model
+        try:
+            yield
+        finally:
+            self.model_ = kept
 
     def _adopt(self, checkpoint: Checkpoint, data: Any) -> None:
         """Takes the settings of the run ``checkpoint`` belongs to, then the subclass's state.
