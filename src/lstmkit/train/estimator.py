@@ -155,7 +155,7 @@ class Estimator:
             trainer = Trainer(network, task, optim_config, train_config, out, progress=progress)
             if checkpoint is not None:
                 trainer.resume(checkpoint.directory)
-            self.model_ = trainer.model  # validation may run the estimator's own inference
+            self.model_ = trainer.model  # the estimator's methods work while it trains
             self.progress_ = trainer.fit()  # on Ctrl-C: last/ saved, TrainingInterrupted
             self.model_ = trainer.model
             best = Path(out) / BEST

@@ -311,18 +311,22 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
+    def _validate(self) -> dict[str, float]:
+        """The task's validation metrics of :attr:`scored_model`, the same on every rank."""
+        scored = self.scored_model
+        scored.eval()
+        with torch.no_grad():
+            metrics = self.task.evaluate(scored) if self.rank == 0 else None
+        self.model.train()
+        return distributed.from_main(metrics)  # every rank decides as rank 0
+
     def _validate_partial(self) -> None:
         """A budget that ends mid-epoch still validates, and keeps ``best/`` if the model is the
         best so far. The epoch-end record (``best``, ``bad_epochs``, the schedule) is left as
         it was, so that a resumed run decides as one that never stopped would."""
         if self.state.batch == 0:
             return
-        scored = self.scored_model
-        scored.eval()
-        with torch.no_grad():
-            metrics = self.task.evaluate(scored) if self.rank == 0 else None
-        self.model.train()
-        metrics = distributed.from_main(metrics)  # every rank decides as rank 0
+        metrics = self._validate()
         self.log.write("valid", self.state.step, epoch=self.state.epoch, partial=1, **metrics)
         epoch = self.state.epoch + self.state.batch / max(1, self.task.num_batches())
         entry = {"epoch": round(epoch, 3), "step": self.state.step, "partial": True, **metrics}
@@ -435,12 +439,7 @@ class Trainer:
     def _end_epoch(self) -> str:
         """Validates, steps the schedule, saves ``last`` (and ``best``); why to stop, or ""."""
         state = self.state
-        scored = self.scored_model
-        scored.eval()
-        with torch.no_grad():
-            metrics = self.task.evaluate(scored) if self.rank == 0 else None
-        self.model.train()
-        metrics = distributed.from_main(metrics)  # every rank decides as rank 0
+        metrics = self._validate()
         loss = metrics["loss"]
         state.epoch += 1
         state.batch = 0
