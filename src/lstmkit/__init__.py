@@ -29,6 +29,7 @@ EXTRAS = {
     "scipy": "inspect",
     "soundfile": "speech",
     "jiwer": "speech",
+    "sklearn": "caption",
     "onnx": "export",
     "onnxscript": "export",
     "onnxruntime": "export",
