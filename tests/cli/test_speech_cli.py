@@ -168,6 +168,7 @@ def test_eval_prints_a_table_and_json(trained, corpus):
 
 def test_print_config_then_config_replays_the_run(corpus, tmp_path):
     argv = ["speech", "train", *data_flags(corpus), *TINY, "--epochs", "1", "--seed", "5"]
+    argv += ["--vtlp", "0.15"]
     code, printed, err = run([*argv, "--out", tmp_path / "never", "--print-config"])
     assert (code, err) == (0, "")
     assert not (tmp_path / "never").exists()
@@ -175,6 +176,7 @@ def test_print_config_then_config_replays_the_run(corpus, tmp_path):
     assert settings["features"]["n_mels"] == 20
     assert settings["model"]["hidden_size"] == 32
     assert settings["features"]["spec_augment"] is False
+    assert settings["features"]["vtlp"] == 0.15
     assert settings["training"]["seed"] == 5
     assert settings["data"]["valid"] == str(corpus["valid"])
     (tmp_path / "printed.yaml").write_text(printed)
@@ -242,6 +244,15 @@ def test_a_transcript_with_nothing_left_is_one_line(small, tmp_path):
         f"lstmkit speech train: error: {manifest}:3: expected a transcript with letters or "
         "digits, got none left after normalisation"
     ]
+
+
+@pytest.mark.parametrize("value", ["0.5", "-0.1", "x"])
+def test_a_vtlp_outside_its_range_is_refused_before_any_work(small, value, tmp_path):
+    _, argv = small
+    code, _, err = run([*argv, "--vtlp", value])
+    assert code == 2
+    assert f"--vtlp: expected a number in [0, 0.5), got '{value}'" in err
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_file_longer_than_max_seconds_names_the_flag(small):

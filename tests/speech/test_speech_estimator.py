@@ -23,11 +23,12 @@ from lstmkit.speech.data import load_speech
 TINY = {"model": {"hidden_size": 32, "num_layers": 1, "dropout": 0.0}, "features": {"n_mels": 20}}
 
 
-def recognizer(spec_augment=False, **train):
+def recognizer(spec_augment=False, vtlp=0.0, **train):
     return SpeechRecognizer(
         **TINY,
         batch_size=8,
         spec_augment=spec_augment,
+        vtlp=vtlp,
         optim={"lr": 0.02, "warmup_steps": 10},
         train={"epochs": 10, **train},
     )
@@ -245,15 +246,17 @@ def test_evaluate_counts_agree_with_jiwer(fitted, tone_corpus, tmp_path):
 
 def test_a_resumed_run_ends_with_the_weights_of_one_that_never_stopped(tone_corpus, tmp_path):
     train, valid = tone_corpus["train"], tone_corpus["valid"]
-    # SpecAugment on: the resumed run must draw the masks the whole run drew.
-    recognizer(spec_augment=True, epochs=2).fit(train, valid, tmp_path / "whole", progress=False)
-    part = recognizer(spec_augment=True, epochs=2, max_steps=8)  # 6 steps an epoch
+    # The warp and SpecAugment on: the resumed run must draw what the whole run drew.
+    whole = recognizer(spec_augment=True, vtlp=0.2, epochs=2)
+    whole.fit(train, valid, tmp_path / "whole", progress=False)
+    part = recognizer(spec_augment=True, vtlp=0.2, epochs=2, max_steps=8)  # 6 steps an epoch
     part.fit(train, valid, tmp_path / "part", progress=False)
     stopped = load_checkpoint(tmp_path / "part" / "last")
     resumed = SpeechRecognizer(train={"epochs": 2}).fit(
         train, valid, tmp_path / "part", progress=False, resume=tmp_path / "part" / "last"
     )
     assert resumed.spec_augment is True  # the run's settings were taken over
+    assert resumed.vtlp == 0.2
     a = load_checkpoint(tmp_path / "whole" / "last").state_dict
     b = load_checkpoint(tmp_path / "part" / "last").state_dict
     assert not all(torch.equal(stopped.state_dict[k], b[k]) for k in a)  # it did train on
@@ -263,13 +266,16 @@ def test_a_resumed_run_ends_with_the_weights_of_one_that_never_stopped(tone_corp
 def test_the_same_seed_gives_the_same_weights_and_another_seed_others(tone_corpus):
     data = load_speech(tone_corpus["train"], tone_corpus["valid"], test_fraction=0.0)
 
-    def weights(seed):
-        r = recognizer(spec_augment=True, epochs=1, seed=seed).fit(data, progress=False)
-        return r.model_.state_dict()
+    def weights(seed, vtlp=0.0):
+        r = recognizer(spec_augment=True, vtlp=vtlp, epochs=1, seed=seed)
+        return r.fit(data, progress=False).model_.state_dict()
 
     a, b, c = weights(3), weights(3), weights(4)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+    d, e = weights(3, vtlp=0.2), weights(3, vtlp=0.2)
+    assert all(torch.equal(d[k], e[k]) for k in d)
+    assert not all(torch.equal(a[k], d[k]) for k in a)  # the warp changed what it heard
 
 
 @pytest.mark.slow
@@ -299,6 +305,8 @@ def test_greedy_cer_on_unseen_tone_utterances_is_far_below_chance(tones, tmp_pat
         ({"batch_size": 0}, r"^batch_size: expected a positive integer, got 0"),
         ({"max_seconds": 0}, r"^max_seconds: expected seconds > 0, got 0"),
         ({"spec_augment": "yes"}, r"^spec_augment: expected true, false or a mapping"),
+        ({"vtlp": 0.5}, r"^vtlp: expected a number in \[0, 0\.5\), got 0\.5$"),
+        ({"vtlp": "0.1"}, r"^vtlp: expected a number in \[0, 0\.5\), got '0\.1'$"),
         ({"model": {"n_mels": 40}}, r"^model.vocab_size, model.n_mels, .*: set by the tokenizer"),
         ({"model": {"hiden_size": 8}}, r"^model.hiden_size: expected one of the SpeechConfig"),
         ({"features": {"n_mels": 0}}, r"^n_mels: expected an integer ≥ 1, got 0"),

@@ -1,4 +1,4 @@
-"""Log-mel features against numpy and the mel formula, normalisation, SpecAugment, the cache."""
+"""Log-mel features against numpy and the mel formula, normalisation, the cache."""
 
 import math
 import os
@@ -19,7 +19,6 @@ from lstmkit.speech.features import (
     mel_filterbank,
     normalize_causal,
     normalize_utterance,
-    spec_augment,
 )
 
 
@@ -221,70 +220,6 @@ def test_normalize_utterance_is_mean_0_std_1_per_band():
     np.testing.assert_allclose(got.mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(np.delete(got.std(0), 2), 1, atol=1e-5)
     assert (got[:, 2] == 0).all()
-
-
-# ---------------------------------------------------------------- SpecAugment
-
-
-def runs(mask):
-    """The lengths of the runs of True in a 1-D bool array."""
-    padded = np.concatenate([[False], mask, [False]]).astype(int)
-    starts, ends = np.flatnonzero(np.diff(padded) == 1), np.flatnonzero(np.diff(padded) == -1)
-    return list(ends - starts)
-
-
-def test_spec_augment_masks_within_their_bounds():
-    x = torch.ones(200, 80)
-    widest_band, widest_time = 0, 0
-    for seed in range(40):
-        one = spec_augment(x, torch.Generator().manual_seed(seed), freq_masks=1, time_masks=1)
-        zero = (one == 0).numpy()
-        bands, frames = zero.all(0), zero.all(1)  # (F,), (T,)
-        assert ((one == 0) | (one == 1)).all()
-        assert (zero == (bands[None, :] | frames[:, None])).all()  # whole bands and frames only
-        assert len(runs(bands)) <= 1
-        assert len(runs(frames)) <= 1
-        widest_band = max([widest_band, *runs(bands)])
-        widest_time = max([widest_time, *runs(frames)])
-        two = (spec_augment(x, torch.Generator().manual_seed(seed)) == 0).numpy()
-        assert two.all(0).sum() <= 2 * 27
-        assert two.all(1).sum() <= 2 * 10
-    assert 20 <= widest_band <= 27
-    assert 8 <= widest_time <= 10  # floor(0.05 * 200)
-    assert (x == 1).all()  # the input is left alone
-
-
-def test_spec_augment_time_masks_adapt_to_the_length():
-    for seed in range(20):
-        out = spec_augment(torch.ones(40, 10), torch.Generator().manual_seed(seed), freq_masks=0)
-        assert int((out == 0).all(1).sum()) <= 4  # 2 masks of at most floor(0.05 * 40) = 2
-
-
-def test_spec_augment_is_deterministic_given_the_generator():
-    x = torch.randn(120, 40)
-    a = spec_augment(x, torch.Generator().manual_seed(5))
-    b = spec_augment(x, torch.Generator().manual_seed(5))
-    assert torch.equal(a, b)
-    others = [spec_augment(x, torch.Generator().manual_seed(s)) for s in range(6, 10)]
-    assert any(not torch.equal(a, o) for o in others)
-    none = spec_augment(x, torch.Generator(), freq_masks=0, time_masks=0)
-    assert torch.equal(none, x)
-    assert none is not x
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"freq_masks": -1}, r"^freq_masks: expected an integer ≥ 0, got -1$"),
-        ({"freq_width": 2.0}, r"^freq_width: expected an integer ≥ 0, got 2\.0$"),
-        ({"time_fraction": 1.5}, r"^time_fraction: expected a number in \[0, 1\], got 1\.5$"),
-    ],
-)
-def test_spec_augment_errors(kwargs, message):
-    with pytest.raises(UserError, match=message):
-        spec_augment(torch.ones(10, 10), torch.Generator(), **kwargs)
-    with pytest.raises(UserError, match=r"^features: expected \(T, F\), got shape \(10,\)$"):
-        spec_augment(torch.ones(10), torch.Generator())
 
 
 # ---------------------------------------------------------------- in-memory samples

@@ -298,6 +298,7 @@ nonnegative_float = _checked("a number >= 0", lambda v: v >= 0, float)
 probability = _checked("a probability in [0, 1)", lambda v: 0 <= v < 1, float)
 unit_interval = _checked("a probability in (0, 1]", lambda v: 0 < v <= 1, float)
 decay = _checked("a decay in [0, 1)", lambda v: 0 <= v < 1, float)
+warp_spread = _checked("a number in [0, 0.5)", lambda v: 0 <= v < 0.5, float)
 
 
 # ---------------------------------------------------------------------- --print-config

@@ -19,6 +19,7 @@ from lstmkit.cli.options import (
     probability,
     restrict,
     settings,
+    warp_spread,
 )
 from lstmkit.cli.training import (
     add_training_options,
@@ -160,6 +161,14 @@ def _register_train(verbs) -> None:
     )
     option(
         feats,
+        "--vtlp",
+        type=warp_spread,
+        default=own["vtlp"],
+        help="vocal tract length perturbation while training: frequencies scaled by a factor "
+        "drawn from [1 - VTLP, 1 + VTLP] per utterance (0: off)",
+    )
+    option(
+        feats,
         "--feature-normalize",
         choices=("utterance", "causal"),
         default="utterance",
@@ -292,6 +301,7 @@ def _estimator(s: dict):
         **{k: s[k] for k in ESTIMATOR_KEYS},
         features={k: v for k, v in features.items() if v != defaults[k]} or None,
         spec_augment=s["spec_augment"],
+        vtlp=s["vtlp"],
         architecture=s["architecture"],
         model=model,
         optim=optim_settings(s),

@@ -40,9 +40,10 @@ from lstmkit.errors import Notice, UserError
 from lstmkit.models.speech import SpeechConfig, build_recognizer, frames_needed
 from lstmkit.models.speech_las import LASConfig, LASRecognizer, build_las
 from lstmkit.nn.device import device_of
+from lstmkit.speech.augment import band_centres, check_spread, spec_augment
 from lstmkit.speech.data import SpeechData, load_speech
 from lstmkit.speech.feature_cache import compute_features
-from lstmkit.speech.features import FeatureConfig, features_of_samples, spec_augment
+from lstmkit.speech.features import FeatureConfig, features_of_samples
 from lstmkit.speech.scores import recognition_scores
 from lstmkit.speech.stream import SpeechStream
 from lstmkit.speech.task import SpeechTask, collate
@@ -55,7 +56,7 @@ from lstmkit.train.estimator import Estimator, check_vocabulary
 # learns to emit blanks, and the user's budget (max_time) says when to stop.
 DEFAULT_OPTIM = {"lr": 2e-3, "warmup_steps": 100}  # 3e-3 diverged on a seed (docs)
 DEFAULT_TRAIN = {"monitor": "wer", "clip": 5.0}
-# SpecAugment's settings (lstmkit.speech.features.spec_augment) when spec_augment=True.
+# SpecAugment's settings (lstmkit.speech.augment.spec_augment) when spec_augment=True.
 SPEC_AUGMENT: dict[str, Any] = {}
 SCORE_UTTERANCES = 300  # validation utterances transcribed per epoch for CER/WER
 METHODS = ("greedy", "beam")
@@ -81,7 +82,10 @@ class SpeechRecognizer(Estimator):
         spec_augment: SpecAugment while training: False (the default: within minutes of
             training on a CPU it slows learning more than it helps on unseen voices; see the
             speech benchmark page), True (its default masks), or a dict of
-            :func:`~lstmkit.speech.features.spec_augment`'s settings.
+            :func:`~lstmkit.speech.augment.spec_augment`'s settings.
+        vtlp: vocal tract length perturbation while training: each utterance's frequencies
+            scaled by a factor drawn from ``[1 - vtlp, 1 + vtlp]``
+            (:func:`~lstmkit.speech.augment.random_warp`); 0 off.
         batch_size: utterances per batch (bucketed by duration).
         max_seconds: utterances longer than this are refused, naming the file.
         normalize: train and score on the normal form of transcripts (lowercase, letters,
@@ -117,6 +121,7 @@ class SpeechRecognizer(Estimator):
         vocab_size: int | None = None,
         features: dict | None = None,
         spec_augment: bool | dict = False,
+        vtlp: float = 0.0,
         batch_size: int = 32,
         max_seconds: float = 30.0,
         normalize: bool = True,
@@ -129,6 +134,7 @@ class SpeechRecognizer(Estimator):
         self.vocab_size = vocab_size
         self.features = features
         self.spec_augment = spec_augment
+        self.vtlp = vtlp
         self.batch_size = batch_size
         self.max_seconds = max_seconds
         self.normalize = normalize
@@ -208,6 +214,7 @@ class SpeechRecognizer(Estimator):
                 f"spec_augment: expected true, false or a mapping of settings, "
                 f"got {self.spec_augment!r}"
             )
+        check_spread(self.vtlp, "vtlp")
         reserved = ["vocab_size", "n_mels", "blank_id", "suppress_ids"]
         if self.architecture == "las":
             reserved += ["pad_id", "bos_id", "eos_id"]
@@ -260,7 +267,8 @@ class SpeechRecognizer(Estimator):
         )
         t = self.tokenizer_
         speller = (t.pad_id, t.bos_id, t.eos_id) if self.architecture == "las" else None
-        return SpeechTask(train, valid, self.batch_size, meta, augment, scores, speller)
+        warp = (float(self.vtlp), band_centres(fc)) if self.vtlp else None
+        return SpeechTask(train, valid, self.batch_size, meta, augment, scores, speller, warp)
 
     def _texts(self, utterances: Utterances, what: str) -> list[str]:
         if not self.normalize:

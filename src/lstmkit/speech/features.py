@@ -1,4 +1,4 @@
-"""Log-mel features, their normalisation (per utterance or causal), and SpecAugment.
+"""Log-mel features and their normalisation (per utterance or causal).
 
 An utterance's features are :func:`log_mel` of its samples — a short-time power spectrum
 through triangular mel filters (:func:`mel_filterbank`), ``log(x + 1e-6)`` — normalised band by
@@ -389,69 +389,6 @@ def normalize(features: Tensor, config: FeatureConfig) -> Tensor:
     return normalize_utterance(features)
 
 
-# Time masks scale with T (Park et al. 2020, adaptive masking): LibriSpeech's fixed 100-frame
-# mask would erase a quarter to all of a 1–4 s utterance; 2 × 5 % leaves most words whole.
-def spec_augment(
-    features: Tensor,
-    generator: torch.Generator,
-    freq_masks: int = 2,
-    freq_width: int = 27,
-    time_masks: int = 2,
-    time_fraction: float = 0.05,
-) -> Tensor:
-    """SpecAugment's masks (Park et al. 2019, 2020): bands and frames set to 0, the mean of
-    normalised features.
-
-    Each frequency mask covers ``f`` bands, ``f`` uniform in ``[0, freq_width]``, at a uniform
-    place; each time mask covers ``t`` frames, ``t`` uniform in ``[0, floor(time_fraction * T)]``
-    (adaptive to the utterance's length). Masks may overlap.
-
-    Args:
-        features: (T, F) normalised features.
-        generator: the source of randomness: the same generator state gives the same masks.
-        freq_masks, freq_width: frequency masks and the widest.
-        time_masks, time_fraction: time masks and the widest as a share of T.
-
-    Returns:
-        (T, F) a new tensor; ``features`` is left as it was.
-
-    Raises:
-        UserError: naming the setting that is negative (or a fraction above 1), or ``features``
-            when it is not 2-D.
-
-    Example:
-        >>> x = torch.ones(100, 80)
-        >>> out = spec_augment(x, torch.Generator().manual_seed(0))
-        >>> bool((out == 0).any()), bool((x == 1).all()), out.shape
-        (True, True, torch.Size([100, 80]))
-    """
-    for name, value in (
-        ("freq_masks", freq_masks),
-        ("freq_width", freq_width),
-        ("time_masks", time_masks),
-    ):
-        _check_int(name, value, 0)
-    if not _is_number(time_fraction) or not 0 <= time_fraction <= 1:
-        raise UserError(f"time_fraction: expected a number in [0, 1], got {time_fraction!r}")
-    if features.ndim != 2:
-        raise UserError(f"features: expected (T, F), got shape {tuple(features.shape)}")
-    out = features.clone()
-    T, F = out.shape
-
-    def draw(high: int) -> int:  # uniform in [0, high]
-        return int(torch.randint(0, high + 1, (), generator=generator))
-
-    for _ in range(freq_masks):
-        width = draw(min(freq_width, F))
-        start = draw(F - width)
-        out[:, start : start + width] = 0
-    for _ in range(time_masks):
-        width = draw(int(time_fraction * T))
-        start = draw(T - width)
-        out[start : start + width] = 0
-    return out
-
-
 def features_of_samples(
     samples: np.ndarray | Tensor, config: FeatureConfig, sample_rate: int | None = None
 ) -> Tensor:
@@ -494,5 +431,4 @@ __all__ = [
     "normalize",
     "normalize_causal",
     "normalize_utterance",
-    "spec_augment",
 ]

@@ -2,9 +2,9 @@
 network's loss (CTC, or Listen-Attend-Spell's attention or joint CTC-attention loss), and
 validation error rates.
 
-SpecAugment masks (:func:`lstmkit.speech.features.spec_augment`) are drawn per utterance from a
-generator seeded by the run's seed, the epoch and the batch, so a resumed run trains on exactly
-the masks of one that never stopped.
+Augmentation (:mod:`lstmkit.speech.augment`: a vocal tract length warp, then SpecAugment's
+masks) is drawn per utterance from a generator seeded by the run's seed, the epoch and the
+batch, so a resumed run trains on exactly the features of one that never stopped.
 
 Legend: B batch, T feature frames, F feature bands, U transcript tokens.
 """
@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from lstmkit.data.batching import bucketed_batches
 from lstmkit.nn.device import device_of
-from lstmkit.speech.features import spec_augment
+from lstmkit.speech.augment import random_warp, spec_augment
 from lstmkit.train.distributed import shard_rows
 
 # The validation metrics a run can monitor (SpeechTask.evaluate's): the loss per token, and
@@ -86,12 +86,14 @@ class SpeechTask:
         batch_size: utterances per batch.
         meta: ``{"config": the run's config, "files": checkpoint extra files, "seed": int}``.
         augment: SpecAugment's settings (keyword arguments of
-            :func:`~lstmkit.speech.features.spec_augment`), or None for none.
+            :func:`~lstmkit.speech.augment.spec_augment`), or None for none.
         scores: extra validation metrics of the model (CER and WER of greedy transcripts), or
             None.
         speller: ``(pad_id, bos_id, eos_id)`` for a network with an attention speller
             (:class:`~lstmkit.models.speech_las.LASRecognizer`): its batches carry the speller's
             inputs and targets (:func:`collate`); None for CTC alone.
+        warp: ``(spread, band centres (F,) Hz)`` of a vocal tract length warp per utterance
+            (:func:`~lstmkit.speech.augment.random_warp`, before SpecAugment), or None.
     """
 
     task = "speech"
@@ -105,9 +107,10 @@ class SpeechTask:
         augment: dict | None = None,
         scores: Callable[[nn.Module], dict[str, float]] | None = None,
         speller: tuple[int, int, int] | None = None,
+        warp: tuple[float, Tensor] | None = None,
     ) -> None:
         self.train, self.valid, self.batch_size, self.meta = train, valid, batch_size, meta
-        self.augment, self.scores, self.speller = augment, scores, speller
+        self.augment, self.scores, self.speller, self.warp = augment, scores, speller, warp
         self.lengths = [(f.shape[0], len(t)) for f, t in train]
 
     @property
@@ -123,8 +126,10 @@ class SpeechTask:
         for k in range(start, len(order)):
             picked = [self.train[i] for i in order[k]]
             features = [f for f, _ in picked]
+            gen = torch.Generator().manual_seed(hash_seed(self.meta["seed"], epoch, k))
+            if self.warp is not None:
+                features = [random_warp(f.float(), gen, *self.warp) for f in features]
             if self.augment is not None:
-                gen = torch.Generator().manual_seed(hash_seed(self.meta["seed"], epoch, k))
                 features = [spec_augment(f.float(), gen, **self.augment) for f in features]
             yield collate(features, [t for _, t in picked], self.speller)
 
