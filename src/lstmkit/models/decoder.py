@@ -54,6 +54,12 @@ class Decoder(nn.Module):
         input_feeding: feed õ_{t-1} into the next step's input (Luong only).
         tie_embeddings: the output layer shares the embedding matrix (Press & Wolf 2017); if
             E != H a linear map H → E comes first.
+        gate: scale Bahdanau's context by ``β_t = σ(w_β h_{t-1} + b_β)``, a scalar per sentence
+            and step, before it enters the step (Show, Attend and Tell's gating scalar, Xu et
+            al. 2015: the decoder learns how much to read from the image at each word).
+
+    Raises:
+        ValueError: naming ``attention`` (unknown) or ``gate`` (without Bahdanau attention).
     """
 
     def __init__(
@@ -68,10 +74,13 @@ class Decoder(nn.Module):
         memory_size: int = 0,
         input_feeding: bool = False,
         tie_embeddings: bool = False,
+        gate: bool = False,
     ) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention: expected one of {ATTENTIONS}, got {attention!r}")
+        if gate and attention != "bahdanau":
+            raise ValueError(f"gate: needs attention='bahdanau', got attention={attention!r}")
         E, H = embedding_size, hidden_size
         self.attention = attention
         self.input_feeding = input_feeding and attention == "luong"
@@ -83,6 +92,7 @@ class Decoder(nn.Module):
         between = dropout if num_layers > 1 else 0.0  # torch warns about dropout after the top
         self.lstm = LSTM(input_size, H, num_layers, batch_first=True, dropout=between)
         self.combine = nn.Linear(H + memory_size, H) if attention != "none" else None
+        self.gate = nn.Linear(H, 1) if gate else None
         self.project = nn.Linear(H, E, bias=False) if tie_embeddings and E != H else None
         self.output = nn.Linear(E if tie_embeddings else H, vocab_size)
         if tie_embeddings:
@@ -114,6 +124,8 @@ class Decoder(nn.Module):
         context = weights = None
         if self.attention == "bahdanau":
             context, weights = attention(state.h[-1], memory.keys, memory.states, memory.mask)
+            if self.gate is not None:
+                context = torch.sigmoid(self.gate(state.h[-1])) * context  # β_t (B, 1)
             parts.append(context)  # (B, D*H)
         if self.input_feeding:
             parts.append(state.feed)  # (B, H)
