@@ -35,8 +35,9 @@ def test_every_registered_task_resolves(name):
     cls = estimator_class(name)
     assert issubclass(cls, Estimator)
     assert cls.task == name
-    cli = __import__(spec.cli, fromlist=["register"])
-    assert callable(cli.register)
+    if spec.cli is not None:  # a task may have its Python API alone, for now
+        cli = __import__(spec.cli, fromlist=["register"])
+        assert callable(cli.register)
     for endpoint in spec.endpoints:
         factory = spec.endpoint(endpoint)
         assert list(inspect.signature(factory).parameters)[1:] == ["limits"]

@@ -5,7 +5,8 @@ Each task is one package (``lstmkit/lm/``, ``lstmkit/seq2seq/``, ``lstmkit/speec
 imported only when used (so ``lstmkit --help`` stays quick), the task's estimator and the
 adapters through which each tool reaches it:
 
-* ``cli``: the module whose ``register(commands)`` adds ``lstmkit <task> <verb>``;
+* ``cli``: the module whose ``register(commands)`` adds ``lstmkit <task> <verb>`` (None: the
+  task has its Python API only, so far);
 * ``endpoints``: the HTTP endpoints ``lstmkit serve`` answers for it, each a handler factory
   ``factory(estimator, limits) -> handler``;
 * ``onnx``: ``write(estimator, folder, opset) -> manifest entries`` for ``lstmkit export``;
@@ -38,7 +39,7 @@ class TaskSpec:
     Attributes:
         name: ``"lm"``; title: how a person calls its model (``"language model"``).
         estimator: the estimator class, ``"module:Class"``.
-        cli: the module with ``register(commands)``.
+        cli: the module with ``register(commands)``, or None (no command yet).
         endpoints: endpoint name -> handler factory, ``"module:function"``.
         onnx: the ONNX writer, ``"module:function"``, or None (no export).
         trace: the gate-trace function for ``inspect``, or None; trace_input: what it reads
@@ -48,7 +49,7 @@ class TaskSpec:
     name: str
     title: str
     estimator: str
-    cli: str
+    cli: str | None
     endpoints: dict[str, str] = field(default_factory=dict)
     onnx: str | None = None
     trace: str | None = None
@@ -112,6 +113,9 @@ TASKS: dict[str, TaskSpec] = {
             onnx="lstmkit.export.speech_onnx:write_speech",
             trace="lstmkit.inspect.speech:speech_trace_for",
             trace_input="audio",
+        ),
+        TaskSpec(
+            name="caption", title="image captioner", estimator="lstmkit.caption:Captioner", cli=None
         ),
     )
 }

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     info.register(commands)
     for spec in TASKS.values():  # lstmkit <task> <verb>, in the registry's order
-        import_module(spec.cli).register(commands)
+        if spec.cli is not None:
+            import_module(spec.cli).register(commands)
     inspect.register(commands)
     export.register(commands)
     serve.register(commands)
