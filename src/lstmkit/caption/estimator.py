@@ -36,7 +36,9 @@ from lstmkit.errors import UserError
 from lstmkit.models.caption import CaptionConfig, build_captioner, load_encoder_state
 from lstmkit.nn.device import device_of
 from lstmkit.tokenizers import load_tokenizer, train_tokenizer
+from lstmkit.train.config import TrainConfig
 from lstmkit.train.estimator import Estimator, check_vocabulary
+from lstmkit.train.optim import OptimConfig
 
 # Over OptimConfig's (AdamW) and TrainConfig's: best/ is the model with the best validation BLEU.
 DEFAULT_OPTIM = {"lr": 1e-3, "warmup_steps": 100}
@@ -138,6 +140,13 @@ class Captioner(Estimator):
         data = load_caption_data(captions, images, valid)
         return self._fit_run(data, out, progress, resume)
 
+    def recorded_params(self) -> dict[str, Any]:
+        """As :meth:`Estimator.recorded_params`, ``encoder_weights`` as a string."""
+        params = super().recorded_params()
+        if params["encoder_weights"] is not None:
+            params["encoder_weights"] = str(params["encoder_weights"])
+        return params
+
     def _fingerprint(self, data: CaptionData) -> str | None:
         return data.fingerprint()
 
@@ -178,6 +187,8 @@ class Captioner(Estimator):
             CaptionConfig(vocab_size=5, **(self.model or {}))
         except UserError as error:
             raise UserError(f"model.{error}") from None
+        TrainConfig(**{**self.default_train, **(self.train or {})})  # its values, named
+        OptimConfig(**{**self.default_optim, **(self.optim or {})})
 
     def _make_task(self, data: CaptionData, checkpoint: Checkpoint | None, seed: int):
         size = self.image_size or data.image_size or DEFAULT_IMAGE_SIZE

@@ -7,7 +7,7 @@ evaluation reports it. Exact match: the share of captions equal to one of their 
 
 Example:
     >>> s = caption_scores(["a red star"], [["a red star", "a star that is red"]])
-    >>> s["bleu1"], s["exact"]
+    >>> round(s["bleu2"], 6), s["exact"]
     (100.0, 100.0)
 """
 
