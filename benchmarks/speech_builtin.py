@@ -44,6 +44,7 @@ from _common import emit, fmt_load, load_average, run_meta
 
 SETTINGS = {
     "default": [],
+    "no-vtlp": ["--vtlp", "0"],
     "specaugment": ["--spec-augment"],
     "las": ["--architecture", "las"],
     # 40 ms listener frames (the default stack 2 gives 80 ms, too few for CTC on characters)

@@ -20,6 +20,7 @@ _LAZY = {
     "Seq2Seq": "lstmkit.seq2seq",
     "Forecaster": "lstmkit.forecast",
     "SpeechRecognizer": "lstmkit.speech",
+    "Captioner": "lstmkit.caption",
 }
 
 
@@ -67,6 +68,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "EXTRAS",
+    "Captioner",
     "Forecaster",
     "LanguageModel",
     "Seq2Seq",

@@ -200,7 +200,7 @@ def _register_train(verbs) -> None:
         help="utterances per batch",
     )
     add_training_options(p)
-    preset(p, {k: own[k] for k in ("lr", "warmup_steps", "monitor", "clip")})
+    preset(p, {k: own[k] for k in ("lr", "warmup_steps", "monitor", "clip", "ema")})
     restrict(p, "monitor", METRICS)
     printable(p, _settings)
 
