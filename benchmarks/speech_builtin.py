@@ -60,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settings", nargs="+", default=["default"], choices=sorted(SETTINGS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--minutes", type=float, default=10.0, help="--max-time of each run")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="train for this many steps (--max-steps) instead of --minutes: for comparisons on "
+        "a machine that is not free (the speed columns then mean little)",
+    )
     parser.add_argument("--corpus", default="mixed", help="the built-in corpus")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench/speech"))
     parser.add_argument(
@@ -82,7 +88,10 @@ def run_one(setting: str, seed: int, args: argparse.Namespace) -> dict:
     from lstmkit.speech.text import normalize_transcript
 
     run = args.out / f"{setting}-s{seed}"
-    argv = ["speech", "train", "--data", args.corpus, "--max-time", f"{args.minutes:g}"]
+    budget = ["--max-time", f"{args.minutes:g}"]
+    if args.steps is not None:
+        budget = ["--max-steps", str(args.steps)]
+    argv = ["speech", "train", "--data", args.corpus, *budget]
     argv += ["--seed", str(seed), "--out", str(run), "--overwrite", "--no-progress", "--json"]
     argv += SETTINGS[setting]
     stdout = io.StringIO()
@@ -182,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    meta = run_meta(minutes=args.minutes, corpus=args.corpus)
+    meta = run_meta(minutes=args.minutes, steps=args.steps, corpus=args.corpus)
     records = []
     for setting in args.settings:
         for seed in args.seeds:
