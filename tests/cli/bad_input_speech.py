@@ -114,6 +114,14 @@ CASES: list[Case] = [
         file="speech/n-mels.yaml",
     ),
     Case(
+        "speech-train-vtlp-flag",
+        "--vtlp 0.5 (a factor of 0.5 would halve every frequency)",
+        f"{SPEECH} --vtlp 0.5",
+        "argument --vtlp: expected a number in [0, 0.5), got '0.5'",
+        usage=True,
+        option="--vtlp",
+    ),
+    Case(
         "speech-train-tokenizer-flag",
         "--tokenizer word",
         f"{SPEECH} --tokenizer word",
