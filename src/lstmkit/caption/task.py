@@ -17,7 +17,6 @@ Legend: B batch, T caption tokens (+1 for bos or eos), H, W the images' height a
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Sequence
 
@@ -25,19 +24,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lstmkit.data.batching import batch_seed
 from lstmkit.data.images import augment_image, normalise_image
 from lstmkit.nn.device import device_of
 
 METRICS = ("loss", "bleu")
 
 Batch = tuple[Tensor, Tensor, Tensor]  # images (B, 3, H, W), tgt_in (B, T), tgt_out (B, T)
-
-
-def batch_seed(seed: int, epoch: int, batch: int) -> int:
-    """A 63-bit seed that is a function of the three numbers alone (Python's ``hash`` of
-    strings changes between processes)."""
-    digest = hashlib.sha256(f"{seed}-{epoch}-{batch}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def collate(
@@ -158,4 +151,4 @@ class CaptionTask:
         return self.meta["files"]
 
 
-__all__ = ["METRICS", "CaptionTask", "batch_seed", "collate"]
+__all__ = ["METRICS", "CaptionTask", "collate"]

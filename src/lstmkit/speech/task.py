@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from lstmkit.data.batching import bucketed_batches
+from lstmkit.data.batching import batch_seed, bucketed_batches
 from lstmkit.nn.device import device_of
 from lstmkit.speech.augment import random_warp, spec_augment
 from lstmkit.train.distributed import shard_rows
@@ -126,7 +126,7 @@ class SpeechTask:
         for k in range(start, len(order)):
             picked = [self.train[i] for i in order[k]]
             features = [f for f, _ in picked]
-            gen = torch.Generator().manual_seed(hash_seed(self.meta["seed"], epoch, k))
+            gen = torch.Generator().manual_seed(batch_seed(self.meta["seed"], epoch, k))
             if self.warp is not None:
                 features = [random_warp(f.float(), gen, *self.warp) for f in features]
             if self.augment is not None:
@@ -181,13 +181,4 @@ class SpeechTask:
         return self.meta["files"]
 
 
-def hash_seed(seed: int, epoch: int, batch: int) -> int:
-    """A 63-bit seed for the augmentation of one batch, a function of the three numbers alone
-    (Python's ``hash`` of strings changes between processes, so it cannot be used)."""
-    import hashlib
-
-    digest = hashlib.sha256(f"{seed}-{epoch}-{batch}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
-
-
-__all__ = ["METRICS", "SpeechTask", "collate", "hash_seed"]
+__all__ = ["METRICS", "SpeechTask", "collate"]
