@@ -115,7 +115,10 @@ TASKS: dict[str, TaskSpec] = {
             trace_input="audio",
         ),
         TaskSpec(
-            name="caption", title="image captioner", estimator="lstmkit.caption:Captioner", cli=None
+            name="caption",
+            title="image captioner",
+            estimator="lstmkit.caption:Captioner",
+            cli="lstmkit.cli.caption",
         ),
     )
 }

@@ -53,7 +53,7 @@ class CaptionData:
 
 
 def load_caption_data(
-    captions: str | Path | Captions | CaptionCorpus | None,
+    captions: str | Path | Captions | CaptionCorpus | CaptionData | None,
     images: str | Path | None = None,
     valid: str | Path | Captions | None = None,
 ) -> CaptionData:
@@ -62,7 +62,8 @@ def load_caption_data(
     Args:
         captions: a captions file (:func:`~lstmkit.data.captions.read_captions`), a built-in
             corpus's name (None: ``"scenes"``), a :class:`CaptionCorpus` from
-            :func:`~lstmkit.data.caption_builtin.builtin_caption`, or :class:`Captions`.
+            :func:`~lstmkit.data.caption_builtin.builtin_caption`, :class:`Captions`, or
+            :class:`CaptionData` read before (returned as it is).
         images: the images folder of a captions file (default: the file's folder).
         valid: validation captions (a file, read with ``images``, or Captions); default the
             corpus's own, or 5% of the images split off ``captions``.
@@ -70,6 +71,8 @@ def load_caption_data(
     Raises:
         UserError: as the readers, naming the file and line.
     """
+    if isinstance(captions, CaptionData):  # read already (the command line reads first)
+        return captions
     if captions is None or (
         isinstance(captions, str) and captions in CAPTION_BUILTIN and not Path(captions).exists()
     ):
@@ -94,6 +97,7 @@ def load_caption_data(
             f"({', '.join(CAPTION_BUILTIN)}) or Captions, got {type(captions).__name__}"
         )
     if isinstance(valid, str | Path):
+        spec = {**spec, "valid": str(valid)}
         valid = read_captions(valid, images)
     elif valid is None:
         train, valid, _ = split_captions(train, valid_fraction=0.05, test_fraction=0.0)

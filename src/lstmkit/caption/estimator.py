@@ -108,7 +108,7 @@ class Captioner(Estimator):
     # ------------------------------------------------------------------ training
     def fit(
         self,
-        captions: str | Path | Captions | CaptionCorpus | None = None,
+        captions: str | Path | Captions | CaptionCorpus | CaptionData | None = None,
         images: str | Path | None = None,
         valid: str | Path | Captions | None = None,
         out: str | Path | None = None,
@@ -121,7 +121,9 @@ class Captioner(Estimator):
             captions: a captions file (TSV/CSV, Flickr8k tokens, COCO JSON), a built-in
                 corpus's name (None: ``"scenes"``), a
                 :class:`~lstmkit.data.caption_builtin.CaptionCorpus`, or
-                :class:`~lstmkit.data.captions.Captions`.
+                :class:`~lstmkit.data.captions.Captions`, or
+                :class:`~lstmkit.caption.data.CaptionData` (read with
+                :func:`~lstmkit.caption.data.load_caption_data`).
             images: the folder the captions file's image names are relative to (default its
                 own folder).
             valid: validation captions (a file or Captions); default the corpus's own, or 5% of
@@ -293,14 +295,65 @@ class Captioner(Estimator):
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UserError(f"{name}: expected a positive integer, got {value!r}")
+        pixels = self._stack(images)
+        if pixels is None:
+            return []
+        return self._describe_pixels(pixels, method, beam_size, max_len, batch_size)
+
+    @torch.no_grad()
+    def describe_n_best(
+        self,
+        images: str | Path | np.ndarray | Sequence,
+        beam_size: int = 5,
+        n_best: int = 5,
+        max_len: int = 30,
+    ) -> list[list[tuple[str, float]]]:
+        """The ``n_best`` captions the beam search finds for each image, best first, each with
+        its log-probability.
+
+        Args:
+            images: as :meth:`describe`.
+            beam_size: hypotheses kept by the beam search.
+            n_best: captions returned per image, at most ``beam_size``.
+            max_len: most tokens in a caption.
+
+        Raises:
+            UserError: naming the argument or the image that cannot be used.
+        """
+        self._check_fitted()
+        for name, value in (("beam_size", beam_size), ("n_best", n_best), ("max_len", max_len)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"{name}: expected a positive integer, got {value!r}")
+        if n_best > beam_size:
+            raise UserError(f"n_best: expected at most beam_size {beam_size}, got {n_best}")
+        pixels = self._stack(images)
+        found: list[list[tuple[str, float]]] = []
+        for x, lengths in self._batches(pixels if pixels is not None else [], 32):
+            beams = beam_search(
+                self.model_, x, lengths, beam_size, max_len_ratio=None, max_len=max_len,
+                n_best=n_best,
+            )  # fmt: skip
+            found += [[(self._text(h.tokens), h.score) for h in b] for b in beams]
+        return found
+
+    def _stack(self, images) -> np.ndarray | None:
+        """(N, H, W, 3) ``uint8`` pixels of a path, an array or a list of them; None for none."""
         single = isinstance(images, str | Path) or (
             isinstance(images, np.ndarray) and images.ndim == 3
         )
         items = [images] if single else list(images)
-        if not items:
-            return []
-        pixels = np.stack([self._pixels(item) for item in items])
-        return self._describe_pixels(pixels, method, beam_size, max_len, batch_size)
+        return np.stack([self._pixels(item) for item in items]) if items else None
+
+    def _batches(self, pixels, batch_size: int):
+        """(images (B, 3, H, W) on the model's device, lengths (B,)) per batch of pixels."""
+        t = self.tokenizer_
+        for k in range(0, len(pixels), batch_size):
+            x, _, _ = collate(pixels[k : k + batch_size], [[]], (t.pad_id, t.bos_id, t.eos_id))
+            lengths = torch.ones(x.shape[0], dtype=torch.long)  # not read: every region counts
+            yield x.to(device_of(self.model_)), lengths
+
+    def _text(self, tokens: list[int]) -> str:
+        return " ".join(self.tokenizer_.decode(tokens).split())
 
     def _pixels(self, item) -> np.ndarray:
         if isinstance(item, str | Path):
@@ -321,11 +374,8 @@ class Captioner(Estimator):
     def _describe_pixels(
         self, pixels: np.ndarray, method: str, beam_size: int, max_len: int, batch_size: int
     ) -> list[str]:
-        t, found = self.tokenizer_, []
-        for k in range(0, len(pixels), batch_size):
-            x, _, _ = collate(pixels[k : k + batch_size], [[]], (t.pad_id, t.bos_id, t.eos_id))
-            x = x.to(device_of(self.model_))  # (B, 3, H, W)
-            lengths = torch.ones(x.shape[0], dtype=torch.long)  # not read: every region counts
+        found = []
+        for x, lengths in self._batches(pixels, batch_size):
             if method == "greedy":
                 hyps = greedy(self.model_, x, lengths, max_len=max_len)
             else:
@@ -333,7 +383,7 @@ class Captioner(Estimator):
                     self.model_, x, lengths, beam_size, max_len_ratio=None, max_len=max_len
                 )
                 hyps = [b[0] for b in beams]
-            found += [" ".join(t.decode(h.tokens).split()) for h in hyps]
+            found += [self._text(h.tokens) for h in hyps]
         return found
 
     def evaluate(
