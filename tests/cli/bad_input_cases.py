@@ -19,6 +19,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+import bad_input_caption
 import bad_input_forecast_layout
 import bad_input_loading
 import bad_input_options
@@ -790,6 +791,7 @@ SECTIONS = (
     bad_input_options,
     bad_input_forecast_layout,
     bad_input_speech,
+    bad_input_caption,
 )
 CASES = BASE_CASES + [case for section in SECTIONS for case in section.CASES]
 
