@@ -55,6 +55,11 @@ class TaskSpec:
     trace: str | None = None
     trace_input: str = "text"
 
+    @property
+    def a_title(self) -> str:
+        """The title with its indefinite article (``"an image captioner"``)."""
+        return f"{'an' if self.title[0] in 'aeiou' else 'a'} {self.title}"
+
     def load(self, what: str) -> Any:
         """The object one of the spec's ``"module:attribute"`` fields names (``"estimator"``,
         ``"onnx"``, ``"trace"``)."""

@@ -131,24 +131,24 @@ def _trace(estimator, directory: str, source: str, text: str | None, s: dict) ->
     """The trace of the task's own adapter (:mod:`lstmkit.registry`), on the input it reads."""
     spec = task_spec(estimator.task_)
     if spec.trace is None:
-        raise UserError(f"{directory}: a {spec.title} has no LSTM gates to inspect")
+        raise UserError(f"{directory}: inspect does not trace {spec.a_title}'s gates yet")
     flag = "--" + source.replace("_", "-")
     if spec.trace_input == "series":
         if source != "csv":
             raise UserError(
-                f"{flag}: {directory} holds a {spec.title}; give its series' history "
+                f"{flag}: {directory} holds {spec.a_title}; give its series' history "
                 "with --csv FILE"
             )
         given = s["csv"]
     elif spec.trace_input == "audio":
         if source != "audio":
             raise UserError(
-                f"{flag}: {directory} holds a {spec.title}; give its audio with --audio FILE"
+                f"{flag}: {directory} holds {spec.a_title}; give its audio with --audio FILE"
             )
         given = s["audio"]
     elif source in ("csv", "audio"):
         raise UserError(
-            f"{flag}: {directory} holds a {spec.title}; give text with --text or --text-file"
+            f"{flag}: {directory} holds {spec.a_title}; give text with --text or --text-file"
         )
     else:
         given = text

@@ -126,7 +126,7 @@ def _write(estimator, folder: Path, opset: int) -> dict:
     }
     spec = task_spec(estimator.task_)
     if spec.onnx is None:
-        raise UserError(f"{estimator.checkpoint_}: a {spec.title} has no ONNX export")
+        raise UserError(f"{estimator.checkpoint_}: {spec.a_title} has no ONNX export yet")
     manifest |= spec.load("onnx")(estimator, folder, opset)
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest

@@ -75,6 +75,8 @@ def create_app(
     task = estimator.task_
     spec = task_spec(task)
     kind, active = spec.title, tuple(spec.endpoints)
+    if not active:
+        raise UserError(f"{model_dir}: {spec.a_title} has no HTTP endpoint yet")
     endpoints = {name: spec.endpoint(name)(estimator, limits) for name in active}
     tasks = endpoint_tasks()
     max_body = max([limits.max_body, *(endpoint.max_body for endpoint in endpoints.values())])
