@@ -27,6 +27,7 @@ _LAZY = {
 # The optional packages and the extra that installs each (pyproject.toml's optional-dependencies).
 EXTRAS = {
     "statsmodels": "forecast",
+    "statsforecast": "forecast",
     "scipy": "inspect",
     "soundfile": "speech",
     "jiwer": "speech",

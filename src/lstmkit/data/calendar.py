@@ -41,6 +41,11 @@ def _base(offset) -> str:
     return code if code in ("D", "B", "C", "W") else re.sub(r"[SE]$", "", code)
 
 
+def _sub_daily(offset) -> bool:
+    """Hours, minutes, seconds and finer; not days, which pandas < 3 counts as a Tick too."""
+    return isinstance(offset, pd.offsets.Tick) and _base(offset) != "D"
+
+
 def season_length(freq: str) -> int:
     """Steps in one seasonal cycle at ``freq``, for seasonal naive forecasts and MASE.
 
@@ -52,11 +57,11 @@ def season_length(freq: str) -> int:
         UserError: ``freq`` is not a pandas frequency.
 
     Example:
-        >>> season_length("MS"), season_length("W-SUN"), season_length("30min")
-        (12, 52, 48)
+        >>> season_length("MS"), season_length("W-SUN"), season_length("30min"), season_length("D")
+        (12, 52, 48, 7)
     """
     offset = check_freq(freq)
-    if isinstance(offset, pd.offsets.Tick):
+    if _sub_daily(offset):
         cycle, step = 86400, pd.Timedelta(offset).total_seconds()
         return int(cycle // step) if step < cycle and cycle % step == 0 else 1
     base = _SEASONS.get(_base(offset))
@@ -131,7 +136,7 @@ def _calendar_parts(offset) -> list[tuple[str, object]]:
     dayofyear = ("dayofyear", lambda i: (i.day_of_year - 1, 365 + i.is_leap_year))
     month = ("month", lambda i: (i.month - 1, 12))
     quarter = ("quarter", lambda i: (i.quarter - 1, 4))
-    if isinstance(offset, pd.offsets.Tick) or _base(offset) in ("bh", "cbh"):
+    if _sub_daily(offset) or _base(offset) in ("bh", "cbh"):
         return [hour, weekday]
     return {
         "D": [weekday, dayofyear],
