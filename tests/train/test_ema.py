@@ -29,12 +29,17 @@ class Recording(ToyTask):
 
 
 def reference_average(weights: list[dict], decay: float) -> dict:
-    """avg_1 = w_1, avg_k = decay * avg_(k-1) + (1 - decay) * w_k, over the weights after each
-    step."""
-    average = {k: v.clone() for k, v in weights[0].items()}
-    for step in weights[1:]:
-        average = {k: decay * average[k] + (1 - decay) * step[k] for k in average}
-    return average
+    """The bias-corrected moving average of the weights after steps 1..t, summed out:
+    avg_t = sum_k decay^(t-k) (1 - decay) w_k / (1 - decay^t)."""
+    t = len(weights)
+    norm = 1 - decay**t
+    return {
+        name: sum(
+            decay ** (t - k) * (1 - decay) * w[name].double() for k, w in enumerate(weights, 1)
+        ).float()
+        / norm
+        for name in weights[0]
+    }
 
 
 def after_each_step(task: Recording, trainer) -> list[dict]:

@@ -130,7 +130,7 @@ def _register_train(verbs) -> None:
             kind = argparse.BooleanOptionalAction
             action = option(model, flag, action=kind, default=default, help=text)
             if name == "gate":
-                action.help = f"{text} (default: on with bahdanau attention)"
+                action.help = f"{text}; with bahdanau attention only (default: --gate)"
             continue
         choices = CAPTION_ATTENTIONS if name == "attention" else None
         kind = None if convert is str else convert

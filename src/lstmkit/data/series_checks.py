@@ -119,13 +119,21 @@ def infer_frequency(index: pd.DatetimeIndex):
         warnings.simplefilter("ignore")  # pandas 3 announces infer_freq returning offsets
         found = pd.infer_freq(index)
         if found is not None:
-            return to_offset(found)
+            return _canonical(to_offset(found))
         starts = np.linspace(0, len(index) - 3, min(300, len(index) - 2)).astype(int)
         guesses = Counter(pd.infer_freq(index[s : s + 3]) for s in np.unique(starts))
     guesses.pop(None, None)
     if not guesses:
         return None
-    return to_offset(guesses.most_common(1)[0][0])
+    return _canonical(to_offset(guesses.most_common(1)[0][0]))
+
+
+def _canonical(offset):
+    """Quarter starts named by their first month of the year, as pandas 3 names them (pandas 2
+    calls January-April-July-October quarters ``QS-OCT``, pandas 3 ``QS-JAN``)."""
+    if isinstance(offset, pd.offsets.QuarterBegin | pd.offsets.BQuarterBegin):
+        return type(offset)(n=offset.n, startingMonth=(offset.startingMonth - 1) % 3 + 1)
+    return offset
 
 
 def check_missing(cols, grid, index, order, label, locate, fill) -> None:

@@ -26,11 +26,12 @@ class TrainConfig:
     weight averaging.
 
     ``ema`` > 0 keeps an exponential moving average of the weights after every optimiser step
-    (``avg = ema * avg + (1 - ema) * weights``, torch's ``AveragedModel``; over about
-    ``1 / (1 - ema)`` steps): validation scores the average, and ``best/`` and ``last/`` hold it
-    as their model, the weights as trained beside it in the training state, so that a resumed
-    run continues both. It smooths the step-to-step noise of a high learning rate, as Keras'
-    ``use_ema`` and timm's ``ModelEmaV3`` do.
+    (torch's ``AveragedModel``, bias-corrected as Adam's moments: ``Σ_k ema^(t-k) (1 - ema) w_k
+    / (1 - ema^t)`` after ``t`` steps, over about ``1 / (1 - ema)`` steps,
+    :func:`lstmkit.train.trainer.debiased_ema`): validation scores the average, and ``best/`` and
+    ``last/`` hold it as their model, the weights as trained beside it in the training state, so
+    that a resumed run continues both. It smooths the step-to-step noise of a high learning rate,
+    as Keras' ``use_ema`` and timm's ``ModelEmaV3`` do.
 
     ``precision="bf16"`` is mixed precision (``torch.autocast`` with bfloat16, as Lightning's
     ``"bf16-mixed"`` and Keras' ``"mixed_bfloat16"``): the training step's forward pass and loss

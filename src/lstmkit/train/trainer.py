@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from lstmkit.checkpoint import load_checkpoint, restore_training, save_checkpoint
@@ -148,9 +148,7 @@ class Trainer:
         self.optimizer = build_optimizer(parameter_groups(self.model), optim)
         # The moving average of the weights (config.ema), which validation and checkpoints use.
         self.average = (
-            AveragedModel(
-                self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True
-            )
+            AveragedModel(self.model, multi_avg_fn=debiased_ema(config.ema), use_buffers=True)
             if config.ema
             else None
         )
@@ -474,6 +472,31 @@ class Trainer:
         path = self.out / "metrics.jsonl"
         if path.exists():
             plot_loss_curve(read_metrics(path), self.out / CURVE_FILE, title=self.out.name)
+
+
+def debiased_ema(decay: float):
+    """AveragedModel's update for the moving average with Adam's bias correction (optax's
+    ``ema(debias=True)``): after ``t`` steps the average is ``Σ_k decay^(t-k) (1 - decay) w_k /
+    (1 - decay^t)``, the weights after each step weighted as an EMA started from zero and
+    rescaled. So a run of a few hundred steps is not dragged towards its first weights (torch's
+    ``get_ema_multi_avg_fn`` starts the average at the first step's weights, which then weigh
+    ``decay^(t-1)``: 37% after 100 steps at 0.99); after thousands of steps the two agree.
+
+    Written as one update: ``avg_t = lerp(avg_(t-1), w_t, 1 - d_t)`` with ``d_t = decay (1 -
+    decay^(t-1)) / (1 - decay^t)``, ``t`` counting this step (``d_1 = 0``: the first weights).
+    """
+
+    @torch.no_grad()
+    def update(averaged: list[Tensor], current: list[Tensor], num_averaged) -> None:
+        t = int(num_averaged) + 1
+        keep = decay * (1 - decay ** (t - 1)) / (1 - decay**t)
+        if torch.is_floating_point(averaged[0]) or torch.is_complex(averaged[0]):
+            torch._foreach_lerp_(averaged, current, 1 - keep)
+        else:  # integer buffers (e.g. batch norm's counter): as torch's EMA does
+            for a, c in zip(averaged, current, strict=True):
+                a.copy_(a * keep + c * (1 - keep))
+
+    return update
 
 
 def _load_weights(model: nn.Module, weights: dict, where: Path) -> None:
