@@ -23,13 +23,13 @@ Example:
 from __future__ import annotations
 
 import os
-import random
 import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lstmkit.data.batching import split_indices
 from lstmkit.data.caption_formats import CAPTION_FORMATS, caption_rows
 from lstmkit.data.config_file import read_text
 from lstmkit.errors import Notice, UserError
@@ -217,30 +217,8 @@ def split_captions(
         >>> len(train), len(valid), len(test), set(train.images) & set(test.images)
         (3, 1, 1, set())
     """
-    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-            raise UserError(f"{name}: expected a number in [0, 1), got {value!r}")
-    if valid_fraction + test_fraction >= 1:
-        raise UserError(
-            "valid_fraction + test_fraction: expected less than 1 to leave images for "
-            f"training, got {valid_fraction} + {test_fraction}"
-        )
-    n = len(captions)
-
-    def count(fraction: float) -> int:
-        k = int(n * fraction + 0.5)
-        return max(k, 1) if fraction > 0 and n >= 3 else k
-
-    n_valid, n_test = count(valid_fraction), count(test_fraction)
-    if n - n_valid - n_test < 1:
-        raise UserError(
-            f"images too few to split: expected at least {n_valid + n_test + 1} (one or more "
-            f"to train on), got {n}"
-        )
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    parts = order[n_valid + n_test :], order[:n_valid], order[n_valid : n_valid + n_test]
-    return tuple(captions.subset(sorted(part)) for part in parts)
+    parts = split_indices(len(captions), valid_fraction, test_fraction, seed, "images")
+    return tuple(captions.subset(part) for part in parts)
 
 
 __all__ = ["MAX_CAPTIONS_BYTES", "Captions", "read_captions", "split_captions"]

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lstmkit.data.audio import AUDIO_SUFFIXES
+from lstmkit.data.batching import split_indices
 from lstmkit.data.config_file import read_text
 from lstmkit.data.manifests import PATH_COLUMNS, TEXT_COLUMNS, manifest_rows
 from lstmkit.errors import UserError
@@ -304,30 +304,8 @@ def split_utterances(
         >>> len(train), len(valid), len(test), sorted(train.texts + valid.texts + test.texts)
         (3, 1, 1, ['a', 'b', 'c', 'd', 'e'])
     """
-    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-            raise UserError(f"{name}: expected a number in [0, 1), got {value!r}")
-    if valid_fraction + test_fraction >= 1:
-        raise UserError(
-            "valid_fraction + test_fraction: expected less than 1 to leave utterances for "
-            f"training, got {valid_fraction} + {test_fraction}"
-        )
-    n = len(utterances)
-
-    def count(fraction: float) -> int:
-        k = int(n * fraction + 0.5)
-        return max(k, 1) if fraction > 0 and n >= 3 else k
-
-    n_valid, n_test = count(valid_fraction), count(test_fraction)
-    if n - n_valid - n_test < 1:
-        raise UserError(
-            f"utterances too few to split: expected at least {n_valid + n_test + 1} (one or more "
-            f"to train on), got {n}"
-        )
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    parts = order[n_valid + n_test :], order[:n_valid], order[n_valid : n_valid + n_test]
-    return tuple(utterances.subset(sorted(part)) for part in parts)
+    parts = split_indices(len(utterances), valid_fraction, test_fraction, seed, "utterances")
+    return tuple(utterances.subset(part) for part in parts)
 
 
 __all__ = [
