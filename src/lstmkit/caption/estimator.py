@@ -247,9 +247,6 @@ class Captioner(Estimator):
         model = self._model_config().to_dict()
         return {"model": model, "data": info, "estimator": self.recorded_params()}
 
-    def _files(self) -> dict[str, bytes]:
-        return {f"tokenizer/{n}": d for n, d in self.tokenizer_.files().items()}
-
     def _restore(self, checkpoint: Checkpoint) -> None:
         config = self._network(checkpoint)
         self.model_ = build_model(checkpoint, lambda: build_captioner(config))

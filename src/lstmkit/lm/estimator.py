@@ -202,9 +202,6 @@ batch_size=2, bptt=8, train={'epochs': 1})
             "estimator": self.recorded_params(),
         }
 
-    def _files(self) -> dict[str, bytes]:
-        return {f"tokenizer/{name}": data for name, data in self.tokenizer_.files().items()}
-
     @classmethod
     def params_from_config(cls, config: dict) -> dict:
         return config.get("estimator") or {  # the first checkpoints recorded no estimator

@@ -260,8 +260,12 @@ class Estimator:
         raise NotImplementedError
 
     def _files(self) -> dict[str, bytes]:
-        """Extra files of a checkpoint (the tokenizers)."""
-        return {}
+        """Extra files of a checkpoint: the ``tokenizer_``'s under ``tokenizer/``, if there is
+        one (an estimator with other tokenizers writes its own)."""
+        tokenizer = getattr(self, "tokenizer_", None)
+        if tokenizer is None:
+            return {}
+        return {f"tokenizer/{name}": data for name, data in tokenizer.files().items()}
 
     def save(self, directory: str | Path) -> Path:
         """Writes the fitted model as a checkpoint directory (see the run-folder format page).
