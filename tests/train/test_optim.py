@@ -62,6 +62,45 @@ def test_warmup_then_cosine_to_the_floor():
     assert seen[4:] == pytest.approx(expected)
 
 
+def test_cosine_follows_the_time_budget_when_it_runs_ahead_of_the_steps():
+    _, opt, cfg = make(lr=1.0, schedule="cosine", min_lr=0.1)
+    sched = Schedule(opt, cfg, total_steps=1000)
+    sched.step(clock=0.5)  # half the budget spent after 1 of 1000 steps
+    assert lr_of(opt) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    sched.step(clock=0.25)  # a clock never runs backwards
+    assert lr_of(opt) == pytest.approx(0.55)
+    sched.step(clock=1.7)  # over budget: the floor
+    assert lr_of(opt) == pytest.approx(0.1)
+
+
+def test_the_steps_lead_when_they_are_further_than_the_clock():
+    _, opt, cfg = make(lr=1.0, schedule="cosine")
+    sched = Schedule(opt, cfg, total_steps=4)
+    for _ in range(2):
+        sched.step(clock=0.01)
+    assert lr_of(opt) == pytest.approx(0.5 * (1 + math.cos(math.pi * 2 / 4)))
+
+
+def test_the_clock_leaves_other_schedules_alone():
+    _, opt, cfg = make(lr=1.0, schedule="constant")
+    sched = Schedule(opt, cfg, total_steps=10)
+    sched.step(clock=0.9)
+    assert lr_of(opt) == 1.0
+
+
+def test_a_checkpoint_from_before_the_clock_loads_and_a_crafted_one_is_refused():
+    _, opt, cfg = make(lr=1.0, schedule="cosine")
+    sched = Schedule(opt, cfg, total_steps=10)
+    old = {"steps": 5, "epochs": 1, "scale": 1.0, "best": 2.0, "bad_epochs": 0}
+    sched.load_state_dict(old)
+    assert sched.clock == 0.0
+    assert lr_of(opt) == pytest.approx(0.5)
+    with pytest.raises(UserError, match="scheduler state: unexpected '_apply'"):
+        sched.load_state_dict({"_apply": 1})
+    with pytest.raises(UserError, match="unexpected 'steps'"):
+        sched.load_state_dict({"steps": "5"})
+
+
 def test_step_decay_every_step_size_epochs():
     _, opt, cfg = make(optimizer="sgd", lr=20.0, schedule="step", step_size=2, gamma=0.25)
     sched = Schedule(opt, cfg, total_steps=100)

@@ -1,6 +1,7 @@
 """The trainer on a tiny language model: budgets, early stopping, checkpoints and exact resume."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from lstmkit.checkpoint import load_checkpoint
 from lstmkit.errors import UserError
 from lstmkit.models import LMConfig, LSTMLanguageModel
 from lstmkit.nn import kernel
+from lstmkit.train import trainer as trainer_module
 from lstmkit.train.metrics import read_metrics
 from lstmkit.train.optim import OptimConfig
 from lstmkit.train.trainer import TrainConfig, Trainer
@@ -210,6 +212,39 @@ def test_time_budget_stops_cleanly_with_a_checkpoint(tmp_path):
     assert progress.stopped == "max-time"
     assert progress.step == 1
     assert load_checkpoint(tmp_path / "run" / "last").training_state["progress"]["step"] == 1
+
+
+def test_with_a_time_budget_the_cosine_decays_over_the_time(tmp_path, monkeypatch):
+    """Each step takes 10 s of a 60 s budget (a fake clock): the lr after step k is the cosine
+    at progress 10k/60, far ahead of the steps' k/600, and the run stops at the floor."""
+    now = [0.0]
+
+    class Slow(ToyTask):
+        def train_loss(self, model, batch, carry):
+            now[0] += 10.0
+            return super().train_loss(model, batch, carry)
+
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    trainer = Trainer(
+        make_model(0),
+        Slow(),
+        OptimConfig(lr=0.01, schedule="cosine"),
+        TrainConfig(epochs=100, max_time=1.0, log_every=1),
+        tmp_path / "run",
+        progress=False,
+    )
+    seen = []
+    step = trainer.schedule.step
+    trainer.schedule.step = lambda clock=None: (step(clock), seen.append(lr_of(trainer)))
+    progress = trainer.fit()
+    assert progress.stopped == "max-time"
+    assert progress.step == 6
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * min(1.0, 10 * k / 60))) for k in range(1, 7)]
+    assert seen == pytest.approx(expected)
+
+
+def lr_of(trainer):
+    return trainer.optimizer.param_groups[0]["lr"]
 
 
 def test_a_diverging_loss_names_the_step_and_keeps_the_last_checkpoint(tmp_path):

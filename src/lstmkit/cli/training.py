@@ -38,7 +38,7 @@ OPTIM_HELP = {
     "lr": (positive_float, "peak learning rate"),
     "weight_decay": (nonnegative_float, "decoupled weight decay (AdamW) or L2 (SGD)"),
     "momentum": (nonnegative_float, "SGD momentum"),
-    "schedule": (str, "learning-rate schedule"),
+    "schedule": (str, "learning-rate schedule (cosine: over the steps, or the --max-time)"),
     "warmup_steps": (nonnegative_int, "linear warm-up steps"),
     "step_size": (positive_int, "step schedule: decay every N epochs"),
     "gamma": (unit_interval, "step and plateau schedules: decay factor"),

@@ -122,6 +122,15 @@ def agree(flag: bool, device: torch.device) -> bool:
     return bool(value.item())
 
 
+def largest(value: float, device: torch.device) -> float:
+    """The largest of the ranks' values (the schedule's clock: every rank steps with one lr)."""
+    if world_size() == 1:
+        return value
+    tensor = torch.tensor([value], device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return float(tensor.item())
+
+
 def barrier() -> None:
     if world_size() > 1:
         dist.barrier()

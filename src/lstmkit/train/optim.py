@@ -16,6 +16,7 @@ from lstmkit.errors import UserError
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "step", "plateau", "cosine")
+STATE_KEYS = ("steps", "epochs", "scale", "best", "bad_epochs", "clock")  # Schedule.state_dict
 
 
 @dataclass
@@ -95,9 +96,14 @@ def _fused_ok(groups: list[dict]) -> bool:
 class Schedule:
     """The learning rate as a function of progress, applied by the trainer.
 
-    ``step()`` is called after every optimiser step, ``end_epoch(valid_loss)`` after every
+    ``step(clock)`` is called after every optimiser step, ``end_epoch(valid_loss)`` after every
     epoch. The state is plain numbers (``state_dict``), so a checkpoint stores it as JSON and a
     resumed run continues the schedule exactly.
+
+    "cosine" decays over ``total_steps`` or, when the run has a time budget, over the time: its
+    progress is the larger of the share of steps and the share of the budget spent (``clock``),
+    so a run stopped by ``max_time`` ends at ``min_lr`` as a run of known length does. Such a
+    run's learning rates then follow the machine's speed; ``max_steps`` repeats exactly.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int):
@@ -108,6 +114,7 @@ class Schedule:
         self.scale = 1.0  # the decay so far ("step" and "plateau")
         self.best = math.inf
         self.bad_epochs = 0
+        self.clock = 0.0  # the share of the time budget spent, in [0, 1] ("cosine")
         self._apply()
 
     def lr(self) -> float:
@@ -115,7 +122,7 @@ class Schedule:
         warm = min(1.0, (self.steps + 1) / c.warmup_steps) if c.warmup_steps else 1.0
         if c.schedule == "cosine":
             span = max(1, self.total_steps - c.warmup_steps)
-            progress = min(1.0, max(0, self.steps - c.warmup_steps) / span)
+            progress = min(1.0, max(max(0, self.steps - c.warmup_steps) / span, self.clock))
             return warm * (c.min_lr + (c.lr - c.min_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
         return warm * c.lr * self.scale
 
@@ -124,8 +131,11 @@ class Schedule:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def step(self) -> None:
+    def step(self, clock: float | None = None) -> None:
+        """After an optimiser step; ``clock``: the share of the time budget spent, if any."""
         self.steps += 1
+        if clock is not None:
+            self.clock = min(1.0, max(self.clock, clock))
         self._apply()
 
     def end_epoch(self, valid_loss: float | None = None) -> None:
@@ -145,11 +155,18 @@ class Schedule:
 
     def state_dict(self) -> dict:
         # total_steps is the plan, not progress: a run resumed with more epochs stretches it.
-        keys = ("steps", "epochs", "scale", "best", "bad_epochs")
-        return {k: getattr(self, k) for k in keys}
+        return {k: getattr(self, k) for k in STATE_KEYS}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restores :meth:`state_dict`'s numbers (a checkpoint from before ``clock`` lacks it).
+
+        Raises:
+            UserError: for a key that is not the schedule's or a value that is not a number.
+        """
         for key, value in state.items():
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if key not in STATE_KEYS or not number:
+                raise UserError(f"scheduler state: unexpected {key!r}: {value!r}")
             setattr(self, key, value)
         self._apply()
 

@@ -158,6 +158,7 @@ class Trainer:
         self.state = Progress()
         self.carry: Any = None
         self._interrupted = False  # set by SIGINT while fit() runs
+        self._clock = (0.0, math.inf, 0.0)  # fit()'s start, time budget, schedule clock then
         if config.precision == "bf16" and not native_bf16(self.device) and self.rank == 0:
             warnings.warn(
                 f"precision bf16: this {self.device.type.upper()} has no bfloat16 "
@@ -255,6 +256,8 @@ class Trainer:
             distributed.barrier()
         started, self._first_step = time.monotonic(), self.state.step
         budget = self.config.max_time * 60 if self.config.max_time else math.inf
+        # The schedule's clock: this invocation's budget spreads what is left of the decay.
+        self._clock = (started, budget, self.schedule.clock)
         with flush_denormals():
             while self.state.epoch < self.config.epochs:
                 stop = self._train_epoch(started, budget)
@@ -421,13 +424,21 @@ class Trainer:
         if self.config.clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
         self.optimizer.step()
-        self.schedule.step()
+        self.schedule.step(self._budget_spent())
         if self.average is not None:
             self.average.update_parameters(self.model)
         self.carry = _detach(carry, next(self.model.parameters()).dtype)
         self.state.step += 1
         self.state.batch += 1
         return mean.item(), tokens
+
+    def _budget_spent(self) -> float | None:
+        """The schedule's clock: the share of the time budget spent, or None without one."""
+        started, budget, start = self._clock
+        if budget == math.inf:
+            return None
+        spent = start + (1 - start) * (time.monotonic() - started) / budget
+        return distributed.largest(spent, self.device)
 
     def _autocast(self):
         """The training step's arithmetic: ``torch.autocast`` in bfloat16 for
