@@ -54,7 +54,7 @@ def test_fit_save_load_describe_gives_the_same_captions(scenes, tmp_path):
     assert loaded.image_size_ == (64, 64)
     scores = loaded.evaluate(scenes)
     assert scores["images"] == 8
-    assert set(scores) >= {"bleu1", "bleu4", "exact", "hypotheses"}
+    assert set(scores) >= {"bleu1", "bleu4", "cider", "rouge_l", "exact", "hypotheses"}
 
 
 def test_a_resumed_run_ends_with_the_weights_of_one_that_never_stopped(scenes, tmp_path):

@@ -56,11 +56,12 @@ def test_train_writes_a_run_and_prints_its_history(scenes, tmp_path, capsys):
     assert code == 0, err
     result = json.loads(printed)
     assert result["steps"] == 6  # 48 images in batches of 8
-    assert set(result["history"][-1]) >= {"loss", "bleu"}
+    assert set(result["history"][-1]) >= {"loss", "bleu", "cider"}
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
     code, table, _ = run([*argv, "--out", tmp_path / "other"], capsys)
     assert code == 0
     assert "valid BLEU-4" in table
+    assert "valid CIDEr-D" in table
 
 
 def test_describe_prints_one_caption_per_image_in_input_order(trained, scenes, capsys):
@@ -92,10 +93,10 @@ def test_eval_scores_as_the_python_api_does(trained, scenes, capsys):
     assert code == 0, err
     result = json.loads(printed)
     expected = Captioner.load(trained).evaluate(scenes.test, scenes.folder)
-    for key in ("bleu1", "bleu4", "exact", "images"):
+    for key in ("bleu1", "bleu4", "cider", "rouge_l", "exact", "images"):
         assert result[key] == pytest.approx(expected[key])
     code, table, _ = run(argv, capsys)
-    assert "BLEU-4" in table
+    assert all(name in table for name in ("BLEU-4", "CIDEr-D", "ROUGE-L"))
 
 
 def test_print_config_then_config_replays_the_run(scenes, tmp_path, capsys):

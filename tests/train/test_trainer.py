@@ -305,16 +305,17 @@ def test_tensorboard_scalars_match_the_metrics_log(tmp_path):
     assert "train/tokens_per_s" in events.Tags()["scalars"]
 
 
-def test_monitoring_a_score_keeps_the_highest_not_the_lowest(tmp_path):
+@pytest.mark.parametrize("score", ["bleu", "cider"])
+def test_monitoring_a_score_keeps_the_highest_not_the_lowest(tmp_path, score):
     class Scored(ToyTask):
         def __init__(self):
             super().__init__()
             self.scores = [10.0, 30.0, 20.0]
 
         def evaluate(self, model):
-            return {"loss": 1.0 + len(self.scores), "bleu": self.scores.pop(0)}
+            return {"loss": 1.0 + len(self.scores), score: self.scores.pop(0)}
 
-    _, progress = train(tmp_path / "run", task=Scored(), monitor="bleu")
+    _, progress = train(tmp_path / "run", task=Scored(), monitor=score)
     assert progress.best == -30.0
     assert load_checkpoint(tmp_path / "run" / "best").training_state["progress"]["epoch"] == 2
     with pytest.raises(UserError, match="monitor: expected one of the validation metrics loss"):

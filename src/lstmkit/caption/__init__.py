@@ -6,7 +6,8 @@ Tell, or Show, Attend and Tell's soft attention).
 * ``data`` — what ``fit`` reads: captions files, the built-in corpora, captions in memory;
 * ``task`` — batches (one reference per image, drawn per epoch) and the loss for the one
   trainer;
-* ``scores`` — BLEU-1 to 4 against all references (sacrebleu), exact match.
+* ``scores`` — BLEU-1 to 4 (sacrebleu), CIDEr-D and ROUGE-L (as the COCO toolkit) against all
+  references, exact match.
 """
 
 from lstmkit.caption.data import CaptionData, load_caption_data

@@ -3,9 +3,10 @@
 
 Estimator style, as :class:`lstmkit.speech.SpeechRecognizer`: the constructor stores
 hyperparameters, ``fit`` trains through the one trainer (budgets, early stopping on validation
-BLEU, exact resume, ``seed``, bf16) and returns ``self``, learned state lives in attributes ending
-in ``_`` (``tokenizer_``, ``model_``, ``image_size_``), and ``save``/``load`` use the checkpoint
-directory format, the tokenizer under ``tokenizer/`` and the image size in ``config.json``.
+BLEU-4 or CIDEr-D, exact resume, ``seed``, bf16) and returns ``self``, learned state lives in
+attributes ending in ``_`` (``tokenizer_``, ``model_``, ``image_size_``), and ``save``/``load``
+use the checkpoint directory format, the tokenizer under ``tokenizer/`` and the image size in
+``config.json``.
 
 The network is :class:`lstmkit.models.caption.ImageCaptioner`, decoded by
 :func:`lstmkit.decode.greedy` and :func:`lstmkit.decode.beam_search`.
@@ -44,7 +45,7 @@ from lstmkit.train.optim import OptimConfig
 DEFAULT_OPTIM = {"lr": 1e-3, "warmup_steps": 100}
 DEFAULT_TRAIN = {"monitor": "bleu", "clip": 5.0}
 DEFAULT_IMAGE_SIZE = 128  # a user's images; the built-in corpora have their own
-SCORE_IMAGES = 300  # validation images captioned per epoch for BLEU
+SCORE_IMAGES = 300  # validation images captioned per epoch for BLEU-4 and CIDEr-D
 METHODS = ("greedy", "beam")
 TOKENIZERS = ("word", "char")
 RESERVED = ("vocab_size", "pad_id", "bos_id", "eos_id")  # set by the tokenizer
@@ -68,7 +69,8 @@ class Captioner(Estimator):
             than the tokenizer's (``vocab_size`` and the special ids).
         optim, train: :class:`~lstmkit.train.OptimConfig` /
             :class:`~lstmkit.train.config.TrainConfig` fields over this task's defaults (monitor
-            ``"bleu"``: ``best/`` is the model with the highest validation BLEU-4).
+            ``"bleu"``: ``best/`` is the model with the highest validation BLEU-4; ``"cider"``:
+            CIDEr-D).
 
     Example:
         >>> Captioner(model={"attention": "none", "gate": False}, batch_size=16)
@@ -224,7 +226,8 @@ class Captioner(Estimator):
         def scores(model) -> dict[str, float]:
             with self._scoring(model):
                 hypotheses = self._describe_pixels(pixels, "greedy", 1, 30, 64)
-            return {"bleu": caption_scores(hypotheses, references)["bleu4"]}
+            found = caption_scores(hypotheses, references)
+            return {"bleu": found["bleu4"], "cider": found["cider"]}
 
         return scores
 
@@ -389,16 +392,17 @@ class Captioner(Estimator):
         images: str | Path | None = None,
         **decoding: Any,
     ) -> dict:
-        """BLEU-1 to 4 and exact match (percent) of the captions of ``captions``' images against
-        all their references (:func:`~lstmkit.caption.scores.caption_scores`); ``decoding`` as
-        :meth:`describe`.
+        """BLEU-1 to 4, CIDEr-D, ROUGE-L and exact match of the captions of ``captions``' images
+        against all their references (:func:`~lstmkit.caption.scores.caption_scores`);
+        ``decoding`` as :meth:`describe`.
 
         Args:
             captions: a captions file (with ``images``, its images folder), a built-in corpus's
                 name or :class:`CaptionCorpus` (its test part), or Captions.
 
         Returns:
-            The scores, with ``hypotheses`` and ``references``.
+            ``bleu1`` … ``bleu4``, ``cider``, ``rouge_l``, ``exact`` and ``images``, with
+            ``hypotheses`` and ``references``.
         """
         self._check_fitted()
         if (

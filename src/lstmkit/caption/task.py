@@ -1,5 +1,5 @@
 """The captioning task: batches of images and one caption each, the network's loss, and
-validation loss and BLEU.
+validation loss, BLEU-4 and CIDEr-D.
 
 An epoch is one pass over the training **images** in an order drawn from the run's seed and the
 epoch; each image comes with **one** of its reference captions, drawn per batch from the seed,
@@ -9,8 +9,8 @@ would weigh more; drawn per epoch, every reference is met over the epochs.) Augm
 (:func:`~lstmkit.data.images.augment_image`) draws from the same per-batch generator, so a
 resumed run trains on exactly the batches of one that never stopped.
 
-Validation scores the loss over every (image, reference) pair, and the extra scores (BLEU of
-greedy captions against all references) the estimator gives.
+Validation scores the loss over every (image, reference) pair, and the extra scores (BLEU-4 and
+CIDEr-D of greedy captions against all references) the estimator gives.
 
 Legend: B batch, T caption tokens (+1 for bos or eos), H, W the images' height and width.
 """
@@ -28,7 +28,7 @@ from lstmkit.data.batching import batch_seed
 from lstmkit.data.images import augment_image, normalise_image
 from lstmkit.nn.device import device_of
 
-METRICS = ("loss", "bleu")
+METRICS = ("loss", "bleu", "cider")
 
 Batch = tuple[Tensor, Tensor, Tensor]  # images (B, 3, H, W), tgt_in (B, T), tgt_out (B, T)
 
@@ -71,7 +71,7 @@ class CaptionTask:
         meta: ``{"config": the run's config, "files": checkpoint extra files, "seed": int}``.
         specials: ``(pad_id, bos_id, eos_id)``.
         augment: shift, brighten and contrast the training images.
-        scores: extra validation metrics of the model (BLEU), or None.
+        scores: extra validation metrics of the model (BLEU-4, CIDEr-D), or None.
     """
 
     task = "caption"

@@ -66,8 +66,9 @@ attending over the regions at every word (Show, Attend and Tell; --attention non
 Tell). --captions is a captions file (TSV/CSV image and caption, several lines per image being
 several references; Flickr8k's token file; COCO's captions JSON) whose images lie in --images
 (default: the file's folder), or a built-in corpus generated on first use. The model kept is
-the one with the best validation BLEU-4 (greedy). Every option can also come from --config FILE;
-flags override it; --print-config shows the settings a run would use."""
+the one with the best validation BLEU-4 (greedy; --monitor cider: CIDEr-D). Every option can
+also come from --config FILE; flags override it; --print-config shows the settings a run would
+use."""
 
 
 def _defaults() -> dict:
@@ -202,20 +203,28 @@ _LISTS = ("hypotheses", "references")
 
 def train_table(r: dict) -> str:
     lines = [output.run_line(r)]
-    rows = [[h["epoch"], h["step"], f"{h['loss']:.4f}", f"{h['bleu']:.2f}"] for h in r["history"]]
+    rows = [
+        # A run resumed from before CIDEr-D was scored has epochs without it.
+        [h["epoch"], h["step"], f"{h['loss']:.4f}", f"{h['bleu']:.2f}", _number(h.get("cider"))]
+        for h in r["history"]
+    ]
     if rows:
-        header = ["epoch", "step", "valid loss", "valid BLEU-4"]
-        lines += ["", output.format_table(header, rows)]
+        header = ["epoch", "step", "valid loss", "valid BLEU-4", "valid CIDEr-D"]
+        lines += ["", output.format_table(header, rows, align=">" * len(header))]
     if "test" in r:
         lines += ["", "test (greedy):", scores_table(r["test"])]
     return "\n".join(lines)
 
 
 def scores_table(r: dict) -> str:
-    """BLEU-1 to 4 and exact match against all of each image's references."""
-    names = ("bleu1", "bleu2", "bleu3", "bleu4", "exact")
-    header = ["BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "exact %", "images"]
+    """BLEU-1 to 4, CIDEr-D, ROUGE-L and exact match against all of each image's references."""
+    names = ("bleu1", "bleu2", "bleu3", "bleu4", "cider", "rouge_l", "exact")
+    header = ["BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D", "ROUGE-L", "exact %", "images"]
     return output.format_table(header, [[*(f"{r[k]:.2f}" for k in names), r["images"]]])
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 # ---------------------------------------------------------------------- describe, eval
@@ -275,7 +284,7 @@ def run_describe(args: argparse.Namespace) -> int:
 
 
 def _register_eval(verbs) -> None:
-    p = command_parser(verbs, "eval", run_eval, help="BLEU-1 to 4 and exact match")
+    p = command_parser(verbs, "eval", run_eval, help="BLEU-1 to 4, CIDEr-D, ROUGE-L, exact match")
     p.add_argument("model", metavar="DIR", help="a run folder or checkpoint")
     option(
         p,

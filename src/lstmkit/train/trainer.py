@@ -52,7 +52,7 @@ from lstmkit.train.optim import OptimConfig, Schedule, build_optimizer, paramete
 
 LAST, BEST = "last", "best"
 TRAINING_WEIGHTS = "training_weights"  # the weights as trained, beside an average (ema)
-HIGHER_IS_BETTER = frozenset({"bleu", "chrf", "exact", "accuracy"})
+HIGHER_IS_BETTER = frozenset({"bleu", "chrf", "exact", "accuracy", "cider"})
 
 
 class TrainingInterrupted(KeyboardInterrupt):
