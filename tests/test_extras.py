@@ -31,7 +31,8 @@ def test_the_core_holds_no_optional_package():
 def test_every_optional_package_is_in_the_extra_named_for_it_and_all_has_every_extra():
     extras = PROJECT["optional-dependencies"]
     assert {"forecast", "serve", "export", "inspect", "docs", "dev", "all"} <= set(extras)
-    distributions = {"sklearn": "scikit-learn"}  # import name -> the name pip installs
+    # import name -> the name pip installs
+    distributions = {"sklearn": "scikit-learn", "python_multipart": "python-multipart"}
     for package, extra in lstmkit.EXTRAS.items():
         if package != "starlette":  # comes with fastapi
             wanted = distributions.get(package, package)

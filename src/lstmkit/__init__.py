@@ -38,6 +38,7 @@ EXTRAS = {
     "fastapi": "serve",
     "uvicorn": "serve",
     "starlette": "serve",
+    "python_multipart": "serve",
     "tensorboard": "tensorboard",
 }
 

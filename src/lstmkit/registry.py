@@ -124,6 +124,8 @@ TASKS: dict[str, TaskSpec] = {
             title="image captioner",
             estimator="lstmkit.caption:Captioner",
             cli="lstmkit.cli.caption",
+            endpoints={"describe": "lstmkit.serve.caption:describe_handler"},
+            onnx="lstmkit.export.caption_onnx:write_caption",
         ),
     )
 }

@@ -1,5 +1,5 @@
 """The bad-input sweep's cases for `lstmkit caption`: captions files and images a captioner cannot
-use, and options out of range.
+use, and options out of range (`lstmkit serve`'s /describe limits among them).
 
 The workspace gets ``caption/``: three small PNG images, a file that is not an image, and
 captions files that name a missing image, hold an empty caption, name the broken image, lead out
@@ -78,6 +78,22 @@ CASES: list[Case] = [
         "argument --penalty: expected a number >= 0, got '-1'",
         usage=True,
         option="--penalty",
+    ),
+    Case(
+        "caption-serve-max-image-bytes",
+        "serve: --max-image-bytes 0 (the largest /describe upload)",
+        "serve {ws}/lm --max-image-bytes 0 --port 0",
+        "argument --max-image-bytes: expected a positive integer, got '0'",
+        usage=True,
+        option="--max-image-bytes",
+    ),
+    Case(
+        "caption-serve-max-image-pixels",
+        "serve: --max-image-pixels 1e6 (not an integer)",
+        "serve {ws}/lm --max-image-pixels 1e6 --port 0",
+        "argument --max-image-pixels: expected a positive integer, got '1e6'",
+        usage=True,
+        option="--max-image-pixels",
     ),
     Case(
         "caption-describe-unreadable-image",

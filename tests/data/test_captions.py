@@ -14,7 +14,11 @@ from PIL import Image
 
 from lstmkit.data.captions import Captions, read_captions, split_captions
 from lstmkit.data.images import (
+    ImageHeader,
+    ImageTooLarge,
     augment_image,
+    decode_image,
+    image_header,
     image_size,
     load_image,
     normalise_image,
@@ -342,6 +346,28 @@ def test_unreadable_truncated_huge_and_special_images_are_named(tmp_path):
         assert message.format(tmp_path / name) in str(error.value), name
     with pytest.raises(UserError, match="expected at most 67,108,864 pixels, got 10000x10000"):
         scan_images([tmp_path / "full.png", tmp_path / "bomb.png"], 8)
+
+
+def test_an_image_in_memory_is_checked_and_decoded_as_its_file_would_be(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned a quarter: the header's size is the stored one
+    pixels = np.random.default_rng(1).integers(0, 256, (30, 50, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.jpg", exif=exif)
+    Image.fromarray(pixels).convert("RGBA").save(tmp_path / "a.png")
+    for name, header in (("a.jpg", ("JPEG", 50, 30)), ("a.png", ("PNG", 50, 30))):
+        data = (tmp_path / name).read_bytes()
+        assert image_header(data) == ImageHeader(*header)
+        assert np.array_equal(decode_image(data, (12, 20)), read_image(tmp_path / name, (12, 20)))
+    data = (tmp_path / "a.png").read_bytes()
+    with pytest.raises(ImageTooLarge, match=r"^upload: expected at most 1,000 pixels, got 50x30$"):
+        image_header(data, "upload", max_pixels=1000)
+    with pytest.raises(ImageTooLarge, match=r"^image: expected at most 10 pixels, got 10,000,000,"):
+        image_header(png_header(100_000, 100_000), max_pixels=10)  # over Pillow's own limit too
+    with pytest.raises(UserError, match=r"^image: expected a PNG or JPEG image, got a file Pillow"):
+        image_header(b"GIF89a" + bytes(30))
+    with pytest.raises(UserError, match=r"^image: expected a PNG or JPEG image Pillow can read, "):
+        decode_image(data[:200], 8)
+    assert not issubclass(UserError, ImageTooLarge)
 
 
 def test_scan_images_notes_wildly_different_sizes(tmp_path):

@@ -242,6 +242,11 @@ class Captioner(Estimator):
         ids = {"pad_id": t.pad_id, "bos_id": t.bos_id, "eos_id": t.eos_id}
         return CaptionConfig(vocab_size=t.vocab_size, **ids, **(self.model or {}))
 
+    @property
+    def model_config_(self) -> dict:
+        """The network's config as the tokenizer and ``model`` give it."""
+        return self._model_config().to_dict()
+
     # ------------------------------------------------------------------ files
     def _run_config(self, data: CaptionData | None = None) -> dict:
         info: dict[str, Any] = {"image_size": list(self.image_size_), "lowercase": self.lowercase}

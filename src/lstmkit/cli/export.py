@@ -16,8 +16,12 @@ seq2seq model encoder.onnx and decoder_step.onnx (one step with attention); a fo
 forecaster.onnx (window-normalised inputs) and forecaster_window.onnx (a series' standardised
 history; the series scaling, calendar and adjustment are in the manifest); a speech recogniser
 speech.onnx (log-mel features → CTC log-probabilities; the feature settings and mel filterbank
-are in the folder). lstmkit.export.runtime runs them with numpy and onnxruntime alone (the
-speech graph: lstmkit.export.speech_onnx.OnnxSpeechRecognizer)."""
+are in the folder); an image captioner encoder.onnx (normalised images → regions and the
+decoder's first state) and decoder_step.onnx (one word: log-probabilities, state, attention),
+with the image size and normalisation in the manifest, both checked in onnxruntime against
+PyTorch before the folder is written. lstmkit.export.runtime runs them with numpy and
+onnxruntime alone (the speech graph: lstmkit.export.speech_onnx.OnnxSpeechRecognizer; the
+captioner's: lstmkit.export.caption_onnx.OnnxCaptioner)."""
 FORMATS = ("onnx",)
 
 

@@ -15,8 +15,9 @@ from lstmkit.errors import UserError
 
 DOC = """Serve a trained model over HTTP: a language model answers /predict and /generate, a
 seq2seq model /translate, a forecaster /forecast, a speech recogniser /transcribe (a base64
-audio file in JSON); every server answers /health and documents
-its API at /docs. The model is loaded once and runs in one worker thread that batches concurrent
+audio file in JSON), an image captioner /describe (a PNG or JPEG file uploaded as a
+multipart/form-data field "image"); every server answers /health and documents its API at
+/docs. The model is loaded once and runs in one worker thread that batches concurrent
 requests. Bad requests get a 4xx answer {"error": "..."}. With an API key (--api-key or the
 environment variable LSTMKIT_API_KEY) every request must carry it (Authorization: Bearer KEY or
 X-API-Key: KEY) or is answered 401. Ctrl-C stops the server."""
@@ -72,6 +73,23 @@ def register(commands) -> None:
         default=8 << 20,
         metavar="N",
         help="the largest /transcribe audio file, in bytes before base64",
+    )
+    option(
+        p,
+        "--max-image-bytes",
+        type=positive_int,
+        default=8 << 20,
+        metavar="N",
+        help="the largest /describe image file, in bytes",
+    )
+    option(
+        p,
+        "--max-image-pixels",
+        type=positive_int,
+        default=1 << 25,
+        metavar="N",
+        help="the most pixels (width x height) of a /describe image, read from its header "
+        "before it is decoded",
     )
     option(
         p,
@@ -171,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
         max_tokens=s["max_tokens"],
         max_seconds=s["max_seconds"],
         max_audio_bytes=s["max_audio_bytes"],
+        max_image_bytes=s["max_image_bytes"],
+        max_image_pixels=s["max_image_pixels"],
         queue=s["queue"],
         batch_wait_ms=s["batch_wait_ms"],
         threads=s["threads"],

@@ -13,6 +13,10 @@ reads the headers of many images and notes when their sizes differ so widely (ar
 ratio more than :data:`SIZE_SPREAD` times) that resizing them to one size distorts some.
 Augmentation (:func:`augment_image`) is for the caller to ask for; nothing here applies it.
 
+An image held in memory (an upload) passes the same checks: :func:`image_header` reads its
+format and size from the header alone, with a pixel cap of the caller's, and
+:func:`decode_image` gives the pixels :func:`read_image` gives of the same bytes in a file.
+
 Example:
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -24,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -31,6 +36,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -46,6 +52,20 @@ IMAGE_MEAN = (0.5, 0.5, 0.5)
 IMAGE_STD = (0.5, 0.5, 0.5)
 SIZE_SPREAD = 4.0
 _SIXTEEN_BIT = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+class ImageTooLarge(UserError):
+    """An image over a pixel cap (its header's width times height), told apart from an unreadable
+    one so that a server can answer it as too large (413) rather than of the wrong kind."""
+
+
+class ImageHeader(NamedTuple):
+    """What an image's header says: ``format`` (one of :data:`IMAGE_FORMATS`), ``width`` and
+    ``height`` in pixels (as stored, before any EXIF rotation)."""
+
+    format: str
+    width: int
+    height: int
 
 
 def image_size(size: int | Sequence[int]) -> tuple[int, int]:
@@ -89,11 +109,16 @@ def open_image(
             :data:`IMAGE_FORMATS`, truncated or corrupt, or over :data:`MAX_IMAGE_PIXELS`.
     """
     with _opened(Path(path), where) as image:
-        if cover is not None:
-            image.draft(None, (cover, cover))
-        image.load()
-        image = ImageOps.exif_transpose(image)
-    return _rgb(image)
+        return _decoded(image, cover)
+
+
+def _decoded(image: Image.Image, cover: int | None) -> Image.Image:
+    """An opened image's pixels decoded (a JPEG's at a scale that keeps ``cover``), turned as
+    its EXIF says, in RGB."""
+    if cover is not None:
+        image.draft(None, (cover, cover))
+    image.load()
+    return _rgb(ImageOps.exif_transpose(image))
 
 
 @contextmanager
@@ -107,39 +132,97 @@ def _opened(path: Path, where: str | None) -> Iterator[Image.Image]:
         raise UserError(f"{label}: no such image file") from None
     if not stat.S_ISREG(mode):  # a FIFO would block the read
         raise UserError(f"{label}: expected an image file, got a folder or a special file")
+    with path.open("rb") as file, _reading(file, label, str(path)) as image:
+        yield image
+
+
+@contextmanager
+def _reading(
+    file: BinaryIO, label: str, name: str | None = None, max_pixels: int = MAX_IMAGE_PIXELS
+) -> Iterator[Image.Image]:
+    """The image in ``file`` with its header read and checked (format, at most ``max_pixels``);
+    ``name``, the file's path, is left out of Pillow's reasons."""
+    formats = " or ".join(IMAGE_FORMATS)
     try:
-        with path.open("rb") as file, warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(file, formats=IMAGE_FORMATS)
-            _check_pixels(image, label)
+            _check_pixels(image, label, max_pixels)
             yield image
     except UserError:
         raise
     except Image.DecompressionBombError as error:  # over Pillow's own limit, above ours
         claimed = re.search(r"\((\d+) pixels\)", str(error))
         got = f"{int(claimed[1]):,}" if claimed else "more"
-        raise UserError(
-            f"{label}: expected at most {MAX_IMAGE_PIXELS:,} pixels, got {got}"
-        ) from None
+        raise ImageTooLarge(f"{label}: expected at most {max_pixels:,} pixels, got {got}") from None
     except UnidentifiedImageError:
         raise UserError(
-            f"{label}: expected a {' or '.join(IMAGE_FORMATS)} image, got a file Pillow does not "
-            "recognise as one"
+            f"{label}: expected a {formats} image, got a file Pillow does not recognise as one"
         ) from None
     except (OSError, ValueError, SyntaxError) as error:
-        reason = str(error).replace(str(path), "the file") or type(error).__name__
+        reason = str(error).replace(name, "the file") if name else str(error)
         raise UserError(
-            f"{label}: expected a {' or '.join(IMAGE_FORMATS)} image Pillow can read, got an "
-            f"unreadable file ({reason})"
+            f"{label}: expected a {formats} image Pillow can read, got an unreadable file "
+            f"({reason or type(error).__name__})"
         ) from None
 
 
-def _check_pixels(image: Image.Image, label: str) -> None:
+def _check_pixels(image: Image.Image, label: str, max_pixels: int) -> None:
     width, height = image.size
-    if width * height > MAX_IMAGE_PIXELS:
-        raise UserError(
-            f"{label}: expected at most {MAX_IMAGE_PIXELS:,} pixels, got {width}x{height}"
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"{label}: expected at most {max_pixels:,} pixels, got {width}x{height}"
         )
+
+
+def image_header(
+    data: bytes, label: str = "image", max_pixels: int = MAX_IMAGE_PIXELS
+) -> ImageHeader:
+    """The format and size of an image held in memory, read from its header and checked before
+    any pixel is decoded, as :func:`open_image` checks a file.
+
+    Args:
+        data: the image file's bytes.
+        label: what the messages call the image (an upload's field name).
+        max_pixels: the most pixels (width times height) allowed.
+
+    Raises:
+        ImageTooLarge: naming ``label``, over ``max_pixels``.
+        UserError: naming ``label``, for bytes that are not a PNG or JPEG image Pillow reads.
+
+    Example:
+        >>> png = io.BytesIO()
+        >>> Image.new("RGB", (40, 20)).save(png, "PNG")
+        >>> image_header(png.getvalue())
+        ImageHeader(format='PNG', width=40, height=20)
+        >>> image_header(png.getvalue(), max_pixels=100)
+        Traceback (most recent call last):
+        ...
+        lstmkit.data.images.ImageTooLarge: image: expected at most 100 pixels, got 40x20
+    """
+    with _reading(io.BytesIO(data), label, max_pixels=max_pixels) as image:
+        return ImageHeader(image.format, *image.size)
+
+
+def decode_image(
+    data: bytes, size: int | Sequence[int], label: str = "image", max_pixels: int = MAX_IMAGE_PIXELS
+) -> np.ndarray:
+    """The image held in memory in RGB, resized to ``size``, as bytes: what :func:`read_image`
+    gives of a file holding ``data``.
+
+    Raises:
+        ImageTooLarge, UserError: as :func:`image_header`, or for pixels that fail to decode
+            (a truncated or corrupt file).
+    """
+    height, width = image_size(size)
+    with _reading(io.BytesIO(data), label, max_pixels=max_pixels) as image:
+        return _resized(_decoded(image, cover=max(height, width)), height, width)
+
+
+def _resized(image: Image.Image, height: int, width: int) -> np.ndarray:
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8).copy()
 
 
 def _rgb(image: Image.Image) -> Image.Image:
@@ -171,10 +254,7 @@ def read_image(
         UserError: as :func:`open_image`, or a bad ``size``.
     """
     height, width = image_size(size)
-    image = open_image(path, where, cover=max(height, width))
-    if image.size != (width, height):
-        image = image.resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.uint8).copy()
+    return _resized(open_image(path, where, cover=max(height, width)), height, width)
 
 
 def normalise_image(
@@ -327,7 +407,11 @@ __all__ = [
     "MAX_IMAGE_PIXELS",
     "MAX_SIZE",
     "SIZE_SPREAD",
+    "ImageHeader",
+    "ImageTooLarge",
     "augment_image",
+    "decode_image",
+    "image_header",
     "image_size",
     "load_image",
     "normalise_image",

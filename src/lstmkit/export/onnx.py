@@ -12,10 +12,13 @@
   scaling around them (series statistics, calendar, adjustment) written into the manifest;
 * a speech recogniser: ``speech.onnx`` (log-mel features and lengths → CTC log-probabilities
   and output lengths; see :mod:`lstmkit.export.speech_onnx`), with the feature settings and
-  the mel filterbank (``mel_filters.npy``) to compute its input without torch.
+  the mel filterbank (``mel_filters.npy``) to compute its input without torch;
+* an image captioner: ``encoder.onnx`` (normalised images → regions and the decoder's first
+  state) and ``decoder_step.onnx`` (one word with attention; see
+  :mod:`lstmkit.export.caption_onnx`), with the image size and normalisation in the manifest.
 
-The graphs come from torch's TorchScript-based exporter (``dynamo=False``), one path for all
-three models. The dynamo exporter (torch 2.13) does export the unpadded language model, but not
+The graphs come from torch's TorchScript-based exporter (``dynamo=False``), one path for
+every model. The dynamo exporter (torch 2.13) does export the unpadded language model, but not
 the seq2seq encoder: lstmkit's LSTM reads a padded batch's lengths as Python integers (to pack
 it), a data-dependent guard that ``torch.export`` refuses (``GuardOnDataDependentSymNode``). The
 TorchScript exporter accepts a symbolic function instead, so each LSTM layer becomes ONNX's own
@@ -68,8 +71,8 @@ def export_onnx(
     """Export the model of a checkpoint (or run folder) to the folder ``out``.
 
     Args:
-        directory: a checkpoint or run folder of a LanguageModel, Seq2Seq, Forecaster or
-            SpeechRecognizer.
+        directory: a checkpoint or run folder of a LanguageModel, Seq2Seq, Forecaster,
+            SpeechRecognizer or Captioner.
         out: the folder to create (replaced, if it exists and is not empty, only with
             ``overwrite``).
         opset: the ONNX opset, 14 to 20.
@@ -250,6 +253,29 @@ def export_graph(graph: nn.Module, example: tuple, path: Path, opset: int) -> di
         "inputs": [_describe(v) for v in proto.graph.input],
         "outputs": [_describe(v) for v in proto.graph.output],
     }
+
+
+def read_manifest(folder: str | Path, kind: str) -> dict:
+    """The manifest of an export folder of a ``kind`` model (``"speech"``, ``"caption"``), for
+    the runners that check their input as the library does.
+
+    Raises:
+        UserError: naming the folder or its manifest when it is not such an export.
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise UserError(f"folder: expected an lstmkit ONNX export with {MANIFEST}, got {folder}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: expected JSON, got {error}") from None
+    found = manifest if isinstance(manifest, dict) else {}
+    if found.get("format") != FORMAT or found.get("kind") != kind:
+        raise UserError(
+            f"{path}: expected a {FORMAT} export of a {kind} model, got "
+            f"{found.get('format')!r} of a {found.get('kind')!r} model"
+        )
+    return manifest
 
 
 def _describe(value) -> dict:

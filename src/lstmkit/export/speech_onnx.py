@@ -21,7 +21,6 @@ Legend: B batch, T feature frames, T' output frames (``ceil(T / stack)``), F fea
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from torch import Tensor, nn
 
 from lstmkit.errors import UserError
 from lstmkit.export.graphs import export_copy
-from lstmkit.export.onnx import export_graph
+from lstmkit.export.onnx import export_graph, read_manifest
 from lstmkit.models.speech import CTCRecognizer
 from lstmkit.speech.features import (
     CAUSAL_PRIOR_FRAMES,
@@ -45,8 +44,6 @@ from lstmkit.tokenizers import load_tokenizer
 
 GRAPH_FILE = "speech.onnx"
 FILTERS_FILE = "mel_filters.npy"
-MANIFEST = "manifest.json"
-FORMAT = "lstmkit-onnx"
 
 
 class SpeechGraph(nn.Module):
@@ -218,21 +215,7 @@ class OnnxSpeechRecognizer:
         import onnxruntime as ort
 
         self.folder = Path(folder)
-        path = self.folder / MANIFEST
-        if not path.is_file():
-            raise UserError(
-                f"folder: expected an lstmkit ONNX export with {MANIFEST}, got {self.folder}"
-            )
-        try:
-            self.manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise UserError(f"{path}: expected JSON, got {error}") from None
-        found = self.manifest if isinstance(self.manifest, dict) else {}
-        if found.get("format") != FORMAT or found.get("kind") != self.kind:
-            raise UserError(
-                f"{path}: expected a {FORMAT} export of a speech model, got "
-                f"{found.get('format')!r} of a {found.get('kind')!r} model"
-            )
+        self.manifest = read_manifest(self.folder, self.kind)
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads, options.inter_op_num_threads = threads, 1

@@ -9,16 +9,19 @@ Endpoints (the loaded kind's are active; the others answer 409 naming the loaded
 - ``POST /forecast`` (forecaster): the forecast after a history (or the training series).
 - ``POST /transcribe`` (speech recogniser): the transcript of an audio file sent in base64
   (:mod:`lstmkit.serve.speech`).
+- ``POST /describe`` (image captioner): the caption of an image uploaded as a form
+  (:mod:`lstmkit.serve.caption`).
 - ``GET /docs``, ``GET /openapi.json``: the API's documentation, from FastAPI.
 
 Every rejected request gets a 4xx answer ``{"error": "field: expected X, got Y"}``: 400 for a
-body that is not JSON, 401 without the API key (when the server has one), 404 for an unknown
-path, 408 for a request head or body that arrives too slowly, 409 for an endpoint of another kind
-of model, 413 for a body over the size limit (declared or chunked) or audio over its limits, 415
-for audio in no format the server reads, 422 for a field out of its limits or input the model
-refuses (:class:`~lstmkit.errors.UserError`), 503 when the queue is full. 401, 408 and the body's
-413 come before the body is read (:mod:`lstmkit.serve.guard`) and close the connection. The model
-runs in one worker thread (:mod:`lstmkit.serve.worker`), never on the event loop.
+body that is not JSON (or a form that cannot be parsed), 401 without the API key (when the server
+has one), 404 for an unknown path, 408 for a request head or body that arrives too slowly, 409 for
+an endpoint of another kind of model, 413 for a body over the size limit (declared or chunked) or
+audio or an image over its limits, 415 for audio or an image in no format the server reads, 422
+for a field out of its limits or input the model refuses (:class:`~lstmkit.errors.UserError`),
+503 when the queue is full. 401, 408 and the body's 413 come before the body is read
+(:mod:`lstmkit.serve.guard`) and close the connection. The model runs in one worker thread
+(:mod:`lstmkit.serve.worker`), never on the event loop.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from __future__ import annotations
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -43,7 +47,8 @@ from lstmkit.serve.schemas import RESPONSES, ErrorResponse, HealthResponse, Limi
 from lstmkit.serve.worker import ModelWorker, QueueFull
 
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 408, 409, 413, 422, 503)}
-MORE_ERRORS = {"transcribe": (415,)}  # statuses beside ERRORS that an endpoint answers
+# The statuses beside ERRORS that an endpoint answers.
+MORE_ERRORS = {"transcribe": (415,), "describe": (415,)}
 
 
 def create_app(
@@ -139,9 +144,9 @@ def create_app(
                 route
             )
         else:
-            wanted = TASKS[tasks[name]].title
+            wanted = TASKS[tasks[name]].a_title
             app.post(f"/{name}", include_in_schema=False)(
-                _elsewhere(name, wanted, kind, model, active)
+                _elsewhere(name, wanted, spec.a_title, model, active)
             )
     return app
 
@@ -158,6 +163,7 @@ SUMMARIES = {
     "translate": "translations of a batch of sentences",
     "forecast": "the forecast after a series' history",
     "transcribe": "the transcript of an audio file",
+    "describe": "the caption of an image",
 }
 
 
@@ -175,21 +181,23 @@ def _endpoint(worker: ModelWorker, name: str, model: type, spec: Endpoint):
             return error(status_of(refused), str(refused))
         return {**result, "notices": list(dict.fromkeys([*result["notices"], *notices]))}
 
-    endpoint.__annotations__ = {"body": model}
+    # A form's media type said outright: FastAPI would document a model of fields as urlencoded.
+    form = Form(media_type="multipart/form-data")
+    endpoint.__annotations__ = {"body": Annotated[model, form] if spec.form else model}
     endpoint.__doc__ = model.__doc__
     endpoint.__name__ = name
     return endpoint
 
 
 def _elsewhere(name: str, wanted: str, kind: str, model: str, active: tuple[str, ...]):
-    """The route of an endpoint another kind of model (``wanted``) has: 409, naming the loaded
-    kind."""
+    """The route of an endpoint another kind of model (``wanted``, with its article: "a
+    language model") has: 409, naming the loaded ``kind``."""
     here = ", ".join(f"/{n}" for n in active)
 
     async def endpoint() -> JSONResponse:
         return error(
             409,
-            f"/{name}: expected a server of a {wanted}, got one of a {kind} "
+            f"/{name}: expected a server of {wanted}, got one of {kind} "
             f"({model}), which answers {here}",
         )
 
@@ -219,6 +227,10 @@ def _error_handlers(app: FastAPI, models: dict, tasks: dict[str, str]) -> None:
         if exc.status_code == 404:
             names = ", ".join(["/health", "/docs", *(f"/{n}" for n in tasks)])
             message = f"{path}: no such endpoint; expected one of {names}"
+        elif exc.status_code == 400:  # a form starlette cannot parse (JSON errors are 422s)
+            message = (
+                f"body: expected a multipart/form-data body, got one that fails ({exc.detail})"
+            )
         elif exc.status_code == 405:
             message = f"{request.method} {path}: method not allowed; expected " + (
                 "GET" if path == "/health" else "POST"

@@ -9,6 +9,7 @@ import typing
 from collections.abc import Sequence
 
 from pydantic import BaseModel
+from starlette.datastructures import UploadFile
 
 from lstmkit.errors import UserError
 
@@ -88,6 +89,9 @@ def one_message(error: dict, model: type[BaseModel] | None = None) -> str:
     ``model``, the request's, names the fields allowed beside an unknown one."""
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     name = where(error["loc"])
+    if kind in ("missing", "value_error") and _is_upload(model, error["loc"]):
+        got = "none" if kind == "missing" else "a text field"
+        return f"{name}: expected a file uploaded as multipart/form-data, got {got}"
     if kind == "string_too_short" and ctx.get("min_length") == 1:
         return f"{name}: expected some text, got an empty string"
     if kind in ("string_too_long", "string_too_short"):
@@ -144,6 +148,13 @@ def fields_at(model: type[BaseModel] | None, path: Sequence) -> list[str]:
             field = model.model_fields.get(part)
             model = None if field is None else _inner_model(field.annotation)
     return [] if model is None else list(model.model_fields)
+
+
+def _is_upload(model: type[BaseModel] | None, loc: Sequence) -> bool:
+    """Whether ``loc`` names a file field (``UploadFile``) of the request ``model``, a form."""
+    field = None if model is None or len(loc) != 2 else model.model_fields.get(str(loc[1]))
+    kind = None if field is None else field.annotation
+    return isinstance(kind, type) and issubclass(kind, UploadFile)
 
 
 def _inner_model(annotation) -> type[BaseModel] | None:

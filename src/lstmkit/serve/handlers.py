@@ -50,6 +50,7 @@ class Endpoint:
         max_body: the most bytes of a request body the endpoint may need; the server's body
             limit is the largest of this and :attr:`Limits.max_body
             <lstmkit.serve.schemas.Limits.max_body>`.
+        form: the request is a form (``multipart/form-data``, a file upload) rather than JSON.
     """
 
     run: Handler
@@ -58,6 +59,7 @@ class Endpoint:
     size: Callable[[Any], int] = lambda request: 1
     prepare: Callable[[Any], Any] | None = None
     max_body: int = 0
+    form: bool = False
 
 
 # ---------------------------------------------------------------------------- language model

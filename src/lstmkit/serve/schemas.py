@@ -3,7 +3,8 @@
 The request models are built per app by :func:`request_models`, so that the limits of the
 running server (``--max-text-chars``, ``--max-batch``) and of the loaded model (a forecaster's
 horizon) are both checked by pydantic and shown in the OpenAPI schema at ``/docs``. Every request
-model forbids unknown fields and is strict: ``"5"`` is not an integer and ``true`` not a number.
+model forbids unknown fields and is strict: ``"5"`` is not an integer and ``true`` not a number;
+except /describe's, a form, whose fields arrive as text (``beam_size=5``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Annotated, Literal
 
+from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lstmkit.errors import UserError
@@ -37,6 +39,11 @@ class Limits:
             413); the recogniser's own ``max_seconds`` applies too.
         max_audio_bytes: bytes of a /transcribe audio file (before its base64 encoding);
             more is refused (413). The body limit grows to fit such a file.
+        max_image_bytes: bytes of a /describe image file; more is refused (413). The body
+            limit grows to fit such a file.
+        max_image_pixels: pixels (width times height) of a /describe image, read from its
+            header before it is decoded; more is refused (413). The data layer's own
+            :data:`~lstmkit.data.images.MAX_IMAGE_PIXELS` applies too.
         queue: requests waiting for the model; one more is answered 503.
         batch_wait_ms: how long the worker waits for more requests to batch with the first.
         threads: torch's intra-op threads in the model worker (None: torch's default).
@@ -55,6 +62,8 @@ class Limits:
     max_history: int = 10_000
     max_seconds: float = 30.0
     max_audio_bytes: int = 8 << 20
+    max_image_bytes: int = 8 << 20
+    max_image_pixels: int = 1 << 25  # about 5800 x 5800: a 24-megapixel photograph passes
     queue: int = 256
     batch_wait_ms: float = 2.0
     threads: int | None = None
@@ -117,7 +126,7 @@ def request_models(limits: Limits, horizon: int | None = None) -> dict[str, type
 
     Returns:
         ``{"predict": PredictRequest, "generate": ..., "translate": ..., "forecast": ...,
-        "transcribe": ...}``.
+        "transcribe": ..., "describe": ...}``.
     """
     return {
         "predict": _predict_request(limits),
@@ -125,7 +134,19 @@ def request_models(limits: Limits, horizon: int | None = None) -> dict[str, type
         "translate": _translate_request(limits),
         "forecast": _forecast_request(limits, horizon),
         "transcribe": _transcribe_request(limits),
+        "describe": _describe_request(limits),
     }
+
+
+def _check_n_best(request):
+    """A request's ``n_best`` needs the beam and at most ``beam_size``."""
+    if request.n_best is not None and request.method != "beam":
+        raise ValueError(f"n_best: expected only with method 'beam', got {request.method!r}")
+    if request.n_best is not None and request.n_best > request.beam_size:
+        raise ValueError(
+            f"n_best: expected at most beam_size {request.beam_size}, got {request.n_best}"
+        )
+    return request
 
 
 # Class bodies do not see the names of the enclosing function that they assign themselves
@@ -174,15 +195,7 @@ def _translate_request(limits: Limits) -> type[BaseModel]:
             None, ge=1, le=limits.max_beam_size, description="beam: also the n best, scored"
         )
 
-        @model_validator(mode="after")
-        def _check(self):
-            if self.n_best is not None and self.method != "beam":
-                raise ValueError(f"n_best: expected only with method 'beam', got {self.method!r}")
-            if self.n_best is not None and self.n_best > self.beam_size:
-                raise ValueError(
-                    f"n_best: expected at most beam_size {self.beam_size}, got {self.n_best}"
-                )
-            return self
+        _check = model_validator(mode="after")(_check_n_best)
 
     return TranslateRequest
 
@@ -237,6 +250,30 @@ def _transcribe_request(limits: Limits) -> type[BaseModel]:
     return TranscribeRequest
 
 
+def _describe_request(limits: Limits) -> type[BaseModel]:
+    tokens = limits.max_tokens
+
+    class DescribeRequest(BaseModel):
+        """The caption of one image (PNG or JPEG), uploaded as the form field ``image``."""
+
+        model_config = ConfigDict(extra="forbid")  # a form's fields are text: not strict
+
+        image: UploadFile = Field(
+            description=f"the image file, PNG or JPEG; at most {limits.max_image_bytes} bytes "
+            f"and {limits.max_image_pixels} pixels"
+        )
+        method: Literal["greedy", "beam"] = "greedy"
+        beam_size: int = Field(5, ge=1, le=limits.max_beam_size, description="beam: captions kept")
+        n_best: int | None = Field(
+            None, ge=1, le=limits.max_beam_size, description="beam: also the n best, scored"
+        )
+        max_len: int = Field(min(30, tokens), ge=1, le=tokens, description="most caption tokens")
+
+        _check = model_validator(mode="after")(_check_n_best)
+
+    return DescribeRequest
+
+
 class Token(BaseModel):
     token: str
     prob: float
@@ -289,6 +326,21 @@ class TranscribeResponse(BaseModel):
     notices: list[str]
 
 
+class ImageInfo(BaseModel):
+    format: str = Field(description="PNG or JPEG, read from the file's bytes")
+    width: int = Field(description="pixels, from the file's header")
+    height: int
+
+
+class DescribeResponse(BaseModel):
+    caption: str
+    n_best: list[Scored] | None = Field(
+        None, description="with n_best: the beam's captions, best first, with log-probabilities"
+    )
+    image: ImageInfo
+    notices: list[str]
+
+
 class HealthResponse(BaseModel):
     status: str
     kind: str
@@ -311,4 +363,5 @@ RESPONSES = {
     "translate": TranslateResponse,
     "forecast": ForecastResponse,
     "transcribe": TranscribeResponse,
+    "describe": DescribeResponse,
 }
