@@ -247,6 +247,43 @@ def lr_of(trainer):
     return trainer.optimizer.param_groups[0]["lr"]
 
 
+class NonFiniteGradient(ToyTask):
+    """A finite loss whose gradient is NaN (0 x the slope of sqrt at 0) on the calls in ``bad``;
+    keeps the weights each call starts from."""
+
+    def __init__(self, bad):
+        super().__init__()
+        self.bad, self.calls, self.seen = set(bad), 0, []
+
+    def train_loss(self, model, batch, carry):
+        self.calls += 1
+        self.seen.append([p.detach().clone() for p in model.parameters()])
+        loss, n, state = super().train_loss(model, batch, carry)
+        if self.calls in self.bad:
+            loss = loss + 0.0 * torch.sqrt(0.0 * sum(p.sum() for p in model.parameters()))
+        return loss, n, state
+
+
+def test_a_non_finite_gradient_skips_that_update_and_training_goes_on(tmp_path):
+    task = NonFiniteGradient(bad={3})
+    trainer, progress = train(tmp_path / "run", task=task, epochs=2)
+    assert progress.step == 12
+    assert progress.skipped == 1
+    same = [torch.equal(a, b) for a, b in zip(task.seen[2], task.seen[3], strict=True)]
+    assert all(same)  # step 3 left the weights as they were
+    moved = [torch.equal(a, b) for a, b in zip(task.seen[1], task.seen[2], strict=True)]
+    assert not all(moved)  # as step 2 did not
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    records = read_metrics(tmp_path / "run")
+    assert [r["skipped"] for r in records if r["split"] == "train" and "skipped" in r][-1] == 1
+
+
+def test_non_finite_gradients_in_a_row_end_the_run_as_diverged(tmp_path):
+    task = NonFiniteGradient(bad=range(4, 100))
+    with pytest.raises(UserError, match="not finite in 10 steps in a row, up to step 13"):
+        train(tmp_path / "run", task=task, epochs=5)
+
+
 def test_a_diverging_loss_names_the_step_and_keeps_the_last_checkpoint(tmp_path):
     class Diverging(ToyTask):
         def train_loss(self, model, batch, carry):

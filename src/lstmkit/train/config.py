@@ -149,6 +149,7 @@ class Progress:
     best_epoch: int = 0  # the epoch that reached it (best/), 0 before any
     bad_epochs: int = 0
     elapsed: float = 0.0  # seconds of training before this process
+    skipped: int = 0  # updates skipped for a non-finite gradient (Trainer._finite_gradient)
     # why the run ended: "epochs", "early-stopping", "finished" (task), "max-time", "max-steps"
     stopped: str = ""
     history: list = field(default_factory=list)

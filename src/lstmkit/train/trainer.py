@@ -52,6 +52,7 @@ from lstmkit.train.optim import OptimConfig, Schedule, build_optimizer, paramete
 
 LAST, BEST = "last", "best"
 TRAINING_WEIGHTS = "training_weights"  # the weights as trained, beside an average (ema)
+MAX_SKIPPED = 10  # non-finite gradients in a row that end a run as diverged
 HIGHER_IS_BETTER = frozenset({"bleu", "chrf", "exact", "accuracy", "cider"})
 
 
@@ -159,6 +160,7 @@ class Trainer:
         self.carry: Any = None
         self._interrupted = False  # set by SIGINT while fit() runs
         self._clock = (0.0, math.inf, 0.0)  # fit()'s start, time budget, schedule clock then
+        self._skipped_in_a_row = 0  # updates skipped for a non-finite gradient (MAX_SKIPPED)
         if config.precision == "bf16" and not native_bf16(self.device) and self.rank == 0:
             warnings.warn(
                 f"precision bf16: this {self.device.type.upper()} has no bfloat16 "
@@ -368,8 +370,15 @@ class Trainer:
                 mean = window_loss / max(1, window_tokens)
                 rate = window_tokens / max(seconds, 1e-9)
                 lr = self.optimizer.param_groups[0]["lr"]  # for the loss curve's second axis
+                skipped = {"skipped": state.skipped} if state.skipped else {}
                 self.log.write(
-                    "train", state.step, epoch=state.epoch, loss=mean, tokens_per_s=rate, lr=lr
+                    "train",
+                    state.step,
+                    epoch=state.epoch,
+                    loss=mean,
+                    tokens_per_s=rate,
+                    lr=lr,
+                    **skipped,
                 )
                 ppl = {"ppl": f"{_ppl(mean):.1f}"} if task.task in ("lm", "seq2seq") else {}
                 bar.set_postfix(
@@ -421,16 +430,39 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.config.clip:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
-        self.optimizer.step()
+        if self._finite_gradient():
+            self.optimizer.step()
+            if self.average is not None:
+                self.average.update_parameters(self.model)
         self.schedule.step(self._budget_spent())
-        if self.average is not None:
-            self.average.update_parameters(self.model)
         self.carry = _detach(carry, next(self.model.parameters()).dtype)
         self.state.step += 1
         self.state.batch += 1
         return mean.item(), tokens
+
+    def _finite_gradient(self) -> bool:
+        """Clips the gradient to ``config.clip`` (0: only measures it); False for a non-finite
+        norm, whose update is skipped, as AMP's GradScaler skips an overflow: one bad batch
+        does not turn the weights to NaN. The step still counts (schedule, budget).
+
+        Raises:
+            UserError: after ``MAX_SKIPPED`` non-finite gradients in a row: the run diverged.
+        """
+        clip = self.config.clip or math.inf
+        norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        if torch.isfinite(norm):  # the same on every rank: the gradients are all-reduced
+            self._skipped_in_a_row = 0
+            return True
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.skipped += 1
+        self._skipped_in_a_row += 1
+        if self._skipped_in_a_row >= MAX_SKIPPED:
+            raise UserError(
+                f"training diverged: the gradient was not finite in {MAX_SKIPPED} steps in a "
+                f"row, up to step {self.state.step + 1}; the last good checkpoint is "
+                f"{self.out / LAST} (try a lower lr or clip)"
+            )
+        return False
 
     def _budget_spent(self) -> float | None:
         """The schedule's clock: the share of the time budget spent, or None without one."""
