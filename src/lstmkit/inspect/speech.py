@@ -55,8 +55,8 @@ from lstmkit.inspect.traces import (
 )
 from lstmkit.models.speech_las import LASRecognizer
 from lstmkit.nn.device import device_of
-from lstmkit.speech.estimator import MAX_TOKENS_PER_SECOND
 from lstmkit.speech.features import features_of_samples
+from lstmkit.speech.transcription import MAX_TOKENS_PER_SECOND
 
 BLANK = "∅"
 SPACE = "␣"

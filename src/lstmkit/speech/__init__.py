@@ -6,7 +6,12 @@
   synthesised corpora;
 * ``features`` — log-mel features and SpecAugment; ``feature_cache`` — features computed once
   per file and kept on disk;
+* ``networks`` — the CTC and Listen-Attend-Spell networks' configs, completed from the
+  tokenizer and the features; ``examples`` — the transcripts and (features, ids) pairs a run
+  trains on;
 * ``task`` — batches and the CTC loss for the one trainer;
+* ``transcription`` — audio to features, and the networks' decoding into transcripts with
+  their words' times (:meth:`SpeechRecognizer.transcribe`);
 * ``text`` — the normal form of transcripts;
 * ``scores`` — WER and CER (jiwer), by utterance length;
 * ``stream`` — streaming recognition (:meth:`SpeechRecognizer.stream`) with a unidirectional

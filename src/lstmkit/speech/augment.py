@@ -18,6 +18,7 @@ Legend: T frames, F features (mel bands).
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -196,9 +197,27 @@ def spec_augment(
     return out
 
 
+def check_spec_augment(settings: dict, name: str) -> None:
+    """Checks a mapping of :func:`spec_augment`'s settings, keys and values, on a small input
+    before any work.
+
+    Raises:
+        UserError: naming ``name`` and the setting that is unknown or cannot be used.
+    """
+    known = [p for p in inspect.signature(spec_augment).parameters][2:]
+    for key in settings:
+        if key not in known:
+            raise UserError(f"{name}.{key}: expected one of {', '.join(known)}, got an unknown one")
+    try:
+        spec_augment(torch.zeros(4, 4), torch.Generator(), **settings)
+    except UserError as error:
+        raise UserError(f"{name}.{error}") from None
+
+
 __all__ = [
     "MAX_WARP",
     "band_centres",
+    "check_spec_augment",
     "check_spread",
     "random_warp",
     "spec_augment",

@@ -103,4 +103,37 @@ def load_speech(
     return SpeechData(train, valid_part, given_test if given_test is not None else split_test, spec)
 
 
-__all__ = ["SpeechData", "is_builtin", "load_speech"]
+def fit_data(
+    train: str | Path | Utterances | SpeechData | None,
+    valid: str | Path | Utterances | None,
+    progress: bool = False,
+) -> SpeechData:
+    """The utterances of :meth:`~lstmkit.speech.SpeechRecognizer.fit`'s ``train`` and
+    ``valid``, whichever of their forms it is given.
+
+    Args:
+        train: a manifest, folder or built-in corpus's name (read by :func:`load_speech`),
+            Utterances (5% split off for validation when ``valid`` is None) or SpeechData
+            (taken as it is).
+        valid: a manifest, folder or Utterances; None: the corpus's own, or split off.
+        progress: a progress bar while a built-in corpus is synthesised.
+
+    Raises:
+        UserError: naming the file, line or option that cannot be used.
+    """
+    if isinstance(train, SpeechData):
+        return train
+    if isinstance(train, Utterances):
+        valid_part = load_utterances(valid) if isinstance(valid, str | Path) else valid
+        if valid_part is None:
+            train, valid_part, _ = split_utterances(train, valid_fraction=0.05, test_fraction=0.0)
+        return SpeechData(train, valid_part, None, {})
+    data = load_speech(
+        train, valid if not isinstance(valid, Utterances) else None, progress=progress
+    )
+    if isinstance(valid, Utterances):
+        data = SpeechData(data.train, valid, data.test, data.spec)
+    return data
+
+
+__all__ = ["SpeechData", "fit_data", "is_builtin", "load_speech"]
