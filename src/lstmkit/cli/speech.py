@@ -1,4 +1,4 @@
-"""`lstmkit speech train|transcribe|eval`: speech recognition from the command line."""
+"""`lstmkit speech train|transcribe|eval|lm|stream`: speech recognition from the command line."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@
   ``evaluate``, ``save``/``load``);
 * ``data`` — what ``fit`` reads: manifests, folders of audio with transcripts, the built-in
   synthesised corpora;
-* ``features`` — log-mel features and SpecAugment; ``feature_cache`` — features computed once
-  per file and kept on disk;
+* ``features`` — log-mel features; ``feature_cache`` — features computed once per file and
+  kept on disk; ``augment`` — training-time vocal tract length perturbation and SpecAugment;
 * ``networks`` — the CTC and Listen-Attend-Spell networks' configs, completed from the
   tokenizer and the features; ``examples`` — the transcripts and (features, ids) pairs a run
   trains on;
