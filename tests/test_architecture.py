@@ -44,7 +44,7 @@ def test_every_registered_task_resolves(name):
     for adapter in ("onnx", "trace"):
         if getattr(spec, adapter) is not None:
             assert callable(spec.load(adapter))
-    assert spec.trace_input in ("text", "series", "audio")
+    assert spec.trace_input in ("text", "series", "audio", "image")
 
 
 def test_each_task_is_a_package_of_its_own():

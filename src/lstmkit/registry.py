@@ -11,7 +11,7 @@ adapters through which each tool reaches it:
   ``factory(estimator, limits) -> handler``;
 * ``onnx``: ``write(estimator, folder, opset) -> manifest entries`` for ``lstmkit export``;
 * ``trace``: ``trace(estimator, given, options) -> trace dict`` for ``lstmkit inspect``, with
-  ``trace_input`` saying what it reads (``"text"``, ``"series"`` or ``"audio"``).
+  ``trace_input`` saying what it reads (``"text"``, ``"series"``, ``"audio"`` or ``"image"``).
 
 Adding a task is its package plus one entry here (see the developer guide, "Adding a task").
 
@@ -43,7 +43,7 @@ class TaskSpec:
         endpoints: endpoint name -> handler factory, ``"module:function"``.
         onnx: the ONNX writer, ``"module:function"``, or None (no export).
         trace: the gate-trace function for ``inspect``, or None; trace_input: what it reads
-            (``"text"``, ``"series"`` or ``"audio"``).
+            (``"text"``, ``"series"``, ``"audio"`` or ``"image"``).
     """
 
     name: str
@@ -126,6 +126,8 @@ TASKS: dict[str, TaskSpec] = {
             cli="lstmkit.cli.caption",
             endpoints={"describe": "lstmkit.serve.caption:describe_handler"},
             onnx="lstmkit.export.caption_onnx:write_caption",
+            trace="lstmkit.inspect.caption:caption_trace_for",
+            trace_input="image",
         ),
     )
 }

@@ -1,5 +1,6 @@
 """The bad-input sweep's cases for `lstmkit caption`: captions files and images a captioner cannot
-use, and options out of range (`lstmkit serve`'s /describe limits among them).
+use, and options out of range (`lstmkit serve`'s /describe limits among them, and
+`lstmkit inspect`'s --image).
 
 The workspace gets ``caption/``: three small PNG images, a file that is not an image, and
 captions files that name a missing image, hold an empty caption, name the broken image, lead out
@@ -101,6 +102,15 @@ CASES: list[Case] = [
         "caption describe {ws}/lm {ws}/caption/bad.png",
         "<tmp>/caption/bad.png: expected a PNG or JPEG image, got a file Pillow does not "
         "recognise as one",
+        file="caption/bad.png",
+    ),
+    Case(
+        "caption-inspect-unreadable-image",
+        "inspect: --image a file that is not an image (named before the model is read)",
+        "inspect {ws}/lm --image {ws}/caption/bad.png --out {ws}/new.html",
+        "--image <tmp>/caption/bad.png: expected a PNG or JPEG image, got a file Pillow does not "
+        "recognise as one",
+        option="--image",
         file="caption/bad.png",
     ),
 ]

@@ -649,7 +649,7 @@ BASE_CASES = [
         "inspect-no-input",
         "no input",
         "inspect {ws}/lm --out {ws}/new.html",
-        "--text, --text-file, --csv or --audio: expected one of them, got none",
+        "--text, --text-file, --csv, --audio or --image: expected one of them, got none",
         option="--text",
     ),
     Case(

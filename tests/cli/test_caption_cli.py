@@ -173,9 +173,10 @@ def test_describe_names_an_unreadable_image_before_loading_the_model(trained, tm
     assert str(bad) in err
 
 
-def test_inspect_not_yet_built_for_captions_says_so_in_one_line(trained, capsys):
+def test_inspect_asks_a_captioner_for_an_image_in_one_line(trained, capsys):
+    # The report itself: tests/caption/test_inspect_caption.py.
     argv = ["inspect", str(trained), "--text", "a", "--out", f"{trained}/r.html"]
     code, _, err = run(argv, capsys)
     assert code == 2
-    assert "inspect does not trace an image captioner's gates" in err
+    assert f"--text: {trained} holds an image captioner; give its image with --image FILE" in err
     assert len(err.strip().splitlines()) == 1

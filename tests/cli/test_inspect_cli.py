@@ -191,7 +191,7 @@ MISTAKES = [
                                "history with --csv FILE"),
     ("s2s", ["--csv", "{root}/series.csv"], "--csv: {root}/s2s holds a seq2seq model"),
     ("lm", ["--text", "  "], "--text: expected some text, got none"),
-    ("lm", [], "--text, --text-file, --csv or --audio: expected one of them, got none"),
+    ("lm", [], "--text, --text-file, --csv, --audio or --image: expected one of them, got none"),
     ("lm", ["--text", "a", "--csv", "b.csv"], "expected one of them, got --text and --csv"),
     ("lm", ["--text", "the", "--label", "INDIAN"], "--label: only a language model trained "
                                                     "on the built-in keywords corpus"),

@@ -70,6 +70,22 @@ def synthetic_trace(kind="lm", layers=2, directions=1, hidden=8, steps=12, seed=
         ]
         weights = rng.dirichlet(np.ones(steps), size=len(target))  # (T_tgt, T_src)
         trace["attention"] = {"src": tokens, "tgt": target, "weights": weights}
+    elif kind == "caption":  # an image captioner's: a 3x2 grid over a 24x16 image
+        words = [f"w{k}" for k in range(steps - 1)] + ["<eos>"]
+        panels = [_panel(rng, "decoder", words, layers, 1, hidden)]
+        weights = rng.dirichlet(np.ones(6), size=steps)  # (U, R)
+        regions = [f"r{r}c{c}" for r in range(3) for c in range(2)]
+        trace["attention"] = {"src": regions, "tgt": words, "weights": weights}
+        trace["caption"] = {
+            "image": "x.png",
+            "image_size": [24, 16],
+            "pixels": rng.integers(0, 256, size=(24, 16, 3), dtype=np.uint8),
+            "grid": [3, 2],
+            "words": words,
+            "caption": " ".join(words[:-1]),
+            "attention": weights.reshape(steps, 3, 2),
+            "gate": rng.uniform(size=steps),
+        }
     else:
         times = [f"2024-01-{day:02d}" for day in range(1, steps + 7)]
         panels = [_panel(rng, "encoder", times[:steps], layers, directions, hidden)]

@@ -168,3 +168,18 @@ def test_forecast_report_draws_the_forecast(browser, tmp_path):
     assert "no memory units" in browser.find_element(By.ID, "unit-caption").text
     assert errors(browser) == []
     screenshot(browser, tmp_path / "report-forecast.png")
+
+
+def test_caption_report_shows_its_inline_images(browser, tmp_path):
+    trace = synthetic_trace("caption", layers=1, hidden=8, steps=8)
+    trace["memory"] = []
+    open_report(browser, trace, tmp_path / "caption.html")
+    images = browser.find_elements(By.CSS_SELECTOR, "#caption-section img")
+    assert len(images) == 1 + 8  # the image, then a map per step
+    for image in images:  # each data: URI decoded by the browser itself
+        assert browser.execute_script("return arguments[0].complete", image)
+        assert browser.execute_script("return arguments[0].naturalWidth", image) > 0
+    assert drawn(browser, "attention")[0] == "attention"
+    assert drawn(browser, "heatmap")[0] == "c:decoder:0:0"
+    assert errors(browser) == []
+    screenshot(browser, tmp_path / "report-caption.png")

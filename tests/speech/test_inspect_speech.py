@@ -289,7 +289,7 @@ def test_cli_names_the_mistakes(registered, fitted, audio, lm_run, tmp_path, cap
         ([lm_run, "--audio", audio], f"--audio: {lm_run} holds a language model; give text with"),
         ([run, "--audio", audio, "--label", "a"], "--label: only a language model"),
         ([run, "--audio", audio, "--text", "a"], "expected one of them, got --text and --audio"),
-        ([run], "--text, --text-file, --csv or --audio: expected one of them, got none"),
+        ([run], "--text, --text-file, --csv, --audio or --image: expected one of them, got none"),
     ]
     for args, message in mistakes:
         code, _, err = inspect(*args, "--out", out, capsys=capsys)

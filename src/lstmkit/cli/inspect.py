@@ -16,10 +16,12 @@ self-contained HTML report (gates, cell states, next-token or attention or forec
 with PNG figures beside it. A language model or seq2seq model reads --text or --text-file; a
 forecaster reads --csv; a speech recogniser reads --audio (its report adds the spectrogram, the
 CTC posteriors over time, or a Listen-Attend-Spell model's attention alignment, and the
-transcript with its word times). For a language model trained
+transcript with its word times); an image captioner reads --image (its report adds the image
+and, for each word of the greedy caption, the attention over it as a heat map, with the gate β,
+and the decoder's gates over the words). For a language model trained
 on the built-in keywords corpus the report also names the unit that holds the keyword (--label
 picks the cuisine)."""
-SOURCES = ("text", "text_file", "csv", "audio")
+SOURCES = ("text", "text_file", "csv", "audio", "image")
 KEYWORD_PASSAGES = 300
 
 
@@ -36,6 +38,7 @@ def register(commands) -> None:
     option(p, "--text-file", metavar="FILE", help="read the text from a UTF-8 file")
     option(p, "--csv", metavar="FILE", help="the series' history (forecaster)")
     option(p, "--audio", metavar="FILE", help="an audio file to hear (speech recogniser)")
+    option(p, "--image", metavar="FILE", help="a PNG or JPEG image to caption (image captioner)")
     option(p, "--out", metavar="FILE", help="the HTML report to write, e.g. report.html")
     option(
         p,
@@ -64,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     text = _text(s, source)
     if source == "audio":
         _check_audio(s["audio"])
+    if source == "image":
+        _check_image(s["image"])
     estimator = load_any(args.model)
     trace = _trace(estimator, args.model, source, text, s)
     files = write_report(trace, out)
@@ -81,13 +86,17 @@ def run(args: argparse.Namespace) -> int:
     if trace.get("speech") is not None:
         result["transcript"] = trace["speech"]["transcript"]
         result["words"] = trace["speech"]["words"]
+    if trace.get("caption") is not None:
+        from lstmkit.inspect.caption import caption_result
+
+        result.update(caption_result(trace["caption"]))
     output.emit(result, s["json"], _table)
     return 0
 
 
 def _source(s: dict) -> str:
     given = [name for name in SOURCES if s[name] is not None]
-    flags = "--text, --text-file, --csv or --audio"
+    flags = "--text, --text-file, --csv, --audio or --image"
     if len(given) != 1:
         got = "none" if not given else " and ".join("--" + g.replace("_", "-") for g in given)
         raise UserError(f"{flags}: expected one of them, got {got}")
@@ -102,6 +111,16 @@ def _check_audio(path: str) -> None:
         check_duration(path)
     except UserError as error:
         raise UserError(f"--audio {error}") from None
+
+
+def _check_image(path: str) -> None:
+    """Names a missing or unreadable --image file before the model is loaded."""
+    from lstmkit.data.images import open_image
+
+    try:
+        open_image(path).close()
+    except UserError as error:
+        raise UserError(f"--image {error}") from None
 
 
 def _out(s: dict) -> Path:
@@ -146,7 +165,13 @@ def _trace(estimator, directory: str, source: str, text: str | None, s: dict) ->
                 f"{flag}: {directory} holds {spec.a_title}; give its audio with --audio FILE"
             )
         given = s["audio"]
-    elif source in ("csv", "audio"):
+    elif spec.trace_input == "image":
+        if source != "image":
+            raise UserError(
+                f"{flag}: {directory} holds {spec.a_title}; give its image with --image FILE"
+            )
+        given = s["image"]
+    elif source in ("csv", "audio", "image"):
         raise UserError(
             f"{flag}: {directory} holds {spec.a_title}; give text with --text or --text-file"
         )

@@ -1,5 +1,5 @@
 """An offline HTML report of a trace: gates, cell state, memory units, attention, forecast,
-speech (spectrogram and CTC posteriors).
+speech (spectrogram and CTC posteriors), an image with each word's attention over it.
 
 :func:`write_report` turns a trace (below) into one self-contained HTML file — style, script and
 data inline, nothing fetched, so it opens from disk anywhere — plus PNG figures beside it
@@ -12,7 +12,8 @@ units.
 
 The trace, with T time steps of a panel, H hidden units, L layers and D directions::
 
-    {"kind": "lm" | "seq2seq" | "forecast" | "speech", "title": str, "notices": [str],
+    {"kind": "lm" | "seq2seq" | "forecast" | "speech" | "caption", "title": str,
+     "notices": [str],
      "findings": [str],
      "panels": [{"name": str, "tokens": [str] * T, "layers": L, "directions": D,
                  "quantities": {"f" | "i" | "o" | "g" | "c" | "h": array (L*D, T, H)}}],
@@ -23,7 +24,8 @@ The trace, with T time steps of a panel, H hidden units, L layers and D directio
      "memory": [{"label": str, "panel": str, "layer": int, "direction": int, "unit": int,
                  "correlation": float, "trace": [float] * T of that panel}],
      "speech": optional, a speech recogniser's (:mod:`lstmkit.inspect.speech`; with
-               ``log_probs`` None for an attention model without a CTC head), or None}
+               ``log_probs`` None for an attention model without a CTC head), or None,
+     "caption": optional, an image captioner's (:mod:`lstmkit.inspect.caption`), or None}
 
 Row ``layer * D + direction`` of a quantity is that layer and direction, as in ``torch.nn.LSTM``.
 
@@ -31,7 +33,8 @@ To keep the page small, numbers are rounded to 4 significant digits, a heatmap k
 :data:`MAX_UNITS` units (the memory units first, then the lowest numbers) and a panel at most
 :data:`MAX_STEPS` time steps, fewer when its values would pass :data:`MAX_PANEL_VALUES` (about 7
 bytes each); the page says so in a notice. The PNGs and the means over units use all the data.
-The speech section's caps are :mod:`lstmkit.inspect.report_speech`'s.
+The speech section's caps are :mod:`lstmkit.inspect.report_speech`'s, the caption section's
+(:mod:`lstmkit.inspect.report_caption`: the image and a heat map per word, inline) its own.
 """
 
 from __future__ import annotations
@@ -188,6 +191,10 @@ def check_trace(trace: dict) -> None:
         from lstmkit.inspect.report_speech import check_speech
 
         check_speech(trace["speech"])
+    if trace.get("caption") is not None:
+        from lstmkit.inspect.report_caption import check_caption
+
+        check_caption(trace["caption"])
     for k, unit in enumerate(trace["memory"]):
         where = f"trace['memory'][{k}]"
         require_keys(unit, MEMORY_KEYS, where)
@@ -323,6 +330,12 @@ def page_data(trace: dict) -> tuple[dict, list[str]]:
 
         speech, capped = speech_data(trace["speech"])
         notices += capped
+    caption = None
+    if trace.get("caption") is not None:
+        from lstmkit.inspect.report_caption import caption_data
+
+        caption, capped = caption_data(trace["caption"])
+        notices += capped
     data = {
         "kind": trace["kind"],
         "title": str(trace["title"]),
@@ -331,6 +344,7 @@ def page_data(trace: dict) -> tuple[dict, list[str]]:
         "forecast": forecast,
         "memory": memory,
         "speech": speech,
+        "caption": caption,
     }
     return data, notices
 
@@ -380,6 +394,8 @@ def _page(trace: dict, data: dict, notices: list[str], figures: list[Path]) -> s
                 "Each row is one output token's weights over the listener frames (labelled by "
                 "their start time)."
             )
+        elif data["caption"]:
+            hint = "Each row is one word's weights over the image's regions (r<row>c<column>)."
         optional += (
             '<section id="attention-section"><h2>Attention</h2><p class="hint">'
             f'{html.escape(hint)}</p><div class="scroll">'
@@ -389,6 +405,10 @@ def _page(trace: dict, data: dict, notices: list[str], figures: list[Path]) -> s
         from lstmkit.inspect.report_speech import speech_section
 
         optional += speech_section(data["speech"])
+    if data["caption"]:
+        from lstmkit.inspect.report_caption import caption_section
+
+        optional = caption_section(trace["caption"], data["caption"]) + optional
     if data["forecast"]:
         optional += (
             '<section id="forecast-section"><h2>Forecast</h2><p class="hint">History '
@@ -400,6 +420,8 @@ def _page(trace: dict, data: dict, notices: list[str], figures: list[Path]) -> s
         text_title = "Steps (listener frames by start time, speller steps by output token)"
     elif data["speech"]:
         text_title = "Output frames (each one's most probable token)"
+    elif data["caption"]:
+        text_title = "Words (the greedy caption, one decoder step each, the eos last)"
     links = " ".join(f'<a href="{html.escape(p.name)}">{html.escape(p.name)}</a>' for p in figures)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title><link rel="icon" href="data:,">

@@ -36,6 +36,10 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.memory-row { cursor: pointer; } tr.memory-row:hover { background: #f2f2f2; }
 tr.memory-row.selected { background: #fbe3f3; }
 .word { margin-right: 12px; white-space: nowrap; color: #1d1d1f; }
+.word-maps { display: flex; flex-wrap: wrap; gap: 10px; }
+.word-maps figure, #caption-section figure { margin: 0; text-align: center; }
+.word-maps figcaption { font-size: 12px; color: #1d1d1f; }
+.ramp { display: inline-block; width: 80px; height: 10px; vertical-align: middle; }
 #tooltip { position: fixed; z-index: 5; pointer-events: none; background: #222; color: #fff;
   font-size: 12px; padding: 5px 8px; border-radius: 4px; white-space: pre; max-width: 420px; }
 """

@@ -1,5 +1,5 @@
 """The PNG figures beside an HTML report: gate heatmaps, attention, forecast, spectrogram and CTC
-posteriors.
+posteriors, an image with each word's attention over it.
 
 They hold the same pictures as the page for places that show no HTML (a paper, an issue, a
 terminal image viewer), from the full trace with nothing capped. Figures are plain
@@ -30,7 +30,8 @@ DPI = 110
 def write_figures(trace: dict, stem: Path) -> list[Path]:
     """Writes ``<stem>-gates.png`` and, when the trace has them, ``<stem>-attention.png``,
     ``<stem>-forecast.png``, ``<stem>-spectrogram.png`` and ``<stem>-posteriors.png`` (a speech
-    trace with ``log_probs``); returns their paths. ``trace`` was checked by
+    trace with ``log_probs``) and ``<stem>-caption.png`` (a caption trace: the image, and each
+    word's attention over it); returns their paths. ``trace`` was checked by
     :func:`lstmkit.inspect.report.check_trace`."""
     paths = [Path(f"{stem}-gates.png")]
     _save_gates(trace["panels"][0], trace["memory"], paths[0])
@@ -46,6 +47,9 @@ def write_figures(trace: dict, stem: Path) -> list[Path]:
         if trace["speech"]["log_probs"] is not None:  # None: attention without a CTC head
             paths.append(Path(f"{stem}-posteriors.png"))
             _save_posteriors(trace["speech"], paths[-1])
+    if trace.get("caption") is not None:
+        paths.append(Path(f"{stem}-caption.png"))
+        _save_caption(trace["caption"], paths[-1])
     return paths
 
 
@@ -297,3 +301,41 @@ def _mark_words(ax: Axes, words: list[dict]) -> None:
             color=MEMORY_COLOUR,
             va="bottom",
         )
+
+
+def _save_caption(caption: dict, path: Path) -> None:
+    """The image, then each step's attention laid over it (as the page's maps, on one scale),
+    titled with its word, highest weight and β; without attention, the image alone under its
+    caption."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+    from matplotlib.figure import Figure
+
+    from lstmkit.inspect.report_caption import colour, overlay
+
+    pixels = np.asarray(caption["pixels"], dtype=np.uint8)  # (H, W, 3)
+    attention, gate = caption["attention"], caption["gate"]
+    top = 0.0 if attention is None else float(np.max(attention, initial=0.0))
+    panels = [(pixels, "the image")]
+    for k, word in enumerate(caption["words"] if attention is not None else []):
+        title = f"{_label(word, 14)}\nmax {np.max(attention[k]):.2f}"
+        title += "" if gate is None else f", β {gate[k]:.2f}"
+        panels.append((overlay(pixels, attention[k], top), title))
+    cols = min(len(panels), 6)
+    rows = math.ceil(len(panels) / cols)
+    tall = 2 * pixels.shape[0] / pixels.shape[1] + 0.5  # inches a row: a 2-inch-wide image, title
+    fig = Figure(figsize=(2 * cols, tall * rows + 0.6), dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for k, ax in enumerate(axes):
+        ax.set_axis_off()
+        if k < len(panels):
+            ax.imshow(panels[k][0], interpolation="bilinear")
+            ax.set_title(panels[k][1], fontsize=8)
+    what = "each word's attention over the image" if attention is not None else "no attention"
+    if attention is not None:
+        ramp = ListedColormap(colour(np.linspace(0, 1, 256)) / 255)  # the page's viridis
+        label = f"attention weight (uniform: {1 / attention[0].size:.3g})"
+        fig.colorbar(ScalarMappable(Normalize(0, top), ramp), ax=axes, shrink=0.4, label=label)
+    text = str(caption["caption"]).replace("$", r"\$")
+    fig.suptitle(f"“{text[:80]}” — {what}", fontsize=10)
+    fig.savefig(path)

@@ -8,7 +8,7 @@ backend) and keeps it. What the report shows is therefore exactly what the model
 
 A trace is a dict (numpy arrays become lists for JSON)::
 
-    kind       "lm" | "seq2seq" | "forecast" | "speech"
+    kind       "lm" | "seq2seq" | "forecast" | "speech" | "caption"
     title      str
     notices    [str]: truncation, words mapped to <unk>, ...
     panels     [{"name": "lstm" | "encoder" | "decoder" | "listener 0" | "speller" | ...,
@@ -16,11 +16,14 @@ A trace is a dict (numpy arrays become lists for JSON)::
                  "quantities": {"f", "i", "o", "g", "c", "h": float32 (L*D, T, H)}}]
     top_next   LM: per position the 5 likeliest next tokens, [[token, prob] x 5] (T); else None
     attention  seq2seq with attention: {"src": [str], "tgt": [str], "weights": (T_tgt, T_src)}
+               (a captioner's: over the image's regions)
     forecast   {"series", "history_time", "history", "time", "forecast", "lower", "upper"}
     memory     [{"label", "panel", "layer", "direction", "unit", "correlation", "trace"}]
     findings   [str]
     speech     a speech recogniser's features, posteriors and transcript
                (:mod:`lstmkit.inspect.speech`); else None
+    caption    an image captioner's image, its attention maps per word and gate β
+               (:mod:`lstmkit.inspect.caption`); else None
 
 Rows of a quantity are indexed ``layer * D + direction``, as ``h_n``.
 
@@ -160,6 +163,7 @@ def new_trace(kind: str, title: str) -> dict:
         "memory": [],
         "findings": [],
         "speech": None,
+        "caption": None,
     }
 
 
