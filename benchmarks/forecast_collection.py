@@ -234,7 +234,8 @@ def execute(tasks: list[tuple], args, cached: dict) -> None:
                 cache.write(json.dumps(row) + "\n")
                 cached[row["key"]] = row
             cache.flush()
-            what = f"{rows[0]['model']} {rows[0]['source']}" if len(rows) > 1 else rows[0]["id"]
+            first = rows[0]
+            what = f"lstm {first['source']}" if first["model"] == "lstm" else first["id"]
             print(f"[{done}/{len(tasks)}] {what}", file=sys.stderr, flush=True)
 
         if args.jobs == 1:
