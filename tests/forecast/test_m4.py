@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lstmkit.forecast.m4 import m4_adjustment, m4_seasonal
+from lstmkit.forecast.m4 import m4_adjustment, m4_seasonal, naive2, owa
 
 M = 12
 
@@ -79,3 +79,43 @@ def test_unseasonal_series_are_left_as_they_are():
     assert a.kind == "none"
     np.testing.assert_array_equal(a.adjusted, y)
     np.testing.assert_array_equal(a.restore(np.arange(4.0)), np.arange(4.0))
+
+
+# Four years of quarters, a level rising one a year and a season of +3, -3, -1, +1 around it.
+QUARTERS = [8, 2, 4, 6, 9, 3, 5, 7, 10, 4, 6, 8, 11, 5, 7, 9]
+
+
+def test_naive2_on_a_hand_worked_quarterly_series():
+    y = np.array(QUARTERS, dtype=float)
+    # The seasonality test: mean 6.5, sum of squared deviations 100, lagged products at lags
+    # 1..4: -5.75, -29.5, -3.25, 65; so r_4 = 0.65 against 1.645 * sqrt((1 + 2 * (0.0575² +
+    # 0.295² + 0.0325²)) / 16) = 0.4473: seasonal.
+    assert m4_seasonal(y, 4)
+    # The centred 2x4 moving average at t = 2..13 is (37 + 2t) / 8 (41/8, 43/8, ..., 63/8); the
+    # ratios y_t / trend_t per quarter (t mod 4), averaged over the three years they exist in:
+    ratio = {t: 8 * y[t] / (37 + 2 * t) for t in range(2, 14)}
+    figure = [
+        (ratio[4] + ratio[8] + ratio[12]) / 3,  # 72/45, 80/53, 88/61: 1.51735
+        (ratio[5] + ratio[9] + ratio[13]) / 3,  # 24/47, 32/55, 40/63: 0.57579
+        (ratio[2] + ratio[6] + ratio[10]) / 3,  # 32/41, 40/49, 48/57: 0.81297
+        (ratio[3] + ratio[7] + ratio[11]) / 3,  # 48/43, 56/51, 64/59: 1.09969
+    ]
+    indices = np.array(figure) / np.mean(figure)  # scaled to mean 1
+    np.testing.assert_allclose(indices, [1.515153, 0.574958, 0.811795, 1.098094], atol=1e-6)
+    # The last value, 9 (a fourth quarter), adjusted: 9 / 1.098094 = 8.196018; repeated and
+    # multiplied by the indices of the quarters that follow: 1, 2, 3, 4, 1, 2.
+    expected = [12.418223, 4.712365, 6.653486, 9.0, 12.418223, 4.712365]
+    np.testing.assert_allclose(naive2(y, 4, 6), expected, atol=1e-6)
+
+
+def test_naive2_is_naive_where_the_series_is_not_seasonal():
+    y = np.array(QUARTERS[:11], dtype=float)  # under three seasons: not tested, not seasonal
+    np.testing.assert_array_equal(naive2(y, 4, 3), [y[-1]] * 3)
+    trend = np.linspace(1.0, 5.0, 40)
+    np.testing.assert_array_equal(naive2(trend, 4, 2), [5.0, 5.0])
+
+
+def test_owa_is_the_mean_of_the_two_ratios_to_naive2():
+    # sMAPE 9 against 12, MASE 1.6 against 2: (0.75 + 0.8) / 2
+    assert owa(9.0, 1.6, 12.0, 2.0) == pytest.approx(0.775)
+    assert owa(12.0, 2.0, 12.0, 2.0) == pytest.approx(1.0)

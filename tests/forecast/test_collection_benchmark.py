@@ -1,0 +1,99 @@
+"""The forecasting collection benchmark's bookkeeping (``benchmarks/_collection_*.py``): which
+series and horizons it keeps, the stratified subset, and the summary's OWA and wins, against
+numbers worked out here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+import _collection_data as data
+from _collection_summary import summarise, table
+
+
+def _series(n: int, freq: str = "QS-JAN", low: float = 1.0) -> pd.Series:
+    return pd.Series(
+        np.linspace(low, low + 10, n), index=pd.date_range("2000", periods=n, freq=freq)
+    )
+
+
+def test_horizons_are_m4s_halved_for_short_series_and_dropped_below(monkeypatch):
+    # quarterly, season 4, 3 origins: 8 steps need 6*8 + 2*8 + 4 + 1 = 69, 4 steps need 37
+    found = {"a/long": _series(69), "a/short": _series(68), "b/shorter": _series(36)}
+    found["b/negative"] = _series(80, low=-1.0)
+    monkeypatch.setitem(data.LOADERS, "quarterly", lambda shared: found)
+    entries, dropped = data.collection(["quarterly"], 3)
+    assert [(e.id, e.horizon, e.season) for e in entries] == [("a/long", 8, 4), ("a/short", 4, 4)]
+    assert dropped == ["b/shorter (36 steps, 37 needed)", "b/negative (negative values)"]
+    assert entries[0].source == "a"
+
+
+def _entry(source: str, i: int, group: str = "monthly") -> data.Entry:
+    return data.Entry(f"{source}/{i}", source, group, 12, 18, _series(10, "MS"))
+
+
+def test_the_limit_spreads_over_sources_and_evenly_within_one():
+    entries = [_entry("big", i) for i in range(9)] + [_entry("one", 0), _entry("two", 0)]
+    entries.append(_entry("two", 1))
+    chosen = data.stratified(entries, 6)
+    # turns: big, one, two, big, two, big -> big 3 (0, 4, 8), one 1, two 2
+    assert [e.id for e in chosen] == ["big/0", "big/4", "big/8", "one/0", "two/0", "two/1"]
+    assert data.stratified(entries, None) == entries
+    assert len(data.stratified(entries, 100)) == len(entries)
+
+
+def _row(series: str, group: str, model: str, mase, smape, seconds=1.0) -> dict:
+    return {"id": series, "group": group, "model": model, "mase": mase, "smape": smape,
+            "seconds": seconds}  # fmt: skip
+
+
+@pytest.fixture
+def rows():
+    return [
+        # series a: two origins; its scores are the means, LSTM (1.0, 10), Naive2 (2.0, 20)
+        _row("a", "monthly", "lstm", [0.5, 1.5], [5.0, 15.0], 4.0),
+        _row("a", "monthly", "naive2", [2.0, 2.0], [20.0, 20.0]),
+        _row("a", "monthly", "ets", [1.0, 1.0], [8.0, 8.0]),
+        # series b: ETS skipped it, the LSTM's second origin has no MASE (a periodic history)
+        _row("b", "monthly", "lstm", [3.0, None], [30.0, 40.0], 2.0),
+        _row("b", "monthly", "naive2", [2.0, 2.0], [40.0, 40.0]),
+        _row("b", "monthly", "ets", None, None),
+        _row("c", "daily", "lstm", [1.0], [10.0], 6.0),
+        _row("c", "daily", "naive2", [1.0], [5.0]),
+        _row("c", "daily", "ets", [0.5], [5.0]),
+    ]
+
+
+def test_the_summary_by_hand(rows):
+    found = {(s["group"], s["model"]): s for s in summarise(rows, ["lstm", "naive2", "ets"])}
+    lstm = found["monthly", "lstm"]
+    # MASE a 1.0, b 3.0 (the scored origin); sMAPE a 10, b 35
+    assert (lstm["series"], lstm["mase_mean"], lstm["smape_mean"]) == (2, 2.0, 22.5)
+    # OWA: sMAPE 22.5 against Naive2's 30, MASE 2.0 against 2.0: (0.75 + 1) / 2
+    assert lstm["owa"] == pytest.approx(0.875)
+    assert lstm["seconds"] == 6.0
+    ets = found["monthly", "ets"]
+    assert (ets["series"], ets["lstm_wins"], ets["lstm_wins_of"]) == (1, 0.0, 1)
+    # OWA on series a alone: (8/20 + 1/2) / 2
+    assert ets["owa"] == pytest.approx(0.45)
+    assert found["monthly", "naive2"]["lstm_wins"] == 0.5  # a won (1 < 2), b lost (3 > 2)
+    overall = found["overall", "lstm"]
+    assert overall["series"] == 3
+    assert overall["mase_median"] == 1.0
+    # sMAPE (10 + 35 + 10) / 3 against (20 + 40 + 5) / 3, MASE 5/3 against 5/3
+    assert overall["owa"] == pytest.approx(0.5 * (55 / 65 + 1))
+    assert found["overall", "ets"]["lstm_wins"] == 0.0  # lost a (1.0 = 1.0 is no win) and c
+
+
+def test_the_table_has_a_row_per_group_and_model(rows):
+    lines = table(summarise(rows, ["lstm", "naive2", "ets"])).splitlines()
+    assert len(lines) == 2 + 3 * 3
+    assert lines[2].startswith("| monthly | LSTM | 2 | 2.000 |")
+    assert lines[4].endswith("| **0.450** | 0% | 2 |")  # the one monthly series ETS scored
+    assert lines[5].startswith("| daily | LSTM | 1 |")
