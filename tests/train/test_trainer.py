@@ -280,7 +280,9 @@ def test_a_non_finite_gradient_skips_that_update_and_training_goes_on(tmp_path):
 
 def test_non_finite_gradients_in_a_row_end_the_run_as_diverged(tmp_path):
     task = NonFiniteGradient(bad=range(4, 100))
-    with pytest.raises(UserError, match="not finite in 10 steps in a row, up to step 13"):
+    with pytest.raises(
+        UserError, match="gradient was not finite in 10 steps in a row, up to step 13"
+    ):
         train(tmp_path / "run", task=task, epochs=5)
 
 
@@ -291,9 +293,31 @@ def test_a_diverging_loss_names_the_step_and_keeps_the_last_checkpoint(tmp_path)
             self.calls = getattr(self, "calls", 0) + 1
             return (loss * float("nan") if self.calls > 8 else loss), n, state
 
-    with pytest.raises(UserError, match="step 9"):
-        train(tmp_path / "run", task=Diverging())
-    assert load_checkpoint(tmp_path / "run" / "last").training_state["progress"]["step"] == 6
+    # Steps 9 to 18 are skipped; the epoch that ended at step 12 saved the weights of step 8.
+    with pytest.raises(
+        UserError, match="the loss was not finite in 10 steps in a row, up to step 18"
+    ):
+        train(tmp_path / "run", task=Diverging(), epochs=5)
+    assert load_checkpoint(tmp_path / "run" / "last").training_state["progress"]["step"] == 12
+
+
+def test_one_non_finite_loss_skips_its_update_and_starts_the_carried_state_afresh(tmp_path):
+    class OneNaN(ToyTask):
+        def train_loss(self, model, batch, carry):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == 5:
+                self.carry_after_nan = "pending"
+            elif getattr(self, "carry_after_nan", None) == "pending":
+                self.carry_after_nan = carry
+            loss, n, state = super().train_loss(model, batch, carry)
+            return (loss * float("nan") if self.calls == 5 else loss), n, state
+
+    task = OneNaN()
+    trainer, progress = train(tmp_path / "run", task=task, epochs=2)
+    assert progress.step == 12
+    assert progress.skipped == 1
+    assert task.carry_after_nan is None  # step 6 started from a fresh state
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
 
 
 @pytest.mark.parametrize(

@@ -416,53 +416,58 @@ class Trainer:
         return f"{int(left // 60)}:{int(left % 60):02d}"
 
     def _step(self, batch: Any) -> tuple[float, int]:
-        """One optimiser step on one batch; returns (loss, tokens)."""
+        """One optimiser step on one batch; returns (loss, tokens), (0.0, 0) for a skipped one.
+
+        A non-finite loss or gradient skips the update, as AMP's GradScaler skips an overflow:
+        one bad batch does not turn the weights to NaN. The step still counts (schedule,
+        budget), and a carried state that the loss spoiled starts afresh.
+        """
         if self.world > 1:  # this rank's rows (its TBPTT streams) of the global batch
             shard = getattr(self.task, "shard", distributed.shard_rows)
             batch = shard(batch, self.rank, self.world)
         with self._autocast():
             loss, tokens, carry = self.step_module(batch, self.carry)
         loss, mean, tokens = distributed.global_loss(loss.float(), tokens)  # the same on every rank
-        if not torch.isfinite(mean):
-            raise UserError(
-                f"training diverged: the loss is {mean.item()} at step {self.state.step + 1}; "
-                f"the last good checkpoint is {self.out / LAST} (try a lower lr or clip)"
-            )
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self._finite_gradient():
+        finite = bool(torch.isfinite(mean))
+        if finite:
+            loss.backward()
+            finite = self._clipped_gradient_is_finite()
+        if finite:
+            self._skipped_in_a_row = 0
             self.optimizer.step()
             if self.average is not None:
                 self.average.update_parameters(self.model)
+        else:
+            self._skip("the loss" if not torch.isfinite(mean) else "the gradient")
+            carry = None if not torch.isfinite(mean) else carry
+            self.optimizer.zero_grad(set_to_none=True)
         self.schedule.step(self._budget_spent())
         self.carry = _detach(carry, next(self.model.parameters()).dtype)
         self.state.step += 1
         self.state.batch += 1
-        return mean.item(), tokens
+        return (mean.item(), tokens) if finite else (0.0, 0)
 
-    def _finite_gradient(self) -> bool:
-        """Clips the gradient to ``config.clip`` (0: only measures it); False for a non-finite
-        norm, whose update is skipped, as AMP's GradScaler skips an overflow: one bad batch
-        does not turn the weights to NaN. The step still counts (schedule, budget).
+    def _clipped_gradient_is_finite(self) -> bool:
+        """Clips the gradient to ``config.clip`` (0: only measures it); whether its norm is
+        finite (the same on every rank: the gradients are all-reduced)."""
+        norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip or math.inf)
+        return bool(torch.isfinite(norm))
+
+    def _skip(self, what: str) -> None:
+        """Counts a step whose update is skipped.
 
         Raises:
-            UserError: after ``MAX_SKIPPED`` non-finite gradients in a row: the run diverged.
+            UserError: after ``MAX_SKIPPED`` in a row: the run diverged.
         """
-        clip = self.config.clip or math.inf
-        norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        if torch.isfinite(norm):  # the same on every rank: the gradients are all-reduced
-            self._skipped_in_a_row = 0
-            return True
-        self.optimizer.zero_grad(set_to_none=True)
         self.state.skipped += 1
         self._skipped_in_a_row += 1
         if self._skipped_in_a_row >= MAX_SKIPPED:
             raise UserError(
-                f"training diverged: the gradient was not finite in {MAX_SKIPPED} steps in a "
-                f"row, up to step {self.state.step + 1}; the last good checkpoint is "
+                f"training diverged: {what} was not finite in {MAX_SKIPPED} steps in a row, "
+                f"up to step {self.state.step + 1}; the last good checkpoint is "
                 f"{self.out / LAST} (try a lower lr or clip)"
             )
-        return False
 
     def _budget_spent(self) -> float | None:
         """The schedule's clock: the share of the time budget spent, or None without one."""
