@@ -199,26 +199,44 @@ def _last_weights_are_finite(run: Path) -> dict:
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-def test_a_non_finite_loss_names_the_step_and_value_and_keeps_last(tmp_path, bad):
+def test_one_non_finite_loss_is_skipped_and_the_run_goes_on(tmp_path, bad):
     trainer = _trainer(
         tmp_path / "run", lambda loss, call: loss * bad if call == 10 else loss, save_every=3
     )
-    with pytest.raises(UserError, match=rf"the loss is {bad} at step 10; .*run/last"):
+    progress = trainer.fit()
+    assert progress.stopped == "epochs"
+    assert progress.skipped == 1
+    assert _last_weights_are_finite(tmp_path / "run")["step"] == progress.step
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_loss_that_stays_non_finite_names_the_step_and_keeps_last(tmp_path, bad):
+    trainer = _trainer(
+        tmp_path / "run",
+        lambda loss, call: loss * bad if call >= 10 else loss,
+        save_every=3,
+        epochs=10,
+    )
+    with pytest.raises(
+        UserError,
+        match=r"loss was not finite in 10 steps in a row, up to step 19; "
+        r".*run/last",
+    ):
         trainer.fit()
-    assert _last_weights_are_finite(tmp_path / "run")["step"] == 9
+    # The skipped steps 10 to 18 count but leave the weights as step 9 left them.
+    assert _last_weights_are_finite(tmp_path / "run")["step"] == 18
 
 
-def test_a_nan_gradient_with_a_finite_loss_never_replaces_last(tmp_path):
-    # The loss is finite but its gradient is NaN: Adam makes every weight NaN, and the epoch's
-    # end would have saved them as last/ had the trainer not checked the weights first.
+def test_a_nan_gradient_with_a_finite_loss_is_skipped(tmp_path):
+    # The loss is finite but its gradient is NaN: Adam would make every weight NaN.
     def nan_gradient(loss, call):
         if call == 12:
             loss.register_hook(lambda grad: grad * math.nan)
         return loss
 
-    with pytest.raises(UserError, match=r"is not finite after step 12; .*run/last"):
-        _trainer(tmp_path / "run", nan_gradient, clip=0).fit()
-    assert _last_weights_are_finite(tmp_path / "run")["step"] == 6
+    progress = _trainer(tmp_path / "run", nan_gradient, clip=0).fit()
+    assert progress.skipped == 1
+    assert _last_weights_are_finite(tmp_path / "run")["step"] == progress.step
 
 
 def test_the_cli_reports_a_diverging_run_in_one_line(tmp_path, capsys, monkeypatch):
@@ -228,13 +246,16 @@ def test_the_cli_reports_a_diverging_run_in_one_line(tmp_path, capsys, monkeypat
     def diverging(self, model, batch, carry):
         loss, tokens, state = real(self, model, batch, carry)
         calls.append(1)
-        return (loss * math.nan if len(calls) == 25 else loss), tokens, state
+        return (loss * math.nan if len(calls) >= 25 else loss), tokens, state
 
     monkeypatch.setattr(LMTask, "train_loss", diverging)
     err = _train_lm_failing(tmp_path, capsys)
-    assert "lstmkit lm train: error: training diverged: the loss is nan at step 25" in err
+    assert (
+        "lstmkit lm train: error: training diverged: the loss was not finite in 10 steps in a "
+        "row, up to step 34" in err
+    )
     assert "Traceback" not in err
-    assert _last_weights_are_finite(tmp_path / "run")["step"] == 20
+    assert _last_weights_are_finite(tmp_path / "run")["step"] == 30
 
 
 # --------------------------------------------------------------------------- a full disk
