@@ -91,6 +91,22 @@ def localisation(captioner, corpus, split: str, images: int) -> tuple[float, int
     return 100.0 * hits / max(1, total), total, float(np.mean(peaks)) if peaks else 0.0
 
 
+def exact_by_pair(found: dict, corpus, split: str) -> dict:
+    """Exact match apart on the images whose colour-shape pairs training has seen and on those
+    holding a pair kept out of training (the corpus's ``held_out``)."""
+    with open(getattr(corpus, split), encoding="utf-8") as f:
+        images = list(dict.fromkeys(line.split("\t", 1)[0] for line in f if line.strip()))
+    with open(corpus.metadata, encoding="utf-8") as f:
+        held = {m["image"]: m["held_out"] for m in map(json.loads, f)}
+    out = {}
+    pairs = zip(images, found["hypotheses"], found["references"], strict=True)
+    right = [(held[image], h.strip() in {r.strip() for r in refs}) for image, h, refs in pairs]
+    for name, flag in (("seen", False), ("held_out", True)):
+        hits = [ok for h, ok in right if h == flag]
+        out[f"exact_{name}"] = 100.0 * sum(hits) / len(hits) if hits else None
+    return out
+
+
 def run_one(setting: str, seed: int, args: argparse.Namespace) -> dict:
     """Trains one setting with one seed; returns its record."""
     from lstmkit.caption import Captioner
@@ -105,10 +121,15 @@ def run_one(setting: str, seed: int, args: argparse.Namespace) -> dict:
     found = captioner.evaluate(getattr(corpus, args.split), images=corpus.folder)
     record = {"setting": setting, "seed": seed, "train_minutes": minutes}
     record |= {k: found[k] for k in ("bleu4", "cider", "exact", "images")}
+    record |= exact_by_pair(found, corpus, args.split)
     if SETTINGS[setting].get("attention") != "none":
         share, words, peak = localisation(captioner, corpus, args.split, args.trace_images)
         record |= {"localisation": share, "object_words": words, "mean_peak": peak}
     return record
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
 
 
 def render_markdown(meta: dict, records: list[dict]) -> str:
@@ -118,15 +139,17 @@ def render_markdown(meta: dict, records: list[dict]) -> str:
         f"{meta['split']} | 1-min load avg {fmt_load(meta['load_avg_start'])} at start, "
         f"{fmt_load(meta['load_avg_end'])} at end\n```",
         "",
-        "| setting | seed | minutes | BLEU-4 | CIDEr-D | exact | localisation | mean peak |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| setting | seed | minutes | BLEU-4 | CIDEr-D | exact | exact (seen pairs) "
+        "| exact (held-out pairs) | localisation | mean peak |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in records:
         where = f"{r['localisation']:.1f}%" if "localisation" in r else "—"
         peak = f"{r['mean_peak']:.3f}" if "mean_peak" in r else "—"
         lines.append(
             f"| {r['setting']} | {r['seed']} | {r['train_minutes']:.1f} | {r['bleu4']:.1f} "
-            f"| {r['cider']:.0f} | {r['exact']:.1f}% | {where} | {peak} |"
+            f"| {r['cider']:.0f} | {r['exact']:.1f}% | {pct(r['exact_seen'])} "
+            f"| {pct(r['exact_held_out'])} | {where} | {peak} |"
         )
     return "\n".join(lines)
 
