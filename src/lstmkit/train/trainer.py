@@ -429,24 +429,25 @@ class Trainer:
             loss, tokens, carry = self.step_module(batch, self.carry)
         loss, mean, tokens = distributed.global_loss(loss.float(), tokens)  # the same on every rank
         self.optimizer.zero_grad(set_to_none=True)
-        finite = bool(torch.isfinite(mean))
-        if finite:
+        loss_ok = bool(torch.isfinite(mean))
+        if loss_ok:
             loss.backward()
-            finite = self._clipped_gradient_is_finite()
-        if finite:
+        if loss_ok and self._clipped_gradient_is_finite():
             self._skipped_in_a_row = 0
             self.optimizer.step()
             if self.average is not None:
                 self.average.update_parameters(self.model)
+            mean, tokens = mean.item(), tokens
         else:
-            self._skip("the loss" if not torch.isfinite(mean) else "the gradient")
-            carry = None if not torch.isfinite(mean) else carry
+            self._skip("the gradient" if loss_ok else "the loss")
+            carry = carry if loss_ok else None  # a state the bad loss came from starts afresh
             self.optimizer.zero_grad(set_to_none=True)
+            mean, tokens = 0.0, 0
         self.schedule.step(self._budget_spent())
         self.carry = _detach(carry, next(self.model.parameters()).dtype)
         self.state.step += 1
         self.state.batch += 1
-        return (mean.item(), tokens) if finite else (0.0, 0)
+        return mean, tokens
 
     def _clipped_gradient_is_finite(self) -> bool:
         """Clips the gradient to ``config.clip`` (0: only measures it); whether its norm is
