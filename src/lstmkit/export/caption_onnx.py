@@ -296,17 +296,12 @@ class OnnxCaptioner:
     kind = "caption"
 
     def __init__(self, folder: str | Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        from lstmkit.export.runtime import onnx_session
 
         self.folder = Path(folder)
         self.manifest = read_manifest(self.folder, self.kind)
-        options = ort.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         self.sessions = {
-            name: ort.InferenceSession(
-                str(self.folder / graph["file"]), options, providers=["CPUExecutionProvider"]
-            )
+            name: onnx_session(self.folder / graph["file"], threads)
             for name, graph in self.manifest["graphs"].items()
         }
         self.size = tuple(self.manifest["image"]["size"])  # (height, width)

@@ -28,7 +28,9 @@ MANIFEST = "manifest.json"
 FORMAT = "lstmkit-onnx"
 
 
-def _session(path: Path, threads: int | None) -> ort.InferenceSession:
+def onnx_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """An onnxruntime CPU session of the graph at ``path``; ``threads``: its intra-op threads
+    (None: onnxruntime's choice), one inter-op thread."""
     options = ort.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = threads
@@ -56,7 +58,7 @@ class _Exported:
                 f"{self.manifest.get('kind')!r} model"
             )
         self.sessions = {
-            name: _session(self.folder / g["file"], threads)
+            name: onnx_session(self.folder / g["file"], threads)
             for name, g in self.manifest["graphs"].items()
         }
 

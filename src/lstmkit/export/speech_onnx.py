@@ -212,15 +212,12 @@ class OnnxSpeechRecognizer:
     kind = "speech"
 
     def __init__(self, folder: str | Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        from lstmkit.export.runtime import onnx_session
 
         self.folder = Path(folder)
         self.manifest = read_manifest(self.folder, self.kind)
-        options = ort.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         graph = self.folder / self.manifest["graphs"]["log_probs"]["file"]
-        self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(graph, threads)
         self.n_mels = int(self.manifest["features"]["n_mels"])
         self.blank = int(self.manifest["special_ids"]["blank"])
 
