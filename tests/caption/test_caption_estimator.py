@@ -16,6 +16,20 @@ from lstmkit.models.caption import ConvEncoder
 TINY = {"channels": [4, 8, 8, 8], "hidden_size": 16, "embedding_size": 8, "dropout": 0.0}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Two threads on a busy 2-core machine made a step 15x slower than one (measured).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    return builtin_caption("scenes", size=(48, 8, 8), cache=tmp_path_factory.mktemp("cache"))
+
+
 def tiny(epochs=1, model=None, **settings):
     train = {"epochs": epochs, **settings.pop("train", {})}
     return Captioner(

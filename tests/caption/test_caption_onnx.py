@@ -14,6 +14,7 @@ from PIL import Image
 
 from lstmkit.caption import Captioner
 from lstmkit.cli.main import main
+from lstmkit.data.caption_builtin import builtin_caption
 from lstmkit.data.images import normalise_image, read_image
 from lstmkit.decode.greedy import next_log_probs
 from lstmkit.errors import UserError
@@ -31,6 +32,19 @@ from lstmkit.tokenizers import load_tokenizer
 
 TOL = 1e-4
 TINY = {"channels": [4, 8, 8, 8], "hidden_size": 16, "embedding_size": 8, "dropout": 0.0}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    return builtin_caption("scenes", size=(48, 8, 8), cache=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="module")

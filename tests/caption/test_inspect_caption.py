@@ -16,6 +16,7 @@ from PIL import Image
 
 from lstmkit.caption import Captioner
 from lstmkit.cli.main import main
+from lstmkit.data.caption_builtin import builtin_caption
 from lstmkit.errors import UserError
 from lstmkit.inspect import report_caption
 from lstmkit.inspect.caption import caption_trace, caption_trace_for
@@ -31,6 +32,20 @@ SIZE = (64, 32)
 STEPS = 6  # max_len of the traces below: a few words keep the by-hand loop short
 PNG = b"\x89PNG\r\n\x1a\n"
 ATOL = 1e-5
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # As the captioner's other tests: one thread is the faster on a busy 2-core machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    return builtin_caption("scenes", size=(48, 8, 8), cache=tmp_path_factory.mktemp("cache"))
 
 
 def fit(scenes, folder: Path, **model) -> Captioner:

@@ -19,12 +19,18 @@ from PIL import Image, ImageFile
 
 from lstmkit.caption import Captioner
 from lstmkit.cli.serve import bind
+from lstmkit.data.caption_builtin import builtin_caption
 from lstmkit.errors import UserError
 from lstmkit.serve import Limits, create_app, server_config
 from lstmkit.serve.caption import FORM_BYTES, describe_handler, describe_key
 from lstmkit.serve.schemas import request_models
 
 TINY = {"channels": [4, 8, 8, 8], "hidden_size": 16, "embedding_size": 8, "dropout": 0.0}
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    return builtin_caption("scenes", size=(48, 8, 8), cache=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="module")
