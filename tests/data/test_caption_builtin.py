@@ -14,7 +14,7 @@ from PIL import Image
 from lstmkit.data import caption_builtin
 from lstmkit.data.caption_builtin import builtin_caption
 from lstmkit.data.caption_digits import FORM_STARTS, FORM_TEMPLATE
-from lstmkit.data.caption_scenes import COLOURS, HELD_OUT
+from lstmkit.data.caption_scenes import COLOURS, HELD_OUT, SHAPES
 from lstmkit.data.captions import read_captions
 from lstmkit.errors import UserError
 
@@ -49,13 +49,19 @@ def test_generation_is_deterministic_given_the_seed_and_read_as_user_files(name,
     other = builtin_caption(name, size=SIZE, seed=2)
     assert corpus.train.read_text() != other.train.read_text()
     per_image = 4 if name == "scenes" else 1
-    for split, count in zip((corpus.train, corpus.valid, corpus.test), SIZE, strict=True):
+    splits = [corpus.train, corpus.valid, corpus.test]
+    counts = list(SIZE)
+    if name == "scenes":  # as many novel images as test ones
+        splits, counts = [*splits, corpus.novel], [*counts, SIZE[2]]
+    else:
+        assert corpus.novel is None
+    for split, count in zip(splits, counts, strict=True):
         captions = read_captions(split)
         assert len(captions) == count
         assert {len(refs) for refs in captions.references} == {per_image}
     with Image.open(corpus.folder / "test" / "000000.png") as image:
         assert image.size == corpus.image_size[::-1]
-    assert len(metadata(corpus)) == sum(SIZE)
+    assert len(metadata(corpus)) == sum(counts)
 
 
 def test_a_built_corpus_is_reused_not_regenerated(cache, monkeypatch):
@@ -67,7 +73,7 @@ def test_a_built_corpus_is_reused_not_regenerated(cache, monkeypatch):
 def test_every_scene_reference_describes_the_drawn_objects_and_their_relation(cache):
     corpus = builtin_caption("scenes", size=SIZE, seed=0)
     records = {r["image"]: r for r in metadata(corpus)}
-    for split in (corpus.train, corpus.valid, corpus.test):
+    for split in (corpus.train, corpus.valid, corpus.test, corpus.novel):
         captions = read_captions(split)
         for image, refs in zip(captions.images, captions.references, strict=True):
             record = records[image.relative_to(corpus.folder.resolve()).as_posix()]
@@ -114,20 +120,18 @@ def test_scene_boxes_hold_exactly_their_objects_pixels_and_the_relation_holds(ca
         assert record["objects"][0]["colour"] != record["objects"][1]["colour"]
 
 
-def test_held_out_colour_shape_pairs_never_occur_in_training(cache):
-    corpus = builtin_caption("scenes", size=(300, 80, 0), seed=0)
-    records = metadata(corpus)
-    seen = {
-        (split, (o["colour"], o["shape"]) in HELD_OUT)
-        for r in records
-        for split in [r["split"]]
-        for o in r["objects"]
-    }
-    assert ("train", True) not in seen
-    assert ("valid", True) in seen
-    for r in records:
+def test_held_out_colour_shape_pairs_are_in_every_novel_image_and_nowhere_else(cache):
+    corpus = builtin_caption("scenes", size=(300, 80, 60), seed=0)
+    held, drawn = {split: [] for split in ("train", "valid", "test", "novel")}, set()
+    for r in metadata(corpus):
         pairs = {(o["colour"], o["shape"]) for o in r["objects"]}
         assert r["held_out"] == bool(pairs & set(HELD_OUT))
+        held[r["split"]].append(r["held_out"])
+        drawn |= pairs
+    assert [len(flags) for flags in held.values()] == [300, 80, 60, 60]
+    assert not any(held["train"] + held["valid"] + held["test"])
+    assert all(held["novel"])
+    assert drawn == {(c, s) for c in COLOURS for s in SHAPES}  # every pair drawn somewhere
 
 
 def test_digit_strips_say_their_digits_and_test_digits_are_never_trained_on(cache):

@@ -37,7 +37,7 @@ DEFAULT_CAPTION = "scenes"
 CAPTION_SIZES = {"scenes": (4000, 500, 500), "digits": (4000, 500, 500)}  # images
 IMAGE_SIZES = {"scenes": caption_scenes.SCENE_SIZE, "digits": caption_digits.STRIP_SIZE}
 # Bump when anything that changes the generated files changes: it is part of the cache key.
-CAPTION_VERSION = 1
+CAPTION_VERSION = 2  # 2: scenes' valid and test drawn as train; the held-out pairs in novel
 _SPLITS = ("train", "valid", "test")
 _MAX_IMAGES = 1_000_000
 
@@ -47,9 +47,13 @@ class CaptionCorpus:
     """A generated built-in corpus.
 
     Attributes:
-        folder: the corpus: images in ``train/``, ``valid/`` and ``test/``.
+        folder: the corpus: images in ``train/``, ``valid/`` and ``test/`` (and ``novel/``).
         train, valid, test: the captions files, ``image<TAB>caption`` without a header, the
             image relative to ``folder``, one line per reference caption.
+        novel: for ``scenes``, a captions file like ``test``'s (as many images) whose every
+            image holds a colour-shape pair that no other split has
+            (:data:`~lstmkit.data.caption_scenes.HELD_OUT`): captions of combinations never
+            seen; None for ``digits``.
         metadata: JSON lines, one object an image: its ``split``, ``image`` and ``boxes``
             (``[x0, y0, x1, y1]`` in pixels, ``x1`` and ``y1`` exclusive, one per object or
             digit in the order the first caption names them); for ``scenes`` the ``relation``,
@@ -64,6 +68,7 @@ class CaptionCorpus:
     test: Path
     metadata: Path
     image_size: tuple[int, int]
+    novel: Path | None = None
 
 
 def checked_caption_size(
@@ -108,7 +113,8 @@ def builtin_caption(
 
     Args:
         name: one of :data:`CAPTION_BUILTIN` (default ``"scenes"``).
-        size: ``(train, valid, test)`` image counts (default :data:`CAPTION_SIZES`).
+        size: ``(train, valid, test)`` image counts (default :data:`CAPTION_SIZES`);
+            ``scenes`` draws as many ``novel`` images as test ones besides.
         seed: the seed of everything drawn (default 0).
         cache: the folder that holds built corpora (default
             ``lstmkit.data.cache.cache_dir("caption")``).
@@ -133,13 +139,17 @@ def builtin_caption(
     if not (folder / "corpus.json").is_file():
         publish_entry(folder, "corpus.json", lambda tmp: _generate(tmp, spec, progress))
     paths = [folder / f"{split}.tsv" for split in _SPLITS]
-    return CaptionCorpus(folder, *paths, folder / "images.jsonl", IMAGE_SIZES[name])
+    novel = folder / "novel.tsv" if name == "scenes" else None
+    return CaptionCorpus(folder, *paths, folder / "images.jsonl", IMAGE_SIZES[name], novel)
 
 
 def _generate(folder: Path, spec: dict, progress: bool) -> None:
     draw = _scenes if spec["name"] == "scenes" else _digits
     records = []
-    for split, count in zip(_SPLITS, spec["size"], strict=True):
+    splits = list(zip(_SPLITS, spec["size"], strict=True))
+    if spec["name"] == "scenes":
+        splits.append(("novel", spec["size"][2]))  # as many as test
+    for split, count in splits:
         (folder / split).mkdir()
         lines = []
         items = draw(split, count, spec["seed"])

@@ -18,8 +18,9 @@ Every image has four reference captions, both ways round, with and without the s
 
 Each object's box, ``[x0, y0, x1, y1]`` (pixels, ``x1`` and ``y1`` exclusive), is the
 smallest that holds its drawn pixels. The colour-shape pairs of :data:`HELD_OUT` never occur in
-training; in valid and test, a quarter of the images show one of them (``held_out`` in the
-metadata), to measure captions of combinations never seen.
+train, valid or test, which are drawn alike; every image of the ``novel`` split shows one of
+them (``held_out`` in the metadata), to measure captions of combinations never seen apart from
+the test images.
 
 Example:
     >>> scene = scene_plan(1, seed=0, split="test")[0]
@@ -52,7 +53,6 @@ HELD_OUT = (("green", "star"), ("purple", "triangle"))  # (colour, shape)
 _INVERSE = {"to the left of": "to the right of", "to the right of": "to the left of"}
 _INVERSE |= {"above": "below", "below": "above"}
 _MARGIN = 2
-_HELD_OUT_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ def scene_plan(count: int, seed: int, split: str) -> list[Scene]:
     Args:
         count: how many.
         seed: the seed.
-        split: ``"train"`` never shows a pair of :data:`HELD_OUT`; other splits show one in a
-            quarter of their images.
+        split: ``"novel"`` shows a pair of :data:`HELD_OUT` in every image; the others
+            (``"train"``, ``"valid"``, ``"test"``) never do.
 
     Example:
         >>> [s.relation for s in scene_plan(3, seed=0, split="train")]
@@ -103,7 +103,7 @@ def scene_plan(count: int, seed: int, split: str) -> list[Scene]:
     pairs = [(c, s) for c in COLOURS for s in SHAPES if (c, s) not in HELD_OUT]
     scenes = []
     for _ in range(count):
-        held_out = split != "train" and rng.random() < _HELD_OUT_SHARE
+        held_out = split == "novel"
         first = rng.choice(HELD_OUT if held_out else pairs)
         second = rng.choice([p for p in pairs if p[0] != first[0]])
         kinds = [first, second] if rng.random() < 0.5 else [second, first]
