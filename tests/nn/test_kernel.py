@@ -109,3 +109,79 @@ def test_python_loop_gradcheck(python_loop):
         return out, h, c
 
     assert torch.autograd.gradcheck(f, (x, *lstm.parameters()))
+
+
+PAIRED = [
+    {"num_layers": 2, "bidirectional": True},
+    {"num_layers": 1, "bidirectional": True, "lengths": [2, 5, 4]},
+    {"num_layers": 2, "bidirectional": True, "batch_first": True, "lengths": [5, 1, 3]},
+]
+
+
+@pytest.fixture
+def two_threads():
+    """Both directions run at once only where torch has two threads or more."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _spy_pairs(monkeypatch) -> list:
+    """Counts the layers that ran through PairedRecurrence."""
+    calls, apply = [], recurrence.PairedRecurrence.apply
+    monkeypatch.setattr(
+        recurrence.PairedRecurrence, "apply", lambda *a: calls.append(1) or apply(*a)
+    )
+    return calls
+
+
+@pytest.mark.skipif(kernel.load() is None, reason="the fused kernel did not build here")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("cfg", PAIRED)
+def test_both_directions_at_once_match_torch(monkeypatch, two_threads, cfg, dtype):
+    ref, ours, x, lengths = _reference(cfg, dtype)
+    calls = _spy_pairs(monkeypatch)
+    got = _run(ours, x, lengths)
+    assert len(calls) == cfg["num_layers"]  # every layer ran its two directions at once
+    tol = 1e-5 if dtype == torch.float32 else 1e-10
+    for a, b in zip(got, _torch_run(ref, x, lengths), strict=True):
+        assert (a - b).abs().max().item() <= tol
+
+
+@pytest.mark.skipif(kernel.load() is None, reason="the fused kernel did not build here")
+def test_both_directions_at_once_match_one_after_the_other(monkeypatch, two_threads):
+    _, ours, x, lengths = _reference(PAIRED[2], torch.float64)
+    at_once = _run(ours, x, lengths)
+    monkeypatch.setattr(recurrence, "PAIR_MAX_WORK", 0)  # every layer one direction at a time
+    calls = _spy_pairs(monkeypatch)
+    apart = _run(ours, x, lengths)
+    assert calls == []
+    for a, b in zip(at_once, apart, strict=True):
+        assert (a - b).abs().max().item() <= 1e-12
+
+
+@pytest.mark.skipif(kernel.load() is None, reason="the fused kernel did not build here")
+def test_both_directions_at_once_gradcheck(monkeypatch, two_threads):
+    lstm = LSTM(3, 4, num_layers=2, bidirectional=True, backend="explicit", dtype=torch.float64)
+    x = torch.randn(4, 3, 3, dtype=torch.float64, requires_grad=True)
+    names = [n for n, _ in lstm.named_parameters()]
+    calls = _spy_pairs(monkeypatch)
+
+    def f(x, *params):
+        out, (h, c) = torch.func.functional_call(
+            lstm, dict(zip(names, params, strict=True)), (x,), {"lengths": [4, 2, 1]}
+        )
+        return out, h, c
+
+    assert torch.autograd.gradcheck(f, (x, *lstm.parameters()))
+    assert calls
+
+
+def test_one_thread_runs_the_directions_one_after_the_other(monkeypatch):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert not recurrence.pairs_directions(torch.zeros(2, 3, 16), 4)
+    finally:
+        torch.set_num_threads(threads)

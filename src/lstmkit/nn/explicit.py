@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lstmkit.nn.padding import Lengths
-from lstmkit.nn.recurrence import LSTMRecurrence
+from lstmkit.nn.recurrence import LSTMRecurrence, PairedRecurrence, pairs_directions
 
 if TYPE_CHECKING:
     from lstmkit.nn.lstm import LSTM
@@ -57,10 +57,15 @@ def run_explicit(lstm: LSTM, x: Tensor, hx, lengths: list[int] | None, return_ga
     h_n, c_n, traces = [], [], []
     for layer in range(lstm.num_layers):
         outs = []
-        for d in range(D):
-            idx = layer * D + d
-            inp = seqs.reverse(layer_in) if d else layer_in
-            out, cs, act = _layer(lstm, inp, hx[0][idx], hx[1][idx], idx)
+        inps = [layer_in, seqs.reverse(layer_in)] if D == 2 else [layer_in]
+        idxs = [layer * D + d for d in range(D)]
+        if D == 2 and _plain(lstm):
+            results = _layer_pair(lstm, inps, hx, idxs)
+        else:
+            results = [
+                _layer(lstm, x, hx[0][i], hx[1][i], i) for x, i in zip(inps, idxs, strict=True)
+            ]
+        for d, (out, cs, act) in enumerate(results):
             h_n.append(seqs.last(out))
             c_n.append(seqs.last(cs))
             if d:
@@ -79,43 +84,90 @@ def run_explicit(lstm: LSTM, x: Tensor, hx, lengths: list[int] | None, return_ga
     return out, torch.stack(h_n), torch.stack(c_n), trace
 
 
-def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
-    """One layer and direction through :class:`LSTMRecurrence`; inp is (B, T, I_l)."""
+def _suffix(lstm: LSTM, idx: int) -> str:
+    """The parameter names' suffix of layer-direction ``idx`` (``_l1_reverse``)."""
     D = 2 if lstm.bidirectional else 1
-    sfx = f"_l{idx // D}" + ("_reverse" if idx % D else "")
+    return f"_l{idx // D}" + ("_reverse" if idx % D else "")
+
+
+def _plain(lstm: LSTM) -> bool:
+    """Whether the layers run the plain cell: no variant of the explicit backend is on."""
+    return not (
+        lstm.proj_size
+        or lstm.peephole
+        or lstm.layer_norm
+        or lstm.zoneout > 0
+        or (lstm.recurrent_dropout > 0 and lstm.training)
+    )
+
+
+def _layer_pair(lstm: LSTM, inps: list[Tensor], hx, idxs: list[int]):
+    """Both directions of a plain bidirectional layer: ``[(out, cs, act)] * 2``, through
+    :class:`PairedRecurrence` where it pays (:func:`pairs_directions`), else one after the
+    other; ``inps`` are the forward and the reversed input."""
+    args = []
+    for inp, idx in zip(inps, idxs, strict=True):
+        xw, w_hh = _projected(lstm, inp, idx)
+        args += [xw, hx[0][idx], hx[1][idx], w_hh]
+    if not pairs_directions(args[0], lstm.hidden_size):
+        none = (None,) * 9
+        return [LSTMRecurrence.apply(*args[k : k + 4], *none, LN_EPS) for k in (0, 4)]
+    out_a, cs_a, act_a, out_b, cs_b, act_b = PairedRecurrence.apply(*args)
+    return [(out_a, cs_a, act_a), (out_b, cs_b, act_b)]
+
+
+def _projected(lstm: LSTM, inp: Tensor, idx: int) -> tuple[Tensor, Tensor]:
+    """A plain layer-direction's projected inputs ``W_ih x + b`` (B, T, 4H) and its recurrent
+    weights (4H, H), both in the (o, i, f, g) gate order."""
+    sfx = _suffix(lstm, idx)
     H = lstm.hidden_size
     B, T = inp.shape[:2]
     perm = _gate_perm(H, inp.device)
     w_ih = getattr(lstm, f"weight_ih{sfx}")[perm]
-    w_hh = lstm.recurrent_weight(sfx)[perm]
     rows = inp.reshape(B * T, -1)  # (B*T, I_l)
-    bias = (
-        (getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))[perm]
-        if lstm.bias
-        else None
-    )
-    # The input projection of all steps: one matrix product.
-    if lstm.layer_norm:
-        ln_w, ln_b = getattr(lstm, f"ln_ih_weight{sfx}"), getattr(lstm, f"ln_ih_bias{sfx}")
-        xw = F.layer_norm(torch.mm(rows, w_ih.t()), (4 * H,), ln_w[perm], ln_b[perm], LN_EPS)
-        xw = xw + bias if bias is not None else xw
-    elif bias is not None:
+    if lstm.bias:
+        bias = (getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))[perm]
         xw = torch.addmm(bias, rows, w_ih.t())
     else:
         xw = torch.mm(rows, w_ih.t())
-    xw = xw.view(B, T, 4 * H)  # LSTMRecurrence overwrites it with the gate activations
+    return xw.view(B, T, 4 * H), lstm.recurrent_weight(sfx)[perm]
+
+
+def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
+    """One layer and direction through :class:`LSTMRecurrence`; inp is (B, T, I_l)."""
+    if not lstm.layer_norm:
+        xw, w_hh = _projected(lstm, inp, idx)  # LSTMRecurrence overwrites xw with the gates
+        ln = (None,) * 4
+    else:  # the input projection normalised before the bias is added
+        xw, w_hh, ln = _normalised(lstm, inp, idx)
+    sfx = _suffix(lstm, idx)
     w_hr = getattr(lstm, f"weight_hr{sfx}") if lstm.proj_size else None
     w_peep = getattr(lstm, f"weight_ch{sfx}")[[2, 0, 1]] if lstm.peephole else None
-    ln = (None,) * 4
-    if lstm.layer_norm:
-        ln = (
-            getattr(lstm, f"ln_hh_weight{sfx}")[perm],
-            getattr(lstm, f"ln_hh_bias{sfx}")[perm],
-            getattr(lstm, f"ln_c_weight{sfx}"),
-            getattr(lstm, f"ln_c_bias{sfx}"),
-        )
-    mask_h, zone_c, zone_h = _masks(lstm, T, B, h0)
+    mask_h, zone_c, zone_h = _masks(lstm, inp.shape[1], inp.shape[0], h0)
     return LSTMRecurrence.apply(xw, h0, c0, w_hh, w_hr, w_peep, *ln, mask_h, zone_c, zone_h, LN_EPS)
+
+
+def _normalised(lstm: LSTM, inp: Tensor, idx: int):
+    """With layer norm: the projected inputs ``LN(W_ih x) + b`` (B, T, 4H), the recurrent
+    weights (4H, R) and the four layer-norm parameters, in the (o, i, f, g) gate order."""
+    sfx = _suffix(lstm, idx)
+    H = lstm.hidden_size
+    B, T = inp.shape[:2]
+    perm = _gate_perm(H, inp.device)
+    w_ih = getattr(lstm, f"weight_ih{sfx}")[perm]
+    ln_w, ln_b = getattr(lstm, f"ln_ih_weight{sfx}"), getattr(lstm, f"ln_ih_bias{sfx}")
+    xw = F.layer_norm(
+        torch.mm(inp.reshape(B * T, -1), w_ih.t()), (4 * H,), ln_w[perm], ln_b[perm], LN_EPS
+    )
+    if lstm.bias:
+        xw = xw + (getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))[perm]
+    ln = (
+        getattr(lstm, f"ln_hh_weight{sfx}")[perm],
+        getattr(lstm, f"ln_hh_bias{sfx}")[perm],
+        getattr(lstm, f"ln_c_weight{sfx}"),
+        getattr(lstm, f"ln_c_bias{sfx}"),
+    )
+    return xw.view(B, T, 4 * H), lstm.recurrent_weight(sfx)[perm], ln
 
 
 def _masks(lstm: LSTM, T: int, B: int, like: Tensor):

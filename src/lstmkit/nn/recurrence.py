@@ -289,6 +289,81 @@ class LSTMRecurrence(torch.autograd.Function):
         return _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh, dc, c_prev)
 
 
+class PairedRecurrence(torch.autograd.Function):
+    """Both directions of a bidirectional layer's plain cell at once, through the fused kernel's
+    ``forward_pair`` and ``backward_pair``: each direction's time loop on a thread of its own.
+
+    Inputs: for each direction (forward, then reverse) ``xw`` (B, T, 4H), ``h0`` (B, H),
+    ``c0`` (B, H) and ``w_hh`` (4H, H), as :class:`LSTMRecurrence` takes them, (o, i, f, g)
+    order; each ``xw`` is overwritten with its gate activations.
+
+    Returns:
+        For each direction ``out`` (B, T, H), ``cs`` (B, T, H) and, not differentiable, ``act``
+        (B, T, 4H): :class:`LSTMRecurrence`'s three outputs.
+    """
+
+    @staticmethod
+    def forward(ctx, xw_a, h0_a, c0_a, w_hh_a, xw_b, h0_b, c0_b, w_hh_b):
+        kernel = fused_kernel.load()
+        sides, buffers = ((xw_a, h0_a, c0_a, w_hh_a), (xw_b, h0_b, c0_b, w_hh_b)), []
+        for xw, h0, c0, w_hh in sides:
+            batch, steps, gates = xw.shape
+            cs, tc, out = (xw.new_empty(batch, steps, gates // 4) for _ in range(3))
+            # Detached: the kernel's pool threads run with grad mode on (it is per thread).
+            buffers.append([xw.detach(), h0.detach(), c0.detach().contiguous()])
+            buffers[-1] += [w_hh.detach().t().contiguous(), cs, tc, out]
+        kernel.forward_pair(*buffers)
+        ctx.mark_dirty(xw_a, xw_b)
+        ctx.mark_non_differentiable(xw_a, xw_b)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(
+            *(t for (xw, h0, c0, w_hh), (*_, cs, tc, out) in zip(sides, buffers, strict=True)
+              for t in (xw, h0, c0, w_hh, cs, tc, out))
+        )  # fmt: skip
+        (*_, cs_a, _, out_a), (*_, cs_b, _, out_b) = buffers
+        return out_a, cs_a, xw_a, out_b, cs_b, xw_b
+
+    @staticmethod
+    def backward(ctx, d_out_a, d_cs_a, _d_act_a, d_out_b, d_cs_b, _d_act_b):
+        saved = ctx.saved_tensors
+        sides = (saved[:7], saved[7:])
+        calls, d_gates = [], []
+        for (act, _h0, c0, w_hh, cs, tc, _out), d_out, d_cs in zip(
+            sides, (d_out_a, d_out_b), (d_cs_a, d_cs_b), strict=True
+        ):
+            d_gates.append(act.new_empty(act.shape))
+            calls.append([act, cs, tc, c0.contiguous(), w_hh, _dense(d_out), _dense(d_cs)])
+            calls[-1].append(d_gates[-1])
+        dh0_a, dc0_a, dh0_b, dc0_b = fused_kernel.load().backward_pair(*calls)
+        grads = []
+        for d, ((_act, h0, _c0, _w_hh, _cs, _tc, out), dg) in enumerate(
+            zip(sides, d_gates, strict=True)
+        ):
+            dh0, dc0 = (dh0_a, dc0_a) if d == 0 else (dh0_b, dc0_b)
+            d_w_hh = None
+            if ctx.needs_input_grad[4 * d + 3]:
+                h_prev = torch.cat([h0.unsqueeze(1), out[:, :-1]], 1)  # (B, T, H)
+                d_w_hh = dg.flatten(0, 1).t().mm(h_prev.flatten(0, 1))
+            grads += [dg, dh0, dc0, d_w_hh]
+        return tuple(grads)
+
+
+def pairs_directions(xw: Tensor, hidden_size: int) -> bool:
+    """Whether :class:`PairedRecurrence` should run a bidirectional layer's plain cell: the
+    fused kernel applies, torch has two threads or more, and a step's recurrent product
+    (``B x H`` by ``H x 4H``) is small enough that splitting it across threads costs more than it
+    gains (:data:`PAIR_MAX_WORK` multiply-adds; the LSTM layer benchmark page measures it)."""
+    batch, H = xw.shape[0], hidden_size
+    return (
+        torch.get_num_threads() > 1
+        and batch * H * 4 * H <= PAIR_MAX_WORK
+        and _kernel_for(xw) is not None
+    )
+
+
+PAIR_MAX_WORK = 1 << 22  # measured on 2 cores: 1.2x below, even at 2^23, slower above
+
+
 def _kernel_for(xw: Tensor, *variants: Tensor | None):
     """The fused CPU kernel when it applies (a plain float32/64 cell on the CPU), else None."""
     if xw.device.type != "cpu" or xw.dtype not in (torch.float32, torch.float64):

@@ -135,6 +135,41 @@ std::vector<torch::Tensor> backward(torch::Tensor act, torch::Tensor cs, torch::
   return {dh, dc};
 }
 
+// Both directions of a bidirectional layer at once, each direction's time loop on a thread of
+// its own (inside it, the step's product and gate arithmetic run on that thread alone). One
+// after the other, each direction's small per-step products are split across the threads and
+// the threads meet at every step; here they meet once. Each argument holds forward's seven
+// tensors (act, h0, c0, w_hh_t, cs, tc, out) for one direction.
+void forward_pair(std::vector<torch::Tensor> one, std::vector<torch::Tensor> two) {
+  TORCH_CHECK(one.size() == 7 && two.size() == 7, "forward_pair: expected 7 tensors a direction");
+  at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
+    at::NoGradGuard no_grad;  // grad mode is per thread: a pool thread's is on
+    for (int64_t d = begin; d < end; ++d) {
+      auto& v = d ? two : one;
+      forward(v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+    }
+  });
+}
+
+// backward for both directions at once, as forward_pair; each argument holds backward's
+// arguments for one direction, absent gradients as undefined tensors. Returns (∂loss/∂h0,
+// ∂loss/∂c0) of the first direction, then of the second.
+std::vector<torch::Tensor> backward_pair(std::vector<c10::optional<torch::Tensor>> one,
+                                         std::vector<c10::optional<torch::Tensor>> two) {
+  TORCH_CHECK(one.size() == 8 && two.size() == 8, "backward_pair: expected 8 tensors a direction");
+  std::vector<torch::Tensor> grads(4);
+  at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
+    at::NoGradGuard no_grad;
+    for (int64_t d = begin; d < end; ++d) {
+      auto& v = d ? two : one;
+      auto g = backward(*v[0], *v[1], *v[2], *v[3], *v[4], v[5], v[6], *v[7]);
+      grads[2 * d] = g[0];
+      grads[2 * d + 1] = g[1];
+    }
+  });
+  return grads;
+}
+
 // Sets (or clears) flush-to-zero and denormals-are-zero on this thread and on every thread of
 // torch's intra-op pool; returns whether the CPU can. torch.set_flush_denormal changes the
 // calling thread's alone (the control register is per thread), so with two or more threads the
@@ -153,6 +188,8 @@ bool set_flush_denormal_all_threads(bool on) {
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "LSTM time loop, plain cell (CPU)");
   m.def("backward", &backward, "LSTM backward through time, plain cell (CPU)");
+  m.def("forward_pair", &forward_pair, "forward for both directions at once (CPU)");
+  m.def("backward_pair", &backward_pair, "backward for both directions at once (CPU)");
   m.def("set_flush_denormal_all_threads", &set_flush_denormal_all_threads,
         "torch.set_flush_denormal on every intra-op thread (CPU)");
 }
