@@ -46,6 +46,7 @@ SETTINGS = {
     "penalty-0.1": {"penalty": 0.1},
     "penalty-1": {"penalty": 1.0},
     "no-attention": {"attention": "none", "gate": False},
+    "grid-8": {"channels": (32, 64, 128)},  # three halvings: an 8 x 8 grid on 64 x 64 scenes
 }
 TARGET = {
     "scenes": {"bleu4": 90.0, "exact": 80.0, "localisation": 80.0},
@@ -102,9 +103,11 @@ def named_box(record: dict, words: list[str], k: int) -> list[int] | None:
     """The box of the object the ``k``-th word of a caption names, or None where it names none
     (or not one alone). Scenes: a shape word whose object the scene holds once, or once in the
     colour before it ("a red star"); digits: the ``k``-th digit word and the strip's ``k``-th
-    digit, when the caption has as many words as the strip digits."""
+    digit, when the caption (its end token aside) has as many words as the strip digits."""
     if "objects" not in record:  # digits
-        return record["boxes"][k] if len(words) == len(record["boxes"]) else None
+        said = words[:-1] if words and words[-1] == "<eos>" else words
+        same = len(said) == len(record["boxes"])
+        return record["boxes"][k] if same and k < len(said) else None
     named = [i for i, o in enumerate(record["objects"]) if o["shape"] == words[k]]
     if k > 0:
         same = [i for i in named if record["objects"][i]["colour"] == words[k - 1]]
