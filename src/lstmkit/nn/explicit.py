@@ -59,7 +59,7 @@ def run_explicit(lstm: LSTM, x: Tensor, hx, lengths: list[int] | None, return_ga
         outs = []
         inps = [layer_in, seqs.reverse(layer_in)] if D == 2 else [layer_in]
         idxs = [layer * D + d for d in range(D)]
-        if D == 2 and _plain(lstm):
+        if D == 2 and _plain(lstm) and pairs_directions(layer_in, lstm.hidden_size):
             results = _layer_pair(lstm, inps, hx, idxs)
         else:
             results = [
@@ -102,31 +102,37 @@ def _plain(lstm: LSTM) -> bool:
 
 
 def _layer_pair(lstm: LSTM, inps: list[Tensor], hx, idxs: list[int]):
-    """Both directions of a plain bidirectional layer: ``[(out, cs, act)] * 2``, through
-    :class:`PairedRecurrence` where it pays (:func:`pairs_directions`), else one after the
-    other; ``inps`` are the forward and the reversed input."""
+    """Both directions of a plain bidirectional layer at once through
+    :class:`PairedRecurrence`: ``[(out, cs, act)] * 2``; ``inps`` are the forward and the
+    reversed input."""
     args = []
     for inp, idx in zip(inps, idxs, strict=True):
         xw, w_hh = _projected(lstm, inp, idx)
         args += [xw, hx[0][idx], hx[1][idx], w_hh]
-    if not pairs_directions(args[0], lstm.hidden_size):
-        none = (None,) * 9
-        return [LSTMRecurrence.apply(*args[k : k + 4], *none, LN_EPS) for k in (0, 4)]
     out_a, cs_a, act_a, out_b, cs_b, act_b = PairedRecurrence.apply(*args)
     return [(out_a, cs_a, act_a), (out_b, cs_b, act_b)]
 
 
 def _projected(lstm: LSTM, inp: Tensor, idx: int) -> tuple[Tensor, Tensor]:
-    """A plain layer-direction's projected inputs ``W_ih x + b`` (B, T, 4H) and its recurrent
-    weights (4H, H), both in the (o, i, f, g) gate order."""
+    """A layer-direction's projected inputs ``W_ih x + b`` (B, T, 4H; with layer norm
+    ``LN(W_ih x) + b``) and its recurrent weights (4H, R), both in the (o, i, f, g) gate order.
+    The recurrence overwrites the projection with the gate activations."""
     sfx = _suffix(lstm, idx)
     H = lstm.hidden_size
     B, T = inp.shape[:2]
     perm = _gate_perm(H, inp.device)
     w_ih = getattr(lstm, f"weight_ih{sfx}")[perm]
-    rows = inp.reshape(B * T, -1)  # (B*T, I_l)
-    if lstm.bias:
-        bias = (getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))[perm]
+    rows = inp.reshape(B * T, -1)  # (B*T, I_l): the input projection of all steps at once
+    bias = (
+        (getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))[perm]
+        if lstm.bias
+        else None
+    )
+    if lstm.layer_norm:
+        ln_w, ln_b = getattr(lstm, f"ln_ih_weight{sfx}"), getattr(lstm, f"ln_ih_bias{sfx}")
+        xw = F.layer_norm(torch.mm(rows, w_ih.t()), (4 * H,), ln_w[perm], ln_b[perm], LN_EPS)
+        xw = xw + bias if bias is not None else xw
+    elif bias is not None:
         xw = torch.addmm(bias, rows, w_ih.t())
     else:
         xw = torch.mm(rows, w_ih.t())
@@ -135,39 +141,21 @@ def _projected(lstm: LSTM, inp: Tensor, idx: int) -> tuple[Tensor, Tensor]:
 
 def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
     """One layer and direction through :class:`LSTMRecurrence`; inp is (B, T, I_l)."""
-    if not lstm.layer_norm:
-        xw, w_hh = _projected(lstm, inp, idx)  # LSTMRecurrence overwrites xw with the gates
-        ln = (None,) * 4
-    else:  # the input projection normalised before the bias is added
-        xw, w_hh, ln = _normalised(lstm, inp, idx)
+    xw, w_hh = _projected(lstm, inp, idx)
     sfx = _suffix(lstm, idx)
     w_hr = getattr(lstm, f"weight_hr{sfx}") if lstm.proj_size else None
     w_peep = getattr(lstm, f"weight_ch{sfx}")[[2, 0, 1]] if lstm.peephole else None
+    ln = (None,) * 4
+    if lstm.layer_norm:
+        perm = _gate_perm(lstm.hidden_size, inp.device)
+        ln = (
+            getattr(lstm, f"ln_hh_weight{sfx}")[perm],
+            getattr(lstm, f"ln_hh_bias{sfx}")[perm],
+            getattr(lstm, f"ln_c_weight{sfx}"),
+            getattr(lstm, f"ln_c_bias{sfx}"),
+        )
     mask_h, zone_c, zone_h = _masks(lstm, inp.shape[1], inp.shape[0], h0)
     return LSTMRecurrence.apply(xw, h0, c0, w_hh, w_hr, w_peep, *ln, mask_h, zone_c, zone_h, LN_EPS)
-
-
-def _normalised(lstm: LSTM, inp: Tensor, idx: int):
-    """With layer norm: the projected inputs ``LN(W_ih x) + b`` (B, T, 4H), the recurrent
-    weights (4H, R) and the four layer-norm parameters, in the (o, i, f, g) gate order."""
-    sfx = _suffix(lstm, idx)
-    H = lstm.hidden_size
-    B, T = inp.shape[:2]
-    perm = _gate_perm(H, inp.device)
-    w_ih = getattr(lstm, f"weight_ih{sfx}")[perm]
-    ln_w, ln_b = getattr(lstm, f"ln_ih_weight{sfx}"), getattr(lstm, f"ln_ih_bias{sfx}")
-    xw = F.layer_norm(
-        torch.mm(inp.reshape(B * T, -1), w_ih.t()), (4 * H,), ln_w[perm], ln_b[perm], LN_EPS
-    )
-    if lstm.bias:
-        xw = xw + (getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))[perm]
-    ln = (
-        getattr(lstm, f"ln_hh_weight{sfx}")[perm],
-        getattr(lstm, f"ln_hh_bias{sfx}")[perm],
-        getattr(lstm, f"ln_c_weight{sfx}"),
-        getattr(lstm, f"ln_c_bias{sfx}"),
-    )
-    return xw.view(B, T, 4 * H), lstm.recurrent_weight(sfx)[perm], ln
 
 
 def _masks(lstm: LSTM, T: int, B: int, like: Tensor):

@@ -348,16 +348,17 @@ class PairedRecurrence(torch.autograd.Function):
         return tuple(grads)
 
 
-def pairs_directions(xw: Tensor, hidden_size: int) -> bool:
-    """Whether :class:`PairedRecurrence` should run a bidirectional layer's plain cell: the
-    fused kernel applies, torch has two threads or more, and a step's recurrent product
-    (``B x H`` by ``H x 4H``) is small enough that splitting it across threads costs more than it
-    gains (:data:`PAIR_MAX_WORK` multiply-adds; the LSTM layer benchmark page measures it)."""
-    batch, H = xw.shape[0], hidden_size
+def pairs_directions(x: Tensor, hidden_size: int) -> bool:
+    """Whether :class:`PairedRecurrence` should run a bidirectional layer's plain cell on the
+    batch-major input ``x`` (B, T, I): the fused kernel applies, torch has two threads or more,
+    and a step's recurrent product (``B x H`` by ``H x 4H``) is small enough that splitting it
+    across threads costs more than it gains (:data:`PAIR_MAX_WORK` multiply-adds; the LSTM layer
+    benchmark page measures it)."""
+    batch, H = x.shape[0], hidden_size
     return (
         torch.get_num_threads() > 1
         and batch * H * 4 * H <= PAIR_MAX_WORK
-        and _kernel_for(xw) is not None
+        and _kernel_for(x.new_empty(0)) is not None  # its device and dtype decide
     )
 
 

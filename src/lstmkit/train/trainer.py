@@ -437,7 +437,7 @@ class Trainer:
             self.optimizer.step()
             if self.average is not None:
                 self.average.update_parameters(self.model)
-            mean, tokens = mean.item(), tokens
+            mean = mean.item()
         else:
             self._skip("the gradient" if loss_ok else "the loss")
             carry = carry if loss_ok else None  # a state the bad loss came from starts afresh
