@@ -119,6 +119,7 @@ def run_one(setting: str, seed: int, args: argparse.Namespace) -> dict:
     """Trains one setting with one seed; returns its record."""
     from lstmkit.caption import Captioner
     from lstmkit.data.caption_builtin import builtin_caption
+    from lstmkit.train.metrics import read_metrics
 
     corpus = builtin_caption(args.corpus)
     budget = {"max_steps": args.steps} if args.steps else {"max_time": args.minutes or 10.0}
@@ -130,7 +131,7 @@ def run_one(setting: str, seed: int, args: argparse.Namespace) -> dict:
     found = captioner.evaluate(getattr(corpus, args.split), images=corpus.folder)
     record = {"corpus": args.corpus, "setting": setting, "seed": seed, "train_minutes": minutes}
     record |= {k: found[k] for k in ("bleu4", "cider", "exact", "images")}
-    record["steps"] = last_step(out / "metrics.jsonl")
+    record["steps"] = max((r["step"] for r in read_metrics(out / "metrics.jsonl")), default=None)
     if corpus.novel is not None:
         novel = captioner.evaluate(corpus.novel, images=corpus.folder)
         record |= {"novel_exact": novel["exact"], "novel_bleu4": novel["bleu4"]}
@@ -138,13 +139,6 @@ def run_one(setting: str, seed: int, args: argparse.Namespace) -> dict:
         share, words, peak = localisation(captioner, corpus, args.split, args.trace_images)
         record |= {"localisation": share, "object_words": words, "mean_peak": peak}
     return record
-
-
-def last_step(log: Path) -> int | None:
-    """The last training step in a run's metrics log."""
-    steps = [json.loads(line).get("step") for line in log.read_text().splitlines() if line]
-    steps = [s for s in steps if isinstance(s, int)]
-    return max(steps) if steps else None
 
 
 def pct(value: float | None) -> str:
