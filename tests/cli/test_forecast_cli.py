@@ -116,9 +116,18 @@ def test_train_scores_the_last_window_beside_the_baselines(data, tested):
     assert result["epochs"] == 2
     best = min(result["history"], key=lambda h: h["loss"])["epoch"]
     assert result["best_epoch"] == best  # the epoch of the lowest validation loss: best/
-    # A seasonal series: the network forecasts the residual to seasonal naive.
+    # A seasonal series, two networks: one forecasts the residual to seasonal naive, the other
+    # the season-adjusted series' residual to naive (Naive2).
     residual = {"lag": 12, "seasonal_series": 1, "series": 1}
-    assert result["model"] == {"lookback": 24, "season": 12, "residual": residual}
+    adjusted = {"lag": 1, "seasonal_series": None, "series": None}
+    assert result["model"] == {
+        "lookback": 24,
+        "season": 12,
+        "views": [
+            {"residual": residual, "season_adjusted": None},
+            {"residual": adjusted, "season_adjusted": {"series": 1, "adjusted": 1}},
+        ],
+    }
     overall = result["metrics"]["overall"]
     assert list(overall) == ["lstm", "naive", "seasonal_naive"]
     assert result["metrics"] == json.loads((run / "metrics.json").read_text())
@@ -161,7 +170,10 @@ def test_train_table_has_a_row_per_model_lstm_first(data, tmp_path, capsys):
     assert header.split() == ["model", "MAE", "RMSE", "sMAPE", "MASE", "coverage"]
     table = out[out.index(header) :].splitlines()[2:5]
     assert [line.split()[0] for line in table] == ["lstm", "naive", "seasonal_naive"]
-    fit = "fit: look-back 24, residual to seasonal naive, lag 12 (season 12 shows in 2 of 2 series)"
+    fit = (
+        "fit: look-back 24, 2 networks averaged: residual to seasonal naive, lag 12 (season 12 "
+        "shows in 2 of 2 series); residual to Naive2 (season 12 taken out of 0 of 2 series)"
+    )
     assert fit in out.splitlines()
     scores = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert scores["folds"] == 2
@@ -431,12 +443,14 @@ def test_predict_on_a_folder_without_a_checkpoint_exits_2(data, tested, capsys):
 def test_train_reports_the_adjustment_and_predict_reproduces_it(data, tested):
     run, result = tested
     metrics = result["metrics"]
-    adjustment = metrics["adjustment"]
-    assert len(adjustment["shrink"]) == H
-    assert adjustment["calibration"][0]["levels"] == [0.1, 0.9]
+    adjustments = metrics["adjustment"]  # one per view (network) of the default two
+    assert len(adjustments) == 2
+    for adjustment in adjustments:
+        assert len(adjustment["shrink"]) == H
+        assert adjustment["calibration"][0]["levels"] == [0.1, 0.9]
     assert set(metrics["lstm_unadjusted"]) == set(metrics["overall"]["lstm"])
     stored = json.loads((run / "best" / "config.json").read_text())
-    assert stored["data"]["adjustment"] == adjustment
+    assert [view["adjustment"] for view in stored["data"]["views"]] == adjustments
     # The model in best/ forecasts the test window as the run scored it, adjusted.
     found = run_json(["forecast", "predict", str(run)])["forecast"]
     lstm = [r for r in read_csv(run / "forecast.csv") if r["model"] == "lstm"]
@@ -472,3 +486,36 @@ def test_no_shrink_and_no_calibrate_from_flags_or_a_config_file(data, tmp_path, 
     config.write_text("calibrate = 'no'\n")
     assert main(["forecast", "train", "--config", str(config), "--out", str(tmp_path / "s")]) == 2
     assert "run.toml: calibrate: expected true or false, got 'no'" in capsys.readouterr().err
+
+
+def test_season_adjust_from_the_command_line(data):
+    folder, _ = data
+    argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), "--horizon", str(H)]
+    argv += ["--out", str(folder / "adjusted"), "--season-adjust", "yes", *TINY]
+    result = run_json(argv)
+    (view,) = result["model"]["views"]  # one network
+    assert view["residual"]["lag"] == 1  # to Naive2: naive on the adjusted series
+    assert view["season_adjusted"] == {"series": 1, "adjusted": 1}
+    config = json.loads((folder / "adjusted" / "best" / "config.json").read_text())
+    assert config["estimator"]["season_adjust"] is True
+    assert config["data"]["views"][0]["seasonal"]["sales"]["kind"] == "multiplicative"
+
+
+@pytest.mark.parametrize(("given", "expected"), [("no", False), ("both", "both"), ("YES", True)])
+def test_season_adjust_words(given, expected):
+    from lstmkit.cli.forecast_options import season_adjust_choice
+
+    assert season_adjust_choice(given) == expected
+
+
+def test_season_adjust_from_a_config_file_takes_true_false_and_both(data, tmp_path):
+    folder, _ = data
+    config = tmp_path / "run.yaml"
+    config.write_text("season_adjust: false\n")
+    argv = ["forecast", "train", "--csv", str(folder / "sales.csv"), "--horizon", str(H)]
+    argv += ["--out", str(tmp_path / "run"), "--config", str(config), *TINY]
+    (view,) = run_json(argv)["model"]["views"]
+    assert view["residual"]["lag"] == 12
+    config.write_text("season_adjust: sometimes\n")
+    argv[argv.index("--out") + 1] = str(tmp_path / "other")
+    assert main(argv) == 2

@@ -328,8 +328,13 @@ def test_forecaster_matches_model_forecast_and_the_estimators_windows(tmp_path, 
     options, columns = FORECASTERS[name]
     network = {"hidden_size": 8, "num_layers": 2, "quantiles": (0.1, 0.5, 0.9)}
     options = {**options, "model": {**network, **options.get("model", {})}}
-    fc = Forecaster(
-        horizon=4, batch_size=8, batches_per_epoch=2, train={"epochs": 1}, **options
+    fc = Forecaster(  # one network: an ensemble's members are test_forecast_views.py's
+        horizon=4,
+        batch_size=8,
+        batches_per_epoch=2,
+        train={"epochs": 1},
+        season_adjust=False,
+        **options,
     ).fit(series, out=tmp_path / "run", progress=False, **columns)
     manifest = export.export_onnx(tmp_path / "run", tmp_path / "onnx")
     model = fc.model_
@@ -348,7 +353,7 @@ def test_forecaster_matches_model_forecast_and_the_estimators_windows(tmp_path, 
     assert got.shape == (B, K, 3)
     assert max_diff(got, expected) <= TOL
     # From the standardised history, against the estimator's own windows and their undoing.
-    p = fc._prepare(fc.history(series)[0])
+    p = fc._prepare(fc.history(series)[0], fc.views_[0])
     L, d = fc.lookback_, fc.lag_
     origins = [(0, 40), (0, 60 - K), (0, L + d)]
     window = make_windows([p], origins, L, K, fc.window_norm, d)

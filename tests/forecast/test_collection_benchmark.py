@@ -97,3 +97,52 @@ def test_the_table_has_a_row_per_group_and_model(rows):
     assert lines[2].startswith("| monthly | LSTM | 2 | 2.000 |")
     assert lines[4].endswith("| **0.450** | 0% | 2 |")  # the one monthly series ETS scored
     assert lines[5].startswith("| daily | LSTM | 1 |")
+
+
+def _kept(series: str, forecast, actual, scale, model: str = "lstm") -> dict:
+    row = _row(series, "monthly", model, None, None)
+    return row | {"source": "s", "horizon": 2, "season": 12, "forecast": forecast,
+                  "actual": actual, "scale": scale}  # fmt: skip
+
+
+def test_combining_runs_scores_the_mean_of_their_forecasts(tmp_path):
+    import json
+
+    import forecast_combine
+
+    truth = [[10.0, 10.0]]  # one origin, two steps
+    runs = {
+        "r0": [_kept("a", [[8.0, 8.0]], truth, [2.0])],  # 2 under: MASE 1
+        "r1": [_kept("a", [[14.0, 12.0]], truth, [2.0])],  # 4 and 2 over: MASE 1.5
+    }
+    for name, rows in runs.items():
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    naive2 = _row("a", "monthly", "naive2", [2.0], [20.0])
+    (tmp_path / "b.jsonl").write_text(json.dumps(naive2) + "\n{cut short")
+    mine = forecast_combine.combined(
+        "both",
+        [forecast_combine.read_rows(tmp_path / f"{n}.jsonl") for n in ("r0", "r1")],
+        "mean",
+    )
+    (row,) = mine
+    # the mean forecast (11, 10): errors 1 and 0, MASE 0.5 / 2 = 0.25
+    assert row["mase"] == [pytest.approx(0.25)]
+    # sMAPE of (11, 10) against (10, 10): 200 * mean(1 / 21, 0)
+    assert row["smape"] == [pytest.approx(100 / 21)]
+    args = [f"r0={tmp_path / 'r0.jsonl'}", f"both={tmp_path / 'r0.jsonl'}+{tmp_path / 'r1.jsonl'}"]
+    assert forecast_combine.main([*args, "--baselines", str(tmp_path / "b.jsonl")]) == 0
+    with pytest.raises(SystemExit):
+        forecast_combine.parse_args(["r0=missing.jsonl", "--baselines", str(tmp_path / "b.jsonl")])
+
+
+def test_settings_over_the_forecasters_defaults_are_part_of_the_cache_key():
+    import forecast_collection as bench
+
+    args = bench.parse_args(["--set", "season_adjust=true", "lookback=12", "head=direct"])
+    assert args.settings == {"season_adjust": True, "lookback": 12, "head": "direct"}
+    entry = _entry("src", 0)
+    plain = bench.parse_args([])
+    assert bench._key(entry, "lstm", args) != bench._key(entry, "lstm", plain)
+    assert bench._key(entry, "ets", args) == bench._key(entry, "ets", plain)  # baselines: same
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--set", "no-equals-sign"])

@@ -201,7 +201,7 @@ def test_no_target_at_the_series_end_and_calendar_past_the_end():
 
 def test_seasonal_scales_by_hand():
     a, b = hand_prepared("a", 30, 0), hand_prepared("b", 30, 1)
-    got = seasonal_scales([a, b], [20, 5], season=12)
+    got = seasonal_scales([a.y, b.y], [20, 5], season=12)  # values in their own units
     assert got[0] == pytest.approx(np.mean(np.abs(a.y[12:20] - a.y[0:8])))
     assert got[1] == pytest.approx(np.mean(np.abs(np.diff(b.y[:5]))))  # too short for lag 12
 

@@ -91,7 +91,9 @@ def test_forecast_train_reads_a_long_csv(tmp_path, capsys):
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert sorted(result["metrics"]["series"]) == ["north", "south"]
-    assert result["model"]["residual"]["series"] == 2
+    # the default two views: the residual's seasonality test ran over both series
+    assert result["model"]["views"][0]["residual"]["series"] == 2
+    assert result["model"]["views"][1]["season_adjusted"]["series"] == 2
 
 
 def test_forecast_train_on_several_series_without_id_names_the_flag(tmp_path, capsys):

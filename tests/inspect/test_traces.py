@@ -23,6 +23,7 @@ from lstmkit.inspect.traces import (
 )
 from lstmkit.lm import LanguageModel
 from lstmkit.models import LMConfig, LSTMLanguageModel, Seq2SeqConfig, build_seq2seq
+from lstmkit.models.forecaster import members_of
 from lstmkit.nn import LSTM
 from lstmkit.seq2seq import Seq2Seq
 from lstmkit.tokenizers import train_tokenizer
@@ -212,7 +213,9 @@ def test_forecast_trace_reads_the_window_the_model_reads(forecaster):
     p = prepare(series, fc.scaler_, "MS", None, fc.horizon)
     window = make_windows([p], [(0, len(series))], L, fc.horizon, True, m)
     with torch.no_grad():
-        h, c = fc.model_.encode(window.y, window.past, window.future_hist)  # (L, 1, H)
+        # the default ensemble's first member reads this view: the values, seasonal differences
+        member = members_of(fc.model_)[0]
+        h, c = member.encode(window.y, window.past, window.future_hist)  # (L, 1, H)
     np.testing.assert_allclose(encoder["quantities"]["h"][:, -1], h[:, 0], atol=ATOL)
     np.testing.assert_allclose(encoder["quantities"]["c"][:, -1], c[:, 0], atol=ATOL)
     check_cell_equations(encoder["quantities"])

@@ -424,4 +424,6 @@ def test_one_frame_of_log_mel_equals_its_row_among_many():
     whole = log_mel(x, config)
     for t in (0, 5, 22):
         start = t * config.hop_length
-        assert torch.equal(log_mel(x[start : start + config.win_length], config)[0], whole[t])
+        one = log_mel(x[start : start + config.win_length], config)[0]
+        # to float32 rounding: the FFT's code path depends on the batch on some CPUs
+        torch.testing.assert_close(one, whole[t], rtol=0, atol=1e-5)

@@ -74,6 +74,12 @@ def streamed(recognizer, pieces):
 # ---------------------------------------------------------------- features
 
 
+def same_features(got: torch.Tensor, whole: torch.Tensor) -> None:
+    """Equal to float32 rounding: MKL's FFT takes other code paths for other batch sizes on some
+    CPUs (5e-7 apart on an AMD EPYC, bit for bit on the Intel Xeon)."""
+    torch.testing.assert_close(got, whole, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("sizes", [[160], [4000], [10**6], [399, 1, 161], random_sizes(0)])
 def test_causal_features_in_chunks_equal_features_of_the_whole(tones, sizes):
     config = FeatureConfig(n_mels=20, normalize="causal")
@@ -81,7 +87,7 @@ def test_causal_features_in_chunks_equal_features_of_the_whole(tones, sizes):
     stream = FeatureStream(config)
     frames = [stream.accept(piece) for piece in chunks(audio, sizes)]
     frames.append(stream.finish())
-    assert torch.equal(torch.cat(frames), features_of_samples(audio, config))
+    same_features(torch.cat(frames), features_of_samples(audio, config))
 
 
 def test_causal_features_one_sample_at_a_time_equal_the_whole(tones):
@@ -90,7 +96,7 @@ def test_causal_features_one_sample_at_a_time_equal_the_whole(tones):
     stream = FeatureStream(config)
     frames = [stream.accept(audio[k : k + 1]) for k in range(len(audio))]
     frames.append(stream.finish())
-    assert torch.equal(torch.cat(frames), features_of_samples(audio, config))
+    same_features(torch.cat(frames), features_of_samples(audio, config))
 
 
 def test_audio_shorter_than_a_window_gives_its_one_zero_padded_frame():
@@ -101,7 +107,7 @@ def test_audio_shorter_than_a_window_gives_its_one_zero_padded_frame():
     assert stream.accept(audio[100:]).shape == (0, 20)
     last = stream.finish()
     assert last.shape == (1, 20)
-    assert torch.equal(last, features_of_samples(audio, config))
+    same_features(last, features_of_samples(audio, config))
     assert FeatureStream(config).finish().shape == (0, 20)  # no audio, no frame
 
 

@@ -113,8 +113,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def model_facts(fc: Forecaster) -> dict:
-    """What fit chose from the data: look-back, season, the residual's lag and its test."""
-    return {"lookback": fc.lookback_, "season": fc.season_, "residual": fc.residual_}
+    """What fit chose from the data: look-back, season, and per view (ensemble member) the
+    residual's lag and its test, and how many series had their season taken out."""
+    views = []
+    for view in fc.views_:
+        adjusted = sum(found is not None for found in view.seasonal.values())
+        seasonal = {"series": len(view.seasonal), "adjusted": adjusted} if view.adjust else None
+        views.append({"residual": view.residual, "season_adjusted": seasonal})
+    return {"lookback": fc.lookback_, "season": fc.season_, "views": views}
 
 
 def _new_run(s: dict, folds: int, step: int | None, out_required: bool):

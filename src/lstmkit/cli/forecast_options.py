@@ -36,6 +36,7 @@ ESTIMATOR_KEYS = (
     "window_norm",
     "residual",
     "season",
+    "season_adjust",
     "batch_size",
     "batches_per_epoch",
     "teacher_forcing",
@@ -50,6 +51,19 @@ DEFAULT = {
 # The forecaster's own optimiser and budget defaults replace OptimConfig's and TrainConfig's.
 PRESET = {**DEFAULT_OPTIM, **DEFAULT_TRAIN}
 SEVERAL = "several: COL COL, or COL,COL as in a config file"
+
+
+def season_adjust_choice(text: str) -> bool | str:
+    """``--season-adjust``'s words: yes (true), no (false) or both."""
+    word = text.strip().lower()
+    found = {"yes": True, "true": True, "no": False, "false": False, "both": "both"}
+    if word not in found:
+        raise argparse.ArgumentTypeError(f"expected yes, no or both, got {text!r}")
+    return found[word]
+
+
+season_adjust_choice.kind = "yes, no or both"
+season_adjust_choice.accepts_bool = True
 
 
 def _listing(item, kind: str):
@@ -228,6 +242,17 @@ def model_options(p) -> None:
         default=True,
         help="forecast the values, not their deviation from the seasonal naive forecast "
         "(naive where the training data fails the seasonality test)",
+    )
+    option(
+        m,
+        "--season-adjust",
+        type=season_adjust_choice,
+        default=DEFAULT["season_adjust"],
+        metavar="{yes,no,both}",
+        help="yes: take each seasonal series' season out before the network (the M4's "
+        "classical decomposition of its training part) and put it back into the forecast, the "
+        "residual then to the M4's Naive2; no: the values as they are; both: one network "
+        "each way, their forecasts averaged",
     )
     option(
         m,

@@ -257,6 +257,8 @@ def _convert(action: argparse.Action, value: Any, where: str) -> Any:
 
 
 def _convert_one(action: argparse.Action, value: Any, where: str) -> Any:
+    if isinstance(value, bool) and getattr(action.type, "accepts_bool", False):
+        value = str(value).lower()  # a setting of yes, no or something else (season_adjust)
     if isinstance(value, bool | list | dict) or value is None:
         raise UserError(f"{where}: expected {_kind(action)}, got {shown(value)}")
     convert = action.type or str

@@ -154,26 +154,41 @@ def forecast_scores_table(overall: dict) -> str:
 
 
 def forecast_model_line(m: dict) -> str:
-    """The trained forecaster's look-back and what its network forecasts a residual to.
+    """The trained forecaster's look-back and what each of its networks forecasts a residual to.
 
     Example:
-        >>> forecast_model_line({"lookback": 60, "season": 7, "residual":
-        ...                      {"lag": 1, "seasonal_series": 1, "series": 8}})
+        >>> plain = {"lag": 1, "seasonal_series": 1, "series": 8}
+        >>> forecast_model_line({"lookback": 60, "season": 7, "views": [{"residual": plain,
+        ...                      "season_adjusted": None}]})
         'fit: look-back 60, residual to naive (season 7 shows in 1 of 8 series)'
+        >>> adjusted = {"residual": {"lag": 1, "seasonal_series": None, "series": None},
+        ...             "season_adjusted": {"series": 8, "adjusted": 5}}
+        >>> forecast_model_line({"lookback": 36, "season": 12, "views": [adjusted]})
+        'fit: look-back 36, residual to Naive2 (season 12 taken out of 5 of 8 series)'
     """
-    r, season = m["residual"], m["season"]
+    kinds = [_residual_kind(view, m["season"]) for view in m["views"]]
+    if len(kinds) == 1:
+        return f"fit: look-back {m['lookback']}, {kinds[0]}"
+    return f"fit: look-back {m['lookback']}, {len(kinds)} networks averaged: " + "; ".join(kinds)
+
+
+def _residual_kind(view: dict, season: int) -> str:
+    r, adjusted = view["residual"], view.get("season_adjusted")
     found = (
         ""
         if r["series"] is None
         else f" (season {season} shows in {r['seasonal_series']} of {r['series']} series)"
     )
+    if adjusted and r["lag"]:
+        return (
+            f"residual to Naive2 (season {season} taken out of {adjusted['adjusted']} of "
+            f"{adjusted['series']} series)"
+        )
     if r["lag"] == 0:
-        kind = "no residual"
-    elif r["lag"] > 1:
-        kind = f"residual to seasonal naive, lag {r['lag']}{found}"
-    else:
-        kind = "residual to naive" + (found if season > 1 else "")
-    return f"fit: look-back {m['lookback']}, {kind}"
+        return "no residual" + (" (season adjusted)" if adjusted else "")
+    if r["lag"] > 1:
+        return f"residual to seasonal naive, lag {r['lag']}{found}"
+    return "residual to naive" + (found if season > 1 else "")
 
 
 def forecast_train_table(r: dict) -> str:

@@ -185,33 +185,55 @@ def write_seq2seq(s2s, folder: Path, opset: int) -> dict:
 
 
 def write_forecaster(fc, folder: Path, opset: int) -> dict:
-    """A forecaster's graphs, ``forecaster.onnx`` and ``forecaster_window.onnx``, and the scaling
-    around them."""
-    graph = graphs.ForecastGraph(fc.model_)
-    window = graphs.WindowForecastGraph(fc.model_, fc.lookback_, fc.lag_, fc.window_norm)
-    built = {
-        "forecast": export_graph(graph, graph.example(), folder / "forecaster.onnx", opset),
-        "forecast_window": export_graph(
-            window, window.example(), folder / "forecaster_window.onnx", opset
-        ),
-    }
+    """A forecaster's graphs, ``forecaster.onnx`` and ``forecaster_window.onnx`` (an ensemble's
+    further members: ``forecaster_1.onnx``, ``forecaster_window_1.onnx``, ...), and the scaling
+    around them: per member (view) in ``preprocessing["members"]``, the first's also at the top
+    as before ensembles."""
+    from lstmkit.models.forecaster import members_of
+
+    built, members = {}, []
+    for v, (view, member) in enumerate(zip(fc.views_, members_of(fc.model_), strict=True)):
+        suffix = f"_{v}" if v else ""
+        graph = graphs.ForecastGraph(member)
+        window = graphs.WindowForecastGraph(member, fc.lookback_, view.lag, fc.window_norm)
+        names = {"forecast": f"forecast{suffix}", "forecast_window": f"forecast_window{suffix}"}
+        built[names["forecast"]] = export_graph(
+            graph, graph.example(), folder / f"forecaster{suffix}.onnx", opset
+        )
+        built[names["forecast_window"]] = export_graph(
+            window, window.example(), folder / f"forecaster_window{suffix}.onnx", opset
+        )
+        members.append(
+            {
+                "graphs": names,
+                "season_adjust": view.adjust,
+                "lag": view.lag,
+                "seasonal": {k: x and x.to_dict() for k, x in view.seasonal.items()},
+                "scaler": view.scaler.to_dict(),
+                "adjustment": view.adjustment,
+            }
+        )
+    first = members[0]
     return {
         "kind": "forecast",
         "graphs": built,
         "config": fc.config_.to_dict(),
         "preprocessing": {
             "lookback": fc.lookback_,
-            "lag": fc.lag_,
+            "lag": first["lag"],
             "horizon": fc.horizon,
             "freq": fc.freq_,
             "season": fc.season_,
             "quantiles": list(fc.config_.quantiles),
             "window_norm": bool(fc.window_norm),
             "residual": bool(fc.residual),
+            "seasonal": first["seasonal"],
             "calendar": fc.calendar_names_,
             "covariates": fc.covariates_,
-            "scaler": fc.scaler_.to_dict(),
-            "adjustment": fc.adjustment_,
+            "scaler": first["scaler"],
+            "adjustment": first["adjustment"],
+            "members": members,
+            "combine": "mean of the members' quantiles in the series' units",
         },
     }
 

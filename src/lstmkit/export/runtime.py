@@ -228,7 +228,14 @@ class OnnxForecaster(_Exported):
     ``scaler["target"][name]`` (mean, std) and each covariate column with ``scaler["past"]`` /
     ``scaler["future"]``; give the last ``lookback + lag`` target values; append the
     ``calendar`` features (:func:`lstmkit.data.calendar.calendar_features` of ``freq``) to the
-    user's future covariates; then multiply the quantiles by the std and add the mean. With an
+    user's future covariates; then multiply the quantiles by the std and add the mean. A series
+    with ``seasonal`` indices (``Forecaster(season_adjust=True)``) is divided by them (subtracted,
+    for the additive kind) before it is standardised, and the quantiles multiplied by them (added)
+    after (:meth:`lstmkit.forecast.seasonal.SeasonalIndices.remove` and ``restore``). An
+    ensemble (``Forecaster(season_adjust="both")``, the default) has one entry per member in
+    ``preprocessing["members"]``, each with its own ``lag``, ``scaler``, ``seasonal`` and
+    ``adjustment``: repeat the recipe for each (``member=i``) and average the members' quantiles
+    in the series' units; the top-level fields are the first member's. With an
     ``adjustment`` (shrinkage and calibration fitted on the validation windows),
     :func:`lstmkit.forecast.calibration.adjust_quantiles` applies it to the standardised
     quantiles and the graph's ``base`` before unscaling; this runner does not.
@@ -236,25 +243,43 @@ class OnnxForecaster(_Exported):
 
     kind = "forecast"
 
-    def forecast(self, y, past=None, future_hist=None, future_horizon=None) -> np.ndarray:
+    @property
+    def members(self) -> int:
+        """The networks in the export (an ensemble's members; 1 before ensembles)."""
+        return len(self.manifest["preprocessing"].get("members") or [None])
+
+    def _graph(self, kind: str, member: int) -> str:
+        if not 0 <= member < self.members:
+            raise ValueError(f"member: expected 0 to {self.members - 1}, got {member}")
+        return f"{kind}_{member}" if member else kind
+
+    def forecast(
+        self, y, past=None, future_hist=None, future_horizon=None, member: int = 0
+    ) -> np.ndarray:
         """Look-back y (B, T), past (B, T, P), future covariates (B, T, F) and over the horizon
         (B, K, F) (None where the model has none) → quantiles (B, K, Q), as
-        :meth:`lstmkit.models.forecaster.LSTMForecaster.forecast`."""
+        :meth:`lstmkit.models.forecaster.LSTMForecaster.forecast` of the ``member``-th
+        network."""
         given = {"y": y, "past": past, "future_hist": future_hist, "future_horizon": future_horizon}
-        return self._run("forecast", self._feeds("forecast", given))["quantiles"]
+        graph = self._graph("forecast", member)
+        return self._run(graph, self._feeds(graph, given))["quantiles"]
 
-    def forecast_window(self, history, past=None, future_hist=None, future_horizon=None):
+    def forecast_window(
+        self, history, past=None, future_hist=None, future_horizon=None, member: int = 0
+    ):
         """Series-standardised history (B, lookback + lag), the user's past covariates
         (B, lookback, P), future covariates with calendar features (B, lookback, F) and
         (B, K, F) (None where the model has none) → quantiles (B, K, Q) in series-standardised
-        units, unadjusted, and the seasonal naive ``base`` (B, K)."""
+        units, unadjusted, and the seasonal naive ``base`` (B, K), of the ``member``-th network
+        (its view's lag and standardisation: ``preprocessing["members"][member]``)."""
         given = {
             "history": history,
             "past": past,
             "future_hist": future_hist,
             "future_horizon": future_horizon,
         }
-        out = self._run("forecast_window", self._feeds("forecast_window", given))
+        graph = self._graph("forecast_window", member)
+        out = self._run(graph, self._feeds(graph, given))
         return out["quantiles"], out["base"]
 
     def _feeds(self, graph: str, given: dict) -> dict:

@@ -40,7 +40,7 @@ from torch import nn
 
 from lstmkit.checkpoint import load_checkpoint, save_checkpoint
 from lstmkit.forecast.task import ForecastTask
-from lstmkit.forecast.windows import forecast_windows, make_windows
+from lstmkit.forecast.windows import forecast_windows
 
 PER_STEP_WINDOWS = 20  # below this a step's (1 - α) quantile rests on a handful of scores
 HEADER_KEYS = ("format", "format_version", "task", "lstmkit_version", "tied_weights")
@@ -170,25 +170,19 @@ def adjust_quantiles(
     return np.concatenate([below, mid, above], -1)
 
 
-def validation_forecasts(model: nn.Module, task: ForecastTask) -> tuple:
-    """The model's quantiles (N, K, Q), the seasonal naive base (N, K) (None without residuals)
-    and the truth (N, K) over the task's validation windows, series-standardised; and how many
-    of them do not overlap (one per series and validation horizon)."""
+def validation_forecasts(model: nn.Module, task: ForecastTask, view: int = 0) -> tuple:
+    """The network's quantiles (N, K, Q), the seasonal naive base (N, K) (None without
+    residuals) and the truth (N, K) over the task's validation windows of ``view`` (an
+    ensemble's member reads its own: :mod:`lstmkit.forecast.views`), series-standardised; and
+    how many of them do not overlap (one per series and validation horizon)."""
     qs, bases, ys = [], [], []
     for k in range(0, len(task.valid_origins), 256):
-        window = make_windows(
-            task.prepared,
-            task.valid_origins[k : k + 256],
-            task.lookback,
-            task.horizon,
-            task.window_norm,
-            task.season,
-        )
+        window = task.windows(task.valid_origins[k : k + 256], view)
         with torch.no_grad():
             qs.append(forecast_windows(model, window).numpy())
         bases.append(window.base.numpy())
         ys.append(window.undo(window.target).numpy())
-    base = np.concatenate(bases) if task.season else None
+    base = np.concatenate(bases) if task.seasons[view] else None
     first = {}
     for s, t in task.valid_origins:
         first[s] = min(first.get(s, t), t)
@@ -196,13 +190,14 @@ def validation_forecasts(model: nn.Module, task: ForecastTask) -> tuple:
     return np.concatenate(qs), base, np.concatenate(ys), independent
 
 
-def stamp_checkpoint(directory: Path, model: nn.Module, adjustment: dict | None) -> None:
-    """Rewrite the checkpoint ``directory`` with ``adjustment`` in its config's ``data``, so that
-    loading it forecasts as the fitted estimator does. The optimiser's state is not kept: this
-    is ``best/``, a model to use; a run resumes from ``last/``."""
+def stamp_checkpoint(directory: Path, model: nn.Module, data: dict) -> None:
+    """Rewrite the checkpoint ``directory`` with ``data`` over its config's ``data`` (the
+    views with their fitted adjustments), so that loading it forecasts as the fitted estimator
+    does. The optimiser's state is not kept: this is ``best/``, a model to use; a run resumes
+    from ``last/``."""
     checkpoint = load_checkpoint(directory, task="forecast")
     config = {k: v for k, v in checkpoint.config.items() if k not in HEADER_KEYS}
-    config["data"] = {**config["data"], "adjustment": adjustment}
+    config["data"] = {**config["data"], **data}
     progress = {k: checkpoint.training_state.get(k) for k in ("progress", "carry")}
     save_checkpoint(directory, task="forecast", config=config, model=model, training_state=progress)
 

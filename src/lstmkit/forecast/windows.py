@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from lstmkit.data.calendar import calendar_features, seasonality_test
 from lstmkit.data.series import Series
+from lstmkit.forecast.seasonal import SeasonalIndices
 from lstmkit.nn.device import device_of
 
 WINDOW_SCALE_FLOOR = 0.1  # in series-standardised units: a flat look-back is not blown up
@@ -106,6 +107,9 @@ class Prepared:
         future: (T + extra, F) the user's standardised future covariates then the calendar's,
             or None; may run past the end of ``y`` (the covariates of a forecast horizon).
         mean, std: the target's standardisation, to undo it.
+        seasonal: (T + extra,) the seasonal indices taken out of the target before it was
+            standardised, or None (:mod:`lstmkit.forecast.seasonal`); ``seasonal_kind`` says
+            whether they divided ("multiplicative") or were subtracted ("additive").
     """
 
     name: str
@@ -115,6 +119,17 @@ class Prepared:
     future: np.ndarray | None
     mean: float
     std: float
+    seasonal: np.ndarray | None = None
+    seasonal_kind: str | None = None
+
+    def to_values(self, t: int, z: np.ndarray) -> np.ndarray:
+        """Standardised values (K[, Q]) of the steps from ``t`` back in the series' units:
+        unscaled, and the season put back."""
+        values = z * self.std + self.mean
+        if self.seasonal is None:
+            return values
+        s = self.seasonal[t : t + len(values)].reshape((-1,) + (1,) * (values.ndim - 1))
+        return values * s if self.seasonal_kind == "multiplicative" else values + s
 
 
 def prepare(
@@ -123,20 +138,26 @@ def prepare(
     calendar_freq: str | None,
     future_extra: np.ndarray | None = None,
     extra_steps: int = 0,
+    seasonal: SeasonalIndices | None = None,
 ) -> Prepared:
     """Scale one series and attach its future covariates.
 
     Args:
         series: the series.
-        scaler: the fitted statistics.
+        scaler: the fitted statistics (of the season-adjusted values, with ``seasonal``).
         calendar_freq: the frequency whose calendar features join the future covariates, or
             None for none.
         future_extra: (extra_steps, F_user) the user's future covariates after the series' end.
         extra_steps: steps past the end for which future covariates are wanted (a horizon).
+        seasonal: seasonal indices to take out of the target before scaling it.
     """
-    mean, std = scaler.target_stats(series.name, series.values)
     index = series.index
     full = pd.date_range(index[0], periods=len(index) + extra_steps, freq=index.freq)
+    target, factors = series.values, None
+    if seasonal is not None:
+        factors = seasonal.at(full)
+        target = seasonal.remove(series.values, index)
+    mean, std = scaler.target_stats(series.name, target)
     parts = []
     if series.future is not None:
         user = series.future if future_extra is None else np.vstack([series.future, future_extra])
@@ -147,7 +168,10 @@ def prepare(
             parts.append(cal)
     future = np.hstack([p[: len(full)] for p in parts]) if parts else None
     past = _standardise(series.past, scaler.past)
-    return Prepared(series.name, index, (series.values - mean) / std, past, future, mean, std)
+    kind = seasonal and seasonal.kind
+    return Prepared(
+        series.name, index, (target - mean) / std, past, future, mean, std, factors, kind
+    )
 
 
 @dataclass
@@ -263,12 +287,13 @@ def forecast_windows(model: nn.Module, window: Window) -> Tensor:
     return window.undo(model.forecast(*inputs).cpu())  # (B, K, Q)
 
 
-def seasonal_scales(prepared: list[Prepared], ends: list[int], season: int) -> list[float]:
-    """MASE's denominator per series: mean |y_t - y_{t-m}| over ``[0, end)``, standardised
-    units (m = ``season``, or 1 where the part is too short)."""
+def seasonal_scales(series: list, ends: list[int], season: int) -> list[float]:
+    """MASE's denominator per series, in its own units: mean |y_t - y_{t-m}| over
+    ``[0, end)`` (m = ``season``, or 1 where the part is too short); ``series`` are
+    :class:`~lstmkit.data.series.Series` (their ``values``) or arrays."""
     scales = []
-    for p, end in zip(prepared, ends, strict=True):
-        y = p.y[:end]
+    for s, end in zip(series, ends, strict=True):
+        y = np.asarray(getattr(s, "values", s))[:end]
         m = season if end > season else 1
         d = float(np.mean(np.abs(y[m:] - y[:-m]))) if end > m else 1.0
         scales.append(d if d > STD_FLOOR else 1.0)

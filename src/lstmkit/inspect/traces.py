@@ -275,7 +275,9 @@ def forecast_trace(fc, data=None, future: pd.DataFrame | None = None) -> dict:
     The forecast is :meth:`Forecaster.predict <lstmkit.forecast.Forecaster.predict>`'s, and the
     gates are recorded while it runs, so the encoder reads exactly the window the model reads:
     window-normalised (seasonal) differences, with the level and covariates beside them. With
-    the autoregressive head, the decoder's gates over the horizon form a second panel.
+    the autoregressive head, the decoder's gates over the horizon form a second panel. Of an
+    ensemble (:mod:`lstmkit.forecast.views`) the gates are the first member's; the forecast is
+    the members' mean.
 
     Args:
         fc: a fitted :class:`~lstmkit.forecast.Forecaster`.
@@ -287,9 +289,10 @@ def forecast_trace(fc, data=None, future: pd.DataFrame | None = None) -> dict:
         UserError: as :meth:`~lstmkit.forecast.Forecaster.predict`.
     """
     from lstmkit.data.series_tools import read_frame
+    from lstmkit.models.forecaster import members_of
 
     frame = None if data is None else read_frame(data, **fc.read_options_)
-    model = fc.model_
+    model = members_of(fc.model_)[0]  # an ensemble's first member (its first view)
     lstms = [model.encoder.lstm] + ([model.head.lstm] if hasattr(model.head, "lstm") else [])
     with recording(*lstms) as calls:
         table = fc.predict(data=frame, future=future)

@@ -66,9 +66,11 @@ class ForecastConfig:
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     head: str = "autoregressive"
     one_step_loss: float = 0.0  # weight of the encoder's one-step-ahead loss (module docstring)
+    members: int = 1  # networks of this shape side by side (:class:`ForecastEnsemble`)
 
     def __post_init__(self) -> None:
         lows = {"horizon": 1, "n_past": 0, "n_future": 0, "hidden_size": 1, "num_layers": 1}
+        lows["members"] = 1
         for name, low in lows.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -264,14 +266,54 @@ class LSTMForecaster(nn.Module):
         return loss + self.one_step_loss * pinball_loss(ahead, following, self.quantiles)
 
 
-def build_forecaster(config: ForecastConfig) -> LSTMForecaster:
-    """The :class:`LSTMForecaster` that ``config`` describes.
+class ForecastEnsemble(nn.Module):
+    """``members`` :class:`LSTMForecaster` networks of one shape, side by side in one checkpoint.
+
+    Each member reads its own windows (the forecaster gives each member another view of the
+    series: :mod:`lstmkit.forecast.estimator`) and forecasts on its own; the forecaster puts the
+    members' forecasts back into the series' units and averages them there. Nothing is shared
+    but the shape, the batches and the training run.
+
+    Example:
+        >>> model = build_forecaster(ForecastConfig(horizon=3, hidden_size=8, members=2))
+        >>> len(model.members), model.members[1].forecast(torch.randn(4, 10)).shape
+        (2, torch.Size([4, 3, 3]))
+    """
+
+    def __init__(self, members: list[LSTMForecaster]) -> None:
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError(f"members: expected two or more networks, got {len(members)}")
+        self.members = nn.ModuleList(members)
+        first = members[0]
+        self.horizon, self.quantiles, self.median_index = (
+            first.horizon,
+            first.quantiles,
+            first.median_index,
+        )
+        self.n_past, self.n_future = first.n_past, first.n_future
+
+
+def members_of(model: nn.Module) -> list[LSTMForecaster]:
+    """The networks of a forecasting model: an ensemble's members, or the model itself."""
+    return list(model.members) if isinstance(model, ForecastEnsemble) else [model]
+
+
+def build_forecaster(config: ForecastConfig) -> LSTMForecaster | ForecastEnsemble:
+    """The :class:`LSTMForecaster` that ``config`` describes, or with ``members`` > 1 a
+    :class:`ForecastEnsemble` of that many (each initialised from the random stream in turn).
 
     Example:
         >>> model = build_forecaster(ForecastConfig(horizon=12, n_past=1, n_future=4))
         >>> model.encoder.lstm.input_size, model.head.lstm.input_size  # [y, past, fut], [ŷ, fut]
         (6, 5)
     """
+    if config.members > 1:
+        return ForecastEnsemble([_network(config) for _ in range(config.members)])
+    return _network(config)
+
+
+def _network(config: ForecastConfig) -> LSTMForecaster:
     c = config
     encoder = ForecastEncoder(c.input_size, c.hidden_size, c.num_layers, c.dropout)
     if c.head == "direct":
