@@ -60,7 +60,7 @@ from lstmkit.errors import UserError
 from lstmkit.forecast import Forecaster
 from lstmkit.forecast.baselines import forecast_baseline
 from lstmkit.forecast.m4 import naive2
-from lstmkit.forecast.metrics import mase, smape
+from lstmkit.forecast.metrics import mase, seasonal_scale, smape
 
 DEFAULT_CACHE = Path("build/forecast-collection.jsonl")
 
@@ -220,10 +220,9 @@ def _kept(forecasts: pd.DataFrame, entry: Entry, args) -> dict:
     origins = rolling_origins(len(y), entry.horizon, args.origins, min_train=2)
     scales = []
     for origin in origins:
-        truth = y[origin : origin + entry.horizon]
-        try:  # MASE of an error of 1 everywhere is 1 / its scale
-            scales.append(1 / mase(truth, truth + 1, y[:origin], entry.season))
-        except UserError:
+        try:
+            scales.append(float(seasonal_scale(y[:origin], entry.season)))
+        except UserError:  # the history repeats exactly at the season: no MASE
             scales.append(None)
     return {
         "forecast": [f["forecast"].tolist() for f in folds],

@@ -146,3 +146,22 @@ def test_settings_over_the_forecasters_defaults_are_part_of_the_cache_key():
     assert bench._key(entry, "ets", args) == bench._key(entry, "ets", plain)  # baselines: same
     with pytest.raises(SystemExit):
         bench.parse_args(["--set", "no-equals-sign"])
+
+
+def test_kept_forecasts_carry_the_truth_and_the_mase_scale_by_hand():
+    import forecast_collection as bench
+
+    values = pd.Series(np.arange(40.0) ** 1.5, index=pd.date_range("2000", periods=40, freq="MS"))
+    entry = data.Entry("src/a", "src", "monthly", 12, 4, values)
+    args = bench.parse_args(["--origins", "2"])
+    rows = []
+    for fold, origin in enumerate((32, 36)):  # the last two horizons of 4
+        for k in range(4):
+            rows.append({"model": "lstm", "series": "src/a", "fold": fold,
+                         "forecast": float(k), "actual": values.iloc[origin + k]})  # fmt: skip
+    kept = bench._kept(pd.DataFrame(rows), entry, args)
+    assert kept["forecast"] == [[0.0, 1.0, 2.0, 3.0]] * 2
+    assert kept["actual"][1] == values.iloc[36:].tolist()
+    y = values.to_numpy()
+    assert kept["scale"][0] == pytest.approx(np.mean(np.abs(y[12:32] - y[:20])))
+    assert kept["scale"][1] == pytest.approx(np.mean(np.abs(y[12:36] - y[:24])))

@@ -121,7 +121,7 @@ def test_the_onnx_export_has_each_member_and_the_recipe_gives_predict(tmp_path):
         runner.forecast_window(history, member=2)
 
 
-@pytest.mark.parametrize("value", ["sometimes", 1, None])
+@pytest.mark.parametrize("value", ["sometimes", "yes", 1, None])
 def test_season_adjust_is_true_false_or_both(value):
     with pytest.raises(UserError, match="season_adjust"):
         Forecaster(**{**SMALL, "season_adjust": value}).fit(monthly(), progress=False)

@@ -197,7 +197,7 @@ class Forecaster(Estimator):
             UserError: bad settings, unreadable data, or series too short for the look-back,
                 horizon and validation windows.
         """
-        self._kept_residual = None
+        self._kept_residuals = None
         return self._fit_run(read_frame(data, **read_options), out, progress, resume)
 
     def backtest(
@@ -235,7 +235,7 @@ class Forecaster(Estimator):
     def _resume_state(self, checkpoint: Checkpoint) -> None:
         # Its residuals' lags; a run from before the seasonality test took the season untested.
         self.season_ = checkpoint.config["data"]["season"]
-        self._kept_residual = [v.residual for v in self._read_views(checkpoint.config["data"])]
+        self._kept_residuals = [v.residual for v in self._read_views(checkpoint.config["data"])]
 
     def _make_network(self):
         return build_forecaster(self.config_)
@@ -265,7 +265,7 @@ class Forecaster(Estimator):
         self.season_ = self.season or season_length(frame.freq)
         kinds = VIEWS[self.season_adjust]
         # resumed: the run's own residuals
-        residuals = self._kept_residual or [self._residual(frame, adjust) for adjust in kinds]
+        residuals = self._kept_residuals or [self._residual(frame, adjust) for adjust in kinds]
         lag = max(r["lag"] for r in residuals)
         self.lookback_ = self.lookback or self._default_lookback(frame, lag)
         reach = self.lookback_ + lag
@@ -313,7 +313,7 @@ class Forecaster(Estimator):
             meta,
             self.window_norm,
             self.teacher_forcing,
-            seasonal_scales(frame.series, ends, self.season_),
+            seasonal_scales([s.values for s in frame], ends, self.season_),
             [view.lag for view in self.views_],
         )
 

@@ -76,6 +76,28 @@ class SeasonalAdjustment:
         return forecast
 
 
+def classical_indices(y: np.ndarray, season: int) -> tuple[str, np.ndarray] | None:
+    """The M4 benchmarks' seasonal indices of ``y``: None where :func:`m4_seasonal` finds no
+    season, else the kind and (T,) the index of every position — a classical multiplicative
+    decomposition's (R's ``decompose``), additive where ``y`` has a value ≤ 0 (the M4's series
+    are all positive; statsforecast's Theta decomposes such a series additively).
+
+    Example:
+        >>> kind, indices = classical_indices(10 * (1 + 0.5 * (np.arange(36) % 4 == 0)), 4)
+        >>> kind, indices[:4].round(3).tolist()
+        ('multiplicative', [1.333, 0.889, 0.889, 0.889])
+    """
+    from statsmodels.tsa.seasonal import seasonal_decompose
+
+    y = np.asarray(y, dtype=float)
+    if not m4_seasonal(y, season):
+        return None
+    kind = "multiplicative" if y.min() > 0 else "additive"
+    # statsmodels' filter and index normalisation are R decompose()'s: a centred 2×m moving
+    # average for even m, indices averaged per position and scaled to mean 1 (sum 0)
+    return kind, seasonal_decompose(y, model=kind, period=season).seasonal
+
+
 def m4_adjustment(y: np.ndarray, season: int, horizon: int) -> SeasonalAdjustment:
     """The M4 benchmarks' ``des_input`` and ``SIout``: when :func:`m4_seasonal`, the series
     divided by a classical multiplicative decomposition's seasonal indices, and the last
@@ -98,15 +120,11 @@ def m4_adjustment(y: np.ndarray, season: int, horizon: int) -> SeasonalAdjustmen
         >>> a.kind, a.adjusted.round(3)[:4].tolist(), a.future.round(3).tolist()
         ('multiplicative', [11.25, 11.25, 11.25, 11.25], [1.333, 0.889])
     """
-    from statsmodels.tsa.seasonal import seasonal_decompose
-
     y = np.asarray(y, dtype=float)
-    if not m4_seasonal(y, season):
+    found = classical_indices(y, season)
+    if found is None:
         return SeasonalAdjustment(y, np.ones(horizon), "none")
-    kind = "multiplicative" if y.min() > 0 else "additive"
-    # statsmodels' filter and index normalisation are R decompose()'s: a centred 2×m moving
-    # average for even m, indices averaged per position and scaled to mean 1 (sum 0)
-    indices = seasonal_decompose(y, model=kind, period=season).seasonal
+    kind, indices = found
     future = indices[y.size - season + np.arange(horizon) % season]
     adjusted = y / indices if kind == "multiplicative" else y - indices
     return SeasonalAdjustment(adjusted, future, kind)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from lstmkit.data.series import Series
 from lstmkit.errors import UserError
-from lstmkit.forecast.m4 import m4_seasonal
+from lstmkit.forecast.m4 import classical_indices
 
 KINDS = ("multiplicative", "additive")
 
@@ -57,15 +57,11 @@ class SeasonalIndices:
             >>> found.kind, round(found.indices[0], 3), found.anchor[:10]
             ('multiplicative', 1.44, '2000-01-01')
         """
-        from statsmodels.tsa.seasonal import seasonal_decompose
-
-        y = np.asarray(series.values[:end], dtype=float)
-        if not m4_seasonal(y, season):
+        found = classical_indices(series.values[:end], season)
+        if found is None:
             return None
-        kind = "multiplicative" if y.min() > 0 else "additive"
-        # R decompose()'s filter and normalisation (as lstmkit.forecast.m4.m4_adjustment)
-        seasonal = seasonal_decompose(y, model=kind, period=season).seasonal[:season]
-        return cls(kind, tuple(float(v) for v in seasonal), series.index[0].isoformat())
+        kind, indices = found
+        return cls(kind, tuple(float(v) for v in indices[:season]), series.index[0].isoformat())
 
     def at(self, index: pd.DatetimeIndex) -> np.ndarray:
         """(T,) the index of each timestamp of a regular ``index`` (``index.freq`` set)."""

@@ -88,7 +88,7 @@ class View:
 
 def check_season_adjust(value) -> None:
     """``season_adjust`` must be true, false or "both"."""
-    if not any(value is key or (isinstance(key, str) and value == key) for key in VIEWS):
+    if not (isinstance(value, bool) or value == "both"):
         raise UserError(f'season_adjust: expected true, false or "both", got {value!r}')
 
 

@@ -287,13 +287,12 @@ def forecast_windows(model: nn.Module, window: Window) -> Tensor:
     return window.undo(model.forecast(*inputs).cpu())  # (B, K, Q)
 
 
-def seasonal_scales(series: list, ends: list[int], season: int) -> list[float]:
-    """MASE's denominator per series, in its own units: mean |y_t - y_{t-m}| over
-    ``[0, end)`` (m = ``season``, or 1 where the part is too short); ``series`` are
-    :class:`~lstmkit.data.series.Series` (their ``values``) or arrays."""
+def seasonal_scales(values: list[np.ndarray], ends: list[int], season: int) -> list[float]:
+    """MASE's denominator per series, in the series' own units: mean |y_t - y_{t-m}| of its
+    ``values`` over ``[0, end)`` (m = ``season``, or 1 where the part is too short)."""
     scales = []
-    for s, end in zip(series, ends, strict=True):
-        y = np.asarray(getattr(s, "values", s))[:end]
+    for v, end in zip(values, ends, strict=True):
+        y = np.asarray(v)[:end]
         m = season if end > season else 1
         d = float(np.mean(np.abs(y[m:] - y[:-m]))) if end > m else 1.0
         scales.append(d if d > STD_FLOOR else 1.0)
