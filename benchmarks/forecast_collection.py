@@ -83,6 +83,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="processes, one thread each")
     parser.add_argument("--seed", type=int, default=0, help="the LSTM's training seed")
     parser.add_argument(
+        "--pool",
+        choices=("source", "frequency"),
+        default="source",
+        help="the LSTM's models: one per source data set and horizon, or one per frequency "
+        "and horizon over every source (global, as the M4's ES-RNN and N-BEATS were)",
+    )
+    parser.add_argument(
         "--set",
         nargs="+",
         default=[],
@@ -131,6 +138,8 @@ def _key(entry: Entry, model: str, args) -> str:
     seed = f"|seed {args.seed}" if model == "lstm" else ""
     if model == "lstm" and args.settings:
         seed += "|" + json.dumps(args.settings, sort_keys=True)
+    if model == "lstm" and args.pool != "source":
+        seed += f"|pool {args.pool}"
     return f"{entry.id}|{model}|{args.split}|{args.origins} x {entry.horizon}{seed}"
 
 
@@ -184,7 +193,8 @@ def run_baselines(entry: Entry, models: list[str], args) -> list[dict]:
 
 
 def run_lstm(entries: list[Entry], args) -> list[dict]:
-    """One default ``Forecaster`` over ``entries`` (one source, one horizon), backtested."""
+    """One default ``Forecaster`` over ``entries`` (one source or frequency, one horizon),
+    backtested."""
     long = pd.concat(
         [
             pd.DataFrame({"unique_id": e.id, "ds": v.index, "y": v.to_numpy()})
@@ -263,7 +273,8 @@ def plan(entries: list[Entry], cached: dict, args) -> list[tuple]:
     if "lstm" in args.models:
         units: dict[tuple, list[Entry]] = {}
         for e in entries:
-            units.setdefault((e.source, e.horizon), []).append(e)
+            unit = e.source if args.pool == "source" else e.values.index.freqstr
+            units.setdefault((unit, e.horizon), []).append(e)
         for members in units.values():
             if any(_key(e, "lstm", args) not in cached for e in members):
                 tasks.append(("lstm", members, []))

@@ -148,6 +148,24 @@ def test_settings_over_the_forecasters_defaults_are_part_of_the_cache_key():
         bench.parse_args(["--set", "no-equals-sign"])
 
 
+def test_pooling_by_frequency_makes_one_model_per_frequency_and_horizon():
+    import forecast_collection as bench
+
+    entries = [_entry("a", 0), _entry("a", 1), _entry("b", 0)]
+    entries.append(data.Entry("c/0", "c", "monthly", 12, 18, _series(10, "ME")))  # month ends
+    entries.append(data.Entry("d/0", "d", "monthly", 12, 9, _series(10, "MS")))  # halved horizon
+    units = {}
+    for pool in ("source", "frequency"):
+        args = bench.parse_args(["--models", "lstm", "--pool", pool])
+        tasks = [t for t in bench.plan(entries, {}, args) if t[0] == "lstm"]
+        units[pool] = sorted(sorted(e.id for e in members) for _, members, _ in tasks)
+    assert units["source"] == [["a/0", "a/1"], ["b/0"], ["c/0"], ["d/0"]]
+    assert units["frequency"] == [["a/0", "a/1", "b/0"], ["c/0"], ["d/0"]]
+    pooled, plain = bench.parse_args(["--pool", "frequency"]), bench.parse_args([])
+    assert bench._key(entries[0], "lstm", pooled) != bench._key(entries[0], "lstm", plain)
+    assert bench._key(entries[0], "ets", pooled) == bench._key(entries[0], "ets", plain)
+
+
 def test_kept_forecasts_carry_the_truth_and_the_mase_scale_by_hand():
     import forecast_collection as bench
 
