@@ -14,8 +14,9 @@ defaults can be chosen without looking at the test windows.
   history before every origin.
 - The LSTM is ``Forecaster(horizon=H)`` with its defaults through the library's backtest
   (:meth:`lstmkit.forecast.Forecaster.backtest`): one global model per source data set and
-  horizon (us_employment's 148 series are one model, AirPassengers one of its own), trained once
-  before the first origin and forecasting every origin without refitting.
+  horizon (us_employment's 148 series are one model, AirPassengers one of its own; with
+  ``--pool frequency``, one per frequency and horizon over every source), trained once before
+  the first origin and forecasting every origin without refitting.
 
 Scores per series: MASE (scaled by the in-sample seasonal naive error of the history before the
 origin, at the season of the frequency) and sMAPE, averaged over the origins; per group and

@@ -270,6 +270,13 @@ def test_errors(fitted, df):
         Forecaster(**{**TINY, "batch_size": 0}).fit(df, progress=False)
 
 
+def test_a_read_option_misnamed_is_refused_with_the_names_there_are(df):
+    with pytest.raises(
+        UserError, match=r"^id: not a read option; expected one of time, target, id_col, "
+    ):
+        Forecaster(**TINY).fit(df, id="y", progress=False)
+
+
 def test_future_values_and_fingerprint():
     index = pd.date_range("2000-01-01", periods=3, freq="D")
     s = Series("s", index, np.array([1.0, 2.0, 3.0]))

@@ -20,6 +20,7 @@ from lstmkit.cli.options import (
 from lstmkit.cli.training import add_training_options
 from lstmkit.data.series import FILLS
 from lstmkit.data.series_builtin import BUILTIN_SERIES
+from lstmkit.data.series_tools import READ_OPTIONS
 from lstmkit.forecast import Forecaster
 from lstmkit.forecast.baselines import BASELINES
 from lstmkit.forecast.estimator import DEFAULT_OPTIM, DEFAULT_TRAIN, NETWORK_FIELDS
@@ -27,7 +28,6 @@ from lstmkit.forecast.task import METRICS
 from lstmkit.models.forecaster import HEADS, ForecastConfig
 
 SOURCES = {"data": "--data", "csv": "--csv", "dataset": "--dataset"}
-READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariates", "freq", "fill")
 DATA_OPTIONS = (*SOURCES, *READ_OPTIONS)
 ESTIMATOR_KEYS = (
     "horizon",

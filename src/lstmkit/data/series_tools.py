@@ -17,13 +17,21 @@ from lstmkit.data.series import Series, SeriesFrame, from_table
 from lstmkit.data.series_builtin import load_series
 from lstmkit.errors import UserError
 
+# read_series' options: how a table's columns and steps are read
+READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariates", "freq", "fill")
+
 
 def read_frame(data, **options) -> SeriesFrame:
     """A :class:`SeriesFrame` from a frame, a pandas DataFrame, a CSV path or a built-in name.
 
-    ``options`` are :func:`~lstmkit.data.series.read_series`'s (``time``, ``target``, ``id_col``,
-    ``past_covariates``, ``future_covariates``, ``freq``, ``fill``); None values are dropped.
+    ``options`` are :func:`~lstmkit.data.series.read_series`'s (:data:`READ_OPTIONS`); None
+    values are dropped; another name is refused (``UserError``), naming the ones there are.
     """
+    unknown = [k for k in options if k not in READ_OPTIONS]
+    if unknown:
+        raise UserError(
+            f"{unknown[0]}: not a read option; expected one of {', '.join(READ_OPTIONS)}"
+        )
     options = {k: v for k, v in options.items() if v is not None}
     if isinstance(data, SeriesFrame):
         return data
@@ -114,4 +122,12 @@ def future_values(
     return values
 
 
-__all__ = ["fingerprint", "from_tail", "future_values", "read_frame", "series_tail", "truncate"]
+__all__ = [
+    "READ_OPTIONS",
+    "fingerprint",
+    "from_tail",
+    "future_values",
+    "read_frame",
+    "series_tail",
+    "truncate",
+]

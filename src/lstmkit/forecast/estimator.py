@@ -26,6 +26,7 @@ from lstmkit.data.calendar import calendar_feature_names, season_length
 from lstmkit.data.series import Series, SeriesFrame
 from lstmkit.data.series_split import split_series
 from lstmkit.data.series_tools import (
+    READ_OPTIONS,
     fingerprint,
     from_tail,
     future_values,
@@ -61,7 +62,6 @@ from lstmkit.train.trainer import BEST
 
 # The network's settings, in ``model``; checkpoints before it recorded them as arguments.
 NETWORK_FIELDS = ("hidden_size", "num_layers", "dropout", "quantiles", "head", "one_step_loss")
-READ_OPTIONS = ("time", "target", "id_col", "past_covariates", "future_covariates", "freq", "fill")
 DEFAULT_OPTIM = {"lr": 0.003, "schedule": "cosine", "weight_decay": 0.0}
 # Early stopping after 5 epochs without a better validation loss: short series peak early, and
 # training gets cheaper at the same scores (the forecaster training benchmark page).
