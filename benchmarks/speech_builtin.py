@@ -45,6 +45,7 @@ from _common import emit, fmt_load, load_average, run_meta
 SETTINGS = {
     "default": [],
     "no-vtlp": ["--vtlp", "0"],
+    "batch-32": ["--batch-size", "32"],  # the default before 2026-12-07's batches of 16
     "specaugment": ["--spec-augment"],
     "las": ["--architecture", "las"],
     # 40 ms listener frames (the default stack 2 gives 80 ms, too few for CTC on characters)
