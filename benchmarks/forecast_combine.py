@@ -3,12 +3,15 @@
 What it measures
 ----------------
 ``forecast_collection.py --keep-forecasts`` keeps each LSTM run's point forecasts per series and
-origin, with the truth and MASE's scale, in its cache. This script scores runs and *combinations*
-of runs from those caches — the mean (or median) of their point forecasts, series by series and
-origin by origin — and summarises them per frequency group and overall as
-``forecast_collection.py`` does (mean MASE, OWA against Naive2), beside every baseline found in
-the baselines' cache. It measures what an ensemble of differently trained members would score
-before the library trains one, at the price of the runs alone.
+origin, with the truth and MASE's scale, in its cache (and each baseline's, in a baselines' run
+with the flag). This script scores runs and *combinations* of runs from those caches — the mean
+(or median) of their point forecasts, series by series and origin by origin — and summarises
+them per frequency group and overall as ``forecast_collection.py`` does (mean MASE, OWA against
+Naive2), beside every baseline found in the baselines' cache. It measures what an ensemble of
+differently trained members would score before the library trains one, at the price of the runs
+alone. A member ``CACHE@MODEL`` is that cache's baseline ``MODEL`` rather than its LSTM: the
+combination of a network with a statistical model (the M4's hybrids); where the baseline skipped
+a series (AutoARIMA over 5,000 values) the combination has no score there either.
 
 Run from the repository root, after the runs (``--split valid``: choosing on validation windows)::
 
@@ -20,6 +23,10 @@ Run from the repository root, after the runs (``--split valid``: choosing on val
         --models naive seasonal_naive ets arima theta comb --jobs 2 --cache build/cb.jsonl
     .venv/bin/python benchmarks/forecast_combine.py --baselines build/cb.jsonl \\
         residual=build/c0.jsonl adjusted=build/c1.jsonl both=build/c0.jsonl+build/c1.jsonl
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forecast_collection.py --split valid \
+        --models ets theta --jobs 2 --keep-forecasts --cache build/kept.jsonl
+    .venv/bin/python benchmarks/forecast_combine.py --baselines build/cb.jsonl \
+        both+ets=build/c0.jsonl+build/c1.jsonl+build/kept.jsonl@ets
 """
 
 from __future__ import annotations
@@ -44,14 +51,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "runs",
         nargs="+",
-        metavar="NAME=CACHE[+CACHE...][:median]",
-        help="a name and the caches whose LSTM forecasts it combines (the mean, or the median)",
+        metavar="NAME=CACHE[@MODEL][+CACHE...][:median]",
+        help="a name and the caches whose LSTM forecasts (or MODEL's) it combines (the mean, "
+        "or the median)",
     )
     parser.add_argument(
         "--baselines", type=Path, required=True, help="a cache holding naive2 and the baselines"
     )
+    parser.add_argument(
+        "--scored-by",
+        metavar="MODEL",
+        help="only the series MODEL scored (AutoARIMA skips series over 5,000 values): every "
+        "model compared on the same series",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
+    if args.scored_by is not None and args.scored_by not in summary_module.MODELS:
+        parser.error(f"--scored-by: expected one of {', '.join(summary_module.MODELS)}")
     args.specs = []
     for item in args.runs:
         name, sep, rest = item.partition("=")
@@ -59,12 +75,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if rest.endswith(":median"):
             rest, how = rest[: -len(":median")], "median"
         if not sep or not name or not rest:
-            parser.error(f"runs: expected NAME=CACHE[+CACHE...][:median], got {item!r}")
-        paths = [Path(p) for p in rest.split("+")]
-        missing = [str(p) for p in [*paths, args.baselines] if not p.is_file()]
+            parser.error(f"runs: expected NAME=CACHE[@MODEL][+CACHE...][:median], got {item!r}")
+        members = []
+        for part in rest.split("+"):
+            path, _, model = part.partition("@")
+            if model and model not in summary_module.MODELS:
+                parser.error(f"{item}: {model!r} is not a model of the collection's cache")
+            members.append((Path(path), model or "lstm"))
+        missing = [str(p) for p in [*(p for p, _ in members), args.baselines] if not p.is_file()]
         if missing:
             parser.error(f"expected cache files, missing {', '.join(missing)}")
-        args.specs.append((name, paths, how))
+        args.specs.append((name, members, how))
     return args
 
 
@@ -80,23 +101,31 @@ def read_rows(path: Path) -> dict[tuple[str, str], dict]:
     return rows
 
 
-def combined(name: str, runs: list[dict], how: str) -> list[dict]:
-    """Rows of the model ``name``: per series, the runs' LSTM forecasts combined and scored."""
-    first = {sid: row for (sid, model), row in runs[0].items() if model == "lstm"}
+def combined(name: str, runs: list[dict], how: str, models: list[str] | None = None) -> list[dict]:
+    """Rows of the model ``name``: per series, the runs' forecasts combined and scored, run
+    ``i``'s of ``models[i]`` (default the LSTM's). A member that skipped the series (its kept
+    forecast None) leaves the combination unscored there."""
+    models = models or ["lstm"] * len(runs)
+    first = {sid: row for (sid, model), row in runs[0].items() if model == models[0]}
     out = []
     for sid, row in first.items():
-        found = [run.get((sid, "lstm")) for run in runs]
+        found = [run.get((sid, model)) for run, model in zip(runs, models, strict=True)]
         if any(r is None or any(k not in r for k in KEPT) for r in found):
-            raise SystemExit(f"{name}: series {sid} lacks kept forecasts in one of the caches")
-        stacked = np.array([r["forecast"] for r in found])  # (runs, origins, K)
-        forecast = np.median(stacked, 0) if how == "median" else stacked.mean(0)
-        mases, smapes = [], []
-        for f, truth, scale in zip(forecast, row["actual"], row["scale"], strict=True):
-            truth = np.asarray(truth)
-            mases.append(None if scale is None else float(np.mean(np.abs(f - truth)) / scale))
-            smapes.append(float(smape(truth, f)))
+            raise SystemExit(
+                f"{name}: series {sid} lacks kept forecasts in one of the caches "
+                "(made without --keep-forecasts?)"
+            )
         keep = ("id", "source", "group", "horizon", "season")
         seconds = sum(r["seconds"] for r in found)
+        mases = smapes = None
+        if all(r["forecast"] is not None for r in found):
+            stacked = np.array([r["forecast"] for r in found])  # (runs, origins, K)
+            forecast = np.median(stacked, 0) if how == "median" else stacked.mean(0)
+            mases, smapes = [], []
+            for f, truth, scale in zip(forecast, row["actual"], row["scale"], strict=True):
+                truth = np.asarray(truth)
+                mases.append(None if scale is None else float(np.mean(np.abs(f - truth)) / scale))
+                smapes.append(float(smape(truth, f)))
         out.append(
             {**{k: row[k] for k in keep}, "model": name, "mase": mases, "smape": smapes}
             | {"seconds": seconds, "key": f"{sid}|{name}", "note": ""}
@@ -113,9 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     if "naive2" not in models:
         raise SystemExit(f"{args.baselines}: expected naive2's rows (OWA is relative to it)")
     names = []
-    for name, paths, how in args.specs:
-        rows += combined(name, [read_rows(p) for p in paths], how)
+    for name, members, how in args.specs:
+        runs = [read_rows(p) for p, _ in members]
+        rows += combined(name, runs, how, [m for _, m in members])
         names.append(name)
+    if args.scored_by:
+        kept = {r["id"] for r in rows if r["model"] == args.scored_by and r["mase"] is not None}
+        rows = [r for r in rows if r["id"] in kept]
     summary = summarise(rows, names + models)
     if args.json:
         print(json.dumps(summary, indent=1))

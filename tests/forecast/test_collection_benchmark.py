@@ -183,3 +183,75 @@ def test_kept_forecasts_carry_the_truth_and_the_mase_scale_by_hand():
     y = values.to_numpy()
     assert kept["scale"][0] == pytest.approx(np.mean(np.abs(y[12:32] - y[:20])))
     assert kept["scale"][1] == pytest.approx(np.mean(np.abs(y[12:36] - y[:24])))
+
+
+def test_baselines_keep_their_forecasts_with_the_truth_by_hand():
+    import forecast_collection as bench
+
+    values = pd.Series(np.arange(40.0) ** 1.5, index=pd.date_range("2000", periods=40, freq="MS"))
+    entry = data.Entry("src/a", "src", "monthly", 12, 4, values)
+    args = bench.parse_args(["--origins", "2", "--keep-forecasts"])
+    (row,) = bench.run_baselines(entry, ["naive"], args)
+    y = values.to_numpy()
+    # naive repeats the last value before each origin (32 and 36: the last two horizons of 4)
+    assert row["forecast"] == [[y[31]] * 4, [y[35]] * 4]
+    assert row["actual"] == [y[32:36].tolist(), y[36:].tolist()]
+    assert row["scale"][1] == pytest.approx(np.mean(np.abs(y[12:36] - y[:24])))
+    assert row["mase"][0] == pytest.approx(np.mean(np.abs(y[32:36] - y[31])) / row["scale"][0])
+    (plain,) = bench.run_baselines(entry, ["naive"], bench.parse_args(["--origins", "2"]))
+    assert "forecast" not in plain
+
+
+def test_a_combination_may_take_a_baselines_forecasts(tmp_path):
+    import json
+
+    import forecast_combine
+
+    truth = [[10.0, 10.0]]
+    lstm = _kept("a", [[8.0, 8.0]], truth, [2.0])
+    ets = _kept("a", [[12.0, 14.0]], truth, [2.0], model="ets")
+    skipped = _kept("a", None, truth, [2.0], model="arima")  # a baseline that skipped the series
+    (tmp_path / "r.jsonl").write_text(json.dumps(lstm))
+    (tmp_path / "k.jsonl").write_text(json.dumps(ets) + "\n" + json.dumps(skipped))
+    runs = [forecast_combine.read_rows(tmp_path / n) for n in ("r.jsonl", "k.jsonl")]
+    (row,) = forecast_combine.combined("hybrid", runs, "mean", ["lstm", "ets"])
+    # the mean forecast (10, 11): errors 0 and 1, MASE 0.5 / 2
+    assert row["mase"] == [pytest.approx(0.25)]
+    (row,) = forecast_combine.combined("with-arima", runs, "mean", ["lstm", "arima"])
+    assert row["mase"] is None
+    assert row["smape"] is None
+    naive2 = _row("a", "monthly", "naive2", [2.0], [20.0])
+    (tmp_path / "b.jsonl").write_text(json.dumps(naive2))
+    spec = f"hybrid={tmp_path / 'r.jsonl'}+{tmp_path / 'k.jsonl'}@ets"
+    args = forecast_combine.parse_args([spec, "--baselines", str(tmp_path / "b.jsonl")])
+    assert args.specs[0][1] == [(tmp_path / "r.jsonl", "lstm"), (tmp_path / "k.jsonl", "ets")]
+    assert forecast_combine.main([spec, "--baselines", str(tmp_path / "b.jsonl")]) == 0
+    with pytest.raises(SystemExit):
+        forecast_combine.parse_args([f"x={tmp_path / 'k.jsonl'}@prophet", "--baselines",
+                                     str(tmp_path / "b.jsonl")])  # fmt: skip
+
+
+def test_scored_by_compares_every_model_on_the_series_one_model_scored(tmp_path, capsys):
+    import json
+
+    import forecast_combine
+
+    truth = [[10.0, 10.0]]
+    rows = [_kept(s, [[8.0, 8.0]], truth, [2.0]) for s in ("a", "b")]
+    (tmp_path / "r.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    baselines = [_row(s, "monthly", "naive2", [2.0], [20.0]) for s in ("a", "b")]
+    baselines += [
+        _row("a", "monthly", "arima", [1.0], [10.0]),
+        _row("b", "monthly", "arima", None, None),
+    ]
+    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r) for r in baselines))
+    args = [f"run={tmp_path / 'r.jsonl'}", "--baselines", str(tmp_path / "b.jsonl"), "--json"]
+    counts = {}
+    for extra in ([], ["--scored-by", "arima"]):
+        assert forecast_combine.main([*args, *extra]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        counts[tuple(extra)] = {s["model"]: s["series"] for s in summary if s["group"] == "overall"}
+    assert counts[()] == {"run": 2, "naive2": 2, "arima": 1}
+    assert counts["--scored-by", "arima"] == {"run": 1, "naive2": 1, "arima": 1}
+    with pytest.raises(SystemExit):
+        forecast_combine.parse_args([*args, "--scored-by", "prophet"])

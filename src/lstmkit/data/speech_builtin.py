@@ -14,8 +14,9 @@ come from :mod:`lstmkit.data.speech_recordings`.
 
 Generation is deterministic given the seed: the same texts, voices, rates, noise and bytes
 (espeak-ng is deterministic for one version, which is part of the cache key). The default corpus
-(5000 + 250 + 500 utterances of 1–4 s, about 4 hours of audio, 480 MB) is made at 30 to 45
-utterances a second on two cores: two to three and a half minutes, once.
+(10000 + 250 + 500 utterances of 1–4 s, about 8 hours of audio, 890 MB) took 2 min 44 s on the
+development machine's two cores (beside two other jobs), once. Valid and test are drawn before
+train, so a larger training part leaves them as they were.
 
 Example:
     >>> set(SPEECH_VARIANTS["train"]) & set(SPEECH_VARIANTS["valid"] + SPEECH_VARIANTS["test"])
