@@ -233,11 +233,7 @@ def _kept(forecasts: pd.DataFrame, entry: Entry, args) -> dict:
     origin: what scoring a combination of runs afterwards needs."""
     mine = forecasts[(forecasts["model"] == "lstm") & (forecasts["series"] == entry.id)]
     folds = [mine[mine["fold"] == f] for f in sorted(mine["fold"].unique())]
-    return {
-        "forecast": [f["forecast"].tolist() for f in folds],
-        "actual": [f["actual"].tolist() for f in folds],
-        "scale": _truth_and_scales(entry, args)["scale"],
-    }
+    return {"forecast": [f["forecast"].tolist() for f in folds], **_truth_and_scales(entry, args)}
 
 
 def _truth_and_scales(entry: Entry, args) -> dict:

@@ -23,9 +23,9 @@ Run from the repository root, after the runs (``--split valid``: choosing on val
         --models naive seasonal_naive ets arima theta comb --jobs 2 --cache build/cb.jsonl
     .venv/bin/python benchmarks/forecast_combine.py --baselines build/cb.jsonl \\
         residual=build/c0.jsonl adjusted=build/c1.jsonl both=build/c0.jsonl+build/c1.jsonl
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forecast_collection.py --split valid \
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forecast_collection.py --split valid \\
         --models ets theta --jobs 2 --keep-forecasts --cache build/kept.jsonl
-    .venv/bin/python benchmarks/forecast_combine.py --baselines build/cb.jsonl \
+    .venv/bin/python benchmarks/forecast_combine.py --baselines build/cb.jsonl \\
         both+ets=build/c0.jsonl+build/c1.jsonl+build/kept.jsonl@ets
 """
 
@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         names.append(name)
     if args.scored_by:
         kept = {r["id"] for r in rows if r["model"] == args.scored_by and r["mase"] is not None}
+        if not kept:
+            raise SystemExit(f"--scored-by {args.scored_by}: {args.baselines} has no score of it")
         rows = [r for r in rows if r["id"] in kept]
     summary = summarise(rows, names + models)
     if args.json:

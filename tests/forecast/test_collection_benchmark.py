@@ -255,3 +255,5 @@ def test_scored_by_compares_every_model_on_the_series_one_model_scored(tmp_path,
     assert counts["--scored-by", "arima"] == {"run": 1, "naive2": 1, "arima": 1}
     with pytest.raises(SystemExit):
         forecast_combine.parse_args([*args, "--scored-by", "prophet"])
+    with pytest.raises(SystemExit, match="has no score of it"):  # no ETS in the cache
+        forecast_combine.main([*args, "--scored-by", "ets"])
