@@ -16,7 +16,10 @@ The models:
 * ``seq2seq``: the peer comparison's network (bidirectional 1x256 encoder, embedding 128, 1x256
   decoder with Luong attention and input feeding), 64 pairs of 5-20 tokens, vocabulary 54;
 * ``forecast ar`` / ``forecast direct``: the peer comparison's forecasters (1x64 LSTM, look-back
-  48, horizon 12; autoregressive head with the one-step loss, or direct head), 64 windows.
+  48, horizon 12; autoregressive head with the one-step loss, or direct head), 64 windows;
+* ``speech``: the default CTC recogniser (80 mel bands stacked by 4, bidirectional 3x256 LSTM,
+  dropout 0.1, 30 characters and the blank), 16 utterances of 2-3 s (200-300 frames), a
+  padded batch: the explicit backend, whose input projections autocast runs in bfloat16.
 
 bfloat16 pays where the CPU computes it (AVX512-BF16 or AMX: AMD Zen 4, Intel Sapphire Rapids
 and later); elsewhere torch emulates it and the bf16 column is slower. The bf16 matmul peak in
@@ -50,6 +53,7 @@ from lstmkit.models import (
     build_forecaster,
     build_seq2seq,
 )
+from lstmkit.models.speech import CTCRecognizer, SpeechConfig
 from lstmkit.train.optim import OptimConfig, build_optimizer, parameter_groups
 
 LM_FLOPS_PER_TOKEN = 3 * (2 * 4 * 512 * (128 + 512) + 2 * 4 * 512 * (512 + 512) + 2 * 512 * 65)
@@ -134,6 +138,21 @@ def forecast_case(gen: torch.Generator, head: str) -> Case:
     y, target = torch.randn(64, 48, generator=gen), torch.randn(64, 12, generator=gen)
     short = "ar" if head == "autoregressive" else head
     return Case(f"forecast {short}", model, lambda: model.loss(y, target=target), 64, "windows")
+
+
+def speech_case(gen: torch.Generator) -> Case:
+    model = CTCRecognizer(SpeechConfig(vocab_size=31, n_mels=80))
+    lengths = torch.randint(200, 301, (16,), generator=gen)
+    features = torch.randn(16, int(lengths.max()), 80, generator=gen)
+    target_lengths = torch.randint(20, 41, (16,), generator=gen)
+    targets = torch.randint(1, 31, (16, 40), generator=gen)
+
+    def loss():
+        torch.manual_seed(0)  # the same dropout masks in both precisions
+        return model.loss(features, lengths, targets, target_lengths)[0]
+
+    seconds = int(lengths.sum()) // 100  # 10 ms frames
+    return Case("speech", model, loss, seconds, "audio seconds")
 
 
 def step(case: Case, optimizer, precision: str) -> float:
@@ -222,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=10, help="timed steps per precision")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per precision")
-    parser.add_argument("--only", nargs="+", help="models by name prefix (lm, seq2seq, forecast)")
+    parser.add_argument(
+        "--only", nargs="+", help="models by name prefix (lm, seq2seq, forecast, speech)"
+    )
     parser.add_argument("--json", action="store_true", help="print raw numbers as JSON")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -235,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         seq2seq_case,
         lambda g: forecast_case(g, "autoregressive"),
         lambda g: forecast_case(g, "direct"),
+        speech_case,
     ]
     rows = []
     for build in builders:

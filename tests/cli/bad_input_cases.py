@@ -159,7 +159,7 @@ BASE_CASES = [
         "lm-train-precision-flag",
         "--precision fp16",
         "lm train --data {ws}/text.txt --out {ws}/new --precision fp16",
-        "argument --precision: invalid choice: 'fp16' (choose from 'fp32', 'bf16')",
+        "argument --precision: invalid choice: 'fp16' (choose from 'fp32', 'bf16', 'auto')",
         usage=True,
         option="--precision",
     ),
@@ -167,7 +167,7 @@ BASE_CASES = [
         "lm-train-precision-config",
         "precision fp16 (config)",
         "lm train --data {ws}/text.txt --out {ws}/new --config {ws}/precision-fp16.yaml",
-        "precision: expected one of fp32, bf16, got 'fp16'",
+        "precision: expected one of fp32, bf16, auto, got 'fp16'",
         file="precision-fp16.yaml",
     ),
     Case(

@@ -18,6 +18,17 @@ def test_reverse_within_lengths_is_an_involution_that_keeps_padding_in_place():
     assert torch.equal(seqs.reverse(rev), x)
 
 
+def test_reverse_gradient_matches_autograds_gather_and_gradcheck():
+    seqs = Lengths([3, 1, 4], steps=4, device="cpu")
+    x = torch.randn(3, 4, 2, dtype=torch.float64, requires_grad=True)  # (B, T, F)
+    weight = torch.randn(3, 4, 2, dtype=torch.float64)
+    (grad,) = torch.autograd.grad((seqs.reverse(x) * weight).sum(), x)
+    index = seqs.index.expand(-1, -1, 2)
+    (reference,) = torch.autograd.grad((x.gather(1, index) * weight).sum(), x)
+    assert torch.equal(grad, reference)
+    assert torch.autograd.gradcheck(seqs.reverse, (x,))
+
+
 def test_last_takes_each_sequence_at_its_own_last_step():
     x = torch.arange(3 * 4, dtype=torch.float32).view(3, 4, 1)  # (B, T, F)
     seqs = Lengths([3, 1, 4], steps=4, device="cpu")

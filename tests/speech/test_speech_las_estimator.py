@@ -426,6 +426,28 @@ def test_cli_names_a_las_option_that_cannot_be_used(flags, message, tmp_path):
     assert message in err
 
 
+@pytest.mark.parametrize(
+    ("flags", "precision"),
+    [
+        ([], "auto"),
+        (["--architecture", "las"], "fp32"),
+        (["--architecture", "las", "--precision", "bf16"], "bf16"),
+        (["--precision", "fp32"], "fp32"),
+    ],
+)
+def test_the_precision_defaults_to_the_architectures(flags, precision):
+    """CTC trains with bfloat16 products where the CPU has them, LAS in float32 (the speech
+    benchmark page measured both); a given --precision wins."""
+    code, printed, _ = run(["speech", "train", "--data", "x", *flags, "--print-config"])
+    assert code == 0
+    assert yaml.safe_load(printed)["training"]["precision"] == precision
+
+
+def test_the_estimators_precision_follows_its_architecture():
+    assert SpeechRecognizer()._train_defaults()["precision"] == "auto"
+    assert SpeechRecognizer(architecture="las")._train_defaults()["precision"] == "fp32"
+
+
 def test_cli_bahdanau_attention_trains_without_input_feeding(tmp_path):
     argv = ["speech", "train", "--data", "x", "--architecture", "las", "--attention", "bahdanau"]
     code, printed, _ = run([*argv, "--print-config"])

@@ -81,6 +81,33 @@ def test_the_steps_lead_when_they_are_further_than_the_clock():
     assert lr_of(opt) == pytest.approx(0.5 * (1 + math.cos(math.pi * 2 / 4)))
 
 
+def test_wsd_holds_the_rate_then_falls_linearly_over_the_last_share():
+    _, opt, cfg = make(lr=1.0, schedule="wsd", warmup_steps=2, decay_fraction=0.25, min_lr=0.2)
+    sched = Schedule(opt, cfg, total_steps=10)
+    seen = [lr_of(opt)]
+    for _ in range(10):
+        sched.step()
+        seen.append(lr_of(opt))
+    # Warm-up 0.5, 1; then progress k / 8 over the 8 steps after it: held while progress is at
+    # most 0.75, and over the last quarter min + (max - min) * (1 - progress) / 0.25.
+    falling = [0.2 + 0.8 * (1 - k / 8) / 0.25 for k in (7, 8)]
+    assert seen[:2] == pytest.approx([0.5, 1.0])
+    assert seen[2:9] == pytest.approx([1.0] * 7)
+    assert seen[9:] == pytest.approx(falling)
+    assert seen[-1] == pytest.approx(0.2)
+
+
+def test_wsd_follows_the_time_budget():
+    _, opt, cfg = make(lr=1.0, schedule="wsd", decay_fraction=0.2)
+    sched = Schedule(opt, cfg, total_steps=10_000)
+    sched.step(clock=0.5)
+    assert lr_of(opt) == 1.0
+    sched.step(clock=0.9)  # half-way through the last fifth of the budget
+    assert lr_of(opt) == pytest.approx(0.5)
+    sched.step(clock=1.2)
+    assert lr_of(opt) == pytest.approx(0.0)
+
+
 def test_the_clock_leaves_other_schedules_alone():
     _, opt, cfg = make(lr=1.0, schedule="constant")
     sched = Schedule(opt, cfg, total_steps=10)
@@ -145,6 +172,8 @@ def test_schedule_state_round_trip_continues_identically():
         ({"gamma": 0}, "gamma"),
         ({"warmup_steps": -1}, "warmup_steps"),
         ({"lr": 1e-3, "min_lr": 1e-2}, "min_lr"),
+        ({"decay_fraction": 0}, "decay_fraction"),
+        ({"decay_fraction": 1.5}, "decay_fraction"),
     ],
 )
 def test_bad_options_name_the_option(kw, match):

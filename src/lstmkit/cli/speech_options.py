@@ -86,6 +86,10 @@ def train_options(p) -> None:
     )
     add_training_options(p)
     preset(p, {k: own[k] for k in ("lr", "warmup_steps", "monitor", "clip", "ema")})
+    preset(p, {"precision": None})  # the --architecture's (speech_settings)
+    for action in p._actions:
+        if action.dest == "precision":
+            action.help += " (default: auto with --architecture ctc, fp32 with las)"
     restrict(p, "monitor", METRICS)
     printable(p, speech_settings)
 
@@ -217,8 +221,8 @@ def _field_defaults(config) -> dict:
 
 
 def speech_settings(args: argparse.Namespace) -> dict:
-    """:func:`settings`, with the model options not set filled in with the --architecture's
-    defaults (what --print-config shows and a new run trains with).
+    """:func:`settings`, with the model options and the precision not set filled in with the
+    --architecture's defaults (what --print-config shows and a new run trains with).
 
     Raises:
         UserError: a Listen-Attend-Spell option given with --architecture ctc.
@@ -239,6 +243,10 @@ def speech_settings(args: argparse.Namespace) -> dict:
             s[name] = defaults[name]
     if las and s["input_feeding"] is None:
         s["input_feeding"] = s["attention"] == "luong"
+    if s["precision"] is None:
+        from lstmkit.speech.estimator import PRECISION
+
+        s["precision"] = PRECISION[s["architecture"]]
     return s
 
 

@@ -38,12 +38,16 @@ OPTIM_HELP = {
     "lr": (positive_float, "peak learning rate"),
     "weight_decay": (nonnegative_float, "decoupled weight decay (AdamW) or L2 (SGD)"),
     "momentum": (nonnegative_float, "SGD momentum"),
-    "schedule": (str, "learning-rate schedule (cosine: over the steps, or the --max-time)"),
+    "schedule": (
+        str,
+        "learning-rate schedule (cosine, wsd: over the steps, or the --max-time)",
+    ),
     "warmup_steps": (nonnegative_int, "linear warm-up steps"),
     "step_size": (positive_int, "step schedule: decay every N epochs"),
     "gamma": (unit_interval, "step and plateau schedules: decay factor"),
     "patience": (nonnegative_int, "plateau schedule: epochs without improvement"),
-    "min_lr": (nonnegative_float, "cosine schedule: the floor"),
+    "min_lr": (nonnegative_float, "cosine and wsd schedules: the floor"),
+    "decay_fraction": (unit_interval, "wsd schedule: the last share of the run that decays"),
 }
 TRAIN_HELP = {
     "epochs": (
@@ -71,7 +75,8 @@ TRAIN_HELP = {
     "precision": (
         str,
         "training arithmetic: fp32, or bf16 mixed precision (fast on CPUs with "
-        "AVX512-BF16/AMX and recent GPUs; weights and validation stay fp32)",
+        "AVX512-BF16/AMX and recent GPUs; weights and validation stay fp32), or auto "
+        "(bf16 where the device has bfloat16 arithmetic, else fp32)",
     ),
 }
 CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "precision": PRECISIONS}

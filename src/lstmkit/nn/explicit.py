@@ -39,14 +39,27 @@ class GateTrace(NamedTuple):
     h: Tensor
 
 
-def _gate_perm(hidden_size: int, device: torch.device | None = None) -> Tensor:
-    """Row order turning torch's (i, f, g, o) gate blocks into the explicit (o, i, f, g)."""
-    H = hidden_size
-    return torch.cat([torch.arange(3 * H, 4 * H), torch.arange(0, 3 * H)]).to(device)
+def _gate_order(t: Tensor) -> Tensor:
+    """``t``'s rows in the explicit (o, i, f, g) gate order from torch's (i, f, g, o): two
+    slices joined, whose gradient is two slices again (an index's gradient scatters)."""
+    H = t.shape[0] // 4
+    return torch.cat([t[3 * H :], t[: 3 * H]])
 
 
-def run_explicit(lstm: LSTM, x: Tensor, hx, lengths: list[int] | None, return_gates: bool):
-    """lstmkit's recurrence on (B, T, I); returns output (B, T, D*R), h_n, c_n, trace."""
+def run_explicit(
+    lstm: LSTM,
+    x: Tensor,
+    hx,
+    lengths: list[int] | None,
+    return_gates: bool,
+    products: torch.dtype | None = None,
+):
+    """lstmkit's recurrence on (B, T, I); returns output (B, T, D*R), h_n, c_n, trace.
+
+    ``products``: the dtype of the input projections' matrix products (bfloat16 under
+    autocast: they are most of a layer's arithmetic, and a CPU with bfloat16 arithmetic runs
+    them twice as fast), None for the weights' own; the recurrence stays in the weights' dtype.
+    """
     T = x.shape[1]
     steps = max(lengths) if lengths is not None else T
     layer_in = x[:, :steps]  # (B, T, I): the recurrence is batch-major
@@ -60,16 +73,19 @@ def run_explicit(lstm: LSTM, x: Tensor, hx, lengths: list[int] | None, return_ga
         inps = [layer_in, seqs.reverse(layer_in)] if D == 2 else [layer_in]
         idxs = [layer * D + d for d in range(D)]
         if D == 2 and _plain(lstm) and pairs_directions(layer_in, lstm.hidden_size):
-            results = _layer_pair(lstm, inps, hx, idxs)
+            results = _layer_pair(lstm, inps, hx, idxs, products)
         else:
             results = [
-                _layer(lstm, x, hx[0][i], hx[1][i], i) for x, i in zip(inps, idxs, strict=True)
+                _layer(lstm, x, hx[0][i], hx[1][i], i, products)
+                for x, i in zip(inps, idxs, strict=True)
             ]
         for d, (out, cs, act) in enumerate(results):
             h_n.append(seqs.last(out))
             c_n.append(seqs.last(cs))
-            if d:
-                out, cs, act = (seqs.reverse(t) for t in (out, cs, act))
+            if d:  # the cell states and gates only for the trace: a (B, T, 4H) gather is dear
+                out = seqs.reverse(out)
+                if return_gates:
+                    cs, act = seqs.reverse(cs), seqs.reverse(act)
             outs.append(seqs.zero_padding(out))
             if return_gates:
                 traces.append([seqs.zero_padding(t.detach()) for t in (act, cs, outs[-1])])
@@ -101,56 +117,62 @@ def _plain(lstm: LSTM) -> bool:
     )
 
 
-def _layer_pair(lstm: LSTM, inps: list[Tensor], hx, idxs: list[int]):
+def _layer_pair(lstm: LSTM, inps: list[Tensor], hx, idxs: list[int], products=None):
     """Both directions of a plain bidirectional layer at once through
     :class:`PairedRecurrence`: ``[(out, cs, act)] * 2``; ``inps`` are the forward and the
     reversed input."""
     args = []
     for inp, idx in zip(inps, idxs, strict=True):
-        xw, w_hh = _projected(lstm, inp, idx)
+        xw, w_hh = _projected(lstm, inp, idx, products)
         args += [xw, hx[0][idx], hx[1][idx], w_hh]
     out_a, cs_a, act_a, out_b, cs_b, act_b = PairedRecurrence.apply(*args)
     return [(out_a, cs_a, act_a), (out_b, cs_b, act_b)]
 
 
-def _projected(lstm: LSTM, inp: Tensor, idx: int) -> tuple[Tensor, Tensor]:
+def _projected(
+    lstm: LSTM, inp: Tensor, idx: int, products: torch.dtype | None = None
+) -> tuple[Tensor, Tensor]:
     """A layer-direction's projected inputs ``W_ih x + b`` (B, T, 4H; with layer norm
     ``LN(W_ih x) + b``) and its recurrent weights (4H, R), both in the (o, i, f, g) gate order.
-    The recurrence overwrites the projection with the gate activations."""
+    The recurrence overwrites the projection with the gate activations. ``products``: the
+    dtype the product is computed in (its result, and the gradients, in the weights')."""
     sfx = _suffix(lstm, idx)
     H = lstm.hidden_size
     B, T = inp.shape[:2]
-    perm = _gate_perm(H, inp.device)
-    w_ih = getattr(lstm, f"weight_ih{sfx}")[perm]
+    w_ih = _gate_order(getattr(lstm, f"weight_ih{sfx}"))
     rows = inp.reshape(B * T, -1)  # (B*T, I_l): the input projection of all steps at once
     bias = (
-        (getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))[perm]
+        _gate_order(getattr(lstm, f"bias_ih{sfx}") + getattr(lstm, f"bias_hh{sfx}"))
         if lstm.bias
         else None
     )
-    if lstm.layer_norm:
-        ln_w, ln_b = getattr(lstm, f"ln_ih_weight{sfx}"), getattr(lstm, f"ln_ih_bias{sfx}")
-        xw = F.layer_norm(torch.mm(rows, w_ih.t()), (4 * H,), ln_w[perm], ln_b[perm], LN_EPS)
-        xw = xw + bias if bias is not None else xw
-    elif bias is not None:
+    fused_bias = bias is not None and not lstm.layer_norm
+    if products is not None and products != w_ih.dtype:
+        xw = torch.mm(rows.to(products), w_ih.t().to(products)).to(w_ih.dtype)
+        fused_bias = False
+    elif fused_bias:  # the common case: the bias added inside the product
         xw = torch.addmm(bias, rows, w_ih.t())
     else:
         xw = torch.mm(rows, w_ih.t())
-    return xw.view(B, T, 4 * H), lstm.recurrent_weight(sfx)[perm]
+    if lstm.layer_norm:
+        ln_w, ln_b = getattr(lstm, f"ln_ih_weight{sfx}"), getattr(lstm, f"ln_ih_bias{sfx}")
+        xw = F.layer_norm(xw, (4 * H,), _gate_order(ln_w), _gate_order(ln_b), LN_EPS)
+    if bias is not None and not fused_bias:
+        xw = xw + bias
+    return xw.view(B, T, 4 * H), _gate_order(lstm.recurrent_weight(sfx))
 
 
-def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int):
+def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int, products=None):
     """One layer and direction through :class:`LSTMRecurrence`; inp is (B, T, I_l)."""
-    xw, w_hh = _projected(lstm, inp, idx)
+    xw, w_hh = _projected(lstm, inp, idx, products)
     sfx = _suffix(lstm, idx)
     w_hr = getattr(lstm, f"weight_hr{sfx}") if lstm.proj_size else None
     w_peep = getattr(lstm, f"weight_ch{sfx}")[[2, 0, 1]] if lstm.peephole else None
     ln = (None,) * 4
     if lstm.layer_norm:
-        perm = _gate_perm(lstm.hidden_size, inp.device)
         ln = (
-            getattr(lstm, f"ln_hh_weight{sfx}")[perm],
-            getattr(lstm, f"ln_hh_bias{sfx}")[perm],
+            _gate_order(getattr(lstm, f"ln_hh_weight{sfx}")),
+            _gate_order(getattr(lstm, f"ln_hh_bias{sfx}")),
             getattr(lstm, f"ln_c_weight{sfx}"),
             getattr(lstm, f"ln_c_bias{sfx}"),
         )

@@ -415,11 +415,12 @@ class LSTM(nn.LSTM):
         torch's packed-sequence backward zero-fills the whole gate gradient at every step; the
         explicit backend masks instead, which trains no slower, and faster on some CPUs. In
         inference the fused kernel stays faster, so only training switches (the LSTM layer
-        benchmark page has the measurements).
+        benchmark page has the measurements). Under autocast too: the explicit backend's input
+        projections in bfloat16 and its float32 recurrence train faster than torch's bfloat16
+        kernel (the mixed-precision benchmark page).
         """
         return (
             self.backend == "auto"
-            and _autocast_dtype(x) is None  # torch's kernel runs in bfloat16; lstmkit's cannot
             and lengths is not None
             and min(lengths) < x.shape[1]
             and self.training
@@ -448,15 +449,17 @@ class LSTM(nn.LSTM):
     def _run_explicit(self, x: Tensor, hx, lengths: list[int] | None, return_gates: bool):
         """lstmkit's recurrence on (B, T, I); returns output (B, T, D*R), h_n, c_n, trace.
 
-        Under ``torch.autocast`` it runs as it would without, in the weights' dtype: its
-        kernels (and the variants it exists for) are written for float32 and float64.
+        Under ``torch.autocast`` the input projections' matrix products run in its dtype and
+        the rest as it would without, in the weights' dtype: its kernels (and the variants it
+        exists for) are written for float32 and float64.
         """
-        if _autocast_dtype(x) is None:
+        products = _autocast_dtype(x)
+        if products is None:
             return run_explicit(self, x, hx, lengths, return_gates)
         dtype = self._weight_dtype()
         with torch.autocast(x.device.type, enabled=False):
             hx = (hx[0].to(dtype), hx[1].to(dtype))
-            return run_explicit(self, x.to(dtype), hx, lengths, return_gates)
+            return run_explicit(self, x.to(dtype), hx, lengths, return_gates, products)
 
 
 def _autocast_dtype(x: Tensor) -> torch.dtype | None:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from lstmkit.errors import UserError
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 DEFAULT_EPOCHS = 10  # the epoch budget when no time or step budget is given
 UNBOUNDED_EPOCHS = 10**6  # an epoch budget this large stands for "until another budget ends"
 
@@ -38,7 +38,8 @@ class TrainConfig:
     run their matrix products, and torch's LSTM kernel, in bfloat16; the weights, gradients,
     optimiser state and validation stay float32. It pays on CPUs with bfloat16 arithmetic
     (AVX512-BF16 or AMX, e.g. AMD Zen 4, Intel Sapphire Rapids) and on recent GPUs; elsewhere
-    the bfloat16 products are emulated and slower.
+    the bfloat16 products are emulated and slower. ``"auto"`` is ``"bf16"`` on a device with
+    bfloat16 arithmetic (:func:`native_bf16`) and ``"fp32"`` elsewhere.
     """
 
     # None: 10 epochs, or, with max_time or max_steps, until that budget ends (a user who gives
@@ -53,7 +54,7 @@ class TrainConfig:
     tensorboard: bool = False  # also write the metrics as TensorBoard scalars
     monitor: str = "loss"  # the validation metric for best/ and early stopping
     seed: int = 0
-    precision: str = "fp32"  # "bf16": the training step under torch.autocast (bfloat16)
+    precision: str = "fp32"  # "bf16": the training step under torch.autocast (bfloat16); "auto"
     # decay of an exponential moving average of the weights (torch's AveragedModel), which
     # validation, best/ and last/ use; 0: off, the weights as trained
     ema: float = 0.0

@@ -141,7 +141,7 @@ class Estimator:
         if resume is not None:
             checkpoint = load_checkpoint(resume, task=self.task)
             self._adopt(checkpoint, data)
-        train_config = TrainConfig(**{**self.default_train, **(self.train or {})})
+        train_config = TrainConfig(**{**self._train_defaults(), **(self.train or {})})
         optim_config = OptimConfig(**{**self.default_optim, **(self.optim or {})})
         task = self._make_task(data, checkpoint, train_config.seed)
         torch.manual_seed(train_config.seed)
@@ -242,6 +242,11 @@ class Estimator:
 
     def _resume_state(self, checkpoint: Checkpoint) -> None:
         """What a resumed run keeps besides the settings (its tokenizers, its residual lag)."""
+
+    def _train_defaults(self) -> dict[str, Any]:
+        """The :class:`TrainConfig` fields under the user's ``train`` (a task's defaults may
+        depend on its settings: the speech recogniser's precision on its architecture)."""
+        return self.default_train
 
     def _make_task(self, data: Any, checkpoint: Checkpoint | None, seed: int) -> Any:
         """The trainer's task over ``data`` (fitting tokenizers or scalers when not resumed)."""

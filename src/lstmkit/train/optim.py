@@ -1,7 +1,9 @@
 """Optimisers and learning-rate schedules of the one trainer, configured by name.
 
 The two recipes the LSTM literature trains with: plain SGD with step decay (Zaremba et al. 2014)
-or reduce-on-plateau (AWD-LSTM), and AdamW with cosine decay after a linear warm-up.
+or reduce-on-plateau (AWD-LSTM), and AdamW with cosine decay after a linear warm-up; and, for a
+run whose length is a time budget, warm-up, stable, decay ("wsd": the rate held until the last
+``decay_fraction`` of the run, then a linear fall; Hu et al. 2024, Hägele et al. 2024).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from torch import nn
 from lstmkit.errors import UserError
 
 OPTIMIZERS = ("adamw", "sgd")
-SCHEDULES = ("constant", "step", "plateau", "cosine")
+SCHEDULES = ("constant", "step", "plateau", "cosine", "wsd")
 STATE_KEYS = ("steps", "epochs", "scale", "best", "bad_epochs", "clock")  # Schedule.state_dict
 
 
@@ -32,7 +34,8 @@ class OptimConfig:
     step_size: int = 1  # "step": decay every step_size epochs
     gamma: float = 0.5  # "step" and "plateau": the decay factor
     patience: int = 0  # "plateau": epochs without improvement before decaying
-    min_lr: float = 0.0  # "cosine": the floor
+    min_lr: float = 0.0  # "cosine" and "wsd": the floor
+    decay_fraction: float = 0.2  # "wsd": the last share of the run (steps or time) that decays
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -50,6 +53,10 @@ class OptimConfig:
                 raise UserError(f"{name}: expected a value >= 0, got {getattr(self, name)!r}")
         if not 0 < self.gamma <= 1:
             raise UserError(f"gamma: expected a factor in (0, 1], got {self.gamma!r}")
+        if not 0 < self.decay_fraction <= 1:
+            raise UserError(
+                f"decay_fraction: expected a share in (0, 1], got {self.decay_fraction!r}"
+            )
         if self.min_lr > self.lr:
             raise UserError(f"min_lr: expected at most lr={self.lr}, got {self.min_lr}")
 
@@ -103,7 +110,9 @@ class Schedule:
     "cosine" decays over ``total_steps`` or, when the run has a time budget, over the time: its
     progress is the larger of the share of steps and the share of the budget spent (``clock``),
     so a run stopped by ``max_time`` ends at ``min_lr`` as a run of known length does. Such a
-    run's learning rates then follow the machine's speed; ``max_steps`` repeats exactly.
+    run's learning rates then follow the machine's speed; ``max_steps`` repeats exactly. "wsd"
+    measures its progress the same way, holds ``lr`` until ``1 - decay_fraction`` of it and
+    falls linearly to ``min_lr`` at its end.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, config: OptimConfig, total_steps: int):
@@ -120,10 +129,14 @@ class Schedule:
     def lr(self) -> float:
         c = self.config
         warm = min(1.0, (self.steps + 1) / c.warmup_steps) if c.warmup_steps else 1.0
-        if c.schedule == "cosine":
+        if c.schedule in ("cosine", "wsd"):
             span = max(1, self.total_steps - c.warmup_steps)
             progress = min(1.0, max(max(0, self.steps - c.warmup_steps) / span, self.clock))
-            return warm * (c.min_lr + (c.lr - c.min_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
+            if c.schedule == "cosine":
+                share = 0.5 * (1 + math.cos(math.pi * progress))
+            else:  # 1 until the decay starts, then linearly down to 0 at progress 1
+                share = min(1.0, (1 - progress) / c.decay_fraction)
+            return warm * (c.min_lr + (c.lr - c.min_lr) * share)
         return warm * c.lr * self.scale
 
     def _apply(self) -> None:

@@ -161,7 +161,10 @@ class Trainer:
         self._interrupted = False  # set by SIGINT while fit() runs
         self._clock = (0.0, math.inf, 0.0)  # fit()'s start, time budget, schedule clock then
         self._skipped_in_a_row = 0  # updates skipped for a non-finite gradient (MAX_SKIPPED)
-        if config.precision == "bf16" and not native_bf16(self.device) and self.rank == 0:
+        native = native_bf16(self.device)
+        # "auto": bfloat16 where the device computes it (the same on every rank)
+        self.bf16 = config.precision == "bf16" or (config.precision == "auto" and native)
+        if config.precision == "bf16" and not native and self.rank == 0:
             warnings.warn(
                 f"precision bf16: this {self.device.type.upper()} has no bfloat16 "
                 "arithmetic (AVX512-BF16 or AMX); torch emulates it, so training is "
@@ -480,8 +483,9 @@ class Trainer:
 
     def _autocast(self):
         """The training step's arithmetic: ``torch.autocast`` in bfloat16 for
-        ``precision="bf16"``, else nothing changes."""
-        return torch.autocast(self.device.type, torch.bfloat16, self.config.precision == "bf16")
+        ``precision="bf16"`` (or ``"auto"`` on a device with bfloat16 arithmetic), else nothing
+        changes."""
+        return torch.autocast(self.device.type, torch.bfloat16, self.bf16)
 
     def _end_epoch(self) -> str:
         """Validates, steps the schedule, saves ``last`` (and ``best``); why to stop, or ""."""
