@@ -57,6 +57,11 @@ def samples(path):
     return audio
 
 
+def test_a_ctc_run_records_the_auto_precision_it_trained_with(fitted):
+    _, out = fitted
+    assert load_checkpoint(out / "last").config["training"]["precision"] == "auto"
+
+
 def test_fit_keeps_the_learned_state_in_underscore_attributes(fitted):
     r, out = fitted
     assert r.tokenizer_.vocab_size > 5  # the four letters, the space and the specials

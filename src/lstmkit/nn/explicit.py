@@ -146,20 +146,19 @@ def _projected(
         if lstm.bias
         else None
     )
-    fused_bias = bias is not None and not lstm.layer_norm
+    w_hh = _gate_order(lstm.recurrent_weight(sfx))
     if products is not None and products != w_ih.dtype:
         xw = torch.mm(rows.to(products), w_ih.t().to(products)).to(w_ih.dtype)
-        fused_bias = False
-    elif fused_bias:  # the common case: the bias added inside the product
-        xw = torch.addmm(bias, rows, w_ih.t())
+    elif bias is not None and not lstm.layer_norm:  # the common case: the bias in the product
+        return torch.addmm(bias, rows, w_ih.t()).view(B, T, 4 * H), w_hh
     else:
         xw = torch.mm(rows, w_ih.t())
     if lstm.layer_norm:
         ln_w, ln_b = getattr(lstm, f"ln_ih_weight{sfx}"), getattr(lstm, f"ln_ih_bias{sfx}")
         xw = F.layer_norm(xw, (4 * H,), _gate_order(ln_w), _gate_order(ln_b), LN_EPS)
-    if bias is not None and not fused_bias:
+    if bias is not None:
         xw = xw + bias
-    return xw.view(B, T, 4 * H), _gate_order(lstm.recurrent_weight(sfx))
+    return xw.view(B, T, 4 * H), w_hh
 
 
 def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int, products=None):

@@ -161,7 +161,7 @@ class Trainer:
         self._interrupted = False  # set by SIGINT while fit() runs
         self._clock = (0.0, math.inf, 0.0)  # fit()'s start, time budget, schedule clock then
         self._skipped_in_a_row = 0  # updates skipped for a non-finite gradient (MAX_SKIPPED)
-        native = native_bf16(self.device)
+        native = config.precision != "fp32" and native_bf16(self.device)
         # "auto": bfloat16 where the device computes it (the same on every rank)
         self.bf16 = config.precision == "bf16" or (config.precision == "auto" and native)
         if config.precision == "bf16" and not native and self.rank == 0:
