@@ -427,25 +427,30 @@ def test_cli_names_a_las_option_that_cannot_be_used(flags, message, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("flags", "precision"),
+    ("flags", "precision", "ema"),
     [
-        ([], "auto"),
-        (["--architecture", "las"], "fp32"),
-        (["--architecture", "las", "--precision", "bf16"], "bf16"),
-        (["--precision", "fp32"], "fp32"),
+        ([], "auto", 0.998),
+        (["--architecture", "las"], "fp32", 0.99),
+        (["--architecture", "las", "--precision", "bf16"], "bf16", 0.99),
+        (["--precision", "fp32", "--ema", "0.9"], "fp32", 0.9),
+        (["--architecture", "las", "--ema", "0"], "fp32", 0),
     ],
 )
-def test_the_precision_defaults_to_the_architectures(flags, precision):
-    """CTC trains with bfloat16 products where the CPU has them, LAS in float32 (the speech
-    benchmark page measured both); a given --precision wins."""
+def test_the_precision_and_average_default_to_the_architectures(flags, precision, ema):
+    """CTC trains with bfloat16 products where the CPU has them and a longer average of the
+    weights, LAS in float32 with the shorter one (the speech benchmark page measured both); a
+    given --precision or --ema wins."""
     code, printed, _ = run(["speech", "train", "--data", "x", *flags, "--print-config"])
     assert code == 0
-    assert yaml.safe_load(printed)["training"]["precision"] == precision
+    training = yaml.safe_load(printed)["training"]
+    assert (training["precision"], training["ema"]) == (precision, ema)
 
 
-def test_the_estimators_precision_follows_its_architecture():
-    assert SpeechRecognizer()._train_defaults()["precision"] == "auto"
-    assert SpeechRecognizer(architecture="las")._train_defaults()["precision"] == "fp32"
+def test_the_estimators_training_defaults_follow_its_architecture():
+    ctc, las = SpeechRecognizer()._train_defaults(), SpeechRecognizer("char", architecture="las")
+    assert (ctc["precision"], ctc["ema"], ctc["monitor"]) == ("auto", 0.998, "wer")
+    las = las._train_defaults()
+    assert (las["precision"], las["ema"], las["monitor"]) == ("fp32", 0.99, "wer")
 
 
 def test_cli_bahdanau_attention_trains_without_input_feeding(tmp_path):

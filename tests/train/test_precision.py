@@ -271,3 +271,59 @@ def test_a_wrong_precision_exits_2_naming_the_option(tmp_path, capsys):
     assert "fp16" in err
     assert "Traceback" not in err
     assert not (tmp_path / "a").exists()
+
+
+def test_weight_gradients_products_in_bfloat16_against_the_formula():
+    """A weight gradient over the (B*T) rows, Σ_{b,t} d ⊗ h, as the recurrences form it under
+    autocast: the operands rounded to bfloat16, summed (written out with einsum in float64), the
+    sum rounded to bfloat16 as a bfloat16 product's result is (to one unit in its last place:
+    the summation order differs), returned in float32; None keeps the float32 product."""
+    from lstmkit.nn.recurrence import _rows_product
+
+    torch.manual_seed(0)
+    d, h = torch.randn(3, 7, 12), torch.randn(3, 7, 5)
+    rounded = [t.to(torch.bfloat16).double() for t in (d, h)]
+    formula = torch.einsum("btn,btm->nm", *rounded)
+    got = _rows_product(d, h, torch.bfloat16)
+    assert got.dtype == torch.float32
+    assert torch.allclose(got.double(), formula, rtol=2**-8, atol=1e-6)
+    exact = torch.einsum("btn,btm->nm", d.double(), h.double())
+    assert torch.allclose(_rows_product(d, h, None).double(), exact, atol=1e-5)
+    assert (got.double() - exact).abs().max() > 1e-4  # it did round
+
+
+@pytest.mark.parametrize("kw", [{}, {"bidirectional": True}, {"proj_size": 3}])
+def test_recurrent_weight_gradient_is_a_bfloat16_product_under_autocast(kw, monkeypatch):
+    """Padded training under autocast: the recurrent weights' gradients (and the projection's)
+    are bfloat16 products too (each layer-direction asks for one), close to float32's."""
+    from lstmkit.nn import recurrence
+
+    m, x = lstm_pair(dropout=0.0, backend="explicit", **kw)
+    lengths = [6, 4, 3, 1]
+    asked, product = [], recurrence._rows_product
+
+    def recording(d, h, products):
+        asked.append(products)
+        return product(d, h, products)
+
+    monkeypatch.setattr(recurrence, "_rows_product", recording)
+
+    def grads(autocast: bool):
+        asked.clear()
+        m.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", torch.bfloat16, enabled=autocast):
+            out, _ = m(x, lengths=lengths)
+        out.square().sum().backward()
+        return {n: p.grad.clone() for n, p in m.named_parameters() if "_hh" in n or "_hr" in n}
+
+    want = grads(False)
+    assert asked
+    assert set(asked) == {None}
+    got = grads(True)
+    per_layer = 2 if m.proj_size else 1
+    assert asked == [torch.bfloat16] * (per_layer * m.num_layers * (2 if m.bidirectional else 1))
+    for name in want:
+        if "bias" in name:
+            continue
+        assert got[name].dtype == torch.float32, name
+        assert 0 < relative(got[name], want[name]) < 2e-2, name

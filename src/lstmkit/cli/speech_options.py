@@ -72,6 +72,8 @@ def estimator_defaults() -> dict:
 
 def train_options(p) -> None:
     """The options of `lstmkit speech train`, in the order its --help shows them."""
+    from lstmkit.speech.estimator import BY_ARCHITECTURE
+
     own = estimator_defaults()
     _data_options(p, own)
     _unit_options(p, own)
@@ -85,11 +87,12 @@ def train_options(p) -> None:
         help="utterances per batch",
     )
     add_training_options(p)
-    preset(p, {k: own[k] for k in ("lr", "warmup_steps", "monitor", "clip", "ema")})
-    preset(p, {"precision": None})  # the --architecture's (speech_settings)
+    preset(p, {k: own[k] for k in ("lr", "warmup_steps", "monitor", "clip")})
+    preset(p, dict.fromkeys(BY_ARCHITECTURE["ctc"]))  # the --architecture's (speech_settings)
     for action in p._actions:
-        if action.dest == "precision":
-            action.help += " (default: auto with --architecture ctc, fp32 with las)"
+        if action.dest in BY_ARCHITECTURE["ctc"]:
+            own_values = (f"{v[action.dest]} with {a}" for a, v in BY_ARCHITECTURE.items())
+            action.help += f" (default: {', '.join(own_values)})"
     restrict(p, "monitor", METRICS)
     printable(p, speech_settings)
 
@@ -243,10 +246,11 @@ def speech_settings(args: argparse.Namespace) -> dict:
             s[name] = defaults[name]
     if las and s["input_feeding"] is None:
         s["input_feeding"] = s["attention"] == "luong"
-    if s["precision"] is None:
-        from lstmkit.speech.estimator import PRECISION
+    from lstmkit.speech.estimator import BY_ARCHITECTURE
 
-        s["precision"] = PRECISION[s["architecture"]]
+    for name, value in BY_ARCHITECTURE[s["architecture"]].items():
+        if s[name] is None:
+            s[name] = value
     return s
 
 

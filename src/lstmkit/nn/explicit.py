@@ -125,7 +125,7 @@ def _layer_pair(lstm: LSTM, inps: list[Tensor], hx, idxs: list[int], products=No
     for inp, idx in zip(inps, idxs, strict=True):
         xw, w_hh = _projected(lstm, inp, idx, products)
         args += [xw, hx[0][idx], hx[1][idx], w_hh]
-    out_a, cs_a, act_a, out_b, cs_b, act_b = PairedRecurrence.apply(*args)
+    out_a, cs_a, act_a, out_b, cs_b, act_b = PairedRecurrence.apply(*args, products)
     return [(out_a, cs_a, act_a), (out_b, cs_b, act_b)]
 
 
@@ -176,7 +176,9 @@ def _layer(lstm: LSTM, inp: Tensor, h0: Tensor, c0: Tensor, idx: int, products=N
             getattr(lstm, f"ln_c_bias{sfx}"),
         )
     mask_h, zone_c, zone_h = _masks(lstm, inp.shape[1], inp.shape[0], h0)
-    return LSTMRecurrence.apply(xw, h0, c0, w_hh, w_hr, w_peep, *ln, mask_h, zone_c, zone_h, LN_EPS)
+    return LSTMRecurrence.apply(
+        xw, h0, c0, w_hh, w_hr, w_peep, *ln, mask_h, zone_c, zone_h, LN_EPS, products
+    )
 
 
 def _masks(lstm: LSTM, T: int, B: int, like: Tensor):

@@ -59,6 +59,8 @@ class LSTMRecurrence(torch.autograd.Function):
         mask_h: (B, R) recurrent dropout mask (already scaled), or None.
         zone_c: (B, T, H), zone_h: (B, T, R) zoneout keep-previous weights, or None.
         eps: layer-norm epsilon.
+        products: the dtype of the weight gradients' matrix products (bfloat16 under autocast),
+            or None for the weights' own.
 
     Returns:
         out (B, T, R) the outputs h_t; c (B, T, H) the cell states c_t; and, not differentiable,
@@ -82,6 +84,7 @@ class LSTMRecurrence(torch.autograd.Function):
         zone_c,
         zone_h,
         eps,
+        products=None,
     ):
         batch, steps, gates = xw.shape
         H, R = gates // 4, h0.shape[1]
@@ -158,7 +161,7 @@ class LSTMRecurrence(torch.autograd.Function):
         ctx.mark_dirty(act)
         ctx.mark_non_differentiable(act)
         ctx.set_materialize_grads(False)
-        ctx.eps = eps
+        ctx.eps, ctx.products = eps, products
         ctx.save_for_backward(
             h0,
             c0,
@@ -295,7 +298,8 @@ class PairedRecurrence(torch.autograd.Function):
 
     Inputs: for each direction (forward, then reverse) ``xw`` (B, T, 4H), ``h0`` (B, H),
     ``c0`` (B, H) and ``w_hh`` (4H, H), as :class:`LSTMRecurrence` takes them, (o, i, f, g)
-    order; each ``xw`` is overwritten with its gate activations.
+    order; each ``xw`` is overwritten with its gate activations. Then ``products``, as
+    :class:`LSTMRecurrence` takes it.
 
     Returns:
         For each direction ``out`` (B, T, H), ``cs`` (B, T, H) and, not differentiable, ``act``
@@ -303,7 +307,7 @@ class PairedRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, xw_a, h0_a, c0_a, w_hh_a, xw_b, h0_b, c0_b, w_hh_b):
+    def forward(ctx, xw_a, h0_a, c0_a, w_hh_a, xw_b, h0_b, c0_b, w_hh_b, products=None):
         kernel = fused_kernel.load()
         sides, buffers = ((xw_a, h0_a, c0_a, w_hh_a), (xw_b, h0_b, c0_b, w_hh_b)), []
         for xw, h0, c0, w_hh in sides:
@@ -316,6 +320,7 @@ class PairedRecurrence(torch.autograd.Function):
         ctx.mark_dirty(xw_a, xw_b)
         ctx.mark_non_differentiable(xw_a, xw_b)
         ctx.set_materialize_grads(False)
+        ctx.products = products
         ctx.save_for_backward(
             *(t for (xw, h0, c0, w_hh), (*_, cs, tc, out) in zip(sides, buffers, strict=True)
               for t in (xw, h0, c0, w_hh, cs, tc, out))
@@ -343,9 +348,9 @@ class PairedRecurrence(torch.autograd.Function):
             d_w_hh = None
             if ctx.needs_input_grad[4 * d + 3]:
                 h_prev = torch.cat([h0.unsqueeze(1), out[:, :-1]], 1)  # (B, T, H)
-                d_w_hh = dg.flatten(0, 1).t().mm(h_prev.flatten(0, 1))
+                d_w_hh = _rows_product(dg, h_prev, ctx.products)
             grads += [dg, dh0, dc0, d_w_hh]
-        return tuple(grads)
+        return (*grads, None)  # products gets None
 
 
 def pairs_directions(x: Tensor, hidden_size: int) -> bool:
@@ -413,9 +418,9 @@ def _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh0, dc0, c_prev):
         if mask_h is not None:
             h_prev = h_prev * mask_h.unsqueeze(1)
         d_rec = d_r if d_r is not None else d_gates
-        grads["w_hh"] = d_rec.flatten(0, 1).t().mm(h_prev.flatten(0, 1))
+        grads["w_hh"] = _rows_product(d_rec, h_prev, ctx.products)
     if w_hr is not None and needs[4]:
-        grads["w_hr"] = d_hproj.flatten(0, 1).t().mm(hh.flatten(0, 1))
+        grads["w_hr"] = _rows_product(d_hproj, hh, ctx.products)
     if w_peep is not None and needs[5]:
         sums = [
             (d_gates[..., :H] * cs).sum((0, 1)),
@@ -429,5 +434,15 @@ def _parameter_grads(ctx, d_gates, d_r, d_hproj, d_lnc, dh0, dc0, c_prev):
     if ln_c_w is not None:
         grads["ln_c_w"] = (d_lnc * chat).sum((0, 1))
         grads["ln_c_b"] = d_lnc.sum((0, 1))
-    # One gradient per forward input: the masks and eps get None.
-    return (*grads.values(), None, None, None, None)
+    # One gradient per forward input: the masks, eps and products get None.
+    return (*grads.values(), None, None, None, None, None)
+
+
+def _rows_product(d: Tensor, h: Tensor, products: torch.dtype | None) -> Tensor:
+    """A weight's gradient ``Σ_{b,t} d[b, t] ⊗ h[b, t]`` (d (B, T, N), h (B, T, M) -> (N, M)):
+    one matrix product over the (B*T) rows, computed in ``products`` (bfloat16 under autocast,
+    as autocast computes a linear layer's weight gradient) when given, returned in d's dtype."""
+    rows_d, rows_h = d.flatten(0, 1), h.flatten(0, 1)
+    if products is None or products == d.dtype:
+        return rows_d.t().mm(rows_h)
+    return rows_d.t().to(products).mm(rows_h.to(products)).to(d.dtype)
