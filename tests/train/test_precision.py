@@ -292,13 +292,23 @@ def test_weight_gradients_products_in_bfloat16_against_the_formula():
     assert (got.double() - exact).abs().max() > 1e-4  # it did round
 
 
-@pytest.mark.parametrize("kw", [{}, {"bidirectional": True}, {"proj_size": 3}])
-def test_recurrent_weight_gradient_is_a_bfloat16_product_under_autocast(kw, monkeypatch):
+@pytest.mark.parametrize(
+    ("kw", "threads"),
+    [({}, 1), ({"bidirectional": True}, 1), ({"bidirectional": True}, 2), ({"proj_size": 3}, 1)],
+)
+def test_recurrent_weight_gradient_is_a_bfloat16_product_under_autocast(kw, threads, monkeypatch):
     """Padded training under autocast: the recurrent weights' gradients (and the projection's)
-    are bfloat16 products too (each layer-direction asks for one), close to float32's."""
-    from lstmkit.nn import recurrence
+    are bfloat16 products too (each layer-direction asks for one), close to float32's; with two
+    threads a bidirectional layer's directions run at once (PairedRecurrence), with one apart."""
+    from lstmkit.nn import kernel, recurrence
 
     m, x = lstm_pair(dropout=0.0, backend="explicit", **kw)
+    paired, apply = [], recurrence.PairedRecurrence.apply
+    monkeypatch.setattr(
+        recurrence.PairedRecurrence, "apply", lambda *a: paired.append(1) or apply(*a)
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     lengths = [6, 4, 3, 1]
     asked, product = [], recurrence._rows_product
 
@@ -316,10 +326,15 @@ def test_recurrent_weight_gradient_is_a_bfloat16_product_under_autocast(kw, monk
         out.square().sum().backward()
         return {n: p.grad.clone() for n, p in m.named_parameters() if "_hh" in n or "_hr" in n}
 
-    want = grads(False)
-    assert asked
-    assert set(asked) == {None}
-    got = grads(True)
+    try:
+        want = grads(False)
+        assert asked
+        assert set(asked) == {None}
+        got = grads(True)
+    finally:
+        torch.set_num_threads(before)
+    pairs = threads > 1 and m.bidirectional and kernel.load() is not None
+    assert len(paired) == (2 * m.num_layers if pairs else 0)  # both passes
     per_layer = 2 if m.proj_size else 1
     assert asked == [torch.bfloat16] * (per_layer * m.num_layers * (2 if m.bidirectional else 1))
     for name in want:

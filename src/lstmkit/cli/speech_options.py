@@ -224,8 +224,9 @@ def _field_defaults(config) -> dict:
 
 
 def speech_settings(args: argparse.Namespace) -> dict:
-    """:func:`settings`, with the model options and the precision not set filled in with the
-    --architecture's defaults (what --print-config shows and a new run trains with).
+    """:func:`settings`, with the model options, the precision and the weight average not set
+    filled in with the --architecture's defaults (what --print-config shows and a new run trains
+    with).
 
     Raises:
         UserError: a Listen-Attend-Spell option given with --architecture ctc.

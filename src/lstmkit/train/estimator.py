@@ -245,7 +245,8 @@ class Estimator:
 
     def _train_defaults(self) -> dict[str, Any]:
         """The :class:`TrainConfig` fields under the user's ``train`` (a task's defaults may
-        depend on its settings: the speech recogniser's precision on its architecture)."""
+        depend on its settings: the speech recogniser's precision and weight average on its
+        architecture)."""
         return self.default_train
 
     def _make_task(self, data: Any, checkpoint: Checkpoint | None, seed: int) -> Any:
